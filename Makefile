@@ -1,0 +1,176 @@
+# openai-dify-proxy: OpenAI Chat Completions in front of Dify apps.
+#
+#   make            build build/openai-dify-proxy
+#   make run        build and start the proxy in the foreground on its defaults
+#   make test       build and run every test (unit, integration, Node client)
+#   make test-asan  the same C and client tests under AddressSanitizer + UBSan
+#   make fuzz-smoke short libFuzzer runs of each fuzz target
+#   make demo       start the Dify look-alike and the proxy together
+#
+# Missing libraries are installed by scripts/deps.sh on first use.
+
+PROG		 = openai-dify-proxy
+VERSION		 = 0.1.0
+
+BUILD		?= build
+CC		?= cc
+OPT		?= -O2
+SAN		?=
+PKGS		 = libevent_core libevent_extra libevent_openssl openssl jansson
+
+WARN		 = -Wall -Wextra -Wformat=2 -Wmissing-prototypes \
+		   -Wstrict-prototypes -Wmissing-declarations -Wshadow \
+		   -Wpointer-arith -Wcast-qual -Wwrite-strings -Wundef -Wvla \
+		   -Wno-sign-compare
+ifeq ($(WERROR),1)
+WARN		+= -Werror
+endif
+
+# Evaluated when a recipe runs, i.e. after the deps stamp has installed them.
+PKG_CFLAGS	 = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS	 = $(shell pkg-config --libs $(PKGS))
+CHECK_CFLAGS	 = $(shell pkg-config --cflags check)
+CHECK_LIBS	 = $(shell pkg-config --libs check)
+
+CPPFLAGS	+= -Iinclude -D_GNU_SOURCE -DODP_VERSION='"$(VERSION)"'
+CFLAGS_ALL	 = -std=c11 -g $(OPT) $(WARN) $(SAN) -fno-omit-frame-pointer \
+		   $(CPPFLAGS) $(CFLAGS)
+LDFLAGS_ALL	 = $(SAN) $(LDFLAGS)
+
+ifeq ($(V),1)
+Q		 =
+else
+Q		 = @
+endif
+
+# Modules without libevent: unit-tested and fuzzed on their own.
+PURE_SRCS	 = buf.c sse.c dify_event.c chat_request.c api_error.c \
+		   openai_format.c relay.c config.c dotenv.c url.c log.c util.c
+# libevent glue.
+GLUE_SRCS	 = main.c server.c exchange.c downstream.c upstream.c models.c
+
+PURE_OBJS	 = $(PURE_SRCS:%.c=$(BUILD)/obj/%.o)
+GLUE_OBJS	 = $(GLUE_SRCS:%.c=$(BUILD)/obj/%.o)
+
+UNIT_SRCS	 = $(wildcard test/unit/*.c)
+UNIT_OBJS	 = $(UNIT_SRCS:test/unit/%.c=$(BUILD)/test/unit/%.o)
+INTEG_SRCS	 = $(wildcard test/integration/*.c)
+INTEG_OBJS	 = $(INTEG_SRCS:test/integration/%.c=$(BUILD)/test/integration/%.o)
+MOCK_SRCS	 = $(wildcard test/mock/*.c)
+MOCK_OBJS	 = $(MOCK_SRCS:test/mock/%.c=$(BUILD)/test/mock/%.o)
+
+DEPS		 = $(PURE_OBJS:.o=.d) $(GLUE_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) \
+		   $(INTEG_OBJS:.o=.d) $(MOCK_OBJS:.o=.d)
+
+.PHONY: all run test test-c test-unit test-integration test-node test-asan \
+	fuzz fuzz-smoke demo clean deps-test
+
+all: $(BUILD)/$(PROG)
+
+run: all
+	./$(BUILD)/$(PROG)
+
+$(BUILD)/.deps-build: scripts/deps.sh
+	$(Q)mkdir -p $(@D)
+	$(Q)sh scripts/deps.sh build
+	$(Q)touch $@
+
+$(BUILD)/.deps-test: scripts/deps.sh
+	$(Q)mkdir -p $(@D)
+	$(Q)sh scripts/deps.sh test
+	$(Q)touch $@
+
+$(BUILD)/obj/%.o: src/%.c | $(BUILD)/.deps-build
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/$(PROG): $(PURE_OBJS) $(GLUE_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+# Unit tests link only the pure modules: no libevent, no sockets.
+$(BUILD)/test/unit/%.o: test/unit/%.c | $(BUILD)/.deps-test $(BUILD)/.deps-build
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/check-unit: $(UNIT_OBJS) $(PURE_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) -ljansson
+
+$(BUILD)/test/mock/%.o: test/mock/%.c | $(BUILD)/.deps-build
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/mock-dify: $(MOCK_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/test/integration/%.o: test/integration/%.c | $(BUILD)/.deps-test $(BUILD)/.deps-build
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/check-integration: $(INTEG_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+
+test: test-integration
+
+test-c: test-unit test-integration
+
+test-unit: $(BUILD)/check-unit
+	./$(BUILD)/check-unit
+
+test-integration: $(BUILD)/check-integration $(BUILD)/$(PROG) $(BUILD)/mock-dify
+	ODP_BUILD=$(BUILD) ./$(BUILD)/check-integration
+
+test/node/node_modules/.package-lock.json: test/node/package.json test/node/package-lock.json | $(BUILD)/.deps-test
+	cd test/node && npm ci --no-audit --no-fund --loglevel=error
+
+test-node: $(BUILD)/$(PROG) $(BUILD)/mock-dify test/node/node_modules/.package-lock.json
+	ODP_BUILD=$(BUILD) node --test test/node/
+
+# The same tests with AddressSanitizer and UBSan in a separate build tree.
+ASAN_FLAGS	 = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+test-asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="$(ASAN_FLAGS)" test
+
+# libFuzzer targets, built with clang in their own tree.
+FUZZ_BUILD	 = build-fuzz
+FUZZ_TARGETS	 = $(patsubst test/fuzz/fuzz_%.c,$(FUZZ_BUILD)/fuzz_%,$(wildcard test/fuzz/fuzz_*.c))
+FUZZ_SECONDS	?= 30
+FUZZ_CFLAGS	 = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+		   -fno-sanitize-recover=undefined $(CPPFLAGS)
+
+$(FUZZ_BUILD)/.deps-fuzz: scripts/deps.sh
+	$(Q)mkdir -p $(@D)
+	$(Q)sh scripts/deps.sh fuzz
+	$(Q)touch $@
+
+$(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(PURE_SRCS:%=src/%) $(wildcard include/*.h) | $(FUZZ_BUILD)/.deps-fuzz $(BUILD)/.deps-build
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS:%=src/%) -ljansson
+
+fuzz: $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz
+	@for t in $(FUZZ_TARGETS); do \
+		name=$$(basename $$t); corpus=test/fuzz/corpus/$${name#fuzz_}; \
+		mkdir -p $(FUZZ_BUILD)/corpus-$$name; \
+		echo "  RUN     $$name for $(FUZZ_SECONDS)s"; \
+		$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+		    -artifact_prefix=$(FUZZ_BUILD)/ \
+		    $(FUZZ_BUILD)/corpus-$$name $$corpus >$(FUZZ_BUILD)/$$name.log 2>&1 \
+		    || { tail -40 $(FUZZ_BUILD)/$$name.log; exit 1; }; \
+	done
+
+demo: $(BUILD)/$(PROG) $(BUILD)/mock-dify
+	sh scripts/demo.sh $(BUILD)
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(DEPS)

@@ -1,0 +1,58 @@
+/*
+ * config: the proxy's settings, from defaults, a JSON file and the
+ * environment, with every error reported.
+ */
+#ifndef ODP_CONFIG_H
+#define ODP_CONFIG_H
+
+#include <stddef.h>
+
+#include "log.h"
+#include "url.h"
+
+struct config {
+	char		*host;
+	int		 port;
+	char		*dify_api_url;
+	struct url	 upstream;		/* parsed dify_api_url */
+	unsigned	 connect_timeout_ms;
+	unsigned	 upstream_idle_timeout_ms;
+	unsigned	 client_idle_timeout_ms;
+	unsigned	 keepalive_interval_ms;
+	unsigned	 drain_timeout_ms;
+	unsigned	 upstream_keepalive_ms;
+	unsigned	 models_cache_ttl_ms;
+	size_t		 max_body_bytes;
+	size_t		 max_header_bytes;
+	unsigned	 upstream_pool_size;
+	char		*tls_ca_file;			/* NULL: system store */
+	int		 tls_verify;
+	char		**cors_origins;			/* NULL-terminated */
+	enum log_level	 log_level;
+	char		*default_user;
+	int		 auto_generate_name;
+};
+
+/* Errors collected while loading, each "where: what". */
+struct config_errors {
+	char	**v;
+	size_t	  n;
+};
+
+/* Looks up an environment variable (getenv, or a table in tests). */
+typedef const char *(*config_getenv_fn)(const char *);
+
+void	 config_defaults(struct config *);
+void	 config_free(struct config *);
+int	 config_load_text(struct config *, const char *, const char *, size_t,
+	    struct config_errors *);
+int	 config_load_file(struct config *, const char *,
+	    struct config_errors *);
+int	 config_apply_env(struct config *, config_getenv_fn,
+	    struct config_errors *);
+int	 config_finish(struct config *, struct config_errors *);
+void	 config_errors_free(struct config_errors *);
+int	 config_cors_allows(const struct config *, const char *);
+void	 config_strip_comments(char *, size_t);
+
+#endif

@@ -1,0 +1,17 @@
+/*
+ * exchange: one chat completion, from the client's request to Dify's last
+ * event.
+ */
+#ifndef ODP_EXCHANGE_H
+#define ODP_EXCHANGE_H
+
+struct chat_request;
+struct evhttp_request;
+struct server;
+
+void	exchange_start(struct server *, struct evhttp_request *,
+	    struct chat_request *, const char *, const char *, size_t);
+void	exchange_stop_task(struct server *, const char *, const char *,
+	    const char *, const char *);
+
+#endif

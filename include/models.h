@@ -1,0 +1,16 @@
+/*
+ * models: GET /v1/models and /v1/models/{id}, named after the Dify app.
+ */
+#ifndef ODP_MODELS_H
+#define ODP_MODELS_H
+
+struct evhttp_request;
+struct models;
+struct server;
+
+struct models	*models_new(void);
+void		 models_free(struct models *);
+void		 models_handle(struct server *, struct evhttp_request *,
+		    const char *, const char *, const char *);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * openai_format: the bytes of OpenAI chat completion responses.
+ */
+#ifndef ODP_OPENAI_FORMAT_H
+#define ODP_OPENAI_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api_error.h"
+#include "buf.h"
+#include "dify_event.h"
+
+struct openai_format {
+	struct buf	 head;		/* {"id":..,"object":..,"created":..,"model":.. */
+	struct buf	 chunk_prefix;	/* data: <head>,"choices":[{"index":0,"delta": */
+	struct buf	 chunk_suffix;	/* ,"logprobs":null,"finish_reason":null}]...}\n\n */
+	int		 include_usage;
+};
+
+void	 openai_format_init(struct openai_format *, const char *, int64_t,
+	    const char *, size_t, int);
+void	 openai_format_free(struct openai_format *);
+void	 openai_format_role_chunk(const struct openai_format *, struct buf *);
+void	 openai_format_content_chunk(const struct openai_format *,
+	    struct buf *, const char *, size_t);
+void	 openai_format_finish_chunk(const struct openai_format *, struct buf *,
+	    const char *);
+void	 openai_format_usage_chunk(const struct openai_format *, struct buf *,
+	    const struct dify_usage *);
+void	 openai_format_done(struct buf *);
+void	 openai_format_error_frame(const struct api_error *, struct buf *);
+void	 openai_format_completion(const struct openai_format *, struct buf *,
+	    const char *, size_t, const char *, const struct dify_usage *);
+void	 openai_format_usage(struct buf *, const struct dify_usage *);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * relay: the translation state machine of one exchange, without I/O.
+ */
+#ifndef ODP_RELAY_H
+#define ODP_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api_error.h"
+#include "buf.h"
+#include "dify_event.h"
+#include "openai_format.h"
+#include "sse.h"
+
+enum relay_state {
+	RELAY_AWAIT_RESPONSE,	/* Dify's status not known yet */
+	RELAY_AWAIT_EVENT,	/* Dify answered 200; no data event yet */
+	RELAY_STREAMING,	/* the answer is under way */
+	RELAY_FINISHING,	/* chatflow: one end event seen, not both */
+	RELAY_ERROR_BODY,	/* Dify answered an error status; reading it */
+	RELAY_JSON_BODY,	/* Dify answered with a blocking JSON body */
+	RELAY_DONE,		/* the whole answer was delivered */
+	RELAY_FAILED		/* the response ended with an error */
+};
+
+/* How the upstream response ended, as far as the transport can tell. */
+enum relay_end {
+	RELAY_END_EOF,		/* the body ended (complete as HTTP) */
+	RELAY_END_UNREACHABLE,
+	RELAY_END_DNS,
+	RELAY_END_TLS,
+	RELAY_END_TIMEOUT,
+	RELAY_END_BROKEN	/* reset or malformed HTTP mid-response */
+};
+
+struct relay_params {
+	const char	*id;		/* chatcmpl-... */
+	int64_t		 created;
+	const char	*model;
+	size_t		 modellen;
+	int		 stream;
+	int		 include_usage;
+	size_t		 max_event;	/* largest Dify event accepted */
+	size_t		 max_answer;	/* largest answer held for non-streams */
+};
+
+struct relay {
+	enum relay_state	 state;
+	int			 stream;
+	int			 include_usage;
+	size_t			 max_answer;
+
+	/* What the client gets; the glue drains out after every call. */
+	int			 status;	/* 0 until decided */
+	int			 event_stream;	/* body is text/event-stream */
+	int			 retry_after;	/* seconds, 0 for none */
+	int			 headers_ready;	/* status and headers may go */
+	int			 complete;	/* out holds the last bytes */
+	struct buf		 out;
+
+	/* What was learnt from Dify. */
+	int			 upstream_status;
+	int			 upstream_done;	/* Dify is no longer needed */
+	int			 chatflow;
+	int			 saw_message_end;
+	int			 saw_workflow_finished;
+	int			 frozen;	/* message_replace: answer final */
+	const char		*finish_reason;
+	struct dify_usage	 usage;
+	char			 task_id[80];
+	char			 conversation_id[80];
+	struct api_error	 error;		/* set when FAILED */
+
+	uint64_t		 content_events;
+	uint64_t		 content_bytes;
+
+	struct buf		 answer;	/* non-stream answer so far */
+	struct buf		 body;		/* error or blocking body */
+	struct sse_parser	 sse;
+	struct dify_event	 ev;
+	struct openai_format	 fmt;
+};
+
+void		 relay_init(struct relay *, const struct relay_params *);
+void		 relay_free(struct relay *);
+void		 relay_response(struct relay *, int, const char *,
+		    const char *);
+void		 relay_data(struct relay *, const char *, size_t);
+void		 relay_end(struct relay *, enum relay_end, const char *);
+void		 relay_keepalive(struct relay *);
+void		 relay_grace_expired(struct relay *);
+void		 relay_fail(struct relay *, const struct api_error *);
+const char	*relay_state_name(enum relay_state);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * server: the evhttp server, its routes, and what every response shares.
+ */
+#ifndef ODP_SERVER_H
+#define ODP_SERVER_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api_error.h"
+
+struct config;
+struct event;
+struct event_base;
+struct evhttp;
+struct evhttp_bound_socket;
+struct evhttp_request;
+struct evkeyvalq;
+struct exchange;
+struct models;
+struct upstream;
+
+/* Work the server must wait for before it exits: exchanges, model
+ * lookups and stop calls. */
+struct server_task {
+	TAILQ_ENTRY(server_task)	 entry;
+	void				(*abort)(void *);	/* shutdown */
+	void				*arg;
+};
+TAILQ_HEAD(server_tasks, server_task);
+
+struct server {
+	struct event_base		*base;
+	const struct config		*cfg;
+	struct evhttp			*http;
+	struct evhttp_bound_socket	*bound;
+	struct upstream			*upstream;
+	struct models			*models;
+	struct server_tasks		 tasks;
+	unsigned			 ntasks;
+	struct event			*drain_ev;
+	struct event			*accept_ev;	/* re-enable after EMFILE */
+	int				 draining;
+	int				 aborted;
+	int				 closing;	/* in server_free */
+	int				 port;		/* bound port */
+	int64_t				 started;	/* Unix time */
+};
+
+struct server	*server_new(struct event_base *, const struct config *,
+		    char **);
+void		 server_free(struct server *);
+void		 server_drain(struct server *);
+void		 server_task_add(struct server *, struct server_task *,
+		    void (*)(void *), void *);
+void		 server_task_remove(struct server *, struct server_task *);
+void		 server_send_error(struct server *, struct evhttp_request *,
+		    const char *, const struct api_error *);
+void		 server_error_headers(struct evkeyvalq *,
+		    const struct api_error *);
+int		 server_api_key(struct evhttp_request *, char *, size_t);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * upstream: HTTP(S) calls to Dify over a pool of keep-alive connections.
+ */
+#ifndef ODP_UPSTREAM_H
+#define ODP_UPSTREAM_H
+
+#include <stddef.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+struct config;
+struct evbuffer;
+struct evkeyvalq;
+struct upstream;
+struct upstream_call;
+
+enum upstream_result {
+	UPSTREAM_OK,		/* the whole response arrived */
+	UPSTREAM_UNREACHABLE,	/* could not connect */
+	UPSTREAM_DNS,		/* the host name did not resolve */
+	UPSTREAM_TLS,		/* handshake or certificate check failed */
+	UPSTREAM_TIMEOUT,	/* nothing arrived within the timeout */
+	UPSTREAM_BROKEN		/* closed, reset or malformed mid-response */
+};
+
+struct upstream_handlers {
+	/* Status line and headers arrived. */
+	void	(*response)(void *, int, struct evkeyvalq *);
+	/* Body bytes arrived; the buffer is emptied after the call. */
+	void	(*data)(void *, struct evbuffer *);
+	/*
+	 * The call ended, successfully or not; called exactly once unless
+	 * the call was cancelled.  The call is freed when this returns.
+	 */
+	void	(*done)(void *, enum upstream_result, const char *);
+};
+
+struct upstream_request {
+	enum evhttp_cmd_type	 method;
+	const char		*path;		/* after the base path */
+	const char		*api_key;	/* Bearer token */
+	const char		*accept;
+	const char		*request_id;
+	const void		*body;		/* JSON; NULL for none */
+	size_t			 bodylen;
+};
+
+struct upstream	*upstream_new(struct event_base *, const struct config *,
+		    char **);
+void		 upstream_free(struct upstream *);
+struct upstream_call *upstream_call_start(struct upstream *,
+		    const struct upstream_request *,
+		    const struct upstream_handlers *, void *);
+void		 upstream_call_cancel(struct upstream_call *);
+void		 upstream_call_pause(struct upstream_call *, int);
+const char	*upstream_result_name(enum upstream_result);
+
+#endif

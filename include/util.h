@@ -1,0 +1,26 @@
+/*
+ * util: allocation that cannot fail, random identifiers and clocks.
+ */
+#ifndef ODP_UTIL_H
+#define ODP_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UNUSED		__attribute__((unused))
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
+void		*xmalloc(size_t);
+void		*xcalloc(size_t, size_t);
+void		*xrealloc(void *, size_t);
+char		*xstrdup(const char *);
+char		*xstrndup(const char *, size_t);
+
+void		 util_random_bytes(void *, size_t);
+void		 util_random_alnum(char *, size_t);
+uint64_t	 util_now_usec(void);
+int64_t		 util_wall_sec(void);
+int		 util_parse_uint(const char *, size_t, uint64_t, uint64_t *);
+int		 util_token_is_printable(const char *, size_t);
+
+#endif

@@ -1,0 +1,292 @@
+/*
+ * buf: a growable byte buffer, and JSON string escaping into it.
+ *
+ * A buf owns its data; buf_free releases it and buf_reset keeps the
+ * capacity so a buffer reused per event does not allocate once warm.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "util.h"
+
+/* Initialise an empty buffer. */
+void
+buf_init(struct buf *b)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+/* Release the buffer's memory and leave it empty. */
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	buf_init(b);
+}
+
+/* Empty the buffer, keeping its capacity. */
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+}
+
+/* Make room for at least more bytes after the current end (plus a NUL). */
+void
+buf_reserve(struct buf *b, size_t more)
+{
+	size_t	need, cap;
+
+	if (more > SIZE_MAX / 2 - b->len)
+		abort();
+	need = b->len + more + 1;
+	if (need <= b->cap)
+		return;
+	cap = b->cap ? b->cap : 256;
+	while (cap < need)
+		cap *= 2;
+	b->data = xrealloc(b->data, cap);
+	b->cap = cap;
+}
+
+/* Append len bytes. */
+void
+buf_add(struct buf *b, const void *p, size_t len)
+{
+	if (len == 0)
+		return;
+	buf_reserve(b, len);
+	memcpy(b->data + b->len, p, len);
+	b->len += len;
+}
+
+/* Append a NUL-terminated string. */
+void
+buf_add_str(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+/* Append one byte. */
+void
+buf_add_char(struct buf *b, char c)
+{
+	buf_reserve(b, 1);
+	b->data[b->len++] = c;
+}
+
+/* Append an unsigned integer in decimal. */
+void
+buf_add_uint(struct buf *b, uint64_t v)
+{
+	char	tmp[20];
+	size_t	n = 0;
+
+	do {
+		tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	buf_add(b, tmp + sizeof(tmp) - n, n);
+}
+
+/* Append a signed integer in decimal. */
+void
+buf_add_int(struct buf *b, int64_t v)
+{
+	if (v < 0) {
+		buf_add_char(b, '-');
+		buf_add_uint(b, (uint64_t)0 - (uint64_t)v);
+	} else
+		buf_add_uint(b, (uint64_t)v);
+}
+
+/* Append printf-formatted text. */
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n <= 0)
+		return;
+	buf_reserve(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+/*
+ * Length of the valid UTF-8 sequence starting at s (at most len bytes), or
+ * 0 if the bytes there are not valid UTF-8 (overlong forms, surrogates and
+ * code points above U+10FFFF are invalid).
+ */
+static size_t
+buf_utf8_seqlen(const unsigned char *s, size_t len)
+{
+	unsigned char	c = s[0];
+
+	if (c < 0x80)
+		return (1);
+	if (c >= 0xc2 && c <= 0xdf) {
+		if (len >= 2 && (s[1] & 0xc0) == 0x80)
+			return (2);
+		return (0);
+	}
+	if (c >= 0xe0 && c <= 0xef) {
+		if (len < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return (0);
+		if (c == 0xe0 && s[1] < 0xa0)
+			return (0);	/* overlong */
+		if (c == 0xed && s[1] >= 0xa0)
+			return (0);	/* surrogate */
+		return (3);
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (len < 4 || (s[1] & 0xc0) != 0x80 ||
+		    (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+			return (0);
+		if (c == 0xf0 && s[1] < 0x90)
+			return (0);	/* overlong */
+		if (c == 0xf4 && s[1] >= 0x90)
+			return (0);	/* above U+10FFFF */
+		return (4);
+	}
+	return (0);
+}
+
+/*
+ * Largest n <= max such that the first n bytes of s (len bytes long) end on
+ * a UTF-8 character boundary: used to cut text without splitting characters.
+ */
+size_t
+buf_utf8_prefix(const char *s, size_t len, size_t max)
+{
+	size_t	n;
+
+	if (len <= max)
+		return (len);
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return (n);
+}
+
+/*
+ * Append s as the inside of a JSON string: quotes, backslashes and control
+ * characters are escaped, valid UTF-8 is copied as is, and each invalid
+ * byte becomes U+FFFD so the output is always valid JSON.
+ */
+void
+buf_add_json_escaped(struct buf *b, const char *s, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, run, n;
+	unsigned char		 c;
+
+	buf_reserve(b, len + 2);
+	while (i < len) {
+		/* Copy the longest run that needs no escaping in one go. */
+		run = i;
+		while (run < len && p[run] >= 0x20 && p[run] < 0x80 &&
+		    p[run] != '"' && p[run] != '\\')
+			run++;
+		if (run > i) {
+			buf_add(b, p + i, run - i);
+			i = run;
+			continue;
+		}
+		c = p[i];
+		if (c >= 0x80) {
+			if ((n = buf_utf8_seqlen(p + i, len - i)) == 0) {
+				buf_add(b, "\\ufffd", 6);
+				i++;
+			} else {
+				buf_add(b, p + i, n);
+				i += n;
+			}
+			continue;
+		}
+		switch (c) {
+		case '"':
+			buf_add(b, "\\\"", 2);
+			break;
+		case '\\':
+			buf_add(b, "\\\\", 2);
+			break;
+		case '\n':
+			buf_add(b, "\\n", 2);
+			break;
+		case '\r':
+			buf_add(b, "\\r", 2);
+			break;
+		case '\t':
+			buf_add(b, "\\t", 2);
+			break;
+		case '\b':
+			buf_add(b, "\\b", 2);
+			break;
+		case '\f':
+			buf_add(b, "\\f", 2);
+			break;
+		default: {
+			char	u[6] = { '\\', 'u', '0', '0', 0, 0 };
+
+			u[4] = hex[c >> 4];
+			u[5] = hex[c & 0xf];
+			buf_add(b, u, 6);
+			break;
+		}
+		}
+		i++;
+	}
+}
+
+/* Append s as a quoted JSON string. */
+void
+buf_add_json_string(struct buf *b, const char *s, size_t len)
+{
+	buf_add_char(b, '"');
+	buf_add_json_escaped(b, s, len);
+	buf_add_char(b, '"');
+}
+
+/* Append a NUL-terminated string as a quoted JSON string, or null. */
+void
+buf_add_json_cstring(struct buf *b, const char *s)
+{
+	if (s == NULL)
+		buf_add(b, "null", 4);
+	else
+		buf_add_json_string(b, s, strlen(s));
+}
+
+/* NUL-terminate the contents and return them; valid until the next change. */
+const char *
+buf_cstr(struct buf *b)
+{
+	buf_reserve(b, 0);
+	b->data[b->len] = '\0';
+	return (b->data);
+}
+
+/* Hand the NUL-terminated contents to the caller and leave b empty. */
+char *
+buf_detach(struct buf *b)
+{
+	char	*p;
+
+	buf_cstr(b);
+	p = b->data;
+	buf_init(b);
+	return (p);
+}

@@ -1,0 +1,598 @@
+/*
+ * chat_request: an OpenAI chat completion request, read and turned into
+ * the body of Dify's POST /chat-messages.
+ *
+ * Every field a client may send is accepted; the ones that map are used
+ * (messages, model, stream, stream_options.include_usage, user), the rest
+ * are ignored, and only what decides the answer is validated, with a 400
+ * that names the offending param.
+ *
+ * Dify takes one query string, not a list of messages.  A first turn (one
+ * user message) sends that message's text.  A request with earlier turns or
+ * a system prompt and no Dify conversation to continue sends a transcript:
+ * the system prompts, then every turn in order, each under its role, so
+ * nothing the client sent is dropped.  With a conversation to continue,
+ * Dify holds the history and only the last user message is sent.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "chat_request.h"
+#include "util.h"
+
+#define CHAT_REQUEST_DEFAULT_MODEL	"dify"
+
+enum chat_role {
+	CHAT_ROLE_SYSTEM,	/* system and developer */
+	CHAT_ROLE_USER,
+	CHAT_ROLE_ASSISTANT,
+	CHAT_ROLE_TOOL,		/* tool and function */
+	CHAT_ROLE_INVALID
+};
+
+/* Role of a message, from its role string. */
+static enum chat_role
+chat_request_role(const char *role)
+{
+	if (strcmp(role, "user") == 0)
+		return (CHAT_ROLE_USER);
+	if (strcmp(role, "assistant") == 0)
+		return (CHAT_ROLE_ASSISTANT);
+	if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0)
+		return (CHAT_ROLE_SYSTEM);
+	if (strcmp(role, "tool") == 0 || strcmp(role, "function") == 0)
+		return (CHAT_ROLE_TOOL);
+	return (CHAT_ROLE_INVALID);
+}
+
+/* JSON type name for error messages, as OpenAI words them. */
+static const char *
+chat_request_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return ("an object");
+	case JSON_ARRAY:
+		return ("an array");
+	case JSON_STRING:
+		return ("a string");
+	case JSON_INTEGER:
+		return ("an integer");
+	case JSON_REAL:
+		return ("a number");
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return ("a boolean");
+	default:
+		return ("null");
+	}
+}
+
+/* 400 for a parameter of the wrong JSON type. */
+static int
+chat_request_bad_type(struct api_error *err, const char *param,
+    const char *expected, const json_t *got)
+{
+	api_error_set(err, 400, "invalid_request_error", "invalid_type", param,
+	    "Invalid type for '%s': expected %s, but got %s instead.", param,
+	    expected, chat_request_type_name(got));
+	return (-1);
+}
+
+/* The image URL of an image_url part ({"url": ...} or a bare string). */
+static const char *
+chat_request_image_url(json_t *part)
+{
+	json_t	*img = json_object_get(part, "image_url");
+
+	if (json_is_string(img))
+		return (json_string_value(img));
+	if (json_is_object(img) && json_is_string(json_object_get(img, "url")))
+		return (json_string_value(json_object_get(img, "url")));
+	return (NULL);
+}
+
+/* True if url is http(s), the only kind Dify can fetch itself. */
+static int
+chat_request_is_remote(const char *url)
+{
+	return (strncmp(url, "https://", 8) == 0 ||
+	    strncmp(url, "http://", 7) == 0);
+}
+
+/*
+ * Check one message's content: a string, null, or an array of parts.
+ * Sets *has_text when there is non-empty text.  Returns 0 or -1 with err.
+ */
+static int
+chat_request_check_content(json_t *content, size_t i, struct api_error *err,
+    int *has_text)
+{
+	char		 param[96];
+	json_t		*part, *type, *text;
+	const char	*t, *url;
+	size_t		 j;
+
+	*has_text = 0;
+	snprintf(param, sizeof(param), "messages[%zu].content", i);
+	if (content == NULL || json_is_null(content))
+		return (0);
+	if (json_is_string(content)) {
+		*has_text = json_string_length(content) > 0;
+		return (0);
+	}
+	if (!json_is_array(content))
+		return (chat_request_bad_type(err, param,
+		    "a string or an array of content parts", content));
+
+	json_array_foreach(content, j, part) {
+		snprintf(param, sizeof(param), "messages[%zu].content[%zu]",
+		    i, j);
+		if (!json_is_object(part))
+			return (chat_request_bad_type(err, param, "an object",
+			    part));
+		type = json_object_get(part, "type");
+		if (!json_is_string(type)) {
+			snprintf(param, sizeof(param),
+			    "messages[%zu].content[%zu].type", i, j);
+			api_error_set(err, 400, "invalid_request_error",
+			    "missing_required_parameter", param,
+			    "Missing required parameter: '%s'.", param);
+			return (-1);
+		}
+		t = json_string_value(type);
+		if (strcmp(t, "text") == 0 || strcmp(t, "refusal") == 0) {
+			text = json_object_get(part, t);
+			if (!json_is_string(text)) {
+				snprintf(param, sizeof(param),
+				    "messages[%zu].content[%zu].%s", i, j, t);
+				return (chat_request_bad_type(err, param,
+				    "a string", text ? text : json_null()));
+			}
+			if (json_string_length(text) > 0)
+				*has_text = 1;
+		} else if (strcmp(t, "image_url") == 0) {
+			url = chat_request_image_url(part);
+			if (url == NULL) {
+				snprintf(param, sizeof(param),
+				    "messages[%zu].content[%zu].image_url", i,
+				    j);
+				api_error_set(err, 400, "invalid_request_error",
+				    "missing_required_parameter", param,
+				    "Missing required parameter: '%s.url'.",
+				    param);
+				return (-1);
+			}
+			if (!chat_request_is_remote(url)) {
+				snprintf(param, sizeof(param),
+				    "messages[%zu].content[%zu].image_url", i,
+				    j);
+				api_error_set(err, 400, "invalid_request_error",
+				    "unsupported_value", param,
+				    "Only http and https image URLs are "
+				    "supported; inline (data:) images are not "
+				    "supported yet.");
+				return (-1);
+			}
+		} else {
+			snprintf(param, sizeof(param),
+			    "messages[%zu].content[%zu].type", i, j);
+			api_error_set(err, 400, "invalid_request_error",
+			    "unsupported_value", param,
+			    "Content parts of type '%s' are not supported.", t);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/*
+ * Append a message's text to out: a string as is, text parts joined by
+ * newlines.  Images become "[image]" in history; in the message that Dify
+ * receives as files they are left out of the text.
+ */
+static void
+chat_request_text(json_t *content, int images_inline, struct buf *out)
+{
+	json_t		*part, *text;
+	const char	*t;
+	size_t		 j, start = out->len;
+
+	if (json_is_string(content)) {
+		buf_add(out, json_string_value(content),
+		    json_string_length(content));
+		return;
+	}
+	if (!json_is_array(content))
+		return;
+	json_array_foreach(content, j, part) {
+		t = json_string_value(json_object_get(part, "type"));
+		if (strcmp(t, "image_url") == 0) {
+			if (!images_inline)
+				continue;
+			if (out->len > start)
+				buf_add_char(out, '\n');
+			buf_add_str(out, "[image]");
+			continue;
+		}
+		text = json_object_get(part, t);
+		if (json_string_length(text) == 0)
+			continue;
+		if (out->len > start)
+			buf_add_char(out, '\n');
+		buf_add(out, json_string_value(text), json_string_length(text));
+	}
+}
+
+/* Add the http(s) images of a user message as Dify remote_url files. */
+static void
+chat_request_collect_files(struct chat_request *cr, json_t *content)
+{
+	json_t		*part;
+	const char	*t, *url;
+	size_t		 j;
+
+	if (!json_is_array(content))
+		return;
+	json_array_foreach(content, j, part) {
+		t = json_string_value(json_object_get(part, "type"));
+		if (strcmp(t, "image_url") != 0)
+			continue;
+		url = chat_request_image_url(part);
+		if (cr->nfiles++ > 0)
+			buf_add_char(&cr->files, ',');
+		buf_add_str(&cr->files, "{\"type\":\"image\","
+		    "\"transfer_method\":\"remote_url\",\"url\":");
+		buf_add_json_cstring(&cr->files, url);
+		buf_add_char(&cr->files, '}');
+	}
+}
+
+/* Read the OpenAI user: a string, an Open WebUI user object, or a number. */
+static int
+chat_request_user(struct chat_request *cr, json_t *user, struct api_error *err)
+{
+	const char	*s = NULL;
+	size_t		 len = 0;
+	json_t		*id;
+
+	if (json_is_string(user)) {
+		s = json_string_value(user);
+		len = json_string_length(user);
+	} else if (json_is_object(user) &&
+	    json_is_string(id = json_object_get(user, "id"))) {
+		s = json_string_value(id);
+		len = json_string_length(id);
+	} else if (json_is_integer(user)) {
+		snprintf(cr->user, sizeof(cr->user), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(user));
+		return (0);
+	}
+	if (s == NULL || len == 0)
+		return (0);
+	if (len > CHAT_REQUEST_MAX_USER || memchr(s, '\0', len) != NULL) {
+		api_error_set(err, 400, "invalid_request_error",
+		    "invalid_value", "user",
+		    "Invalid 'user': at most %d bytes without NUL characters "
+		    "are accepted.", CHAT_REQUEST_MAX_USER);
+		return (-1);
+	}
+	memcpy(cr->user, s, len);
+	cr->user[len] = '\0';
+	return (0);
+}
+
+/* Check the messages array and find the turn structure. */
+static int
+chat_request_messages(struct chat_request *cr, json_t *messages,
+    struct api_error *err)
+{
+	char		 param[64];
+	json_t		*msg, *role;
+	enum chat_role	 r;
+	size_t		 i;
+	int		 has_text, found_user = 0, user_text = 0;
+
+	if (messages == NULL) {
+		api_error_set(err, 400, "invalid_request_error",
+		    "missing_required_parameter", "messages",
+		    "Missing required parameter: 'messages'.");
+		return (-1);
+	}
+	if (!json_is_array(messages))
+		return (chat_request_bad_type(err, "messages", "an array",
+		    messages));
+	if (json_array_size(messages) == 0) {
+		api_error_set(err, 400, "invalid_request_error", "empty_array",
+		    "messages", "Invalid 'messages': empty array. Expected an "
+		    "array with minimum length 1, but got an empty array "
+		    "instead.");
+		return (-1);
+	}
+	json_array_foreach(messages, i, msg) {
+		snprintf(param, sizeof(param), "messages[%zu]", i);
+		if (!json_is_object(msg))
+			return (chat_request_bad_type(err, param, "an object",
+			    msg));
+		role = json_object_get(msg, "role");
+		snprintf(param, sizeof(param), "messages[%zu].role", i);
+		if (role == NULL) {
+			api_error_set(err, 400, "invalid_request_error",
+			    "missing_required_parameter", param,
+			    "Missing required parameter: '%s'.", param);
+			return (-1);
+		}
+		if (!json_is_string(role))
+			return (chat_request_bad_type(err, param, "a string",
+			    role));
+		r = chat_request_role(json_string_value(role));
+		if (r == CHAT_ROLE_INVALID) {
+			api_error_set(err, 400, "invalid_request_error",
+			    "invalid_value", param,
+			    "Invalid value for '%s'. Supported values are: "
+			    "'system', 'developer', 'user', 'assistant', "
+			    "'tool', and 'function'.", param);
+			return (-1);
+		}
+		if (chat_request_check_content(json_object_get(msg, "content"),
+		    i, err, &has_text) != 0)
+			return (-1);
+		if (r == CHAT_ROLE_USER) {
+			found_user = 1;
+			cr->last_user = i;
+			user_text |= has_text;
+		}
+	}
+	if (!found_user || !user_text) {
+		api_error_set(err, 400, "invalid_request_error",
+		    "invalid_value", "messages",
+		    found_user ? "No user message in 'messages' has text." :
+		    "'messages' must contain a user message.");
+		return (-1);
+	}
+	cr->nmessages = json_array_size(messages);
+	cr->first_turn = cr->nmessages == 1;
+	return (0);
+}
+
+/*
+ * Parse and validate a request body.  On success returns 0 and cr holds
+ * the request (free with chat_request_free); on failure returns -1 with
+ * err set to the 400 to send, and cr needs no freeing.
+ */
+int
+chat_request_parse(struct chat_request *cr, const char *body, size_t len,
+    struct api_error *err)
+{
+	json_t		*root, *v, *opts, *messages;
+	json_error_t	 jerr;
+
+	memset(cr, 0, sizeof(*cr));
+	buf_init(&cr->files);
+	if (len == 0) {
+		api_error_set(err, 400, "invalid_request_error", "invalid_json",
+		    NULL, "The request body is empty; a JSON object is "
+		    "expected.");
+		return (-1);
+	}
+	root = json_loadb(body, len, JSON_ALLOW_NUL, &jerr);
+	if (root == NULL) {
+		api_error_set(err, 400, "invalid_request_error", "invalid_json",
+		    NULL, "We could not parse the JSON body of your request: "
+		    "%s (line %d, column %d).", jerr.text, jerr.line,
+		    jerr.column);
+		return (-1);
+	}
+	cr->root = root;
+	if (!json_is_object(root)) {
+		chat_request_bad_type(err, "body", "an object", root);
+		goto fail;
+	}
+
+	v = json_object_get(root, "model");
+	if (v == NULL || json_is_null(v) ||
+	    (json_is_string(v) && json_string_length(v) == 0)) {
+		cr->model = CHAT_REQUEST_DEFAULT_MODEL;
+		cr->modellen = strlen(cr->model);
+	} else if (json_is_string(v)) {
+		cr->model = json_string_value(v);
+		cr->modellen = json_string_length(v);
+	} else {
+		chat_request_bad_type(err, "model", "a string", v);
+		goto fail;
+	}
+
+	v = json_object_get(root, "stream");
+	if (v != NULL && !json_is_null(v) && !json_is_boolean(v)) {
+		chat_request_bad_type(err, "stream", "a boolean", v);
+		goto fail;
+	}
+	cr->stream = json_is_true(v);
+	opts = json_object_get(root, "stream_options");
+	if (json_is_object(opts))
+		cr->include_usage = json_is_true(json_object_get(opts,
+		    "include_usage"));
+
+	if (chat_request_user(cr, json_object_get(root, "user"), err) != 0)
+		goto fail;
+
+	v = json_object_get(root, "inputs");
+	if (v != NULL && !json_is_null(v) && !json_is_object(v)) {
+		chat_request_bad_type(err, "inputs", "an object", v);
+		goto fail;
+	}
+
+	messages = json_object_get(root, "messages");
+	if (chat_request_messages(cr, messages, err) != 0)
+		goto fail;
+	chat_request_collect_files(cr, json_object_get(json_array_get(messages,
+	    cr->last_user), "content"));
+	return (0);
+
+fail:
+	chat_request_free(cr);
+	return (-1);
+}
+
+/* Release the parsed request. */
+void
+chat_request_free(struct chat_request *cr)
+{
+	json_decref((json_t *)cr->root);
+	buf_free(&cr->files);
+	memset(cr, 0, sizeof(*cr));
+}
+
+/* Label of a role in the transcript. */
+static const char *
+chat_request_label(enum chat_role r)
+{
+	switch (r) {
+	case CHAT_ROLE_SYSTEM:
+		return ("System");
+	case CHAT_ROLE_USER:
+		return ("User");
+	case CHAT_ROLE_ASSISTANT:
+		return ("Assistant");
+	default:
+		return ("Tool");
+	}
+}
+
+/* Append an assistant message's tool calls as readable lines. */
+static void
+chat_request_tool_calls(json_t *msg, struct buf *out)
+{
+	json_t		*calls, *call, *fn, *name, *args;
+	size_t		 i;
+
+	calls = json_object_get(msg, "tool_calls");
+	if (!json_is_array(calls))
+		return;
+	json_array_foreach(calls, i, call) {
+		fn = json_object_get(call, "function");
+		name = json_object_get(fn, "name");
+		args = json_object_get(fn, "arguments");
+		if (!json_is_string(name))
+			continue;
+		if (out->len > 0)
+			buf_add_char(out, '\n');
+		buf_add_str(out, "[called tool ");
+		buf_add(out, json_string_value(name), json_string_length(name));
+		buf_add_char(out, '(');
+		if (json_is_string(args))
+			buf_add(out, json_string_value(args),
+			    json_string_length(args));
+		buf_add_str(out, ")]");
+	}
+}
+
+/* Append one transcript entry: "Role: text" and a blank line between. */
+static void
+chat_request_entry(json_t *msg, enum chat_role r, struct buf *out)
+{
+	json_t	*id;
+	size_t	 start;
+
+	if (out->len > 0)
+		buf_add_str(out, "\n\n");
+	buf_add_str(out, chat_request_label(r));
+	if (r == CHAT_ROLE_TOOL && json_is_string(id = json_object_get(msg,
+	    "tool_call_id"))) {
+		buf_add_str(out, " (");
+		buf_add(out, json_string_value(id), json_string_length(id));
+		buf_add_char(out, ')');
+	}
+	buf_add_str(out, ": ");
+	start = out->len;
+	chat_request_text(json_object_get(msg, "content"), 1, out);
+	if (r == CHAT_ROLE_ASSISTANT) {
+		struct buf	calls = BUF_INIT;
+
+		chat_request_tool_calls(msg, &calls);
+		if (calls.len > 0) {
+			if (out->len > start)
+				buf_add_char(out, '\n');
+			buf_add(out, calls.data, calls.len);
+		}
+		buf_free(&calls);
+	}
+}
+
+/*
+ * Append the Dify query: the last user message's text when this is a first
+ * turn or Dify holds the conversation (continuing), else the transcript.
+ */
+void
+chat_request_query(const struct chat_request *cr, int continuing,
+    struct buf *out)
+{
+	json_t		*messages, *msg;
+	enum chat_role	 r;
+	size_t		 i;
+	int		 pass;
+
+	messages = json_object_get((json_t *)cr->root, "messages");
+	if (cr->first_turn || continuing) {
+		msg = json_array_get(messages, cr->last_user);
+		chat_request_text(json_object_get(msg, "content"), 0, out);
+		return;
+	}
+	/* System prompts first, then the turns in their order. */
+	for (pass = 0; pass < 2; pass++) {
+		json_array_foreach(messages, i, msg) {
+			r = chat_request_role(json_string_value(
+			    json_object_get(msg, "role")));
+			if ((r == CHAT_ROLE_SYSTEM) != (pass == 0))
+				continue;
+			chat_request_entry(msg, r, out);
+		}
+	}
+}
+
+/*
+ * Append the JSON body for POST /chat-messages.  user is the Dify user to
+ * act as; conversation_id continues a Dify conversation (NULL for a new
+ * one).  The response is always streamed: Dify refuses blocking mode for
+ * agent apps and Dify Cloud cuts blocking calls at about 100 s.
+ */
+void
+chat_request_dify_body(const struct chat_request *cr, const char *user,
+    const char *conversation_id, int auto_generate_name, struct buf *out)
+{
+	json_t	*inputs;
+	char	*dumped;
+
+	buf_add_str(out, "{\"inputs\":");
+	inputs = json_object_get((json_t *)cr->root, "inputs");
+	if (json_is_object(inputs) &&
+	    (dumped = json_dumps(inputs, JSON_COMPACT)) != NULL) {
+		buf_add_str(out, dumped);
+		free(dumped);
+	} else
+		buf_add_str(out, "{}");
+	buf_add_str(out, ",\"query\":\"");
+	{
+		struct buf	q = BUF_INIT;
+
+		chat_request_query(cr, conversation_id != NULL, &q);
+		buf_add_json_escaped(out, q.data ? q.data : "", q.len);
+		buf_free(&q);
+	}
+	buf_add_str(out, "\",\"response_mode\":\"streaming\",\"user\":");
+	buf_add_json_cstring(out, user);
+	buf_add_str(out, ",\"auto_generate_name\":");
+	buf_add_str(out, auto_generate_name ? "true" : "false");
+	if (conversation_id != NULL) {
+		buf_add_str(out, ",\"conversation_id\":");
+		buf_add_json_cstring(out, conversation_id);
+	}
+	if (cr->nfiles > 0) {
+		buf_add_str(out, ",\"files\":[");
+		buf_add(out, cr->files.data, cr->files.len);
+		buf_add_char(out, ']');
+	}
+	buf_add_char(out, '}');
+}

@@ -1,0 +1,302 @@
+/*
+ * downstream: the client side of one request, over evhttp.
+ *
+ * Who frees what (libevent 2.1.12, see docs/architecture.md):
+ *
+ *  - evhttp owns the evhttp_request.  It frees it after the response is
+ *    sent (our on_complete callback runs first), or when the connection
+ *    dies (our closecb runs first).  The one case where we free it is the
+ *    orphan: the connection failed before the response was finished, evhttp
+ *    detached the request (its connection is NULL) and left it to us.
+ *
+ *  - The released handler runs exactly once: from on_complete or from the
+ *    closecb, whichever comes first.  The closecb belongs to the
+ *    connection and outlives the request on keep-alive, so on_complete
+ *    clears it.
+ *
+ *  - Until the reply starts, evhttp does not read the client socket and
+ *    would not notice a client hanging up.  A separate EV_CLOSED event on
+ *    the socket notices it; the request is then answered with a 499 and
+ *    Connection: close, which evhttp writes (or fails to write) and cleans
+ *    up through its normal paths.  A client that half-closes its sending
+ *    side also counts as gone: HTTP clients do not do that while waiting.
+ *
+ *  - While a stream is sent, evhttp reads the socket only to notice a
+ *    close.  Its read timeout would end long streams, so it is switched off
+ *    for the stream (a write timeout still catches clients that stop
+ *    reading) and restored when the response completes.
+ */
+#include <string.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/http_struct.h>
+
+#include "downstream.h"
+#include "util.h"
+
+/* Input a streaming client may pipeline before reading pauses. */
+#define DOWNSTREAM_MAX_PIPELINED	(64 * 1024)
+
+/* Convert milliseconds to a timeval. */
+static struct timeval
+downstream_tv(unsigned ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return (tv);
+}
+
+/* The client socket of a request, or -1. */
+int
+downstream_fd(struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+
+	if ((evcon = evhttp_request_get_connection(req)) == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
+		return (-1);
+	return (bufferevent_getfd(bev));
+}
+
+/* Stop watching for an early hang-up. */
+static void
+downstream_unwatch(struct downstream *ds)
+{
+	if (ds->closed_ev != NULL) {
+		event_free(ds->closed_ev);
+		ds->closed_ev = NULL;
+	}
+}
+
+/* Release the request: the owner hears about it exactly once. */
+static void
+downstream_release(struct downstream *ds)
+{
+	downstream_unwatch(ds);
+	ds->req = NULL;
+	ds->h->released(ds->arg);
+}
+
+/* The response is fully written; evhttp frees req when we return. */
+static void
+downstream_complete(struct evhttp_request *req, void *arg)
+{
+	struct downstream		*ds = arg;
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+	struct timeval			 tv;
+
+	if ((evcon = evhttp_request_get_connection(req)) != NULL) {
+		evhttp_connection_set_closecb(evcon, NULL, NULL);
+		if (ds->started &&
+		    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL) {
+			/* Undo the stream's settings for the next request. */
+			tv = downstream_tv(ds->idle_timeout_ms);
+			bufferevent_set_timeouts(bev, &tv, &tv);
+			bufferevent_setwatermark(bev, EV_READ, 0, 0);
+		}
+	}
+	downstream_release(ds);
+}
+
+/*
+ * The client connection is going away (EOF, reset, timeout, shutdown).
+ * ds->req is cleared first, so nothing the owner does from its gone
+ * handler can reach the request evhttp is about to free (or we free).
+ */
+static void
+downstream_closed(struct evhttp_connection *evcon UNUSED, void *arg)
+{
+	struct downstream	*ds = arg;
+	struct evhttp_request	*req = ds->req;
+
+	if (req == NULL)
+		return;
+	ds->req = NULL;
+	if (evhttp_request_get_connection(req) == NULL)
+		evhttp_request_free(req);	/* orphaned: ours to free */
+	if (!ds->finished) {
+		ds->gone = 1;
+		ds->finished = 1;
+		ds->h->gone(ds->arg);
+	}
+	downstream_release(ds);
+}
+
+/* The client hung up while we had not started replying. */
+static void
+downstream_hangup(int fd UNUSED, short what UNUSED, void *arg)
+{
+	struct downstream	*ds = arg;
+	struct evkeyvalq	*hdrs;
+
+	downstream_unwatch(ds);
+	if (ds->req == NULL || ds->finished)
+		return;
+	ds->gone = 1;
+	ds->h->gone(ds->arg);
+	if (ds->req == NULL || ds->finished)
+		return;
+	/* Answer into the void so evhttp frees the request its usual way. */
+	ds->finished = 1;
+	ds->status = 499;
+	hdrs = evhttp_request_get_output_headers(ds->req);
+	evhttp_remove_header(hdrs, "Connection");
+	evhttp_add_header(hdrs, "Connection", "close");
+	evhttp_send_reply(ds->req, 499, "Client Closed Request", NULL);
+}
+
+/* All output was written: tell the owner, which may resume reading Dify. */
+static void
+downstream_flushed(struct evhttp_connection *evcon UNUSED, void *arg)
+{
+	struct downstream	*ds = arg;
+
+	if (ds->req != NULL && !ds->finished && ds->h->drained != NULL)
+		ds->h->drained(ds->arg);
+}
+
+/*
+ * Take charge of a request that evhttp handed to a route.  write_timeout_ms
+ * bounds how long a client may stop reading a stream; idle_timeout_ms is
+ * the connection's normal timeout, restored after a stream.
+ */
+void
+downstream_init(struct downstream *ds, struct evhttp_request *req,
+    struct event_base *base, unsigned idle_timeout_ms,
+    const struct downstream_handlers *h, void *arg)
+{
+	struct evhttp_connection	*evcon;
+	int				 fd, one = 1;
+
+	memset(ds, 0, sizeof(*ds));
+	ds->req = req;
+	ds->h = h;
+	ds->arg = arg;
+	ds->idle_timeout_ms = idle_timeout_ms;
+	ds->write_timeout_ms = idle_timeout_ms;
+	ds->chunk = evbuffer_new();
+	evhttp_request_set_on_complete_cb(req, downstream_complete, ds);
+	if ((evcon = evhttp_request_get_connection(req)) != NULL)
+		evhttp_connection_set_closecb(evcon, downstream_closed, ds);
+	if ((fd = downstream_fd(req)) != -1) {
+		/* Tokens must not wait for Nagle and delayed ACKs. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		ds->closed_ev = event_new(base, fd, EV_CLOSED,
+		    downstream_hangup, ds);
+		if (ds->closed_ev != NULL)
+			event_add(ds->closed_ev, NULL);
+	}
+}
+
+/* Free what the downstream owns (the owner calls this after released). */
+void
+downstream_free(struct downstream *ds)
+{
+	downstream_unwatch(ds);
+	if (ds->chunk != NULL) {
+		evbuffer_free(ds->chunk);
+		ds->chunk = NULL;
+	}
+}
+
+/* Headers of the response, to add to before it is sent; NULL if gone. */
+struct evkeyvalq *
+downstream_headers(struct downstream *ds)
+{
+	if (ds->req == NULL)
+		return (NULL);
+	return (evhttp_request_get_output_headers(ds->req));
+}
+
+/* Send a whole response with body (Content-Length is set by evhttp). */
+void
+downstream_reply(struct downstream *ds, int status, const void *body,
+    size_t len)
+{
+	if (ds->req == NULL || ds->finished)
+		return;
+	downstream_unwatch(ds);
+	ds->finished = 1;
+	ds->status = status;
+	ds->bytes_out += len;
+	evbuffer_add(ds->chunk, body, len);
+	evhttp_send_reply(ds->req, status, NULL, ds->chunk);
+}
+
+/* Start a streamed response (chunked on HTTP/1.1, close-framed on 1.0). */
+void
+downstream_start(struct downstream *ds, int status)
+{
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+	struct timeval			 tv;
+
+	if (ds->req == NULL || ds->finished || ds->started)
+		return;
+	downstream_unwatch(ds);
+	ds->started = 1;
+	ds->status = status;
+	/*
+	 * An HTTP/1.0 keep-alive request would get Content-Length: 0 from
+	 * evhttp_send_reply_start; without keep-alive the stream is framed by
+	 * closing the connection, as HTTP/1.0 expects.
+	 */
+	if (ds->req->major == 1 && ds->req->minor == 0)
+		evhttp_remove_header(evhttp_request_get_input_headers(ds->req),
+		    "Connection");
+	evhttp_send_reply_start(ds->req, status, NULL);
+	if ((evcon = evhttp_request_get_connection(ds->req)) != NULL &&
+	    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL) {
+		tv = downstream_tv(ds->write_timeout_ms);
+		bufferevent_set_timeouts(bev, NULL, &tv);
+		bufferevent_setwatermark(bev, EV_READ, 0,
+		    DOWNSTREAM_MAX_PIPELINED);
+	}
+}
+
+/* Queue bytes of a streamed response. */
+void
+downstream_write(struct downstream *ds, const void *data, size_t len)
+{
+	if (ds->req == NULL || !ds->started || ds->finished || len == 0)
+		return;
+	ds->bytes_out += len;
+	evbuffer_add(ds->chunk, data, len);
+	evhttp_send_reply_chunk_with_cb(ds->req, ds->chunk, downstream_flushed,
+	    ds);
+}
+
+/* Finish a streamed response. */
+void
+downstream_end(struct downstream *ds)
+{
+	if (ds->req == NULL || !ds->started || ds->finished)
+		return;
+	ds->finished = 1;
+	evhttp_send_reply_end(ds->req);
+}
+
+/* Bytes queued for the client but not yet written to its socket. */
+size_t
+downstream_pending(struct downstream *ds)
+{
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+
+	if (ds->req == NULL ||
+	    (evcon = evhttp_request_get_connection(ds->req)) == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
+		return (0);
+	return (evbuffer_get_length(bufferevent_get_output(bev)));
+}

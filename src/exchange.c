@@ -1,0 +1,673 @@
+/*
+ * exchange: one chat completion, from the client's request to Dify's last
+ * event.
+ *
+ * An exchange joins a downstream (the client's request, downstream.c), an
+ * upstream call (Dify's POST /chat-messages, upstream.c) and a relay (the
+ * translation state machine, relay.c).  Events from either side feed the
+ * relay; exchange_pump then moves what the relay produced to the client.
+ *
+ * Lifetime: the exchange is reference counted.  The downstream holds one
+ * reference until it is released (response complete or client gone); the
+ * upstream call holds one until its done callback or its cancellation.
+ * When the count reaches zero the exchange is freed from its own event on
+ * a later loop iteration, never inside the callback chain that dropped the
+ * last reference; only then does it leave the server's task list, so a
+ * draining server exits after every exchange is really gone.
+ *
+ * States (exchange_set_state is the only place that changes them):
+ *
+ *   UPSTREAM --Dify's status arrived--> RELAYING
+ *   UPSTREAM, RELAYING --client answered, Dify still sending--> LINGERING
+ *   UPSTREAM, RELAYING --client gone, task id unknown--> ABANDONED
+ *   any --both sides released--> ENDED
+ *
+ * A client that leaves stops the Dify task: with the task id known, the
+ * stop call goes out at once and the upstream request is cancelled; before
+ * the id is known the exchange keeps reading Dify's stream (discarding it)
+ * until the first event names the task, for at most the connect timeout.
+ */
+#include <sys/queue.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "buf.h"
+#include "chat_request.h"
+#include "config.h"
+#include "downstream.h"
+#include "exchange.h"
+#include "log.h"
+#include "relay.h"
+#include "server.h"
+#include "upstream.h"
+#include "util.h"
+
+/* Unsent bytes for one client above which Dify is no longer read. */
+#define EXCHANGE_HIGH_WATER	(256 * 1024)
+/* Largest answer held in memory for a non-streaming client. */
+#define EXCHANGE_MAX_ANSWER	(64 * 1024 * 1024)
+/* Largest single Dify event accepted. */
+#define EXCHANGE_MAX_EVENT	(16 * 1024 * 1024)
+/* Time Dify gets to end a response the client already has in full. */
+#define EXCHANGE_LINGER_MS	2000
+/* Time chatflow gets to send its second end event. */
+#define EXCHANGE_GRACE_MS	5000
+
+enum exchange_state {
+	EXCHANGE_UPSTREAM,
+	EXCHANGE_RELAYING,
+	EXCHANGE_LINGERING,
+	EXCHANGE_ABANDONED,
+	EXCHANGE_ENDED
+};
+
+static const char *exchange_state_names[] = {
+	[EXCHANGE_UPSTREAM] = "upstream",
+	[EXCHANGE_RELAYING] = "relaying",
+	[EXCHANGE_LINGERING] = "lingering",
+	[EXCHANGE_ABANDONED] = "abandoned",
+	[EXCHANGE_ENDED] = "ended",
+};
+
+struct exchange {
+	struct server		*srv;
+	struct server_task	 task;
+	int			 refs;
+	enum exchange_state	 state;
+	struct downstream	 ds;
+	int			 ds_live;
+	struct upstream_call	*call;
+	struct relay		 relay;
+	struct event		*keepalive_ev;
+	struct event		*deadline_ev;
+	struct event		*free_ev;
+	int			 grace_armed;
+	int			 paused;
+	int			 stream;
+	char			 request_id[72];
+	char			 id[40];
+	char			*api_key;
+	char			*user;
+	const char		*end_reason;
+	uint64_t		 t_start;
+	uint64_t		 t_first_token;
+	uint64_t		 t_last_write;
+	size_t			 bytes_in;
+	uint64_t		 upstream_bytes;
+	unsigned		 pauses;
+};
+
+/* A stop call in flight: Dify's POST /chat-messages/{task_id}/stop. */
+struct stop_call {
+	struct server		*srv;
+	struct server_task	 task;
+	struct upstream_call	*call;
+	char			 task_id[80];
+	char			 request_id[72];
+	int			 status;
+};
+
+static void	exchange_pump(struct exchange *);
+static void	exchange_unref(struct exchange *);
+
+/* Move to a new state, logging the transition at debug level. */
+static void
+exchange_set_state(struct exchange *ex, enum exchange_state s)
+{
+	if (ex->state == s)
+		return;
+	log_debug("exchange %s: %s -> %s", ex->request_id,
+	    exchange_state_names[ex->state], exchange_state_names[s]);
+	ex->state = s;
+}
+
+/* Convert milliseconds to a timeval. */
+static struct timeval
+exchange_tv(unsigned ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return (tv);
+}
+
+/* Write the access log line and free the exchange; leaves the task list. */
+static void
+exchange_free(int fd UNUSED, short what UNUSED, void *arg)
+{
+	struct exchange	*ex = arg;
+	struct server	*srv = ex->srv;
+	uint64_t	 now = util_now_usec();
+	char		 ttft[32] = "-";
+
+	if (ex->t_first_token != 0)
+		snprintf(ttft, sizeof(ttft), "%.1f",
+		    (double)(ex->t_first_token - ex->t_start) / 1000.0);
+	log_info("access id=%s method=POST path=/v1/chat/completions "
+	    "status=%d upstream_status=%d stream=%d duration_ms=%.1f "
+	    "ttft_ms=%s bytes_in=%zu bytes_out=%llu upstream_bytes=%llu "
+	    "events=%llu pauses=%u end=%s", ex->request_id, ex->ds.status,
+	    ex->relay.upstream_status, ex->stream,
+	    (double)(now - ex->t_start) / 1000.0, ttft, ex->bytes_in,
+	    (unsigned long long)ex->ds.bytes_out,
+	    (unsigned long long)ex->upstream_bytes,
+	    (unsigned long long)ex->relay.content_events, ex->pauses,
+	    ex->end_reason != NULL ? ex->end_reason : "unknown");
+
+	event_free(ex->keepalive_ev);
+	event_free(ex->deadline_ev);
+	event_free(ex->free_ev);
+	downstream_free(&ex->ds);
+	relay_free(&ex->relay);
+	free(ex->api_key);
+	free(ex->user);
+	server_task_remove(srv, &ex->task);
+	free(ex);
+}
+
+/* Drop a reference; the last one schedules the free. */
+static void
+exchange_unref(struct exchange *ex)
+{
+	if (--ex->refs > 0)
+		return;
+	exchange_set_state(ex, EXCHANGE_ENDED);
+	evtimer_del(ex->keepalive_ev);
+	evtimer_del(ex->deadline_ev);
+	event_active(ex->free_ev, EV_TIMEOUT, 1);
+}
+
+/* Arm the one-shot deadline timer. */
+static void
+exchange_deadline(struct exchange *ex, unsigned ms)
+{
+	struct timeval	tv = exchange_tv(ms);
+
+	evtimer_add(ex->deadline_ev, &tv);
+}
+
+/* Cancel the upstream call, if any, and drop its reference. */
+static void
+exchange_cancel_upstream(struct exchange *ex)
+{
+	if (ex->call == NULL)
+		return;
+	upstream_call_cancel(ex->call);
+	ex->call = NULL;
+	exchange_unref(ex);
+}
+
+/* Stop the Dify task behind this exchange (best effort) and cancel. */
+static void
+exchange_stop_and_cancel(struct exchange *ex)
+{
+	if (ex->relay.task_id[0] != '\0')
+		exchange_stop_task(ex->srv, ex->api_key, ex->user,
+		    ex->relay.task_id, ex->request_id);
+	exchange_cancel_upstream(ex);
+}
+
+/* Add the headers of the response the relay decided on. */
+static void
+exchange_headers(struct exchange *ex)
+{
+	struct evkeyvalq	*h;
+	struct relay		*r = &ex->relay;
+
+	if ((h = downstream_headers(&ex->ds)) == NULL)
+		return;
+	if (r->event_stream) {
+		evhttp_add_header(h, "Content-Type", "text/event-stream");
+		evhttp_add_header(h, "Cache-Control", "no-cache");
+		evhttp_add_header(h, "X-Accel-Buffering", "no");
+	} else {
+		evhttp_add_header(h, "Content-Type", "application/json");
+		if (r->state == RELAY_FAILED)
+			server_error_headers(h, &r->error);
+	}
+}
+
+/*
+ * Move what the relay produced to the client, and act on what it decided:
+ * backpressure, finishing, and whether Dify is still needed.
+ */
+static void
+exchange_pump(struct exchange *ex)
+{
+	struct relay	*r = &ex->relay;
+
+	if (!ex->ds_live || ex->ds.finished) {
+		/* Nobody to send to (client gone or answered). */
+		buf_reset(&r->out);
+	} else if (r->headers_ready) {
+		if (r->event_stream && !ex->ds.started) {
+			exchange_headers(ex);
+			downstream_start(&ex->ds, r->status);
+		}
+		if (ex->ds.started) {
+			if (r->out.len > 0) {
+				downstream_write(&ex->ds, r->out.data,
+				    r->out.len);
+				ex->t_last_write = util_now_usec();
+			}
+			if (r->complete)
+				downstream_end(&ex->ds);
+		} else if (r->complete) {
+			exchange_headers(ex);
+			downstream_reply(&ex->ds, r->status, r->out.data,
+			    r->out.len);
+		}
+		buf_reset(&r->out);
+	}
+	if (ex->t_first_token == 0 && r->content_events > 0)
+		ex->t_first_token = util_now_usec();
+	if (r->complete && ex->end_reason == NULL)
+		ex->end_reason = r->state == RELAY_DONE ? "complete" :
+		    r->error.code[0] != '\0' ? r->error.code : "error";
+
+	/* Backpressure: stop reading Dify while the client lags. */
+	if (ex->call != NULL && !ex->paused && ex->ds.started &&
+	    !ex->ds.finished && downstream_pending(&ex->ds) >
+	    EXCHANGE_HIGH_WATER) {
+		upstream_call_pause(ex->call, 1);
+		ex->paused = 1;
+		ex->pauses++;
+	}
+
+	if (r->state == RELAY_FINISHING && !ex->grace_armed) {
+		ex->grace_armed = 1;
+		exchange_deadline(ex, EXCHANGE_GRACE_MS);
+	}
+	if (r->upstream_done && ex->call != NULL &&
+	    ex->state != EXCHANGE_LINGERING && ex->state != EXCHANGE_ABANDONED) {
+		if (r->state == RELAY_FAILED) {
+			/* Dify may keep an errored stream open: close it. */
+			exchange_cancel_upstream(ex);
+		} else {
+			exchange_set_state(ex, EXCHANGE_LINGERING);
+			exchange_deadline(ex, EXCHANGE_LINGER_MS);
+		}
+	}
+}
+
+/* Dify's status line and headers. */
+static void
+exchange_up_response(void *arg, int status, struct evkeyvalq *headers)
+{
+	struct exchange	*ex = arg;
+
+	if (ex->state == EXCHANGE_UPSTREAM)
+		exchange_set_state(ex, EXCHANGE_RELAYING);
+	relay_response(&ex->relay, status,
+	    evhttp_find_header(headers, "Content-Type"),
+	    evhttp_find_header(headers, "Retry-After"));
+	exchange_pump(ex);
+}
+
+/* Bytes of Dify's stream: every piece goes through the relay at once. */
+static void
+exchange_up_data(void *arg, struct evbuffer *buf)
+{
+	struct exchange		*ex = arg;
+	struct evbuffer_iovec	 vec[16];
+	size_t			 used;
+	int			 n, i;
+
+	while (evbuffer_get_length(buf) > 0) {
+		n = evbuffer_peek(buf, -1, NULL, vec, (int)nitems(vec));
+		if (n > (int)nitems(vec))
+			n = (int)nitems(vec);
+		used = 0;
+		for (i = 0; i < n; i++) {
+			relay_data(&ex->relay, vec[i].iov_base, vec[i].iov_len);
+			used += vec[i].iov_len;
+		}
+		ex->upstream_bytes += used;
+		evbuffer_drain(buf, used);
+	}
+	if (ex->state == EXCHANGE_ABANDONED) {
+		buf_reset(&ex->relay.out);
+		if (ex->relay.task_id[0] != '\0' || ex->relay.complete) {
+			evtimer_del(ex->deadline_ev);
+			exchange_stop_and_cancel(ex);
+		}
+		return;
+	}
+	exchange_pump(ex);
+}
+
+/* Dify's response ended (or failed); the call is gone after this. */
+static void
+exchange_up_done(void *arg, enum upstream_result result, const char *detail)
+{
+	static const enum relay_end ends[] = {
+		[UPSTREAM_OK] = RELAY_END_EOF,
+		[UPSTREAM_UNREACHABLE] = RELAY_END_UNREACHABLE,
+		[UPSTREAM_DNS] = RELAY_END_DNS,
+		[UPSTREAM_TLS] = RELAY_END_TLS,
+		[UPSTREAM_TIMEOUT] = RELAY_END_TIMEOUT,
+		[UPSTREAM_BROKEN] = RELAY_END_BROKEN,
+	};
+	struct exchange	*ex = arg;
+
+	ex->call = NULL;
+	if (result != UPSTREAM_OK)
+		log_warn("exchange %s: upstream %s: %s", ex->request_id,
+		    upstream_result_name(result), detail);
+	relay_end(&ex->relay, ends[result], detail);
+	if (ex->state != EXCHANGE_ABANDONED)
+		exchange_pump(ex);
+	exchange_unref(ex);
+}
+
+/* The client left before its response was complete. */
+static void
+exchange_ds_gone(void *arg)
+{
+	struct exchange	*ex = arg;
+
+	if (ex->relay.complete)
+		return;
+	ex->end_reason = "client_gone";
+	buf_reset(&ex->relay.out);
+	evtimer_del(ex->keepalive_ev);
+	if (ex->call == NULL)
+		return;
+	if (ex->relay.task_id[0] != '\0') {
+		exchange_stop_and_cancel(ex);
+		return;
+	}
+	/* Dify has not named the task yet: wait for it, briefly. */
+	exchange_set_state(ex, EXCHANGE_ABANDONED);
+	if (ex->paused) {
+		upstream_call_pause(ex->call, 0);
+		ex->paused = 0;
+	}
+	exchange_deadline(ex, ex->srv->cfg->connect_timeout_ms);
+}
+
+/* The client drained its output: read Dify again. */
+static void
+exchange_ds_drained(void *arg)
+{
+	struct exchange	*ex = arg;
+
+	if (ex->paused && ex->call != NULL) {
+		upstream_call_pause(ex->call, 0);
+		ex->paused = 0;
+	}
+}
+
+/* The client side is finished with; drop its reference. */
+static void
+exchange_ds_released(void *arg)
+{
+	struct exchange	*ex = arg;
+
+	ex->ds_live = 0;
+	exchange_unref(ex);
+}
+
+/*
+ * Keepalive: when nothing has gone to a streaming client for the interval,
+ * the relay sends something clients ignore.  The timer is re-armed lazily
+ * rather than on every write.
+ */
+static void
+exchange_keepalive(int fd UNUSED, short what UNUSED, void *arg)
+{
+	struct exchange	*ex = arg;
+	unsigned	 interval = ex->srv->cfg->keepalive_interval_ms;
+	uint64_t	 idle = util_now_usec() - ex->t_last_write;
+	struct timeval	 tv;
+
+	if (!ex->ds_live || ex->ds.finished || ex->relay.complete)
+		return;
+	if (idle >= (uint64_t)interval * 1000) {
+		relay_keepalive(&ex->relay);
+		exchange_pump(ex);
+		ex->t_last_write = util_now_usec();
+		tv = exchange_tv(interval);
+	} else
+		tv = exchange_tv(interval - (unsigned)(idle / 1000));
+	evtimer_add(ex->keepalive_ev, &tv);
+}
+
+/* The one-shot deadline: chatflow grace, linger, or abandon. */
+static void
+exchange_deadline_fired(int fd UNUSED, short what UNUSED, void *arg)
+{
+	struct exchange	*ex = arg;
+
+	switch (ex->state) {
+	case EXCHANGE_ABANDONED:
+		/* Dify never named the task: nothing to stop by id. */
+		log_warn("exchange %s: client gone before Dify named the "
+		    "task; cancelling without a stop call", ex->request_id);
+		exchange_cancel_upstream(ex);
+		break;
+	case EXCHANGE_LINGERING:
+		exchange_cancel_upstream(ex);
+		break;
+	default:
+		if (ex->relay.state == RELAY_FINISHING) {
+			relay_grace_expired(&ex->relay);
+			exchange_pump(ex);
+		}
+		break;
+	}
+}
+
+/* Shutdown deadline reached: end the exchange now. */
+static void
+exchange_abort(void *arg)
+{
+	struct exchange		*ex = arg;
+	struct api_error	 e;
+
+	if (!ex->relay.complete) {
+		api_error_set(&e, 503, "server_error", "shutting_down", NULL,
+		    "the proxy is shutting down; retry the request");
+		e.retry_after = 1;
+		relay_fail(&ex->relay, &e);
+		ex->end_reason = "shutdown";
+		exchange_pump(ex);
+		exchange_stop_and_cancel(ex);
+	} else
+		exchange_cancel_upstream(ex);
+	evtimer_del(ex->deadline_ev);
+}
+
+static const struct upstream_handlers exchange_upstream_handlers = {
+	exchange_up_response,
+	exchange_up_data,
+	exchange_up_done,
+};
+
+static const struct downstream_handlers exchange_downstream_handlers = {
+	exchange_ds_gone,
+	exchange_ds_drained,
+	exchange_ds_released,
+};
+
+/*
+ * Start an exchange for a validated request.  cr is consumed (freed here);
+ * api_key is the caller's Dify app key.
+ */
+void
+exchange_start(struct server *srv, struct evhttp_request *req,
+    struct chat_request *cr, const char *api_key, const char *request_id,
+    size_t bytes_in)
+{
+	const struct config	*cfg = srv->cfg;
+	struct exchange		*ex;
+	struct relay_params	 rp;
+	struct upstream_request	 ur;
+	struct buf		 body = BUF_INIT;
+	struct timeval		 tv;
+
+	ex = xcalloc(1, sizeof(*ex));
+	ex->srv = srv;
+	ex->state = EXCHANGE_UPSTREAM;
+	ex->t_start = ex->t_last_write = util_now_usec();
+	ex->stream = cr->stream;
+	ex->bytes_in = bytes_in;
+	snprintf(ex->request_id, sizeof(ex->request_id), "%s", request_id);
+	memcpy(ex->id, "chatcmpl-", 9);
+	util_random_alnum(ex->id + 9, 24);
+	ex->api_key = xstrdup(api_key);
+	ex->user = xstrdup(cr->user[0] != '\0' ? cr->user : cfg->default_user);
+	ex->keepalive_ev = evtimer_new(srv->base, exchange_keepalive, ex);
+	ex->deadline_ev = evtimer_new(srv->base, exchange_deadline_fired, ex);
+	ex->free_ev = event_new(srv->base, -1, 0, exchange_free, ex);
+	server_task_add(srv, &ex->task, exchange_abort, ex);
+
+	memset(&rp, 0, sizeof(rp));
+	rp.id = ex->id;
+	rp.created = util_wall_sec();
+	rp.model = cr->model;
+	rp.modellen = cr->modellen;
+	rp.stream = cr->stream;
+	rp.include_usage = cr->include_usage;
+	rp.max_event = EXCHANGE_MAX_EVENT;
+	rp.max_answer = EXCHANGE_MAX_ANSWER;
+	relay_init(&ex->relay, &rp);
+
+	chat_request_dify_body(cr, ex->user, NULL, cfg->auto_generate_name,
+	    &body);
+	chat_request_free(cr);
+
+	ex->refs = 2;	/* the downstream and the upstream call */
+	ex->ds_live = 1;
+	downstream_init(&ex->ds, req, srv->base, cfg->client_idle_timeout_ms,
+	    &exchange_downstream_handlers, ex);
+
+	memset(&ur, 0, sizeof(ur));
+	ur.method = EVHTTP_REQ_POST;
+	ur.path = "/chat-messages";
+	ur.api_key = api_key;
+	ur.accept = "text/event-stream";
+	ur.request_id = ex->request_id;
+	ur.body = body.data;
+	ur.bodylen = body.len;
+	ex->call = upstream_call_start(srv->upstream, &ur,
+	    &exchange_upstream_handlers, ex);
+	buf_free(&body);
+
+	if (ex->stream) {
+		tv = exchange_tv(cfg->keepalive_interval_ms);
+		evtimer_add(ex->keepalive_ev, &tv);
+	}
+}
+
+/* Free a finished stop call and leave the task list. */
+static void
+exchange_stop_free(struct stop_call *sc)
+{
+	server_task_remove(sc->srv, &sc->task);
+	free(sc);
+}
+
+/* The stop call's status. */
+static void
+exchange_stop_response(void *arg, int status, struct evkeyvalq *h UNUSED)
+{
+	struct stop_call	*sc = arg;
+
+	sc->status = status;
+}
+
+/* The stop call's body is not needed. */
+static void
+exchange_stop_data(void *arg UNUSED, struct evbuffer *buf UNUSED)
+{
+}
+
+/* The stop call ended. */
+static void
+exchange_stop_done(void *arg, enum upstream_result result,
+    const char *detail)
+{
+	struct stop_call	*sc = arg;
+
+	if (result == UPSTREAM_OK && sc->status == 200)
+		log_info("exchange %s: stopped Dify task %s", sc->request_id,
+		    sc->task_id);
+	else
+		log_warn("exchange %s: stop call for task %s failed: %s %d %s",
+		    sc->request_id, sc->task_id, upstream_result_name(result),
+		    sc->status, detail);
+	exchange_stop_free(sc);
+}
+
+/* Shutdown: give up on the stop call. */
+static void
+exchange_stop_abort(void *arg)
+{
+	struct stop_call	*sc = arg;
+
+	upstream_call_cancel(sc->call);
+	exchange_stop_free(sc);
+}
+
+static const struct upstream_handlers exchange_stop_handlers = {
+	exchange_stop_response,
+	exchange_stop_data,
+	exchange_stop_done,
+};
+
+/*
+ * Ask Dify to stop a task, as the same user that started it (Dify ignores
+ * a stop from another user).  Runs on its own; nothing waits for it.
+ */
+void
+exchange_stop_task(struct server *srv, const char *api_key, const char *user,
+    const char *task_id, const char *request_id)
+{
+	struct stop_call	*sc;
+	struct upstream_request	 ur;
+	struct buf		 body = BUF_INIT;
+	char			 path[128];
+	const char		*p;
+
+	if (srv->closing)
+		return;		/* it could not complete any more */
+	/* The id goes into the URL path: only what a UUID is made of. */
+	for (p = task_id; *p != '\0'; p++) {
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= 'A' && *p <= 'Z') || *p == '-')) {
+			log_warn("exchange %s: not stopping task with an "
+			    "unexpected id", request_id);
+			return;
+		}
+	}
+	sc = xcalloc(1, sizeof(*sc));
+	sc->srv = srv;
+	snprintf(sc->task_id, sizeof(sc->task_id), "%s", task_id);
+	snprintf(sc->request_id, sizeof(sc->request_id), "%s", request_id);
+	snprintf(path, sizeof(path), "/chat-messages/%s/stop", task_id);
+	buf_add_str(&body, "{\"user\":");
+	buf_add_json_cstring(&body, user);
+	buf_add_char(&body, '}');
+
+	memset(&ur, 0, sizeof(ur));
+	ur.method = EVHTTP_REQ_POST;
+	ur.path = path;
+	ur.api_key = api_key;
+	ur.accept = "application/json";
+	ur.request_id = request_id;
+	ur.body = body.data;
+	ur.bodylen = body.len;
+	server_task_add(srv, &sc->task, exchange_stop_abort, sc);
+	sc->call = upstream_call_start(srv->upstream, &ur,
+	    &exchange_stop_handlers, sc);
+	buf_free(&body);
+}

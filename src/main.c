@@ -1,0 +1,221 @@
+/*
+ * main: command line, configuration, signals and the event loop.
+ *
+ *   openai-dify-proxy [-t] [-c file]
+ *   openai-dify-proxy -h | -V
+ *
+ * Settings come from the defaults, then the JSON file given with -c, then
+ * the environment (a .env file in the working directory fills in what the
+ * real environment does not set).  -t checks them and exits.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "dotenv.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+#define MAIN_DOTENV_MAX		(1024 * 1024)
+
+/* Print usage. */
+static void
+main_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: openai-dify-proxy [-t] [-c file]\n"
+	    "       openai-dify-proxy -h | -V\n"
+	    "\n"
+	    "  -c file  read settings from a JSON file (comments allowed)\n"
+	    "  -t       check the settings, print each error, and exit\n"
+	    "  -h       show this help\n"
+	    "  -V       show the version\n"
+	    "\n"
+	    "Environment (overrides the file): DIFY_API_URL, HOST, PORT,\n"
+	    "LOG_LEVEL, and ODP_<KEY> for every key (see config/).  A .env\n"
+	    "file in the working directory is read too; the real environment\n"
+	    "wins over it.\n");
+}
+
+/* dotenv_fn: set a variable unless the real environment has it. */
+static void
+main_dotenv_set(void *arg UNUSED, const char *key, const char *value)
+{
+	setenv(key, value, 0);
+}
+
+/* Read ./.env if there is one.  Returns -1 (after reporting) on errors. */
+static int
+main_load_dotenv(void)
+{
+	FILE	*f;
+	char	*data, err[256];
+	size_t	 len;
+	int	 line;
+
+	if ((f = fopen(".env", "r")) == NULL)
+		return (errno == ENOENT ? 0 : -1);
+	data = xmalloc(MAIN_DOTENV_MAX);
+	len = fread(data, 1, MAIN_DOTENV_MAX, f);
+	fclose(f);
+	if (len == MAIN_DOTENV_MAX) {
+		fprintf(stderr, ".env: larger than %d bytes\n",
+		    MAIN_DOTENV_MAX);
+		free(data);
+		return (-1);
+	}
+	if (dotenv_parse(data, len, main_dotenv_set, NULL, &line, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, ".env:%d: %s\n", line, err);
+		free(data);
+		return (-1);
+	}
+	free(data);
+	return (0);
+}
+
+/* config_getenv_fn over the process environment. */
+static const char *
+main_getenv(const char *name)
+{
+	return (getenv(name));
+}
+
+/* SIGTERM/SIGINT: drain; runs in the loop, not in signal context. */
+static void
+main_signal(int sig, short what UNUSED, void *arg)
+{
+	struct server	*srv = arg;
+
+	log_info("received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	server_drain(srv);
+}
+
+/* SIGHUP: nothing to reload yet; say so rather than die. */
+static void
+main_sighup(int sig UNUSED, short what UNUSED, void *arg UNUSED)
+{
+	log_info("received SIGHUP: settings are read at start only");
+}
+
+/* Route libevent's own warnings into our log. */
+static void
+main_event_log(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_ERR)
+		log_error("libevent: %s", msg);
+	else if (severity >= EVENT_LOG_WARN)
+		log_warn("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
+/* Load every source of settings; prints the errors and returns -1. */
+static int
+main_configure(struct config *cfg, const char *path)
+{
+	struct config_errors	errs = { NULL, 0 };
+	size_t			i;
+	int			bad = 0;
+
+	if (main_load_dotenv() != 0)
+		bad = 1;
+	config_defaults(cfg);
+	if (path != NULL)
+		config_load_file(cfg, path, &errs);
+	config_apply_env(cfg, main_getenv, &errs);
+	config_finish(cfg, &errs);
+	for (i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.v[i]);
+	if (errs.n > 0)
+		bad = 1;
+	config_errors_free(&errs);
+	return (bad ? -1 : 0);
+}
+
+/* Start the proxy. */
+int
+main(int argc, char **argv)
+{
+	struct config		 cfg;
+	struct event_base	*base;
+	struct server		*srv;
+	struct event		*sigterm, *sigint, *sighup;
+	const char		*path = NULL;
+	char			*cause = NULL;
+	int			 ch, check = 0;
+
+	while ((ch = getopt(argc, argv, "c:thV")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'h':
+			main_usage(stdout);
+			return (0);
+		case 'V':
+			printf("openai-dify-proxy %s\n", ODP_VERSION);
+			return (0);
+		default:
+			main_usage(stderr);
+			return (2);
+		}
+	}
+	if (optind != argc) {
+		main_usage(stderr);
+		return (2);
+	}
+
+	if (main_configure(&cfg, path) != 0) {
+		config_free(&cfg);
+		return (1);
+	}
+	if (check) {
+		printf("configuration OK\n");
+		config_free(&cfg);
+		return (0);
+	}
+	log_set_level(cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	event_set_log_callback(main_event_log);
+
+	if ((base = event_base_new()) == NULL)
+		fatalx("cannot create the event base");
+	if ((srv = server_new(base, &cfg, &cause)) == NULL) {
+		log_error("%s", cause != NULL ? cause : "cannot start");
+		free(cause);
+		event_base_free(base);
+		config_free(&cfg);
+		return (1);
+	}
+	sigterm = evsignal_new(base, SIGTERM, main_signal, srv);
+	sigint = evsignal_new(base, SIGINT, main_signal, srv);
+	sighup = evsignal_new(base, SIGHUP, main_sighup, NULL);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	evsignal_add(sighup, NULL);
+
+	log_info("openai-dify-proxy %s listening on %s:%d, Dify at %s",
+	    ODP_VERSION, cfg.host, srv->port, cfg.dify_api_url);
+	event_base_dispatch(base);
+	log_info("stopped");
+
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(sighup);
+	server_free(srv);
+	event_base_free(base);
+	libevent_global_shutdown();
+	config_free(&cfg);
+	return (0);
+}

@@ -1,0 +1,163 @@
+/*
+ * openai_format: the bytes of OpenAI chat completion responses.
+ *
+ * Every chunk of one stream shares its id, created and model, so the part
+ * of each chunk that does not change is built once per exchange; a content
+ * chunk is then the prefix, the escaped text and the suffix, with no JSON
+ * tree built or freed per event.
+ *
+ * Chunk shape (one line, then a blank line):
+ *   data: {"id":"chatcmpl-..","object":"chat.completion.chunk","created":N,
+ *          "model":"..","choices":[{"index":0,"delta":{..},"logprobs":null,
+ *          "finish_reason":null}](,"usage":null)}
+ */
+#include <string.h>
+
+#include "openai_format.h"
+
+/* Build the fixed parts of an exchange's chunks. */
+void
+openai_format_init(struct openai_format *f, const char *id, int64_t created,
+    const char *model, size_t modellen, int include_usage)
+{
+	buf_init(&f->head);
+	buf_init(&f->chunk_prefix);
+	buf_init(&f->chunk_suffix);
+	f->include_usage = include_usage;
+
+	buf_add_str(&f->head, "{\"id\":");
+	buf_add_json_cstring(&f->head, id);
+	buf_add_str(&f->head, ",\"object\":\"chat.completion.chunk\","
+	    "\"created\":");
+	buf_add_int(&f->head, created);
+	buf_add_str(&f->head, ",\"model\":");
+	buf_add_json_string(&f->head, model, modellen);
+
+	buf_add_str(&f->chunk_prefix, "data: ");
+	buf_add(&f->chunk_prefix, f->head.data, f->head.len);
+	buf_add_str(&f->chunk_prefix, ",\"choices\":[{\"index\":0,\"delta\":");
+
+	buf_add_str(&f->chunk_suffix,
+	    ",\"logprobs\":null,\"finish_reason\":null}]");
+	if (include_usage)
+		buf_add_str(&f->chunk_suffix, ",\"usage\":null");
+	buf_add_str(&f->chunk_suffix, "}\n\n");
+}
+
+/* Release the prebuilt parts. */
+void
+openai_format_free(struct openai_format *f)
+{
+	buf_free(&f->head);
+	buf_free(&f->chunk_prefix);
+	buf_free(&f->chunk_suffix);
+}
+
+/* Append the first chunk, which names the assistant role. */
+void
+openai_format_role_chunk(const struct openai_format *f, struct buf *out)
+{
+	buf_add(out, f->chunk_prefix.data, f->chunk_prefix.len);
+	buf_add_str(out, "{\"role\":\"assistant\",\"content\":\"\"}");
+	buf_add(out, f->chunk_suffix.data, f->chunk_suffix.len);
+}
+
+/* Append a chunk carrying len bytes of answer text. */
+void
+openai_format_content_chunk(const struct openai_format *f, struct buf *out,
+    const char *text, size_t len)
+{
+	buf_reserve(out, f->chunk_prefix.len + f->chunk_suffix.len + len + 16);
+	buf_add(out, f->chunk_prefix.data, f->chunk_prefix.len);
+	buf_add_str(out, "{\"content\":\"");
+	buf_add_json_escaped(out, text, len);
+	buf_add_str(out, "\"}");
+	buf_add(out, f->chunk_suffix.data, f->chunk_suffix.len);
+}
+
+/* Append the chunk with an empty delta and the finish reason. */
+void
+openai_format_finish_chunk(const struct openai_format *f, struct buf *out,
+    const char *finish_reason)
+{
+	buf_add(out, f->chunk_prefix.data, f->chunk_prefix.len);
+	buf_add_str(out, "{},\"logprobs\":null,\"finish_reason\":");
+	buf_add_json_cstring(out, finish_reason);
+	buf_add_str(out, "}]");
+	if (f->include_usage)
+		buf_add_str(out, ",\"usage\":null");
+	buf_add_str(out, "}\n\n");
+}
+
+/* Append a usage object: the three counts OpenAI clients read. */
+void
+openai_format_usage(struct buf *out, const struct dify_usage *u)
+{
+	buf_add_str(out, "{\"prompt_tokens\":");
+	buf_add_uint(out, u->prompt_tokens);
+	buf_add_str(out, ",\"completion_tokens\":");
+	buf_add_uint(out, u->completion_tokens);
+	buf_add_str(out, ",\"total_tokens\":");
+	buf_add_uint(out, u->total_tokens);
+	buf_add_char(out, '}');
+}
+
+/* Append the include_usage chunk: no choices, the whole request's usage. */
+void
+openai_format_usage_chunk(const struct openai_format *f, struct buf *out,
+    const struct dify_usage *u)
+{
+	buf_add_str(out, "data: ");
+	buf_add(out, f->head.data, f->head.len);
+	buf_add_str(out, ",\"choices\":[],\"usage\":");
+	openai_format_usage(out, u);
+	buf_add_str(out, "}\n\n");
+}
+
+/* Append the stream terminator. */
+void
+openai_format_done(struct buf *out)
+{
+	buf_add_str(out, "data: [DONE]\n\n");
+}
+
+/* Append an in-stream error frame. */
+void
+openai_format_error_frame(const struct api_error *e, struct buf *out)
+{
+	buf_add_str(out, "data: ");
+	api_error_json(e, out);
+	buf_add_str(out, "\n\n");
+}
+
+/*
+ * Append a whole chat.completion object (the non-streaming answer).  usage
+ * is left out when Dify reported none rather than invented.
+ */
+void
+openai_format_completion(const struct openai_format *f, struct buf *out,
+    const char *text, size_t len, const char *finish_reason,
+    const struct dify_usage *u)
+{
+	const char	*object;
+
+	/* The head names the chunk object; swap in chat.completion. */
+	object = memmem(f->head.data, f->head.len,
+	    "\"chat.completion.chunk\"", 23);
+	buf_add(out, f->head.data, (size_t)(object - f->head.data));
+	buf_add_str(out, "\"chat.completion\"");
+	object += 23;
+	buf_add(out, object, f->head.len - (size_t)(object - f->head.data));
+	buf_add_str(out, ",\"choices\":[{\"index\":0,\"message\":{"
+	    "\"role\":\"assistant\",\"content\":");
+	buf_add_json_string(out, text, len);
+	buf_add_str(out, ",\"refusal\":null},\"logprobs\":null,"
+	    "\"finish_reason\":");
+	buf_add_json_cstring(out, finish_reason);
+	buf_add_str(out, "}]");
+	if (u->present) {
+		buf_add_str(out, ",\"usage\":");
+		openai_format_usage(out, u);
+	}
+	buf_add_char(out, '}');
+}

@@ -1,0 +1,507 @@
+/*
+ * relay: the translation state machine of one exchange, without I/O.
+ *
+ * The glue (exchange.c) tells the relay what happened upstream: Dify's
+ * status, body bytes in whatever pieces they arrived, how the body ended,
+ * and timer ticks.  After each call the relay says what the client gets:
+ * status and whether headers may go (headers_ready), body bytes (out, which
+ * the glue drains), whether that was the last of them (complete), and
+ * whether Dify is still needed (upstream_done).
+ *
+ * States and transitions (all through relay_set_state):
+ *
+ *   AWAIT_RESPONSE --200 SSE--> AWAIT_EVENT --data event--> STREAMING
+ *   AWAIT_RESPONSE --200 JSON--> JSON_BODY --end--> DONE | FAILED
+ *   AWAIT_RESPONSE --4xx/5xx--> ERROR_BODY --end--> FAILED
+ *   AWAIT_RESPONSE --transport failure--> FAILED
+ *   STREAMING --message_end (chat, agent)--> DONE
+ *   STREAMING --first of message_end/workflow_finished (chatflow)-->
+ *       FINISHING --the other one, EOF or grace timer--> DONE
+ *   AWAIT_EVENT, STREAMING --error event, failed workflow, EOF or
+ *       timeout before the end event--> FAILED
+ *
+ * Streaming clients get their 200 and SSE headers at Dify's first data
+ * event, so an error that Dify reports as its first event (Dify >= 1.13
+ * reports validation failures that way) still gets its own HTTP status.
+ * The keepalive tick commits the stream earlier if Dify is slow to start.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "relay.h"
+#include "util.h"
+
+/* Limit on an error or blocking body kept for parsing. */
+#define RELAY_MAX_ERROR_BODY	(64 * 1024)
+
+static const char *relay_state_names[] = {
+	[RELAY_AWAIT_RESPONSE] = "await_response",
+	[RELAY_AWAIT_EVENT] = "await_event",
+	[RELAY_STREAMING] = "streaming",
+	[RELAY_FINISHING] = "finishing",
+	[RELAY_ERROR_BODY] = "error_body",
+	[RELAY_JSON_BODY] = "json_body",
+	[RELAY_DONE] = "done",
+	[RELAY_FAILED] = "failed",
+};
+
+/* Name of a state, for logs. */
+const char *
+relay_state_name(enum relay_state s)
+{
+	return (relay_state_names[s]);
+}
+
+/* Move to a new state; terminal states also release Dify. */
+static void
+relay_set_state(struct relay *r, enum relay_state s)
+{
+	r->state = s;
+	if (s == RELAY_DONE || s == RELAY_FAILED) {
+		r->upstream_done = 1;
+		r->complete = 1;
+		r->headers_ready = 1;
+	}
+}
+
+/* Set up a relay for one exchange. */
+void
+relay_init(struct relay *r, const struct relay_params *p)
+{
+	memset(r, 0, sizeof(*r));
+	r->state = RELAY_AWAIT_RESPONSE;
+	r->stream = p->stream;
+	r->include_usage = p->include_usage;
+	r->max_answer = p->max_answer;
+	r->finish_reason = "stop";
+	buf_init(&r->out);
+	buf_init(&r->answer);
+	buf_init(&r->body);
+	sse_parser_init(&r->sse, p->max_event);
+	openai_format_init(&r->fmt, p->id, p->created, p->model, p->modellen,
+	    p->include_usage);
+}
+
+/* Release everything the relay holds. */
+void
+relay_free(struct relay *r)
+{
+	buf_free(&r->out);
+	buf_free(&r->answer);
+	buf_free(&r->body);
+	sse_parser_free(&r->sse);
+	dify_event_clear(&r->ev);
+	openai_format_free(&r->fmt);
+}
+
+/* True once the response is complete, successfully or not. */
+static int
+relay_finished(const struct relay *r)
+{
+	return (r->state == RELAY_DONE || r->state == RELAY_FAILED);
+}
+
+/* Send the stream's status, headers and role chunk, once. */
+static void
+relay_commit_stream(struct relay *r)
+{
+	if (r->headers_ready)
+		return;
+	r->status = 200;
+	r->event_stream = 1;
+	r->headers_ready = 1;
+	openai_format_role_chunk(&r->fmt, &r->out);
+}
+
+/*
+ * End the response with an error: an in-stream error frame once the stream
+ * has started, else the error as the HTTP response.  The error frame is the
+ * last thing sent; no [DONE] follows, so no client takes the cut answer
+ * for a complete one.
+ */
+void
+relay_fail(struct relay *r, const struct api_error *e)
+{
+	if (relay_finished(r))
+		return;
+	r->error = *e;
+	if (r->stream && r->headers_ready)
+		openai_format_error_frame(e, &r->out);
+	else {
+		buf_reset(&r->out);
+		r->status = e->status;
+		r->event_stream = 0;
+		r->retry_after = e->retry_after;
+		api_error_json(e, &r->out);
+	}
+	relay_set_state(r, RELAY_FAILED);
+}
+
+/* Fail with one of the upstream failure kinds. */
+static void
+relay_fail_upstream(struct relay *r, enum api_error_upstream what,
+    const char *detail)
+{
+	struct api_error	e;
+
+	api_error_upstream(&e, what, detail);
+	relay_fail(r, &e);
+}
+
+/* End the response successfully. */
+static void
+relay_finish(struct relay *r)
+{
+	if (relay_finished(r))
+		return;
+	if (r->stream) {
+		relay_commit_stream(r);
+		openai_format_finish_chunk(&r->fmt, &r->out, r->finish_reason);
+		if (r->include_usage)
+			openai_format_usage_chunk(&r->fmt, &r->out, &r->usage);
+		openai_format_done(&r->out);
+	} else {
+		r->status = 200;
+		r->event_stream = 0;
+		openai_format_completion(&r->fmt, &r->out,
+		    r->answer.data ? r->answer.data : "", r->answer.len,
+		    r->finish_reason, &r->usage);
+		buf_free(&r->answer);
+	}
+	relay_set_state(r, RELAY_DONE);
+}
+
+/* Deliver answer text: a chunk for streams, the running answer otherwise. */
+static void
+relay_content(struct relay *r, const char *text, size_t len)
+{
+	if (len == 0)
+		return;
+	r->content_events++;
+	r->content_bytes += len;
+	if (r->stream) {
+		relay_commit_stream(r);
+		openai_format_content_chunk(&r->fmt, &r->out, text, len);
+	} else {
+		if (r->answer.len + len > r->max_answer) {
+			relay_fail_upstream(r, API_ERROR_UPSTREAM_PROTOCOL,
+			    "the answer is larger than the proxy holds for a "
+			    "non-streaming response; use stream=true");
+			return;
+		}
+		buf_add(&r->answer, text, len);
+	}
+}
+
+/* Keep a copy of an identifier Dify sent, the first time it is seen. */
+static void
+relay_keep_id(char *dst, size_t size, const struct dify_str *s)
+{
+	if (dst[0] != '\0' || s->s == NULL || s->len == 0 || s->len >= size)
+		return;
+	if (!util_token_is_printable(s->s, s->len))
+		return;
+	memcpy(dst, s->s, s->len);
+	dst[s->len] = '\0';
+}
+
+/* The first of chatflow's two end events finishes later; both finish now. */
+static void
+relay_end_event(struct relay *r)
+{
+	if (!r->chatflow ||
+	    (r->saw_message_end && r->saw_workflow_finished))
+		relay_finish(r);
+	else
+		relay_set_state(r, RELAY_FINISHING);
+}
+
+/* True if a workflow status means the run produced its answer. */
+static int
+relay_workflow_ok(const struct dify_str *status)
+{
+	if (status->s == NULL)
+		return (1);
+	return (strcmp(status->s, "succeeded") == 0 ||
+	    strcmp(status->s, "partial-succeeded") == 0);
+}
+
+/* Handle a workflow_finished event. */
+static void
+relay_workflow_finished(struct relay *r, const struct dify_event *ev)
+{
+	struct api_error	e;
+
+	r->chatflow = 1;
+	if (!relay_workflow_ok(&ev->wf_status)) {
+		if (strcmp(ev->wf_status.s, "stopped") == 0)
+			api_error_set(&e, 502, "server_error",
+			    "workflow_stopped", NULL,
+			    "the Dify workflow run was stopped");
+		else {
+			char	msg[512];
+
+			api_error_sanitize(ev->wf_error.s ? ev->wf_error.s :
+			    "", ev->wf_error.len, 500, msg, sizeof(msg));
+			api_error_set(&e, 502, "server_error",
+			    "workflow_failed", NULL, "Run failed: %s",
+			    msg[0] ? msg : ev->wf_status.s);
+		}
+		relay_fail(r, &e);
+		return;
+	}
+	r->saw_workflow_finished = 1;
+	if (!r->usage.present && ev->usage.present)
+		r->usage = ev->usage;
+	relay_end_event(r);
+}
+
+/*
+ * Handle one Dify event.  Returns non-zero when the response is finished,
+ * which tells the SSE parser to ignore whatever follows.
+ */
+static int
+relay_event(struct relay *r, const char *data, size_t len)
+{
+	struct dify_event	*ev = &r->ev;
+	struct api_error	 e;
+
+	if (len == 0)
+		return (0);
+	if (dify_event_parse(ev, data, len) != 0) {
+		relay_fail_upstream(r, API_ERROR_UPSTREAM_PROTOCOL,
+		    "an event was not a JSON object");
+		return (1);
+	}
+	relay_keep_id(r->task_id, sizeof(r->task_id), &ev->task_id);
+	relay_keep_id(r->conversation_id, sizeof(r->conversation_id),
+	    &ev->conversation_id);
+
+	if (ev->type == DIFY_EVENT_ERROR) {
+		api_error_from_dify(&e, ev->status,
+		    ev->code.s, ev->message.s, ev->message.len);
+		relay_fail(r, &e);
+		return (1);
+	}
+	if (r->state == RELAY_AWAIT_EVENT) {
+		relay_set_state(r, RELAY_STREAMING);
+		if (r->stream)
+			relay_commit_stream(r);
+	}
+
+	switch (ev->type) {
+	case DIFY_EVENT_WORKFLOW_STARTED:
+		r->chatflow = 1;
+		break;
+	case DIFY_EVENT_MESSAGE:
+	case DIFY_EVENT_AGENT_MESSAGE:
+	case DIFY_EVENT_MESSAGE_FILE:
+		if (dify_event_is_text(ev) && !r->frozen)
+			relay_content(r, ev->answer.s, ev->answer.len);
+		break;
+	case DIFY_EVENT_MESSAGE_REPLACE:
+		/*
+		 * Output moderation replaced the answer.  A non-streaming
+		 * answer is replaced; a stream has already shown the old
+		 * text, so the replacement follows it and the stream ends
+		 * with content_filter.
+		 */
+		if (!r->stream)
+			buf_reset(&r->answer);
+		if (ev->answer.s != NULL)
+			relay_content(r, ev->answer.s, ev->answer.len);
+		r->finish_reason = "content_filter";
+		r->frozen = 1;
+		break;
+	case DIFY_EVENT_MESSAGE_END:
+		r->saw_message_end = 1;
+		if (ev->usage.present)
+			r->usage = ev->usage;
+		relay_end_event(r);
+		break;
+	case DIFY_EVENT_WORKFLOW_FINISHED:
+		relay_workflow_finished(r, ev);
+		break;
+	case DIFY_EVENT_WORKFLOW_PAUSED:
+		api_error_set(&e, 502, "server_error", "workflow_paused", NULL,
+		    "the Dify app paused for human input, which the Chat "
+		    "Completions API cannot express");
+		relay_fail(r, &e);
+		break;
+	default:
+		/* Agent thoughts, nodes, TTS and unknown events: not text. */
+		break;
+	}
+	return (relay_finished(r));
+}
+
+/* sse_event_fn adapter. */
+static int
+relay_sse_event(void *arg, const char *event UNUSED, size_t eventlen UNUSED,
+    const char *data, size_t len)
+{
+	return (relay_event(arg, data, len));
+}
+
+/*
+ * Dify's status line and headers arrived.  retry_after is Dify's
+ * Retry-After header or NULL.
+ */
+void
+relay_response(struct relay *r, int status, const char *content_type,
+    const char *retry_after)
+{
+	uint64_t	secs;
+
+	if (r->state != RELAY_AWAIT_RESPONSE)
+		return;
+	r->upstream_status = status;
+	if (status >= 200 && status < 300) {
+		if (content_type != NULL &&
+		    strncasecmp(content_type, "application/json", 16) == 0)
+			relay_set_state(r, RELAY_JSON_BODY);
+		else
+			relay_set_state(r, RELAY_AWAIT_EVENT);
+		return;
+	}
+	relay_set_state(r, RELAY_ERROR_BODY);
+	if (retry_after != NULL &&
+	    util_parse_uint(retry_after, strlen(retry_after), 3600,
+	    &secs) == 0 && secs > 0)
+		r->retry_after = (int)secs;
+}
+
+/* Bytes of Dify's response body arrived. */
+void
+relay_data(struct relay *r, const char *data, size_t len)
+{
+	size_t	room;
+
+	switch (r->state) {
+	case RELAY_AWAIT_EVENT:
+	case RELAY_STREAMING:
+	case RELAY_FINISHING:
+		if (sse_parser_feed(&r->sse, data, len, relay_sse_event, r) ==
+		    SSE_TOO_LARGE)
+			relay_fail_upstream(r, API_ERROR_UPSTREAM_PROTOCOL,
+			    "an event was larger than the proxy accepts");
+		break;
+	case RELAY_ERROR_BODY:
+		room = RELAY_MAX_ERROR_BODY - r->body.len;
+		buf_add(&r->body, data, len < room ? len : room);
+		break;
+	case RELAY_JSON_BODY:
+		if (r->body.len + len > r->max_answer + RELAY_MAX_ERROR_BODY) {
+			relay_fail_upstream(r, API_ERROR_UPSTREAM_PROTOCOL,
+			    "the response body was too large");
+			break;
+		}
+		buf_add(&r->body, data, len);
+		break;
+	default:
+		break;
+	}
+}
+
+/* A blocking JSON answer (200, application/json) arrived whole. */
+static void
+relay_json_body(struct relay *r)
+{
+	struct dify_event	*ev = &r->ev;
+
+	if (dify_event_parse(ev, r->body.data ? r->body.data : "",
+	    r->body.len) != 0 || ev->answer.s == NULL) {
+		relay_fail_upstream(r, API_ERROR_UPSTREAM_PROTOCOL,
+		    "the answer was not Dify's JSON");
+		return;
+	}
+	relay_keep_id(r->task_id, sizeof(r->task_id), &ev->task_id);
+	relay_keep_id(r->conversation_id, sizeof(r->conversation_id),
+	    &ev->conversation_id);
+	if (ev->usage.present)
+		r->usage = ev->usage;
+	relay_content(r, ev->answer.s, ev->answer.len);
+	relay_finish(r);
+}
+
+/*
+ * Dify's response ended: how says whether the body was complete as HTTP
+ * (EOF) or the transport failed; detail may describe the failure.
+ */
+void
+relay_end(struct relay *r, enum relay_end how, const char *detail)
+{
+	static const enum api_error_upstream kinds[] = {
+		[RELAY_END_EOF] = API_ERROR_UPSTREAM_INCOMPLETE,
+		[RELAY_END_UNREACHABLE] = API_ERROR_UPSTREAM_UNREACHABLE,
+		[RELAY_END_DNS] = API_ERROR_UPSTREAM_DNS,
+		[RELAY_END_TLS] = API_ERROR_UPSTREAM_TLS,
+		[RELAY_END_TIMEOUT] = API_ERROR_UPSTREAM_TIMEOUT,
+		[RELAY_END_BROKEN] = API_ERROR_UPSTREAM_INCOMPLETE,
+	};
+	struct api_error	e;
+
+	switch (r->state) {
+	case RELAY_DONE:
+	case RELAY_FAILED:
+		return;
+	case RELAY_ERROR_BODY:
+		api_error_from_dify_body(&e, r->upstream_status,
+		    r->body.data ? r->body.data : "", r->body.len);
+		if (r->retry_after > 0)
+			e.retry_after = r->retry_after;
+		relay_fail(r, &e);
+		return;
+	case RELAY_JSON_BODY:
+		if (how == RELAY_END_EOF)
+			relay_json_body(r);
+		else
+			relay_fail_upstream(r, kinds[how], detail);
+		return;
+	case RELAY_FINISHING:
+		/* Both end events are not needed: the answer is whole. */
+		relay_finish(r);
+		return;
+	case RELAY_AWAIT_RESPONSE:
+		if (how == RELAY_END_EOF)
+			how = RELAY_END_BROKEN;
+		relay_fail_upstream(r, kinds[how], detail);
+		return;
+	case RELAY_AWAIT_EVENT:
+	case RELAY_STREAMING:
+		if (r->frozen && how == RELAY_END_EOF) {
+			/* The replacement was the whole answer. */
+			relay_finish(r);
+			return;
+		}
+		relay_fail_upstream(r, kinds[how], detail);
+		return;
+	}
+}
+
+/*
+ * Nothing has been sent to the client for the keepalive interval.  A
+ * stream that Dify has accepted is committed (headers and role chunk); a
+ * committed stream gets an empty content chunk, which every client reads
+ * as nothing (an SSE comment would end continue.dev's stream).
+ */
+void
+relay_keepalive(struct relay *r)
+{
+	if (!r->stream || relay_finished(r))
+		return;
+	if (!r->headers_ready) {
+		if (r->state == RELAY_AWAIT_EVENT)
+			relay_commit_stream(r);
+		return;
+	}
+	openai_format_content_chunk(&r->fmt, &r->out, "", 0);
+}
+
+/* Chatflow's second end event did not come in time: finish anyway. */
+void
+relay_grace_expired(struct relay *r)
+{
+	if (r->state == RELAY_FINISHING)
+		relay_finish(r);
+}

@@ -1,0 +1,673 @@
+/*
+ * server: the evhttp server, its routes, and what every response shares.
+ *
+ * Routes:
+ *   POST /v1/chat/completions, /chat/completions   chat (exchange.c)
+ *   GET  /v1/models, /models                       the app as a model
+ *   GET  /v1/models/{id}, /models/{id}             one model
+ *   GET  /healthz                                  200 while serving
+ *   OPTIONS anything                               CORS preflight
+ * Anything else is a JSON 404, or a JSON 405 for a known path.
+ *
+ * Every response carries X-Request-Id (the client's, if it sent a usable
+ * one) and, for browser callers, the CORS headers.  Errors are always
+ * OpenAI's {"error": {...}} with Content-Type application/json.
+ *
+ * Shutdown: server_drain stops accepting, lets the tasks (exchanges,
+ * model lookups, stop calls) finish up to drain_timeout, then aborts what
+ * is left, gives the aborts a moment to reach clients and Dify, and ends
+ * the event loop.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include "api_error.h"
+#include "buf.h"
+#include "chat_request.h"
+#include "config.h"
+#include "exchange.h"
+#include "log.h"
+#include "models.h"
+#include "server.h"
+#include "upstream.h"
+#include "util.h"
+
+#define SERVER_MAX_KEY		512
+#define SERVER_ABORT_GRACE_MS	1000
+#define SERVER_EXPOSE_HEADERS	"x-request-id, retry-after, retry-after-ms, " \
+				"x-should-retry, openai-processing-ms"
+#define SERVER_ALLOW_HEADERS	"authorization, content-type, accept, " \
+				"user-agent, x-requested-with, openai-beta, " \
+				"openai-organization, openai-project, " \
+				"x-request-id, x-stainless-arch, " \
+				"x-stainless-async, x-stainless-lang, " \
+				"x-stainless-os, x-stainless-package-version, " \
+				"x-stainless-retry-count, x-stainless-runtime, " \
+				"x-stainless-runtime-version, x-stainless-timeout"
+
+enum server_route {
+	ROUTE_NONE,
+	ROUTE_CHAT,
+	ROUTE_MODELS,
+	ROUTE_MODEL,
+	ROUTE_HEALTH
+};
+
+/* Register work the server waits for at shutdown. */
+void
+server_task_add(struct server *srv, struct server_task *t,
+    void (*abort_fn)(void *), void *arg)
+{
+	t->abort = abort_fn;
+	t->arg = arg;
+	TAILQ_INSERT_TAIL(&srv->tasks, t, entry);
+	srv->ntasks++;
+}
+
+/* Work finished; a draining server with nothing left stops its loop. */
+void
+server_task_remove(struct server *srv, struct server_task *t)
+{
+	TAILQ_REMOVE(&srv->tasks, t, entry);
+	srv->ntasks--;
+	if (srv->draining && srv->ntasks == 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+/* Convert milliseconds to a timeval. */
+static struct timeval
+server_tv(unsigned ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return (tv);
+}
+
+/*
+ * Copy the Dify app key from "Authorization: Bearer <key>" into out.
+ * Returns 0, or -1 if there is no usable key.
+ */
+int
+server_api_key(struct evhttp_request *req, char *out, size_t size)
+{
+	const char	*v, *key;
+	size_t		 len;
+
+	v = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization");
+	if (v == NULL || strncasecmp(v, "Bearer", 6) != 0 ||
+	    (v[6] != ' ' && v[6] != '\t'))
+		return (-1);
+	for (key = v + 6; *key == ' ' || *key == '\t'; key++)
+		;
+	len = strlen(key);
+	while (len > 0 && (key[len - 1] == ' ' || key[len - 1] == '\t'))
+		len--;
+	if (len == 0 || len >= size || !util_token_is_printable(key, len))
+		return (-1);
+	memcpy(out, key, len);
+	out[len] = '\0';
+	return (0);
+}
+
+/* Headers that go with an error: when to retry. */
+void
+server_error_headers(struct evkeyvalq *h, const struct api_error *e)
+{
+	char	secs[16];
+
+	if (e->retry_after > 0) {
+		snprintf(secs, sizeof(secs), "%d", e->retry_after);
+		evhttp_add_header(h, "Retry-After", secs);
+	}
+}
+
+/* Send an OpenAI-shaped error as the whole response. */
+void
+server_send_error(struct server *srv UNUSED, struct evhttp_request *req,
+    const char *extra_close, const struct api_error *e)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	struct buf		 b = BUF_INIT;
+
+	evhttp_add_header(h, "Content-Type", "application/json");
+	server_error_headers(h, e);
+	if (extra_close != NULL)
+		evhttp_add_header(h, "Connection", "close");
+	api_error_json(e, &b);
+	evbuffer_add(evhttp_request_get_output_buffer(req), b.data, b.len);
+	evhttp_send_reply(req, e->status, NULL, NULL);
+	buf_free(&b);
+}
+
+/* Choose the request id: the client's if usable, else a new one. */
+static void
+server_request_id(struct evhttp_request *req, char *out, size_t size)
+{
+	const char	*v;
+	size_t		 len;
+
+	v = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "X-Request-Id");
+	if (v != NULL && (len = strlen(v)) <= 64 &&
+	    util_token_is_printable(v, len)) {
+		snprintf(out, size, "%s", v);
+		return;
+	}
+	memcpy(out, "req_", 4);
+	util_random_alnum(out + 4, 24);
+}
+
+/* Add X-Request-Id and, for browsers, CORS headers to any response. */
+static void
+server_common_headers(struct server *srv, struct evhttp_request *req,
+    const char *request_id)
+{
+	struct evkeyvalq	*out = evhttp_request_get_output_headers(req);
+	const char		*origin;
+
+	evhttp_add_header(out, "X-Request-Id", request_id);
+	origin = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Origin");
+	if (origin == NULL || !config_cors_allows(srv->cfg, origin))
+		return;
+	if (config_cors_allows(srv->cfg, "*"))
+		evhttp_add_header(out, "Access-Control-Allow-Origin", "*");
+	else {
+		evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
+		evhttp_add_header(out, "Vary", "Origin");
+	}
+	evhttp_add_header(out, "Access-Control-Expose-Headers",
+	    SERVER_EXPOSE_HEADERS);
+}
+
+/* True if s is a comma-separated list of header names. */
+static int
+server_header_list_ok(const char *s)
+{
+	size_t	n = 0;
+
+	for (; *s != '\0'; s++, n++) {
+		if (n > 2048)
+			return (0);
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' ||
+		    *s == ',' || *s == ' '))
+			return (0);
+	}
+	return (1);
+}
+
+/* Answer a CORS preflight. */
+static void
+server_preflight(struct evhttp_request *req)
+{
+	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
+	struct evkeyvalq	*out = evhttp_request_get_output_headers(req);
+	const char		*want;
+
+	if (evhttp_find_header(out, "Access-Control-Allow-Origin") != NULL) {
+		want = evhttp_find_header(in, "Access-Control-Request-Headers");
+		evhttp_add_header(out, "Access-Control-Allow-Methods",
+		    "GET, POST, OPTIONS");
+		/* Authorization must be named: "*" does not cover it. */
+		evhttp_add_header(out, "Access-Control-Allow-Headers",
+		    want != NULL && server_header_list_ok(want) ? want :
+		    SERVER_ALLOW_HEADERS);
+		evhttp_add_header(out, "Access-Control-Max-Age", "86400");
+		evhttp_add_header(out, "Vary",
+		    "Origin, Access-Control-Request-Headers");
+	}
+	evhttp_send_reply(req, 204, "No Content", NULL);
+}
+
+/* Match a path to a route; *model_id points into path for ROUTE_MODEL. */
+static enum server_route
+server_match(const char *path, const char **model_id)
+{
+	size_t	len;
+
+	if (strncmp(path, "/v1/", 4) == 0)
+		path += 3;
+	len = strlen(path);
+	if (len > 1 && path[len - 1] == '/')
+		len--;
+	if (len == 17 && strncmp(path, "/chat/completions", 17) == 0)
+		return (ROUTE_CHAT);
+	if (len == 7 && strncmp(path, "/models", 7) == 0)
+		return (ROUTE_MODELS);
+	if (len > 8 && strncmp(path, "/models/", 8) == 0) {
+		*model_id = path + 8;
+		return (ROUTE_MODEL);
+	}
+	if (len == 8 && strncmp(path, "/healthz", 8) == 0)
+		return (ROUTE_HEALTH);
+	return (ROUTE_NONE);
+}
+
+/* Name of a method for messages. */
+static const char *
+server_method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET:
+		return ("GET");
+	case EVHTTP_REQ_POST:
+		return ("POST");
+	case EVHTTP_REQ_HEAD:
+		return ("HEAD");
+	case EVHTTP_REQ_PUT:
+		return ("PUT");
+	case EVHTTP_REQ_DELETE:
+		return ("DELETE");
+	case EVHTTP_REQ_OPTIONS:
+		return ("OPTIONS");
+	case EVHTTP_REQ_TRACE:
+		return ("TRACE");
+	case EVHTTP_REQ_CONNECT:
+		return ("CONNECT");
+	case EVHTTP_REQ_PATCH:
+		return ("PATCH");
+	}
+	return ("?");
+}
+
+/* Log a request answered here, without an exchange. */
+static void
+server_log_local(const char *request_id, enum evhttp_cmd_type m,
+    const char *path, int status, const char *end)
+{
+	log_info("access id=%s method=%s path=%s status=%d end=%s",
+	    request_id, server_method_name(m), path, status, end);
+}
+
+/* 401 for a missing or malformed key, without asking Dify. */
+static void
+server_no_key(struct server *srv, struct evhttp_request *req)
+{
+	struct api_error	e;
+
+	api_error_set(&e, 401, "authentication_error", "missing_api_key",
+	    NULL, "You didn't provide an API key. Send your Dify app key "
+	    "as 'Authorization: Bearer <key>'.");
+	server_send_error(srv, req, NULL, &e);
+}
+
+/* POST /v1/chat/completions. */
+static void
+server_chat(struct server *srv, struct evhttp_request *req,
+    const char *request_id)
+{
+	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
+	struct chat_request	 cr;
+	struct api_error	 e;
+	char			 key[SERVER_MAX_KEY];
+	size_t			 len;
+	const char		*body;
+
+	if (server_api_key(req, key, sizeof(key)) != 0) {
+		server_no_key(srv, req);
+		server_log_local(request_id, EVHTTP_REQ_POST,
+		    "/v1/chat/completions", 401, "no_key");
+		return;
+	}
+	len = evbuffer_get_length(in);
+	if (len > srv->cfg->max_body_bytes) {
+		api_error_set(&e, 413, "invalid_request_error",
+		    "request_too_large", NULL, "The request body is %zu bytes; "
+		    "the limit is %zu bytes.", len, srv->cfg->max_body_bytes);
+		server_send_error(srv, req, "close", &e);
+		server_log_local(request_id, EVHTTP_REQ_POST,
+		    "/v1/chat/completions", 413, "too_large");
+		return;
+	}
+	body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
+	if (chat_request_parse(&cr, body, len, &e) != 0) {
+		server_send_error(srv, req, NULL, &e);
+		server_log_local(request_id, EVHTTP_REQ_POST,
+		    "/v1/chat/completions", e.status, "bad_request");
+		return;
+	}
+	exchange_start(srv, req, &cr, key, request_id, len);
+}
+
+/* GET /healthz. */
+static void
+server_health(struct evhttp_request *req)
+{
+	static const char	body[] = "{\"status\":\"ok\"}";
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evbuffer_add(evhttp_request_get_output_buffer(req), body,
+	    sizeof(body) - 1);
+	evhttp_send_reply(req, 200, "OK", NULL);
+}
+
+/* Dispatch a request to its route. */
+static void
+server_handle(struct evhttp_request *req, void *arg)
+{
+	struct server		*srv = arg;
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
+	const char		*path, *model_id = NULL, *allow;
+	char			 request_id[72], key[SERVER_MAX_KEY], *id;
+	enum server_route	 route;
+	struct api_error	 e;
+
+	server_request_id(req, request_id, sizeof(request_id));
+	server_common_headers(srv, req, request_id);
+	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	if (path == NULL)
+		path = "";
+
+	if (srv->draining) {
+		api_error_set(&e, 503, "server_error", "shutting_down", NULL,
+		    "the proxy is shutting down; retry the request");
+		e.retry_after = 1;
+		server_send_error(srv, req, "close", &e);
+		return;
+	}
+	if (m == EVHTTP_REQ_OPTIONS) {
+		server_preflight(req);
+		return;
+	}
+
+	route = server_match(path, &model_id);
+	switch (route) {
+	case ROUTE_CHAT:
+		if (m == EVHTTP_REQ_POST) {
+			server_chat(srv, req, request_id);
+			return;
+		}
+		allow = "POST, OPTIONS";
+		break;
+	case ROUTE_MODELS:
+	case ROUTE_MODEL:
+		if (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD) {
+			if (server_api_key(req, key, sizeof(key)) != 0) {
+				server_no_key(srv, req);
+				return;
+			}
+			id = NULL;
+			if (route == ROUTE_MODEL &&
+			    (id = evhttp_uridecode(model_id, 0, NULL)) ==
+			    NULL) {
+				api_error_set(&e, 400, "invalid_request_error",
+				    "invalid_value", NULL,
+				    "The model id in the URL is malformed.");
+				server_send_error(srv, req, NULL, &e);
+				return;
+			}
+			models_handle(srv, req, id, key, request_id);
+			free(id);
+			return;
+		}
+		allow = "GET, HEAD, OPTIONS";
+		break;
+	case ROUTE_HEALTH:
+		if (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD) {
+			server_health(req);
+			return;
+		}
+		allow = "GET, HEAD, OPTIONS";
+		break;
+	default:
+		api_error_set(&e, 404, "invalid_request_error", "unknown_url",
+		    NULL, "Unknown request URL: %s %.200s. Use POST "
+		    "/v1/chat/completions or GET /v1/models.",
+		    server_method_name(m), path);
+		server_send_error(srv, req, NULL, &e);
+		server_log_local(request_id, m, "-", 404, "unknown_url");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+	    allow);
+	api_error_set(&e, 405, "invalid_request_error", "method_not_allowed",
+	    NULL, "%s is not allowed here; allowed: %s.", server_method_name(m),
+	    allow);
+	server_send_error(srv, req, NULL, &e);
+}
+
+/* Re-enable accepting after a pause for EMFILE. */
+static void
+server_accept_resume(int fd UNUSED, short what UNUSED, void *arg)
+{
+	struct server	*srv = arg;
+
+	if (srv->bound != NULL && !srv->draining)
+		evconnlistener_enable(evhttp_bound_socket_get_listener(
+		    srv->bound));
+}
+
+/*
+ * accept() failed.  Out of descriptors, the listener would spin on a
+ * readable socket it cannot accept from: pause it for a second instead.
+ */
+static void
+server_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct server	*srv = arg;
+	struct timeval	 tv = { 1, 0 };
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM) {
+		log_warn("accept: %s; pausing new connections for 1 s",
+		    strerror(err));
+		evconnlistener_disable(l);
+		evtimer_add(srv->accept_ev, &tv);
+	} else
+		log_warn("accept: %s", strerror(err));
+}
+
+/* Create, bind and listen on the configured address. */
+static int
+server_listen(struct server *srv, char **cause)
+{
+	struct addrinfo		 hints, *res = NULL;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	char			 port[8];
+	int			 fd = -1, one = 1, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%d", srv->cfg->port);
+	if ((rc = getaddrinfo(srv->cfg->host, port, &hints, &res)) != 0) {
+		if (asprintf(cause, "cannot resolve listen host %s: %s",
+		    srv->cfg->host, gai_strerror(rc)) < 0)
+			*cause = NULL;
+		return (-1);
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+	    listen(fd, 1024) != 0)
+		goto fail;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+		srv->port = ntohs(ss.ss_family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)&ss)->sin_port);
+	freeaddrinfo(res);
+	if ((srv->bound = evhttp_accept_socket_with_handle(srv->http, fd)) ==
+	    NULL) {
+		close(fd);
+		*cause = xstrdup("evhttp cannot accept on the socket");
+		return (-1);
+	}
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(
+	    srv->bound), server_accept_error);
+	return (0);
+fail:
+	if (asprintf(cause, "cannot listen on %s:%s: %s", srv->cfg->host, port,
+	    strerror(errno)) < 0)
+		*cause = NULL;
+	if (fd != -1)
+		close(fd);
+	freeaddrinfo(res);
+	return (-1);
+}
+
+/* Create the server on base, listening as configured. */
+struct server *
+server_new(struct event_base *base, const struct config *cfg, char **cause)
+{
+	struct server	*srv;
+	struct timeval	 tv;
+	size_t		 hard;
+
+	srv = xcalloc(1, sizeof(*srv));
+	srv->base = base;
+	srv->cfg = cfg;
+	srv->started = util_wall_sec();
+	TAILQ_INIT(&srv->tasks);
+	srv->accept_ev = evtimer_new(base, server_accept_resume, srv);
+
+	if ((srv->http = evhttp_new(base)) == NULL) {
+		*cause = xstrdup("evhttp_new failed");
+		goto fail;
+	}
+	evhttp_set_gencb(srv->http, server_handle, srv);
+	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH);
+	evhttp_set_max_headers_size(srv->http, (ev_ssize_t)cfg->max_header_bytes);
+	/*
+	 * evhttp answers bodies over its limit with an HTML 413 we cannot
+	 * shape.  Its limit is set above ours so that oversized bodies up to
+	 * twice the limit get our JSON 413; beyond that evhttp refuses them
+	 * (from Content-Length, before reading them).
+	 */
+	hard = cfg->max_body_bytes * 2;
+	evhttp_set_max_body_size(srv->http, (ev_ssize_t)hard);
+	tv = server_tv(cfg->client_idle_timeout_ms);
+	evhttp_set_timeout_tv(srv->http, &tv);
+
+	if ((srv->upstream = upstream_new(base, cfg, cause)) == NULL)
+		goto fail;
+	srv->models = models_new();
+	if (server_listen(srv, cause) != 0)
+		goto fail;
+	return (srv);
+fail:
+	server_free(srv);
+	return (NULL);
+}
+
+/* Final stage of shutdown: stop the loop whatever is left. */
+static void
+server_drain_expired(int fd UNUSED, short what UNUSED, void *arg)
+{
+	struct server		*srv = arg;
+	struct server_task	*t, *last, *next;
+	struct timeval		 tv;
+
+	if (srv->aborted) {
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	srv->aborted = 1;
+	if (srv->ntasks > 0)
+		log_warn("drain: %u requests still running after %u ms; "
+		    "ending them", srv->ntasks, srv->cfg->drain_timeout_ms);
+	/* Abort the tasks that exist now; stop calls they start may run. */
+	last = TAILQ_LAST(&srv->tasks, server_tasks);
+	for (t = TAILQ_FIRST(&srv->tasks); t != NULL; t = next) {
+		next = t == last ? NULL : TAILQ_NEXT(t, entry);
+		t->abort(t->arg);
+	}
+	tv = server_tv(SERVER_ABORT_GRACE_MS);
+	evtimer_add(srv->drain_ev, &tv);
+}
+
+/*
+ * Begin a graceful shutdown: stop accepting, let running requests finish
+ * until drain_timeout.  A second call ends at once.
+ */
+void
+server_drain(struct server *srv)
+{
+	struct timeval	tv;
+
+	if (srv->draining) {
+		log_info("second signal: exiting now");
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	srv->draining = 1;
+	log_info("draining: %u requests running, waiting up to %u ms",
+	    srv->ntasks, srv->cfg->drain_timeout_ms);
+	if (srv->bound != NULL) {
+		evhttp_del_accept_socket(srv->http, srv->bound);
+		srv->bound = NULL;
+	}
+	if (srv->ntasks == 0) {
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	srv->drain_ev = evtimer_new(srv->base, server_drain_expired, srv);
+	tv = server_tv(srv->cfg->drain_timeout_ms);
+	evtimer_add(srv->drain_ev, &tv);
+}
+
+/*
+ * Free the server after its loop ended.  Client connections go first
+ * (their requests release their exchanges), then whatever is still
+ * running is aborted and the loop is turned a few more times so every
+ * deferred free runs, then the upstream side.
+ */
+void
+server_free(struct server *srv)
+{
+	struct server_task	*t;
+	int			 spins;
+
+	srv->closing = 1;
+	if (srv->http != NULL)
+		evhttp_free(srv->http);
+	srv->http = NULL;
+	srv->aborted = 1;
+	while ((t = TAILQ_FIRST(&srv->tasks)) != NULL) {
+		t->abort(t->arg);
+		for (spins = 0; spins < 8 && TAILQ_FIRST(&srv->tasks) == t;
+		    spins++)
+			event_base_loop(srv->base, EVLOOP_NONBLOCK);
+		if (TAILQ_FIRST(&srv->tasks) == t) {
+			log_error("shutdown: a task did not finish");
+			break;
+		}
+	}
+	upstream_free(srv->upstream);
+	models_free(srv->models);
+	if (srv->drain_ev != NULL)
+		event_free(srv->drain_ev);
+	if (srv->accept_ev != NULL)
+		event_free(srv->accept_ev);
+	free(srv);
+}

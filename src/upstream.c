@@ -1,0 +1,816 @@
+/*
+ * upstream: HTTP(S) calls to Dify over a pool of keep-alive connections.
+ *
+ * Ownership and lifetimes (see docs/architecture.md):
+ *
+ *  - A struct upstream_call belongs to this module.  Its owner gets exactly
+ *    one done() callback, after which the call is freed, or cancels it,
+ *    after which no callback comes.  Callbacks never run inside
+ *    upstream_call_start: the request is sent from a zero-timeout event, so
+ *    the caller always holds a valid call pointer when a callback arrives.
+ *
+ *  - evhttp frees its evhttp_request itself: after our done callback on
+ *    success, before our callbacks on failure, synchronously on cancel.  We
+ *    never touch call->req after any of these.
+ *
+ *  - A struct upstream_conn wraps one evhttp_connection (which owns its
+ *    bufferevent, which owns the SSL).  It is busy (used by one call), idle
+ *    (in the pool) or dying.  Connections are never freed inside an evhttp
+ *    callback: they are moved to the dying list and freed from the reap
+ *    event on a later loop iteration.  A connection evhttp has reset
+ *    (closed) is never reused: evhttp would reconnect it on the same SSL
+ *    object, so a fresh one is made instead.
+ *
+ * Host names are resolved here with evdns_getaddrinfo and cached; evhttp is
+ * given the numeric address.  This keeps DNS non-blocking, avoids libevent
+ * #1064 (cancelling during evhttp's own lookup on an OpenSSL bufferevent)
+ * and lets the connect timeout cover the lookup.  The Host header and TLS
+ * SNI/verification still use the name.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/util.h>
+
+#include "config.h"
+#include "log.h"
+#include "upstream.h"
+#include "util.h"
+
+#define UPSTREAM_DNS_TTL_USEC	(60ULL * 1000000)
+#define UPSTREAM_MAX_HEADERS	(64 * 1024)
+#define UPSTREAM_USER_AGENT	"openai-dify-proxy/" ODP_VERSION
+
+enum upstream_conn_where {
+	CONN_BUSY,
+	CONN_IDLE,
+	CONN_DYING
+};
+
+struct upstream_conn {
+	struct upstream			*up;
+	struct evhttp_connection	*evcon;
+	TAILQ_ENTRY(upstream_conn)	 entry;	/* idle or dying list */
+	enum upstream_conn_where	 where;
+	int				 closed; /* evhttp reset it */
+	long				 verify_error; /* X509_V_*, 0 if none */
+	unsigned			 uses;
+};
+TAILQ_HEAD(upstream_conns, upstream_conn);
+
+enum upstream_call_state {
+	CALL_STARTING,		/* waiting for the zero-timeout start */
+	CALL_RESOLVING,		/* waiting for the host name */
+	CALL_SENT,		/* evhttp has the request */
+	CALL_RECEIVING,		/* response headers arrived */
+	CALL_FINISHING		/* done() is running */
+};
+
+struct upstream_call {
+	struct upstream			*up;
+	struct upstream_conn		*conn;
+	struct evhttp_request		*req;
+	const struct upstream_handlers	*h;
+	void				*arg;
+	enum upstream_call_state	 state;
+	struct event			*timer;	/* start, then DNS deadline */
+	TAILQ_ENTRY(upstream_call)	 entry;	/* all calls */
+	TAILQ_ENTRY(upstream_call)	 wentry; /* waiting for DNS */
+	int				 in_callback;
+	int				 cancelled;
+	int				 have_error;
+	enum evhttp_request_error	 error;
+	unsigned long			 ssl_error;
+	enum evhttp_cmd_type		 method;
+	char				*path;
+	char				*auth;
+	char				*accept;
+	char				*request_id;
+	struct evbuffer			*body;
+};
+TAILQ_HEAD(upstream_calls, upstream_call);
+
+struct upstream {
+	struct event_base		*base;
+	const struct config		*cfg;
+	struct evdns_base		*dns;
+	SSL_CTX				*ssl_ctx;
+	char				 host_header[300];
+	char				 addr[256];	/* numeric */
+	uint64_t			 addr_expires;	/* 0: literal */
+	int				 have_addr;
+	int				 resolving;
+	struct evdns_getaddrinfo_request *dnsreq;
+	struct upstream_conns		 idle;
+	unsigned			 nidle;
+	struct upstream_conns		 dying;
+	struct upstream_calls		 calls;
+	struct upstream_calls		 waiting;
+	struct event			*reap;
+};
+
+/* SSL ex_data slot holding the upstream_conn, for the verify callback. */
+static int	upstream_ssl_index = -1;
+
+static void	upstream_call_finish(struct upstream_call *,
+		    enum upstream_result, const char *);
+static void	upstream_call_send(struct upstream_call *);
+
+/* Name of a result, for logs. */
+const char *
+upstream_result_name(enum upstream_result r)
+{
+	static const char *names[] = {
+		[UPSTREAM_OK] = "ok",
+		[UPSTREAM_UNREACHABLE] = "unreachable",
+		[UPSTREAM_DNS] = "dns",
+		[UPSTREAM_TLS] = "tls",
+		[UPSTREAM_TIMEOUT] = "timeout",
+		[UPSTREAM_BROKEN] = "broken",
+	};
+
+	return (names[r]);
+}
+
+/* Convert milliseconds to a timeval. */
+static struct timeval
+upstream_tv(unsigned ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return (tv);
+}
+
+/* Record the first certificate error of a handshake on its connection. */
+static int
+upstream_verify_cb(int ok, X509_STORE_CTX *ctx)
+{
+	SSL			*ssl;
+	struct upstream_conn	*conn;
+
+	if (ok)
+		return (1);
+	ssl = X509_STORE_CTX_get_ex_data(ctx,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	if (ssl != NULL && (conn = SSL_get_ex_data(ssl,
+	    upstream_ssl_index)) != NULL && conn->verify_error == 0)
+		conn->verify_error = X509_STORE_CTX_get_error(ctx);
+	return (0);
+}
+
+/* Create the TLS context: TLS 1.2 or later, peer verified by default. */
+static SSL_CTX *
+upstream_ssl_ctx(const struct config *cfg, char **cause)
+{
+	SSL_CTX	*ctx;
+	int	 ok;
+
+	if (upstream_ssl_index == -1)
+		upstream_ssl_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+		    NULL);
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		*cause = xstrdup("SSL_CTX_new failed");
+		return (NULL);
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (cfg->tls_ca_file != NULL)
+		ok = SSL_CTX_load_verify_locations(ctx, cfg->tls_ca_file,
+		    NULL);
+	else
+		ok = SSL_CTX_set_default_verify_paths(ctx);
+	if (!ok) {
+		char	err[256];
+
+		ERR_error_string_n(ERR_get_error(), err, sizeof(err));
+		if (asprintf(cause, "cannot load CA certificates%s%s: %s",
+		    cfg->tls_ca_file ? " from " : "",
+		    cfg->tls_ca_file ? cfg->tls_ca_file : "", err) < 0)
+			*cause = NULL;
+		SSL_CTX_free(ctx);
+		return (NULL);
+	}
+	SSL_CTX_set_verify(ctx, cfg->tls_verify ? SSL_VERIFY_PEER :
+	    SSL_VERIFY_NONE, cfg->tls_verify ? upstream_verify_cb : NULL);
+	return (ctx);
+}
+
+/* Free the connections waiting on the dying list. */
+static void
+upstream_reap(int fd UNUSED, short what UNUSED, void *arg)
+{
+	struct upstream		*up = arg;
+	struct upstream_conn	*conn;
+
+	while ((conn = TAILQ_FIRST(&up->dying)) != NULL) {
+		TAILQ_REMOVE(&up->dying, conn, entry);
+		evhttp_connection_set_closecb(conn->evcon, NULL, NULL);
+		evhttp_connection_free(conn->evcon);
+		free(conn);
+	}
+}
+
+/* Queue a connection to be freed on a later loop iteration. */
+static void
+upstream_conn_kill(struct upstream_conn *conn)
+{
+	struct upstream	*up = conn->up;
+
+	if (conn->where == CONN_DYING)
+		return;
+	if (conn->where == CONN_IDLE) {
+		TAILQ_REMOVE(&up->idle, conn, entry);
+		up->nidle--;
+	}
+	conn->where = CONN_DYING;
+	TAILQ_INSERT_TAIL(&up->dying, conn, entry);
+	event_active(up->reap, EV_TIMEOUT, 1);
+}
+
+/*
+ * evhttp reset the connection (peer closed, error, cancel, idle timeout).
+ * An idle one leaves the pool; a busy one is dropped when its call ends.
+ */
+static void
+upstream_conn_closed(struct evhttp_connection *evcon UNUSED, void *arg)
+{
+	struct upstream_conn	*conn = arg;
+
+	conn->closed = 1;
+	if (conn->where == CONN_IDLE)
+		upstream_conn_kill(conn);
+}
+
+/* Open a new connection object (it connects on its first request). */
+static struct upstream_conn *
+upstream_conn_new(struct upstream *up)
+{
+	struct upstream_conn	*conn;
+	struct bufferevent	*bev = NULL;
+	SSL			*ssl;
+	X509_VERIFY_PARAM	*param;
+	const struct url	*u = &up->cfg->upstream;
+
+	conn = xcalloc(1, sizeof(*conn));
+	conn->up = up;
+	if (u->tls) {
+		if ((ssl = SSL_new(up->ssl_ctx)) == NULL)
+			goto fail;
+		SSL_set_ex_data(ssl, upstream_ssl_index, conn);
+		param = SSL_get0_param(ssl);
+		if (u->host_is_ip)
+			X509_VERIFY_PARAM_set1_ip_asc(param, u->host);
+		else {
+			SSL_set_tlsext_host_name(ssl, u->host);
+			X509_VERIFY_PARAM_set_hostflags(param,
+			    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+			X509_VERIFY_PARAM_set1_host(param, u->host, 0);
+		}
+		/* The bufferevent owns the SSL from here, even on failure. */
+		bev = bufferevent_openssl_socket_new(up->base, -1, ssl,
+		    BUFFEREVENT_SSL_CONNECTING,
+		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		if (bev == NULL)
+			goto fail;
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	}
+	conn->evcon = evhttp_connection_base_bufferevent_new(up->base, NULL,
+	    bev, up->addr, (unsigned short)u->port);
+	if (conn->evcon == NULL) {
+		if (bev != NULL)
+			bufferevent_free(bev);
+		goto fail;
+	}
+	evhttp_connection_set_max_headers_size(conn->evcon,
+	    UPSTREAM_MAX_HEADERS);
+	evhttp_connection_set_closecb(conn->evcon, upstream_conn_closed, conn);
+	conn->where = CONN_BUSY;
+	return (conn);
+fail:
+	free(conn);
+	return (NULL);
+}
+
+/* Take the most recently used idle connection, or make a new one. */
+static struct upstream_conn *
+upstream_conn_get(struct upstream *up)
+{
+	struct upstream_conn	*conn;
+
+	if ((conn = TAILQ_LAST(&up->idle, upstream_conns)) != NULL) {
+		TAILQ_REMOVE(&up->idle, conn, entry);
+		up->nidle--;
+		conn->where = CONN_BUSY;
+		return (conn);
+	}
+	return (upstream_conn_new(up));
+}
+
+/* Return a connection after a call: to the pool if it can serve again. */
+static void
+upstream_conn_release(struct upstream_conn *conn, int reusable)
+{
+	struct upstream	*up = conn->up;
+	struct timeval	 tv;
+
+	if (reusable && !conn->closed && up->nidle < up->cfg->upstream_pool_size) {
+		tv = upstream_tv(up->cfg->upstream_keepalive_ms);
+		evhttp_connection_set_timeout_tv(conn->evcon, &tv);
+		conn->where = CONN_IDLE;
+		TAILQ_INSERT_TAIL(&up->idle, conn, entry);
+		up->nidle++;
+		return;
+	}
+	upstream_conn_kill(conn);
+}
+
+/* Set up the client for the configured Dify base URL. */
+struct upstream *
+upstream_new(struct event_base *base, const struct config *cfg, char **cause)
+{
+	struct upstream		*up;
+	const struct url	*u = &cfg->upstream;
+	int			 defport;
+
+	up = xcalloc(1, sizeof(*up));
+	up->base = base;
+	up->cfg = cfg;
+	TAILQ_INIT(&up->idle);
+	TAILQ_INIT(&up->dying);
+	TAILQ_INIT(&up->calls);
+	TAILQ_INIT(&up->waiting);
+	up->reap = event_new(base, -1, 0, upstream_reap, up);
+
+	defport = u->tls ? 443 : 80;
+	if (u->port == defport)
+		snprintf(up->host_header, sizeof(up->host_header),
+		    u->host_is_ip && strchr(u->host, ':') ? "[%s]" : "%s",
+		    u->host);
+	else
+		snprintf(up->host_header, sizeof(up->host_header),
+		    u->host_is_ip && strchr(u->host, ':') ? "[%s]:%d" :
+		    "%s:%d", u->host, u->port);
+
+	if (u->tls && (up->ssl_ctx = upstream_ssl_ctx(cfg, cause)) == NULL)
+		goto fail;
+	if (u->host_is_ip) {
+		snprintf(up->addr, sizeof(up->addr), "%s", u->host);
+		up->have_addr = 1;
+	} else {
+		up->dns = evdns_base_new(base,
+		    EVDNS_BASE_INITIALIZE_NAMESERVERS |
+		    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+		if (up->dns == NULL) {
+			*cause = xstrdup("cannot start the DNS resolver");
+			goto fail;
+		}
+	}
+	return (up);
+fail:
+	upstream_free(up);
+	return (NULL);
+}
+
+/* Free a call's memory (it must be off every list). */
+static void
+upstream_call_free(struct upstream_call *call)
+{
+	if (call->timer != NULL)
+		event_free(call->timer);
+	if (call->body != NULL)
+		evbuffer_free(call->body);
+	free(call->path);
+	free(call->auth);
+	free(call->accept);
+	free(call->request_id);
+	free(call);
+}
+
+/*
+ * Free the client.  Calls still running are cancelled without callbacks:
+ * their owners must already be gone.
+ */
+void
+upstream_free(struct upstream *up)
+{
+	struct upstream_call	*call;
+	struct upstream_conn	*conn;
+
+	if (up == NULL)
+		return;
+	while ((call = TAILQ_FIRST(&up->calls)) != NULL)
+		upstream_call_cancel(call);
+	if (up->dnsreq != NULL)
+		evdns_getaddrinfo_cancel(up->dnsreq);
+	while ((conn = TAILQ_FIRST(&up->idle)) != NULL)
+		upstream_conn_kill(conn);
+	upstream_reap(-1, 0, up);
+	if (up->reap != NULL)
+		event_free(up->reap);
+	if (up->dns != NULL)
+		evdns_base_free(up->dns, 0);
+	if (up->ssl_ctx != NULL)
+		SSL_CTX_free(up->ssl_ctx);
+	free(up);
+}
+
+/* The host name resolved (or did not): start or fail the waiting calls. */
+static void
+upstream_dns_done(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct upstream		*up = arg;
+	struct upstream_call	*call;
+	struct evutil_addrinfo	*ai, *pick = NULL;
+	const void		*sa;
+	char			 detail[512];
+
+	up->resolving = 0;
+	up->dnsreq = NULL;
+	if (result == EVUTIL_EAI_CANCEL)
+		return;
+	/* Prefer IPv4: "localhost" often lists ::1 that nothing listens on. */
+	for (ai = res; result == 0 && ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET) {
+			pick = ai;
+			break;
+		}
+		if (pick == NULL && ai->ai_family == AF_INET6)
+			pick = ai;
+	}
+	if (pick != NULL) {
+		if (pick->ai_family == AF_INET)
+			sa = &((struct sockaddr_in *)pick->ai_addr)->sin_addr;
+		else
+			sa = &((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr;
+		evutil_inet_ntop(pick->ai_family, sa, up->addr,
+		    sizeof(up->addr));
+		up->have_addr = 1;
+		up->addr_expires = util_now_usec() + UPSTREAM_DNS_TTL_USEC;
+	}
+	if (res != NULL)
+		evutil_freeaddrinfo(res);
+
+	snprintf(detail, sizeof(detail), "%s: %s", up->cfg->upstream.host,
+	    result != 0 ? evutil_gai_strerror(result) : "no address");
+	while ((call = TAILQ_FIRST(&up->waiting)) != NULL) {
+		TAILQ_REMOVE(&up->waiting, call, wentry);
+		evtimer_del(call->timer);
+		if (pick != NULL)
+			upstream_call_send(call);
+		else
+			upstream_call_finish(call, UPSTREAM_DNS, detail);
+	}
+}
+
+/* True if the cached address may be used now. */
+static int
+upstream_addr_fresh(struct upstream *up)
+{
+	return (up->have_addr &&
+	    (up->addr_expires == 0 || util_now_usec() < up->addr_expires));
+}
+
+/* Start resolving the host name unless a lookup is already running. */
+static void
+upstream_resolve(struct upstream *up)
+{
+	struct evutil_addrinfo			 hints;
+	struct evdns_getaddrinfo_request	*req;
+
+	if (up->resolving)
+		return;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	up->resolving = 1;
+	/* The callback may run before this returns (cached or /etc/hosts). */
+	req = evdns_getaddrinfo(up->dns, up->cfg->upstream.host, NULL, &hints,
+	    upstream_dns_done, up);
+	if (up->resolving)
+		up->dnsreq = req;
+}
+
+/* The start event, then the DNS deadline, of a call. */
+static void
+upstream_call_timer(int fd UNUSED, short what UNUSED, void *arg)
+{
+	struct upstream_call	*call = arg;
+	struct upstream		*up = call->up;
+	struct timeval		 tv;
+
+	if (call->state == CALL_STARTING) {
+		if (upstream_addr_fresh(up)) {
+			upstream_call_send(call);
+			return;
+		}
+		call->state = CALL_RESOLVING;
+		TAILQ_INSERT_TAIL(&up->waiting, call, wentry);
+		tv = upstream_tv(up->cfg->connect_timeout_ms);
+		evtimer_add(call->timer, &tv);
+		upstream_resolve(up);
+		return;
+	}
+	if (call->state == CALL_RESOLVING) {
+		TAILQ_REMOVE(&up->waiting, call, wentry);
+		upstream_call_finish(call, UPSTREAM_DNS,
+		    "name lookup timed out");
+	}
+}
+
+/* Response headers arrived; a negative return aborts the request. */
+static int
+upstream_req_header(struct evhttp_request *req, void *arg)
+{
+	struct upstream_call	*call = arg;
+	struct timeval		 tv;
+
+	call->state = CALL_RECEIVING;
+	/* From here the idle timeout applies, not the connect timeout. */
+	tv = upstream_tv(call->up->cfg->upstream_idle_timeout_ms);
+	evhttp_connection_set_timeout_tv(call->conn->evcon, &tv);
+	if (call->cancelled)
+		return (-1);
+	call->in_callback++;
+	call->h->response(call->arg, evhttp_request_get_response_code(req),
+	    evhttp_request_get_input_headers(req));
+	call->in_callback--;
+	return (call->cancelled ? -1 : 0);
+}
+
+/* Body bytes arrived. */
+static void
+upstream_req_chunk(struct evhttp_request *req, void *arg)
+{
+	struct upstream_call	*call = arg;
+
+	if (call->cancelled)
+		return;
+	call->in_callback++;
+	call->h->data(call->arg, evhttp_request_get_input_buffer(req));
+	call->in_callback--;
+	if (call->cancelled) {
+		/* Cancelled from the data callback: allowed here by evhttp. */
+		call->req = NULL;
+		evhttp_cancel_request(req);
+		TAILQ_REMOVE(&call->up->calls, call, entry);
+		upstream_conn_release(call->conn, 0);
+		upstream_call_free(call);
+	}
+}
+
+/* evhttp reports an error; the done callback follows unless cancelled. */
+static void
+upstream_req_error(enum evhttp_request_error error, void *arg)
+{
+	struct upstream_call	*call = arg;
+	struct bufferevent	*bev;
+	unsigned long		 e;
+
+	if (call->cancelled && error == EVREQ_HTTP_REQUEST_CANCEL)
+		return;
+	call->have_error = 1;
+	call->error = error;
+	bev = evhttp_connection_get_bufferevent(call->conn->evcon);
+	if (call->up->cfg->upstream.tls && bev != NULL) {
+		while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+			if (call->ssl_error == 0)
+				call->ssl_error = e;
+		}
+	}
+}
+
+/* Describe a TLS failure of a call. */
+static void
+upstream_tls_detail(struct upstream_call *call, char *buf, size_t size)
+{
+	if (call->conn->verify_error != 0)
+		snprintf(buf, size, "certificate verification failed: %s",
+		    X509_verify_cert_error_string(call->conn->verify_error));
+	else
+		ERR_error_string_n(call->ssl_error, buf, size);
+}
+
+/*
+ * The request ended.  req is NULL after a failure (evhttp freed it), or
+ * has response code 0 when the connection could not be made.
+ */
+static void
+upstream_req_done(struct evhttp_request *req, void *arg)
+{
+	struct upstream_call	*call = arg;
+	enum upstream_result	 result;
+	char			 detail[512] = "";
+	int			 tls_failed;
+
+	call->req = NULL;
+	if (call->cancelled) {
+		/* Aborted from the header callback. */
+		TAILQ_REMOVE(&call->up->calls, call, entry);
+		upstream_conn_release(call->conn, 0);
+		upstream_call_free(call);
+		return;
+	}
+	tls_failed = call->conn->verify_error != 0 || call->ssl_error != 0;
+	if (req != NULL && evhttp_request_get_response_code(req) != 0) {
+		result = UPSTREAM_OK;
+	} else if (call->state != CALL_RECEIVING && tls_failed) {
+		result = UPSTREAM_TLS;
+		upstream_tls_detail(call, detail, sizeof(detail));
+	} else if (req != NULL) {
+		result = UPSTREAM_UNREACHABLE;
+		snprintf(detail, sizeof(detail), "%s:%d",
+		    call->up->cfg->upstream.host, call->up->cfg->upstream.port);
+	} else if (call->have_error && call->error == EVREQ_HTTP_TIMEOUT) {
+		result = UPSTREAM_TIMEOUT;
+		snprintf(detail, sizeof(detail), call->state == CALL_RECEIVING ?
+		    "no data for %u ms" : "no response within %u ms",
+		    call->state == CALL_RECEIVING ?
+		    call->up->cfg->upstream_idle_timeout_ms :
+		    call->up->cfg->connect_timeout_ms);
+	} else {
+		result = UPSTREAM_BROKEN;
+		snprintf(detail, sizeof(detail), "%s",
+		    call->state == CALL_RECEIVING ? "connection closed" :
+		    "connection closed before a response");
+	}
+	upstream_conn_release(call->conn, result == UPSTREAM_OK);
+	call->conn = NULL;
+	upstream_call_finish(call, result, detail);
+}
+
+/* Hand the request to evhttp on a pooled or new connection. */
+static void
+upstream_call_send(struct upstream_call *call)
+{
+	struct upstream		*up = call->up;
+	struct evkeyvalq	*hdrs;
+	struct evhttp_request	*req;
+	struct bufferevent	*bev;
+	struct timeval		 tv;
+	char			 path[1024];
+	int			 fd, one = 1;
+
+	if ((call->conn = upstream_conn_get(up)) == NULL) {
+		upstream_call_finish(call, UPSTREAM_UNREACHABLE,
+		    "cannot create a connection");
+		return;
+	}
+	call->conn->uses++;
+	tv = upstream_tv(up->cfg->connect_timeout_ms);
+	evhttp_connection_set_timeout_tv(call->conn->evcon, &tv);
+
+	req = evhttp_request_new(upstream_req_done, call);
+	evhttp_request_set_header_cb(req, upstream_req_header);
+	evhttp_request_set_chunked_cb(req, upstream_req_chunk);
+	evhttp_request_set_error_cb(req, upstream_req_error);
+	hdrs = evhttp_request_get_output_headers(req);
+	evhttp_add_header(hdrs, "Host", up->host_header);
+	evhttp_add_header(hdrs, "User-Agent", UPSTREAM_USER_AGENT);
+	evhttp_add_header(hdrs, "Authorization", call->auth);
+	if (call->accept != NULL)
+		evhttp_add_header(hdrs, "Accept", call->accept);
+	if (call->request_id != NULL)
+		evhttp_add_header(hdrs, "X-Request-Id", call->request_id);
+	if (call->body != NULL) {
+		evhttp_add_header(hdrs, "Content-Type", "application/json");
+		evbuffer_add_buffer(evhttp_request_get_output_buffer(req),
+		    call->body);
+	}
+	snprintf(path, sizeof(path), "%s%s", up->cfg->upstream.path,
+	    call->path);
+
+	call->state = CALL_SENT;
+	call->req = req;
+	if (evhttp_make_request(call->conn->evcon, req, call->method,
+	    path) != 0) {
+		/* evhttp freed req. */
+		call->req = NULL;
+		upstream_conn_release(call->conn, 0);
+		call->conn = NULL;
+		upstream_call_finish(call, UPSTREAM_UNREACHABLE,
+		    "cannot send the request");
+		return;
+	}
+	/* Tokens must not wait for Nagle: no delay on the upstream socket. */
+	if ((bev = evhttp_connection_get_bufferevent(call->conn->evcon)) !=
+	    NULL && (fd = bufferevent_getfd(bev)) != -1)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/*
+ * Start a call.  Nothing happens before the next loop iteration, so the
+ * caller can store the returned pointer before any callback.
+ */
+struct upstream_call *
+upstream_call_start(struct upstream *up, const struct upstream_request *r,
+    const struct upstream_handlers *h, void *arg)
+{
+	struct upstream_call	*call;
+	size_t			 len;
+
+	call = xcalloc(1, sizeof(*call));
+	call->up = up;
+	call->h = h;
+	call->arg = arg;
+	call->state = CALL_STARTING;
+	call->method = r->method;
+	call->path = xstrdup(r->path);
+	len = strlen(r->api_key) + 8;
+	call->auth = xmalloc(len);
+	snprintf(call->auth, len, "Bearer %s", r->api_key);
+	if (r->accept != NULL)
+		call->accept = xstrdup(r->accept);
+	if (r->request_id != NULL)
+		call->request_id = xstrdup(r->request_id);
+	if (r->body != NULL) {
+		call->body = evbuffer_new();
+		evbuffer_add(call->body, r->body, r->bodylen);
+	}
+	call->timer = evtimer_new(up->base, upstream_call_timer, call);
+	TAILQ_INSERT_TAIL(&up->calls, call, entry);
+	event_active(call->timer, EV_TIMEOUT, 1);
+	return (call);
+}
+
+/* End a call: tell the owner (unless cancelled) and free it. */
+static void
+upstream_call_finish(struct upstream_call *call, enum upstream_result result,
+    const char *detail)
+{
+	TAILQ_REMOVE(&call->up->calls, call, entry);
+	call->state = CALL_FINISHING;
+	evtimer_del(call->timer);
+	if (!call->cancelled)
+		call->h->done(call->arg, result, detail);
+	upstream_call_free(call);
+}
+
+/*
+ * Cancel a call: no callback follows.  Inside this call's own data or
+ * response callback the cancel completes when that callback returns.
+ */
+void
+upstream_call_cancel(struct upstream_call *call)
+{
+	struct evhttp_request	*req;
+
+	if (call->cancelled || call->state == CALL_FINISHING)
+		return;
+	call->cancelled = 1;
+	switch (call->state) {
+	case CALL_RESOLVING:
+		TAILQ_REMOVE(&call->up->waiting, call, wentry);
+		/* FALLTHROUGH */
+	case CALL_STARTING:
+		TAILQ_REMOVE(&call->up->calls, call, entry);
+		upstream_call_free(call);
+		return;
+	default:
+		break;
+	}
+	if (call->in_callback)
+		return;
+	req = call->req;
+	call->req = NULL;
+	if (req != NULL)
+		evhttp_cancel_request(req);
+	TAILQ_REMOVE(&call->up->calls, call, entry);
+	upstream_conn_release(call->conn, 0);
+	upstream_call_free(call);
+}
+
+/* Stop or resume reading the response (backpressure). */
+void
+upstream_call_pause(struct upstream_call *call, int pause)
+{
+	struct bufferevent	*bev;
+
+	if (call->conn == NULL || call->state != CALL_RECEIVING)
+		return;
+	bev = evhttp_connection_get_bufferevent(call->conn->evcon);
+	if (pause)
+		bufferevent_disable(bev, EV_READ);
+	else
+		bufferevent_enable(bev, EV_READ);
+}

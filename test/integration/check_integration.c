@@ -1,0 +1,28 @@
+/*
+ * check_integration: the proxy and the Dify look-alike as real processes,
+ * driven over real sockets.  ODP_BUILD names the build directory whose
+ * binaries are tested (build, or build-asan for the sanitizer run).
+ */
+#include <check.h>
+#include <stdlib.h>
+
+#include "harness.h"
+#include "it_suites.h"
+
+/* Run every integration suite; the exit status is the failure count. */
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	harness_init();
+	sr = srunner_create(it_chat_suite());
+	srunner_add_suite(sr, it_errors_suite());
+	srunner_add_suite(sr, it_client_suite());
+	srunner_add_suite(sr, it_misc_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}

@@ -1,0 +1,659 @@
+/*
+ * harness: processes and raw HTTP for the integration tests.
+ *
+ * The proxy and the Dify look-alike run as real processes on ephemeral
+ * ports, logging to files.  The HTTP client here is deliberately raw (a
+ * socket, a request written by hand, the response parsed by hand) so tests
+ * see the exact bytes and can misbehave: hang up, read slowly, send
+ * garbage.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+const char	*harness_build = "build";
+
+/* Milliseconds on the monotonic clock. */
+static double
+harness_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6);
+}
+
+/* Sleep for ms milliseconds. */
+static void
+harness_sleep_ms(int ms)
+{
+	struct timespec	ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* Read the whole of a small file; NULL if missing. */
+static char *
+harness_slurp(const char *path, size_t *lenp)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0, n;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return (NULL);
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			buf = realloc(buf, cap + 1);
+		}
+		if ((n = fread(buf + len, 1, cap - len, f)) == 0)
+			break;
+		len += n;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	if (lenp != NULL)
+		*lenp = len;
+	return (buf);
+}
+
+/* Pick up settings from the environment. */
+void
+harness_init(void)
+{
+	const char	*b = getenv("ODP_BUILD");
+
+	if (b != NULL && *b != '\0')
+		harness_build = b;
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Fork and exec argv with stdout and stderr going to logpath. */
+static pid_t
+harness_spawn(char *const argv[], const char *logpath)
+{
+	pid_t	pid;
+	int	fd;
+
+	if ((pid = fork()) == -1)
+		return (-1);
+	if (pid == 0) {
+		fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd != -1) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+		setpgid(0, 0);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return (pid);
+}
+
+/*
+ * Start the Dify look-alike on an ephemeral port.  extra is a
+ * space-separated list of further arguments, or NULL.
+ */
+void
+harness_mock_start(struct proc *p, const char *extra)
+{
+	char		 bin[256], portfile[256], *argv[16], *copy = NULL, *tok;
+	char		*save, *text;
+	char		 opt_p[] = "-p", opt_zero[] = "0";
+	char		 opt_portfile[] = "--port-file", opt_q[] = "-q";
+	int		 argc = 0, i;
+	static int	 seq;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(bin, sizeof(bin), "%s/mock-dify", harness_build);
+	snprintf(portfile, sizeof(portfile), "/tmp/odp-mock-%d-%d.port",
+	    (int)getpid(), ++seq);
+	snprintf(p->log, sizeof(p->log), "/tmp/odp-mock-%d-%d.log",
+	    (int)getpid(), seq);
+	unlink(portfile);
+	argv[argc++] = bin;
+	argv[argc++] = opt_p;
+	argv[argc++] = opt_zero;
+	argv[argc++] = opt_portfile;
+	argv[argc++] = portfile;
+	argv[argc++] = opt_q;
+	if (extra != NULL) {
+		copy = strdup(extra);
+		for (tok = strtok_r(copy, " ", &save); tok != NULL &&
+		    argc < 15; tok = strtok_r(NULL, " ", &save))
+			argv[argc++] = tok;
+	}
+	argv[argc] = NULL;
+	p->pid = harness_spawn(argv, p->log);
+	for (i = 0; i < 1000; i++) {
+		if ((text = harness_slurp(portfile, NULL)) != NULL) {
+			p->port = atoi(text);
+			free(text);
+			if (p->port > 0)
+				break;
+		}
+		harness_sleep_ms(10);
+	}
+	free(copy);
+	unlink(portfile);
+	if (p->port <= 0) {
+		fprintf(stderr, "harness: mock did not start (log %s)\n",
+		    p->log);
+		abort();
+	}
+}
+
+/*
+ * Start the proxy in front of the look-alike on mock_port with a config
+ * file holding extra (more JSON members, or NULL), on an ephemeral port.
+ */
+void
+harness_proxy_start(struct proc *p, int mock_port, const char *extra)
+{
+	char		 bin[256], *argv[4], *text, *at, opt_c[] = "-c";
+	FILE		*f;
+	int		 i;
+	static int	 seq;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(bin, sizeof(bin), "%s/openai-dify-proxy", harness_build);
+	snprintf(p->config, sizeof(p->config), "/tmp/odp-proxy-%d-%d.json",
+	    (int)getpid(), ++seq);
+	snprintf(p->log, sizeof(p->log), "/tmp/odp-proxy-%d-%d.log",
+	    (int)getpid(), seq);
+	if ((f = fopen(p->config, "w")) == NULL)
+		abort();
+	fprintf(f, "{\n  // written by the integration harness\n"
+	    "  \"host\": \"127.0.0.1\",\n  \"port\": 0,\n");
+	if (extra == NULL || strstr(extra, "dify_api_url") == NULL)
+		fprintf(f, "  \"dify_api_url\": \"http://127.0.0.1:%d/v1\",\n",
+		    mock_port);
+	if (extra != NULL && *extra != '\0')
+		fprintf(f, "  %s,\n", extra);
+	fprintf(f, "  \"log_level\": \"info\"\n}\n");
+	fclose(f);
+
+	argv[0] = bin;
+	argv[1] = opt_c;
+	argv[2] = p->config;
+	argv[3] = NULL;
+	p->pid = harness_spawn(argv, p->log);
+	for (i = 0; i < 1000; i++) {
+		if ((text = harness_slurp(p->log, NULL)) != NULL) {
+			at = strstr(text, "listening on 127.0.0.1:");
+			if (at != NULL)
+				p->port = atoi(at + 23);
+			free(text);
+			if (p->port > 0)
+				break;
+		}
+		harness_sleep_ms(10);
+	}
+	if (p->port <= 0) {
+		fprintf(stderr, "harness: proxy did not start (log %s)\n",
+		    p->log);
+		abort();
+	}
+}
+
+/* True if the process log holds needle. */
+int
+harness_log_contains(const struct proc *p, const char *needle)
+{
+	char	*text;
+	int	 found;
+
+	if ((text = harness_slurp(p->log, NULL)) == NULL)
+		return (0);
+	found = strstr(text, needle) != NULL;
+	free(text);
+	return (found);
+}
+
+/*
+ * Stop a process with SIGTERM.  Returns 0 if it exited 0 within 10 s with
+ * no sanitizer report in its log, else -1 (after printing the log tail).
+ */
+int
+harness_proc_stop(struct proc *p)
+{
+	int	status = 0, i, rc = -1;
+	pid_t	r = 0;
+
+	if (p->pid <= 0)
+		return (0);
+	kill(p->pid, SIGTERM);
+	for (i = 0; i < 1000; i++) {
+		if ((r = waitpid(p->pid, &status, WNOHANG)) == p->pid)
+			break;
+		harness_sleep_ms(10);
+	}
+	if (r != p->pid) {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, &status, 0);
+		fprintf(stderr, "harness: %s did not exit on SIGTERM\n",
+		    p->log);
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		rc = 0;
+	else
+		fprintf(stderr, "harness: %s exited with status %d\n", p->log,
+		    status);
+	p->pid = 0;
+	if (harness_log_contains(p, "ERROR: AddressSanitizer") ||
+	    harness_log_contains(p, "ERROR: LeakSanitizer") ||
+	    harness_log_contains(p, "runtime error:")) {
+		fprintf(stderr, "harness: sanitizer report in %s\n", p->log);
+		rc = -1;
+	}
+	if (rc != 0) {
+		char	*text = harness_slurp(p->log, NULL);
+		size_t	 len;
+
+		if (text != NULL) {
+			len = strlen(text);
+			fprintf(stderr, "---- %s (tail) ----\n%s\n", p->log,
+			    text + (len > 6000 ? len - 6000 : 0));
+			free(text);
+		}
+	}
+	return (rc);
+}
+
+/* Kill a process outright (for tests that expect it to stay up). */
+void
+harness_proc_kill(struct proc *p)
+{
+	if (p->pid > 0) {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, NULL, 0);
+		p->pid = 0;
+	}
+}
+
+/* Resident set size of a process in KiB, or -1. */
+long
+harness_rss_kb(pid_t pid)
+{
+	char	 path[64], *text, *at;
+	long	 kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((text = harness_slurp(path, NULL)) == NULL)
+		return (-1);
+	if ((at = strstr(text, "VmRSS:")) != NULL)
+		kb = strtol(at + 6, NULL, 10);
+	free(text);
+	return (kb);
+}
+
+/* Connect to 127.0.0.1:port; returns the socket or -1. */
+int
+http_connect(int port)
+{
+	struct sockaddr_in	sin;
+	int			fd;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return (-1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/* Write all of buf; returns 0 or -1. */
+int
+http_send_all(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			return (-1);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+/* Decode a chunked body in place; returns 1 if the last chunk was seen. */
+static int
+http_dechunk(char *body, size_t len, size_t *outlen)
+{
+	size_t	 in = 0, out = 0, size;
+	char	*end;
+
+	for (;;) {
+		if (in >= len)
+			break;
+		size = strtoul(body + in, &end, 16);
+		if (end == body + in)
+			break;
+		while ((size_t)(end - body) < len && *end != '\n')
+			end++;
+		if ((size_t)(end - body) >= len)
+			break;
+		in = (size_t)(end - body) + 1;
+		if (size == 0) {
+			*outlen = out;
+			return (1);
+		}
+		if (in + size + 2 > len) {
+			memmove(body + out, body + in, len - in);
+			out += len - in;
+			break;
+		}
+		memmove(body + out, body + in, size);
+		out += size;
+		in += size + 2;
+	}
+	*outlen = out;
+	return (0);
+}
+
+/*
+ * Parse a whole response (as read until the server closed) from buf, which
+ * is taken over.  Returns 0 if it starts with a status line, else -1.
+ */
+int
+http_parse_response(char *buf, size_t len, struct http_response *r)
+{
+	char	*hdr_end, *cl;
+	size_t	 hlen;
+
+	if (buf == NULL)
+		return (-1);
+	buf[len] = '\0';
+	if (strncmp(buf, "HTTP/1.", 7) != 0 || len < 12 ||
+	    (hdr_end = strstr(buf, "\r\n\r\n")) == NULL) {
+		free(buf);
+		return (-1);
+	}
+	r->status = atoi(buf + 9);
+	hlen = (size_t)(hdr_end - buf) + 2;
+	r->headers = strndup(buf, hlen);
+	r->bodylen = len - hlen - 2;
+	r->body = malloc(r->bodylen + 1);
+	memcpy(r->body, hdr_end + 4, r->bodylen);
+	r->body[r->bodylen] = '\0';
+	free(buf);
+	cl = http_header(r, "Transfer-Encoding");
+	if (cl != NULL && strcasecmp(cl, "chunked") == 0) {
+		r->chunked = 1;
+		r->complete = http_dechunk(r->body, r->bodylen, &r->bodylen);
+		r->body[r->bodylen] = '\0';
+	} else if ((free(cl), cl = http_header(r, "Content-Length")) != NULL) {
+		r->complete = (size_t)atol(cl) == r->bodylen;
+	} else
+		r->complete = 1;	/* close-delimited */
+	free(cl);
+	return (0);
+}
+
+/*
+ * Read one response until the server closes (requests are sent with
+ * Connection: close) or timeout_ms passes.  Returns 0 if a status line
+ * arrived, -1 otherwise.
+ */
+int
+http_read_response(int fd, struct http_response *r, int timeout_ms)
+{
+	char		*buf = NULL;
+	size_t		 len = 0, cap = 0;
+	double		 start = harness_now_ms(), left;
+	struct pollfd	 pfd;
+	ssize_t		 n;
+
+	memset(r, 0, sizeof(*r));
+	for (;;) {
+		left = timeout_ms - (harness_now_ms() - start);
+		if (left <= 0)
+			break;
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		if (cap - len < 65536) {
+			cap = cap ? cap * 2 : 131072;
+			buf = realloc(buf, cap + 1);
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	r->elapsed_ms = harness_now_ms() - start;
+	return (http_parse_response(buf, len, r));
+}
+
+/*
+ * Send one request (with Connection: close) and read the response.
+ * headers holds extra "Name: value\r\n" lines or NULL.
+ */
+int
+http_request(int port, const char *method, const char *path,
+    const char *headers, const char *body, struct http_response *r,
+    int timeout_ms)
+{
+	char	*req;
+	size_t	 blen = body != NULL ? strlen(body) : 0;
+	int	 fd, rc, n;
+
+	memset(r, 0, sizeof(*r));
+	if ((fd = http_connect(port)) == -1)
+		return (-1);
+	n = asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+	    "Connection: close\r\n%s%s%zu\r\n\r\n", method, path, port,
+	    headers != NULL ? headers : "",
+	    body != NULL ? "Content-Type: application/json\r\n"
+	    "Content-Length: " : "Content-Length: ", blen);
+	if (n < 0) {
+		close(fd);
+		return (-1);
+	}
+	rc = http_send_all(fd, req, (size_t)n);
+	if (rc == 0 && blen > 0)
+		rc = http_send_all(fd, body, blen);
+	free(req);
+	if (rc == 0)
+		rc = http_read_response(fd, r, timeout_ms);
+	close(fd);
+	return (rc);
+}
+
+/* POST a chat completion with an app key (NULL: none). */
+int
+http_chat(int port, const char *key, const char *body,
+    struct http_response *r)
+{
+	char	headers[512] = "";
+
+	if (key != NULL)
+		snprintf(headers, sizeof(headers),
+		    "Authorization: Bearer %s\r\n", key);
+	return (http_request(port, "POST", "/v1/chat/completions", headers,
+	    body, r, 20000));
+}
+
+/* Value of a response header (first match), malloc'd; NULL if absent. */
+char *
+http_header(const struct http_response *r, const char *name)
+{
+	const char	*p, *eol, *v;
+	size_t		 nlen = strlen(name);
+
+	if (r->headers == NULL)
+		return (NULL);
+	for (p = strstr(r->headers, "\r\n"); p != NULL; p = strstr(p, "\r\n")) {
+		p += 2;
+		if (strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+			v = p + nlen + 1;
+			while (*v == ' ')
+				v++;
+			eol = strstr(v, "\r\n");
+			return (strndup(v, eol != NULL ? (size_t)(eol - v) :
+			    strlen(v)));
+		}
+	}
+	return (NULL);
+}
+
+/* Free a response. */
+void
+http_response_free(struct http_response *r)
+{
+	free(r->headers);
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Split an SSE body into its data payloads, checking the framing. */
+void
+sse_split(const char *body, size_t len, struct sse_frames *f)
+{
+	const char	*p = body, *end = body + len, *sep;
+
+	memset(f, 0, sizeof(*f));
+	f->well_formed = 1;
+	while (p < end) {
+		sep = strstr(p, "\n\n");
+		if (sep == NULL || sep > end) {
+			f->well_formed = 0;	/* trailing partial frame */
+			break;
+		}
+		if (strncmp(p, "data: ", 6) != 0 ||
+		    memchr(p, '\n', (size_t)(sep - p)) != NULL ||
+		    memchr(p, '\r', (size_t)(sep - p)) != NULL)
+			f->well_formed = 0;
+		f->data = realloc(f->data, (f->n + 1) * sizeof(char *));
+		f->data[f->n++] = strncmp(p, "data: ", 6) == 0 ?
+		    strndup(p + 6, (size_t)(sep - p - 6)) :
+		    strndup(p, (size_t)(sep - p));
+		p = sep + 2;
+	}
+}
+
+/* Free split frames. */
+void
+sse_frames_free(struct sse_frames *f)
+{
+	size_t	i;
+
+	for (i = 0; i < f->n; i++)
+		free(f->data[i]);
+	free(f->data);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Concatenated delta.content of all chunk frames (malloc'd). */
+char *
+sse_content(const struct sse_frames *f)
+{
+	json_t		*j, *c;
+	char		*out = strdup("");
+	size_t		 len = 0, i, n;
+	const char	*s;
+
+	for (i = 0; i < f->n; i++) {
+		if ((j = json_loads(f->data[i], 0, NULL)) == NULL)
+			continue;
+		c = json_object_get(json_object_get(json_array_get(
+		    json_object_get(j, "choices"), 0), "delta"), "content");
+		if (json_is_string(c)) {
+			s = json_string_value(c);
+			n = json_string_length(c);
+			out = realloc(out, len + n + 1);
+			memcpy(out + len, s, n);
+			len += n;
+			out[len] = '\0';
+		}
+		json_decref(j);
+	}
+	return (out);
+}
+
+/* GET a look-alike introspection path and parse the JSON. */
+json_t *
+mock_get(int port, const char *path)
+{
+	struct http_response	r;
+	json_t			*j = NULL;
+
+	if (http_request(port, "GET", path, NULL, NULL, &r, 5000) == 0)
+		j = json_loads(r.body, 0, NULL);
+	http_response_free(&r);
+	return (j);
+}
+
+/* Clear the look-alike's records. */
+void
+mock_reset(int port)
+{
+	struct http_response	r;
+
+	http_request(port, "POST", "/mock/reset", NULL, "{}", &r, 5000);
+	http_response_free(&r);
+}
+
+/* A chat request body with one user message (malloc'd). */
+char *
+chat_body(const char *content, const char *extra, int stream,
+    int include_usage)
+{
+	json_t	*j, *msgs, *m;
+	char	*s, *t;
+
+	j = json_object();
+	msgs = json_array();
+	m = json_object();
+	json_object_set_new(m, "role", json_string("user"));
+	json_object_set_new(m, "content", json_string(content));
+	json_array_append_new(msgs, m);
+	json_object_set_new(j, "model", json_string("gpt-4o"));
+	json_object_set_new(j, "messages", msgs);
+	if (stream)
+		json_object_set_new(j, "stream", json_true());
+	if (include_usage)
+		json_object_set_new(j, "stream_options",
+		    json_pack("{s:b}", "include_usage", 1));
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (extra != NULL) {
+		/* Splice extra members in before the closing brace. */
+		if (asprintf(&t, "%.*s,%s}", (int)strlen(s) - 1, s, extra) < 0)
+			abort();
+		free(s);
+		s = t;
+	}
+	return (s);
+}

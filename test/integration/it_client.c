@@ -1,0 +1,515 @@
+/*
+ * it_client: clients that hang up, read slowly, send garbage, or come in
+ * crowds.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "it_suites.h"
+
+static struct proc	cl_mock, cl_proxy;
+
+/* Look-alike and a proxy with small limits to probe them. */
+static void
+cl_setup(void)
+{
+	harness_mock_start(&cl_mock, NULL);
+	harness_proxy_start(&cl_proxy, cl_mock.port,
+	    "\"max_body_bytes\": 65536, \"max_header_bytes\": 4096, "
+	    "\"client_idle_timeout\": 1.5, \"connect_timeout\": 2");
+}
+
+/* Stop both; the proxy must exit cleanly and never log keys or text. */
+static void
+cl_teardown(void)
+{
+	int	secret = harness_log_contains(&cl_proxy, "SECRETSECRET");
+	int	text = harness_log_contains(&cl_proxy, "zebra-text");
+	int	rc = harness_proc_stop(&cl_proxy);
+
+	harness_proc_stop(&cl_mock);
+	ck_assert_msg(!secret, "an API key reached the log");
+	ck_assert_msg(!text, "message text reached the log");
+	ck_assert_msg(rc == 0, "proxy did not shut down cleanly");
+}
+
+/* Sleep for ms milliseconds. */
+static void
+cl_sleep(int ms)
+{
+	struct timespec	ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Send a chat request on an open socket (no reading). */
+static void
+cl_send_chat(int fd, const char *key, const char *body, const char *version)
+{
+	char	*req;
+	int	 n;
+
+	n = asprintf(&req, "POST /v1/chat/completions %s\r\n"
+	    "Host: 127.0.0.1\r\nAuthorization: Bearer %s\r\n%s"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+	    version, key, strcmp(version, "HTTP/1.1") == 0 ?
+	    "Connection: close\r\n" : "", strlen(body), body);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(http_send_all(fd, req, (size_t)n), 0);
+	free(req);
+}
+
+/* Read from fd until needle shows up or timeout_ms passes. */
+static int
+cl_read_until(int fd, const char *needle, int timeout_ms)
+{
+	char		 buf[65536];
+	size_t		 len = 0;
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	ssize_t		 n;
+
+	while (timeout_ms > 0) {
+		if (poll(&pfd, 1, 50) > 0) {
+			n = read(fd, buf + len, sizeof(buf) - 1 - len);
+			if (n <= 0)
+				return (0);
+			len += (size_t)n;
+			buf[len] = '\0';
+			if (strstr(buf, needle) != NULL)
+				return (1);
+			if (len > sizeof(buf) / 2) {
+				memmove(buf, buf + len - 1024, 1024);
+				len = 1024;
+			}
+		}
+		timeout_ms -= 50;
+	}
+	return (0);
+}
+
+/* Wait until the look-alike recorded n stop calls; returns them. */
+static json_t *
+cl_wait_stops(size_t n, int timeout_ms)
+{
+	json_t	*stops = NULL;
+
+	for (; timeout_ms > 0; timeout_ms -= 50) {
+		json_decref(stops);
+		stops = mock_get(cl_mock.port, "/mock/stops");
+		if (json_array_size(stops) >= n)
+			break;
+		cl_sleep(50);
+	}
+	return (stops);
+}
+
+/* Check the one recorded stop call names the stream's task and user. */
+static void
+cl_check_stop(const char *user)
+{
+	json_t	*stops, *streams, *stop;
+
+	stops = cl_wait_stops(1, 4000);
+	ck_assert_msg(json_array_size(stops) == 1, "no stop call recorded");
+	stop = json_array_get(stops, 0);
+	streams = mock_get(cl_mock.port, "/mock/streams");
+	ck_assert_uint_eq(json_array_size(streams), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(stop, "task_id")),
+	    json_string_value(json_object_get(json_array_get(streams, 0),
+	    "task_id")));
+	ck_assert_str_eq(json_string_value(json_object_get(stop, "user")),
+	    user);
+	ck_assert_str_eq(json_string_value(json_object_get(stop, "key")),
+	    "app-chat");
+	json_decref(stops);
+	json_decref(streams);
+}
+
+START_TEST(disconnect_mid_stream_stops_the_task)
+{
+	char	*body;
+	int	 fd;
+
+	mock_reset(cl_mock.port);
+	body = chat_body("mock:events=60 mock:interval=100", "\"user\":\"alice\"",
+	    1, 0);
+	fd = http_connect(cl_proxy.port);
+	cl_send_chat(fd, "app-chat", body, "HTTP/1.1");
+	ck_assert(cl_read_until(fd, "\"content\":\"w1 \"", 5000));
+	close(fd);
+	cl_check_stop("alice");
+	free(body);
+}
+END_TEST
+
+START_TEST(disconnect_before_first_event_stops_the_task)
+{
+	char	*body;
+	int	 fd;
+
+	mock_reset(cl_mock.port);
+	/* Dify is slow to start: the client leaves before any byte. */
+	body = chat_body("mock:first_delay=700 mock:events=5", NULL, 1, 0);
+	fd = http_connect(cl_proxy.port);
+	cl_send_chat(fd, "app-chat", body, "HTTP/1.1");
+	cl_sleep(200);
+	close(fd);
+	cl_check_stop("openai-dify-proxy");
+	free(body);
+}
+END_TEST
+
+START_TEST(disconnect_non_streaming_stops_the_task)
+{
+	char	*body;
+	int	 fd;
+
+	mock_reset(cl_mock.port);
+	body = chat_body("mock:events=60 mock:interval=100", "\"user\":\"bob\"",
+	    0, 0);
+	fd = http_connect(cl_proxy.port);
+	cl_send_chat(fd, "app-chat", body, "HTTP/1.1");
+	cl_sleep(400);
+	close(fd);
+	cl_check_stop("bob");
+	free(body);
+}
+END_TEST
+
+START_TEST(slow_client_keeps_memory_bounded)
+{
+	struct http_response	 r;
+	struct sse_frames	 f;
+	struct sockaddr_in	 sin;
+	char			*body, *got;
+	int			 fd, rcvbuf = 4096;
+	long			 before, during;
+	json_t			*streams, *st;
+	size_t			 i, len;
+	struct proc		 p;
+
+	mock_reset(cl_mock.port);
+	/* The client pauses 3 s: longer than the case's write timeout. */
+	harness_proxy_start(&p, cl_mock.port, "\"client_idle_timeout\": 30");
+	before = harness_rss_kb(p.pid);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)p.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	body = chat_body("mock:bytes=16000000", NULL, 1, 0);
+	cl_send_chat(fd, "app-chat", body, "HTTP/1.1");
+
+	/* Do not read for a while: the proxy must stop reading Dify. */
+	cl_sleep(3000);
+	during = harness_rss_kb(p.pid);
+	ck_assert_msg(during - before < 12 * 1024,
+	    "proxy grew %ld KiB holding a slow client's stream",
+	    during - before);
+	streams = mock_get(cl_mock.port, "/mock/streams");
+	st = json_array_get(streams, 0);
+	ck_assert_msg(json_is_true(json_object_get(st, "blocked")),
+	    "the look-alike never had to wait: no backpressure");
+	ck_assert_int_lt(json_integer_value(json_object_get(st,
+	    "bytes_sent")), 8000000);
+	json_decref(streams);
+
+	/* Now read it all: not a byte of the answer may be lost. */
+	ck_assert_int_eq(http_read_response(fd, &r, 60000), 0);
+	close(fd);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(r.complete);
+	sse_split(r.body, r.bodylen, &f);
+	ck_assert(f.well_formed);
+	ck_assert_str_eq(f.data[f.n - 1], "[DONE]");
+	got = sse_content(&f);
+	len = strlen(got);
+	ck_assert_uint_eq(len, 16000000);
+	for (i = 0; i < len; i++) {
+		if (got[i] != "abcdefghij"[i % 10])
+			ck_abort_msg("content differs at byte %zu", i);
+	}
+	free(got);
+	sse_frames_free(&f);
+	http_response_free(&r);
+	free(body);
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(bad_client_input_gets_clear_errors)
+{
+	struct http_response	 r;
+	char			*big, *hdr;
+
+	ck_assert_int_eq(http_chat(cl_proxy.port, "app-chat", "{\"messages\":",
+	    &r), 0);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert(strstr(r.body, "invalid_json") != NULL);
+	http_response_free(&r);
+
+	ck_assert_int_eq(http_chat(cl_proxy.port, "app-chat",
+	    "{\"messages\":\"hi\"}", &r), 0);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert(strstr(r.body, "\"param\":\"messages\"") != NULL);
+	http_response_free(&r);
+
+	ck_assert_int_eq(http_chat(cl_proxy.port, "app-chat",
+	    "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+	    "\"stream\":\"yes\"}", &r), 0);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert(strstr(r.body, "\"param\":\"stream\"") != NULL);
+	http_response_free(&r);
+
+	/* Over the 64 KiB limit: a JSON 413. */
+	big = malloc(100 * 1024 + 64);
+	memset(big, 'a', 100 * 1024);
+	memcpy(big, "{\"messages\":\"", 13);
+	memcpy(big + 100 * 1024, "\"}", 3);
+	ck_assert_int_eq(http_chat(cl_proxy.port, "app-chat", big, &r), 0);
+	ck_assert_int_eq(r.status, 413);
+	ck_assert(strstr(r.body, "request_too_large") != NULL);
+	http_response_free(&r);
+	free(big);
+
+	/* Headers over the 4 KiB limit: an error or a closed connection. */
+	hdr = malloc(9000);
+	memcpy(hdr, "X-Big: ", 7);
+	memset(hdr + 7, 'b', 8000);
+	memcpy(hdr + 8007, "\r\n", 3);
+	if (http_request(cl_proxy.port, "GET", "/healthz", hdr, NULL, &r,
+	    5000) == 0)
+		ck_assert_int_ge(r.status, 400);
+	http_response_free(&r);
+	free(hdr);
+
+	ck_assert_int_eq(http_request(cl_proxy.port, "GET", "/v2/whatever",
+	    NULL, NULL, &r, 5000), 0);
+	ck_assert_int_eq(r.status, 404);
+	ck_assert(strstr(r.body, "\"error\"") != NULL);
+	http_response_free(&r);
+
+	ck_assert_int_eq(http_request(cl_proxy.port, "DELETE", "/v1/models",
+	    NULL, NULL, &r, 5000), 0);
+	ck_assert_int_eq(r.status, 405);
+	ck_assert(strstr(r.body, "\"error\"") != NULL);
+	http_response_free(&r);
+}
+END_TEST
+
+START_TEST(missing_key_is_401_without_asking_dify)
+{
+	struct http_response	 r;
+	json_t			*reqs;
+	char			*body;
+
+	mock_reset(cl_mock.port);
+	body = chat_body("hello zebra-text", NULL, 1, 0);
+	ck_assert_int_eq(http_chat(cl_proxy.port, NULL, body, &r), 0);
+	ck_assert_int_eq(r.status, 401);
+	ck_assert(strstr(r.body, "authentication_error") != NULL);
+	http_response_free(&r);
+	reqs = mock_get(cl_mock.port, "/mock/requests");
+	ck_assert_uint_eq(json_array_size(reqs), 0);
+	json_decref(reqs);
+	/* A wrong key goes to Dify, which refuses it: 401 too. */
+	ck_assert_int_eq(http_chat(cl_proxy.port, "app-SECRETSECRET4242", body,
+	    &r), 0);
+	ck_assert_int_eq(r.status, 401);
+	http_response_free(&r);
+	free(body);
+}
+END_TEST
+
+/* Send raw bytes and check the proxy answers an error or closes. */
+static void
+cl_raw(const char *bytes, size_t len, int expect_close_ms)
+{
+	struct http_response	r;
+	int			fd;
+
+	fd = http_connect(cl_proxy.port);
+	ck_assert_int_ge(fd, 0);
+	http_send_all(fd, bytes, len);
+	if (http_read_response(fd, &r, expect_close_ms) == 0)
+		ck_assert_int_ge(r.status, 400);
+	else
+		ck_assert_msg(r.elapsed_ms < expect_close_ms,
+		    "connection neither answered nor closed");
+	http_response_free(&r);
+	close(fd);
+}
+
+START_TEST(garbage_and_half_requests_leave_the_proxy_unharmed)
+{
+	struct http_response	r;
+	static const char	tls[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc"
+				    "\x03\x03garbage\r\n\r\n";
+	static const char	half[] = "POST /v1/chat/completions HTTP/1.1\r\n"
+				    "Host: x\r\nContent-Length: 100\r\n\r\n"
+				    "{\"mess";
+	int			fd;
+
+	cl_raw(tls, sizeof(tls) - 1, 4000);
+	cl_raw("\0\0\0\0\r\n\r\n", 8, 4000);
+	cl_raw("GET / HTTP/9.9\r\n\r\n", 18, 4000);
+	cl_raw("POST /v1/chat/completions HTTP/1.1\r\nContent-Length: -5\r\n"
+	    "\r\n", 56, 4000);
+	/* Half a request, then silence: closed after client_idle_timeout. */
+	cl_raw(half, sizeof(half) - 1, 4000);
+	/* Half a request, then hang up. */
+	fd = http_connect(cl_proxy.port);
+	http_send_all(fd, half, sizeof(half) - 1);
+	close(fd);
+	/* Still serving. */
+	ck_assert_int_eq(http_request(cl_proxy.port, "GET", "/healthz", NULL,
+	    NULL, &r, 5000), 0);
+	ck_assert_int_eq(r.status, 200);
+	http_response_free(&r);
+}
+END_TEST
+
+START_TEST(http10_client_gets_a_close_framed_stream)
+{
+	struct http_response	 r;
+	struct sse_frames	 f;
+	char			*body, *got, *te;
+	int			 fd;
+
+	body = chat_body("old client", NULL, 1, 0);
+	fd = http_connect(cl_proxy.port);
+	cl_send_chat(fd, "app-chat", body, "HTTP/1.0");
+	ck_assert_int_eq(http_read_response(fd, &r, 10000), 0);
+	close(fd);
+	ck_assert_int_eq(r.status, 200);
+	te = http_header(&r, "Transfer-Encoding");
+	ck_assert_ptr_null(te);
+	sse_split(r.body, r.bodylen, &f);
+	ck_assert(f.well_formed);
+	got = sse_content(&f);
+	ck_assert_str_eq(got, "Echo: old client");
+	ck_assert_str_eq(f.data[f.n - 1], "[DONE]");
+	free(got);
+	sse_frames_free(&f);
+	free(body);
+	http_response_free(&r);
+}
+END_TEST
+
+/* One of the concurrent clients. */
+struct cl_client {
+	int	 fd;
+	char	*buf;
+	size_t	 len;
+	int	 done;
+};
+
+START_TEST(two_hundred_concurrent_streams)
+{
+	enum { N = 200 };
+	struct cl_client	 c[N];
+	struct pollfd		 pfd[N];
+	struct rlimit		 rl;
+	struct http_response	 r;
+	struct sse_frames	 f;
+	char			*body, *got, want[256], chunk[65536];
+	size_t			 wl = 0;
+	int			 i, left = N, k, rounds = 0;
+	ssize_t			 n;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < 1024 && rl.rlim_max >= 1024) {
+		rl.rlim_cur = 1024;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	for (i = 0; i < 20; i++)
+		wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "w%d ",
+		    i);
+	body = chat_body("mock:events=20 mock:interval=25", NULL, 1, 0);
+	for (i = 0; i < N; i++) {
+		c[i].fd = http_connect(cl_proxy.port);
+		ck_assert_int_ge(c[i].fd, 0);
+		c[i].buf = NULL;
+		c[i].len = 0;
+		c[i].done = 0;
+		cl_send_chat(c[i].fd, "app-chat", body, "HTTP/1.1");
+	}
+	while (left > 0 && rounds++ < 600) {
+		for (i = 0; i < N; i++) {
+			pfd[i].fd = c[i].done ? -1 : c[i].fd;
+			pfd[i].events = POLLIN;
+			pfd[i].revents = 0;
+		}
+		if (poll(pfd, N, 100) <= 0)
+			continue;
+		for (i = 0; i < N; i++) {
+			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			n = read(c[i].fd, chunk, sizeof(chunk));
+			if (n > 0) {
+				c[i].buf = realloc(c[i].buf, c[i].len +
+				    (size_t)n + 1);
+				memcpy(c[i].buf + c[i].len, chunk, (size_t)n);
+				c[i].len += (size_t)n;
+				c[i].buf[c[i].len] = '\0';
+				continue;
+			}
+			c[i].done = 1;
+			left--;
+			close(c[i].fd);
+		}
+	}
+	ck_assert_msg(left == 0, "%d streams did not finish", left);
+	for (k = 0; k < N; k++) {
+		ck_assert_int_eq(http_parse_response(c[k].buf, c[k].len, &r),
+		    0);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert(r.chunked && r.complete);
+		sse_split(r.body, r.bodylen, &f);
+		ck_assert(f.well_formed);
+		got = sse_content(&f);
+		ck_assert_str_eq(got, want);
+		ck_assert_str_eq(f.data[f.n - 1], "[DONE]");
+		free(got);
+		sse_frames_free(&f);
+		http_response_free(&r);
+	}
+	free(body);
+}
+END_TEST
+
+/* The client suite. */
+Suite *
+it_client_suite(void)
+{
+	Suite	*s = suite_create("client");
+	TCase	*tc = tcase_create("client");
+
+	tcase_add_unchecked_fixture(tc, cl_setup, cl_teardown);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, disconnect_mid_stream_stops_the_task);
+	tcase_add_test(tc, disconnect_before_first_event_stops_the_task);
+	tcase_add_test(tc, disconnect_non_streaming_stops_the_task);
+	tcase_add_test(tc, slow_client_keeps_memory_bounded);
+	tcase_add_test(tc, bad_client_input_gets_clear_errors);
+	tcase_add_test(tc, missing_key_is_401_without_asking_dify);
+	tcase_add_test(tc, garbage_and_half_requests_leave_the_proxy_unharmed);
+	tcase_add_test(tc, http10_client_gets_a_close_framed_stream);
+	tcase_add_test(tc, two_hundred_concurrent_streams);
+	suite_add_tcase(s, tc);
+	return (s);
+}

@@ -1,0 +1,446 @@
+/*
+ * it_misc: what reaches Dify, models, CORS, request ids, connection reuse,
+ * graceful shutdown and TLS.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "it_suites.h"
+
+static struct proc	misc_mock, misc_proxy;
+
+/* One look-alike and one default proxy. */
+static void
+misc_setup(void)
+{
+	harness_mock_start(&misc_mock, NULL);
+	harness_proxy_start(&misc_proxy, misc_mock.port, NULL);
+}
+
+/* Stop both; the proxy must exit cleanly. */
+static void
+misc_teardown(void)
+{
+	int	rc = harness_proc_stop(&misc_proxy);
+
+	harness_proc_stop(&misc_mock);
+	ck_assert_msg(rc == 0, "proxy did not shut down cleanly");
+}
+
+/* Sleep for ms milliseconds. */
+static void
+misc_sleep(int ms)
+{
+	struct timespec	ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* The last request the look-alike received. */
+static json_t *
+misc_last_request(void)
+{
+	json_t	*reqs, *last;
+
+	reqs = mock_get(misc_mock.port, "/mock/requests");
+	ck_assert_uint_ge(json_array_size(reqs), 1);
+	last = json_incref(json_array_get(reqs, json_array_size(reqs) - 1));
+	json_decref(reqs);
+	return (last);
+}
+
+START_TEST(first_turn_sends_the_message_as_query)
+{
+	struct http_response	 r;
+	json_t			*q;
+	char			*body, host[64];
+
+	body = chat_body("Just this", NULL, 0, 0);
+	ck_assert_int_eq(http_chat(misc_proxy.port, "app-chat", body, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	q = misc_last_request();
+	ck_assert_str_eq(json_string_value(json_object_get(q, "query")),
+	    "Just this");
+	/* Always streamed from Dify, whatever the client asked. */
+	ck_assert_str_eq(json_string_value(json_object_get(q,
+	    "response_mode")), "streaming");
+	ck_assert_str_eq(json_string_value(json_object_get(q, "user")),
+	    "openai-dify-proxy");
+	ck_assert(json_is_null(json_object_get(q, "conversation_id")));
+	ck_assert(json_is_object(json_object_get(q, "inputs")));
+	ck_assert(json_is_false(json_object_get(q, "auto_generate_name")));
+	snprintf(host, sizeof(host), "127.0.0.1:%d", misc_mock.port);
+	ck_assert_str_eq(json_string_value(json_object_get(q, "host")), host);
+	ck_assert_str_eq(json_string_value(json_object_get(q,
+	    "content_type")), "application/json");
+	json_decref(q);
+	free(body);
+	http_response_free(&r);
+}
+END_TEST
+
+START_TEST(history_and_system_prompt_become_a_transcript)
+{
+	static const char	 body[] = "{\"model\":\"gpt-4o\",\"messages\":["
+	    "{\"role\":\"system\",\"content\":\"Be terse.\"},"
+	    "{\"role\":\"user\",\"content\":\"Hi\"},"
+	    "{\"role\":\"assistant\",\"content\":\"Hello!\"},"
+	    "{\"role\":\"developer\",\"content\":[{\"type\":\"text\","
+	    "\"text\":\"No emoji.\"}]},"
+	    "{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+	    "\"text\":\"What is 2+2?\"},{\"type\":\"text\","
+	    "\"text\":\"Answer briefly.\"}]}],"
+	    "\"user\":\"carol\",\"temperature\":0.2,\"tools\":[],"
+	    "\"unknown_field\":{\"x\":[1,2,3]}}";
+	static const char	 want[] = "System: Be terse.\n\n"
+	    "System: No emoji.\n\nUser: Hi\n\nAssistant: Hello!\n\n"
+	    "User: What is 2+2?\nAnswer briefly.";
+	struct http_response	 r;
+	json_t			*q, *j;
+
+	ck_assert_int_eq(http_chat(misc_proxy.port, "app-chat", body, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	q = misc_last_request();
+	ck_assert_str_eq(json_string_value(json_object_get(q, "query")), want);
+	ck_assert_str_eq(json_string_value(json_object_get(q, "user")),
+	    "carol");
+	json_decref(q);
+	j = json_loads(r.body, 0, NULL);
+	ck_assert(strncmp(json_string_value(json_object_get(json_object_get(
+	    json_array_get(json_object_get(j, "choices"), 0), "message"),
+	    "content")), "Echo: System: Be terse.", 23) == 0);
+	json_decref(j);
+	http_response_free(&r);
+}
+END_TEST
+
+START_TEST(models_lists_the_app_and_caches_it)
+{
+	struct http_response	 r;
+	json_t			*j, *stats;
+	json_int_t		 calls;
+	const char		*auth = "Authorization: Bearer app-chat\r\n";
+
+	stats = mock_get(misc_mock.port, "/mock/stats");
+	calls = json_integer_value(json_object_get(stats, "info_calls"));
+	json_decref(stats);
+	ck_assert_int_eq(http_request(misc_proxy.port, "GET", "/v1/models",
+	    auth, NULL, &r, 5000), 0);
+	ck_assert_int_eq(r.status, 200);
+	j = json_loads(r.body, 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "object")),
+	    "list");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+	    json_object_get(j, "data"), 0), "id")), "Mock Chat");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+	    json_object_get(j, "data"), 0), "object")), "model");
+	json_decref(j);
+	http_response_free(&r);
+
+	/* Cached: Dify is not asked again. */
+	ck_assert_int_eq(http_request(misc_proxy.port, "GET", "/models", auth,
+	    NULL, &r, 5000), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(strstr(r.body, "Mock Chat") != NULL);
+	http_response_free(&r);
+	ck_assert_int_eq(http_request(misc_proxy.port, "GET",
+	    "/v1/models/gpt-4o", auth, NULL, &r, 5000), 0);
+	ck_assert_int_eq(r.status, 200);
+	j = json_loads(r.body, 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "id")),
+	    "gpt-4o");
+	json_decref(j);
+	http_response_free(&r);
+	stats = mock_get(misc_mock.port, "/mock/stats");
+	ck_assert_int_eq(json_integer_value(json_object_get(stats,
+	    "info_calls")), calls + 1);
+	json_decref(stats);
+
+	ck_assert_int_eq(http_request(misc_proxy.port, "GET", "/v1/models",
+	    NULL, NULL, &r, 5000), 0);
+	ck_assert_int_eq(r.status, 401);
+	http_response_free(&r);
+	ck_assert_int_eq(http_request(misc_proxy.port, "GET", "/v1/models",
+	    "Authorization: Bearer app-wrong\r\n", NULL, &r, 5000), 0);
+	ck_assert_int_eq(r.status, 401);
+	ck_assert(strstr(r.body, "invalid_api_key") != NULL);
+	http_response_free(&r);
+}
+END_TEST
+
+START_TEST(cors_and_request_ids)
+{
+	struct http_response	 r;
+	char			*h;
+
+	ck_assert_int_eq(http_request(misc_proxy.port, "OPTIONS",
+	    "/v1/chat/completions", "Origin: https://chat.example\r\n"
+	    "Access-Control-Request-Method: POST\r\n"
+	    "Access-Control-Request-Headers: authorization, content-type, "
+	    "x-stainless-os\r\n", NULL, &r, 5000), 0);
+	ck_assert_int_eq(r.status, 204);
+	h = http_header(&r, "Access-Control-Allow-Origin");
+	ck_assert_str_eq(h, "*");
+	free(h);
+	h = http_header(&r, "Access-Control-Allow-Headers");
+	ck_assert(strstr(h, "authorization") != NULL);
+	ck_assert(strstr(h, "x-stainless-os") != NULL);
+	free(h);
+	http_response_free(&r);
+
+	/* Preflight works on every route, known or not. */
+	ck_assert_int_eq(http_request(misc_proxy.port, "OPTIONS", "/v1/models",
+	    "Origin: https://chat.example\r\n", NULL, &r, 5000), 0);
+	ck_assert_int_eq(r.status, 204);
+	http_response_free(&r);
+
+	ck_assert_int_eq(http_request(misc_proxy.port, "GET", "/healthz",
+	    "Origin: https://chat.example\r\nX-Request-Id: my-req-42\r\n",
+	    NULL, &r, 5000), 0);
+	h = http_header(&r, "X-Request-Id");
+	ck_assert_str_eq(h, "my-req-42");
+	free(h);
+	h = http_header(&r, "Access-Control-Expose-Headers");
+	ck_assert(strstr(h, "retry-after") != NULL);
+	free(h);
+	http_response_free(&r);
+}
+END_TEST
+
+START_TEST(upstream_connections_are_reused)
+{
+	struct http_response	 r;
+	json_t			*stats;
+	json_int_t		 before, after;
+	char			*body;
+	int			 i;
+
+	body = chat_body("reuse", NULL, 1, 0);
+	ck_assert_int_eq(http_chat(misc_proxy.port, "app-chat", body, &r), 0);
+	http_response_free(&r);
+	stats = mock_get(misc_mock.port, "/mock/stats");
+	before = json_integer_value(json_object_get(stats,
+	    "connections_accepted"));
+	json_decref(stats);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(http_chat(misc_proxy.port, "app-chat", body,
+		    &r), 0);
+		ck_assert_int_eq(r.status, 200);
+		http_response_free(&r);
+	}
+	stats = mock_get(misc_mock.port, "/mock/stats");
+	after = json_integer_value(json_object_get(stats,
+	    "connections_accepted"));
+	json_decref(stats);
+	/* Only the stats request itself was a new connection. */
+	ck_assert_int_eq(after - before, 1);
+	free(body);
+}
+END_TEST
+
+/* Wait up to ms for a process to exit; returns its status or -1. */
+static int
+misc_wait_exit(struct proc *p, int ms)
+{
+	int	status;
+
+	for (; ms > 0; ms -= 20) {
+		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+			p->pid = 0;
+			return (status);
+		}
+		misc_sleep(20);
+	}
+	return (-1);
+}
+
+START_TEST(sigterm_lets_streams_finish)
+{
+	struct proc		 p;
+	struct http_response	 r;
+	struct sse_frames	 f;
+	char			*body, *req;
+	int			 fd, n, status;
+
+	harness_proxy_start(&p, misc_mock.port, "\"drain_timeout\": 10");
+	body = chat_body("mock:events=10 mock:interval=100", NULL, 1, 0);
+	fd = http_connect(p.port);
+	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
+	    "Host: x\r\nAuthorization: Bearer app-chat\r\nContent-Length: %zu"
+	    "\r\n\r\n%s", strlen(body), body);
+	http_send_all(fd, req, (size_t)n);
+	misc_sleep(250);
+	kill(p.pid, SIGTERM);
+	misc_sleep(100);
+	/* No new connections while draining. */
+	ck_assert_int_eq(http_connect(p.port), -1);
+	ck_assert_int_eq(http_read_response(fd, &r, 10000), 0);
+	close(fd);
+	ck_assert_int_eq(r.status, 200);
+	sse_split(r.body, r.bodylen, &f);
+	ck_assert_str_eq(f.data[f.n - 1], "[DONE]");
+	sse_frames_free(&f);
+	status = misc_wait_exit(&p, 5000);
+	ck_assert_msg(status == 0, "exit status %d", status);
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+	free(req);
+	free(body);
+	http_response_free(&r);
+}
+END_TEST
+
+START_TEST(drain_deadline_ends_long_streams)
+{
+	struct proc		 p;
+	struct http_response	 r;
+	char			*body, *req;
+	json_t			*stops;
+	int			 fd, n, status, i;
+
+	mock_reset(misc_mock.port);
+	harness_proxy_start(&p, misc_mock.port, "\"drain_timeout\": 0.5");
+	body = chat_body("mock:events=100 mock:interval=100", NULL, 1, 0);
+	fd = http_connect(p.port);
+	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
+	    "Host: x\r\nAuthorization: Bearer app-chat\r\nContent-Length: %zu"
+	    "\r\n\r\n%s", strlen(body), body);
+	http_send_all(fd, req, (size_t)n);
+	misc_sleep(300);
+	kill(p.pid, SIGTERM);
+	ck_assert_int_eq(http_read_response(fd, &r, 10000), 0);
+	close(fd);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(strstr(r.body, "shutting_down") != NULL);
+	ck_assert(strstr(r.body, "[DONE]") == NULL);
+	status = misc_wait_exit(&p, 5000);
+	ck_assert_msg(status == 0, "exit status %d", status);
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+	/* Dify was told to stop the task it could not finish. */
+	for (i = 0, stops = NULL; i < 40; i++) {
+		json_decref(stops);
+		stops = mock_get(misc_mock.port, "/mock/stops");
+		if (json_array_size(stops) > 0)
+			break;
+		misc_sleep(50);
+	}
+	ck_assert_uint_eq(json_array_size(stops), 1);
+	json_decref(stops);
+	free(req);
+	free(body);
+	http_response_free(&r);
+}
+END_TEST
+
+/* Make a self-signed certificate for "localhost" (no IP SAN). */
+static void
+misc_make_cert(char *cert, char *key, size_t size)
+{
+	char	cmd[1024];
+
+	snprintf(cert, size, "/tmp/odp-tls-%d.crt", (int)getpid());
+	snprintf(key, size, "/tmp/odp-tls-%d.key", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey rsa:2048 -nodes "
+	    "-keyout %s -out %s -days 2 -subj /CN=localhost "
+	    "-addext subjectAltName=DNS:localhost >/dev/null 2>&1", key, cert);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* One chat through a proxy; returns the status and checks the text. */
+static int
+misc_tls_chat(int port, const char *text)
+{
+	struct http_response	 r;
+	char			*body, want[128];
+	int			 status;
+
+	body = chat_body(text, NULL, 0, 0);
+	ck_assert_int_eq(http_chat(port, "app-chat", body, &r), 0);
+	status = r.status;
+	snprintf(want, sizeof(want), "Echo: %s", text);
+	if (status == 200)
+		ck_assert(strstr(r.body, want) != NULL);
+	else
+		ck_assert(strstr(r.body, "upstream_tls_error") != NULL);
+	free(body);
+	http_response_free(&r);
+	return (status);
+}
+
+START_TEST(tls_upstream_is_verified)
+{
+	struct proc	tls_mock, p;
+	char		cert[128], key[128], args[512], extra[512];
+
+	misc_make_cert(cert, key, sizeof(cert));
+	snprintf(args, sizeof(args), "--tls-cert %s --tls-key %s", cert, key);
+	harness_mock_start(&tls_mock, args);
+
+	/* Right name, trusted CA: works, also after the connection closes. */
+	snprintf(extra, sizeof(extra), "\"dify_api_url\": "
+	    "\"https://localhost:%d/v1\", \"tls_ca_file\": \"%s\"",
+	    tls_mock.port, cert);
+	harness_proxy_start(&p, 0, extra);
+	ck_assert_int_eq(misc_tls_chat(p.port, "secure"), 200);
+	ck_assert_int_eq(misc_tls_chat(p.port, "bye mock:close_after_end"),
+	    200);
+	ck_assert_int_eq(misc_tls_chat(p.port, "again"), 200);
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+
+	/* The certificate does not name 127.0.0.1: refused. */
+	snprintf(extra, sizeof(extra), "\"dify_api_url\": "
+	    "\"https://127.0.0.1:%d/v1\", \"tls_ca_file\": \"%s\"",
+	    tls_mock.port, cert);
+	harness_proxy_start(&p, 0, extra);
+	ck_assert_int_eq(misc_tls_chat(p.port, "mismatch"), 502);
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+
+	/* Not signed by a CA in the system store: refused. */
+	snprintf(extra, sizeof(extra), "\"dify_api_url\": "
+	    "\"https://localhost:%d/v1\"", tls_mock.port);
+	harness_proxy_start(&p, 0, extra);
+	ck_assert_int_eq(misc_tls_chat(p.port, "untrusted"), 502);
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+
+	/* Verification switched off on purpose: works. */
+	snprintf(extra, sizeof(extra), "\"dify_api_url\": "
+	    "\"https://127.0.0.1:%d/v1\", \"tls_verify\": false",
+	    tls_mock.port);
+	harness_proxy_start(&p, 0, extra);
+	ck_assert_int_eq(misc_tls_chat(p.port, "trusting"), 200);
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+
+	harness_proc_stop(&tls_mock);
+	unlink(cert);
+	unlink(key);
+}
+END_TEST
+
+/* The misc suite. */
+Suite *
+it_misc_suite(void)
+{
+	Suite	*s = suite_create("misc");
+	TCase	*tc = tcase_create("misc");
+
+	tcase_add_unchecked_fixture(tc, misc_setup, misc_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, first_turn_sends_the_message_as_query);
+	tcase_add_test(tc, history_and_system_prompt_become_a_transcript);
+	tcase_add_test(tc, models_lists_the_app_and_caches_it);
+	tcase_add_test(tc, cors_and_request_ids);
+	tcase_add_test(tc, upstream_connections_are_reused);
+	tcase_add_test(tc, sigterm_lets_streams_finish);
+	tcase_add_test(tc, drain_deadline_ends_long_streams);
+	tcase_add_test(tc, tls_upstream_is_verified);
+	suite_add_tcase(s, tc);
+	return (s);
+}

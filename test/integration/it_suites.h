@@ -1,0 +1,14 @@
+/*
+ * it_suites: the integration suites.
+ */
+#ifndef IT_SUITES_H
+#define IT_SUITES_H
+
+#include <check.h>
+
+Suite	*it_chat_suite(void);
+Suite	*it_errors_suite(void);
+Suite	*it_client_suite(void);
+Suite	*it_misc_suite(void);
+
+#endif

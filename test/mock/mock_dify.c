@@ -1,0 +1,250 @@
+/*
+ * mock-dify: a Dify Service API look-alike on libevent's evhttp.
+ *
+ *   mock-dify [-a ADDR] [-p PORT] [--port-file FILE]
+ *             [--tls-cert FILE --tls-key FILE] [-q]
+ *
+ * This file holds the process: command line, listener (plain or TLS),
+ * signals, and the orderly teardown that lets ASan/LSan see nothing left
+ * at exit.  See mock.h for the other modules.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/util.h>
+#include <openssl/err.h>
+
+#include "mock.h"
+
+struct mock_env	 env;
+
+/* Print the usage line and exit. */
+static void
+mock_usage(void)
+{
+	fprintf(stderr, "usage: mock-dify [-q] [-a addr] [-p port] "
+	    "[--port-file file]\n"
+	    "                 [--tls-cert file --tls-key file]\n");
+	exit(2);
+}
+
+/*
+ * evhttp asks for a bufferevent per accepted connection (before the fd is
+ * attached); counting here gives /mock/stats its connections_accepted.
+ */
+static struct bufferevent *
+mock_bevcb(struct event_base *base, void *arg)
+{
+	SSL	*ssl;
+
+	(void)arg;
+	env.conns_accepted++;
+	if (env.ssl_ctx == NULL)
+		return (bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
+	if ((ssl = SSL_new(env.ssl_ctx)) == NULL)
+		return (NULL);
+	/* The bufferevent owns ssl from here, even if it fails. */
+	return (bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE));
+}
+
+/* SIGTERM or SIGINT: leave the loop; main frees everything. */
+static void
+mock_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	if (!env.quiet)
+		fprintf(stderr, "mock-dify: signal %d, exiting\n", (int)sig);
+	event_base_loopexit(env.base, NULL);
+}
+
+/* Load the certificate and key into a server SSL_CTX. */
+static SSL_CTX *
+mock_tls(const char *cert, const char *key)
+{
+	SSL_CTX	*ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		goto fail;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	return (ctx);
+fail:
+	ERR_print_errors_fp(stderr);
+	SSL_CTX_free(ctx);
+	return (NULL);
+}
+
+/* Write the port to file atomically: a temporary file, then rename. */
+static int
+mock_port_file(const char *path, int port)
+{
+	char	 tmp[4096];
+	FILE	*f;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
+	    (long)getpid()) >= sizeof(tmp))
+		return (-1);
+	if ((f = fopen(tmp, "w")) == NULL)
+		return (-1);
+	fprintf(f, "%d\n", port);
+	if (fclose(f) != 0 || rename(tmp, path) == -1) {
+		unlink(tmp);
+		return (-1);
+	}
+	return (0);
+}
+
+/* The port a bound socket ended up on. */
+static int
+mock_bound_port(evutil_socket_t fd)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return (-1);
+	if (ss.ss_family == AF_INET)
+		return (ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	if (ss.ss_family == AF_INET6)
+		return (ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+	return (-1);
+}
+
+/* Parse the options, serve until SIGTERM or SIGINT, free everything. */
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "addr", required_argument, NULL, 'a' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "port-file", required_argument, NULL, 'F' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct evhttp_bound_socket	*bound;
+	struct event			*ev_term = NULL, *ev_int = NULL;
+	const char			*addr = "127.0.0.1";
+	const char			*port_file = NULL, *cert = NULL;
+	const char			*key = NULL;
+	char				*end;
+	long				 port = 0;
+	int				 ch, one = 1, rc = 1;
+	evutil_socket_t			 fd;
+
+	while ((ch = getopt_long(argc, argv, "a:p:q", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			addr = optarg;
+			break;
+		case 'p':
+			errno = 0;
+			port = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || port < 0 ||
+			    port > 65535)
+				mock_usage();
+			break;
+		case 'F':
+			port_file = optarg;
+			break;
+		case 'C':
+			cert = optarg;
+			break;
+		case 'K':
+			key = optarg;
+			break;
+		case 'q':
+			env.quiet = 1;
+			break;
+		default:
+			mock_usage();
+		}
+	}
+	if (optind != argc || (cert == NULL) != (key == NULL))
+		mock_usage();
+
+	signal(SIGPIPE, SIG_IGN);
+	util_rand_init();
+	if ((env.base = event_base_new()) == NULL) {
+		fprintf(stderr, "mock-dify: event_base_new failed\n");
+		return (1);
+	}
+	if (cert != NULL && (env.ssl_ctx = mock_tls(cert, key)) == NULL) {
+		fprintf(stderr, "mock-dify: cannot load %s / %s\n", cert, key);
+		goto done;
+	}
+	if ((env.http = evhttp_new(env.base)) == NULL)
+		goto done;
+	evhttp_set_allowed_methods(env.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_max_body_size(env.http, MOCK_MAX_BODY);
+	evhttp_set_default_content_type(env.http, "application/json");
+	evhttp_set_bevcb(env.http, mock_bevcb, NULL);
+	evhttp_set_gencb(env.http, api_dispatch, NULL);
+	api_init();
+	stream_init(env.base);
+
+	if ((bound = evhttp_bind_socket_with_handle(env.http, addr,
+	    (ev_uint16_t)port)) == NULL) {
+		fprintf(stderr, "mock-dify: cannot bind %s:%ld: %s\n", addr,
+		    port, strerror(errno));
+		goto done;
+	}
+	fd = evhttp_bound_socket_get_fd(bound);
+	/* Linux copies TCP_NODELAY from the listener to accepted sockets. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	port = mock_bound_port(fd);
+	printf("mock-dify listening on %s:%ld\n", addr, port);
+	fflush(stdout);
+	if (port_file != NULL && mock_port_file(port_file, (int)port) == -1) {
+		fprintf(stderr, "mock-dify: cannot write %s: %s\n", port_file,
+		    strerror(errno));
+		goto done;
+	}
+
+	ev_term = evsignal_new(env.base, SIGTERM, mock_signal, NULL);
+	ev_int = evsignal_new(env.base, SIGINT, mock_signal, NULL);
+	if (ev_term == NULL || ev_int == NULL ||
+	    evsignal_add(ev_term, NULL) == -1 || evsignal_add(ev_int, NULL) == -1)
+		goto done;
+	if (event_base_dispatch(env.base) == -1)
+		goto done;
+	rc = 0;
+
+done:
+	/* evhttp_free fires every closecb, which finishes the live streams. */
+	if (env.http != NULL)
+		evhttp_free(env.http);
+	stream_shutdown();
+	api_free();
+	if (ev_term != NULL)
+		event_free(ev_term);
+	if (ev_int != NULL)
+		event_free(ev_int);
+	SSL_CTX_free(env.ssl_ctx);
+	event_base_free(env.base);
+	libevent_global_shutdown();
+	return (rc);
+}

@@ -1,0 +1,198 @@
+/*
+ * directive: the scenario switches a test hides in the user's message.
+ *
+ * Tokens look like "mock:NAME" or "mock:NAME=VALUE" and may appear anywhere
+ * in the query text; NAME is [A-Za-z0-9_] and VALUE runs to the next
+ * whitespace.  Numbers are read from the leading digits of VALUE, so a
+ * token followed by punctuation ("mock:events=3.") still works.  Unknown
+ * names and malformed values are ignored.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mock.h"
+
+#define DIRECTIVE_MAX_MS	(24LL * 3600 * 1000)
+#define DIRECTIVE_MAX_EVENTS	10000000LL
+#define DIRECTIVE_MAX_BYTES	(16LL * 1024 * 1024 * 1024)
+
+/* Set every field to "not requested". */
+static void
+directive_defaults(struct directives *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->events = -1;
+	d->piece = 0;
+	d->interval = 0;
+	d->first_delay = 0;
+	d->ping_every = 10000;
+	d->bytes = -1;
+	d->slow_headers = -1;
+}
+
+/* Read a decimal number from the front of v; -1 if there is none. */
+static long long
+directive_num(const char **v, const char *end, long long max)
+{
+	long long	n = 0;
+	int		digits = 0;
+
+	while (*v < end && isdigit((unsigned char)**v)) {
+		if (n <= max)
+			n = n * 10 + (**v - '0');
+		(*v)++;
+		digits++;
+	}
+	if (digits == 0)
+		return (-1);
+	return (n > max ? max : n);
+}
+
+/* Copy [s, e) into a fixed-size field, truncating. */
+static void
+directive_copy(char *dst, size_t size, const char *s, const char *e)
+{
+	size_t	n = (size_t)(e - s);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+/* Whether name (n bytes) is the word w. */
+static int
+directive_is(const char *name, size_t n, const char *w)
+{
+	return (strlen(w) == n && memcmp(name, w, n) == 0);
+}
+
+/* Apply one NAME[=VALUE] token. */
+static void
+directive_apply(struct directives *d, const char *name, size_t nlen,
+    const char *v, const char *vend)
+{
+	const char	*comma;
+	long long	 n = -1, m;
+
+	if (v != NULL) {
+		const char *t = v;
+
+		n = directive_num(&t, vend, DIRECTIVE_MAX_BYTES);
+	}
+	if (directive_is(name, nlen, "events") && n >= 0)
+		d->events = n > DIRECTIVE_MAX_EVENTS ? DIRECTIVE_MAX_EVENTS : n;
+	else if (directive_is(name, nlen, "piece") && n >= 0)
+		d->piece = n > 1048576 ? 1048576 : n;
+	else if (directive_is(name, nlen, "interval") && n >= 0)
+		d->interval = n > DIRECTIVE_MAX_MS ? DIRECTIVE_MAX_MS : n;
+	else if (directive_is(name, nlen, "first_delay") && n >= 0)
+		d->first_delay = n > DIRECTIVE_MAX_MS ? DIRECTIVE_MAX_MS : n;
+	else if (directive_is(name, nlen, "ping_every") && n > 0)
+		d->ping_every = n > DIRECTIVE_MAX_MS ? DIRECTIVE_MAX_MS : n;
+	else if (directive_is(name, nlen, "slow_headers") && n >= 0)
+		d->slow_headers = n > DIRECTIVE_MAX_MS ? DIRECTIVE_MAX_MS : n;
+	else if (directive_is(name, nlen, "bytes") && n >= 0)
+		d->bytes = n;
+	else if (directive_is(name, nlen, "ping"))
+		d->ping_each = 1;
+	else if (directive_is(name, nlen, "crlf"))
+		d->crlf = 1;
+	else if (directive_is(name, nlen, "spaced"))
+		d->spaced = 1;
+	else if (directive_is(name, nlen, "fragment"))
+		d->fragment = 1;
+	else if (directive_is(name, nlen, "stamp"))
+		d->stamp = 1;
+	else if (directive_is(name, nlen, "message_file"))
+		d->message_file = 1;
+	else if (directive_is(name, nlen, "replace"))
+		d->replace = 1;
+	else if (directive_is(name, nlen, "error"))
+		d->error = 1;
+	else if (directive_is(name, nlen, "error_nocode"))
+		d->error_nocode = 1;
+	else if (directive_is(name, nlen, "cut"))
+		d->cut = 1;
+	else if (directive_is(name, nlen, "hang"))
+		d->hang = 1;
+	else if (directive_is(name, nlen, "hang_headers"))
+		d->hang_headers = 1;
+	else if (directive_is(name, nlen, "workflow_failed"))
+		d->workflow_failed = 1;
+	else if (directive_is(name, nlen, "close_after_end"))
+		d->close_after_end = 1;
+	else if (directive_is(name, nlen, "usage") && v != NULL) {
+		/* usage=P,C */
+		const char *t = v;
+
+		if ((n = directive_num(&t, vend, 1000000000LL)) < 0 ||
+		    t >= vend || *t++ != ',')
+			return;
+		if ((m = directive_num(&t, vend, 1000000000LL)) < 0)
+			return;
+		d->usage = 1;
+		d->usage_p = n;
+		d->usage_c = m;
+	} else if (directive_is(name, nlen, "http") && v != NULL) {
+		/* http=STATUS,CODE */
+		const char *t = v;
+
+		if ((n = directive_num(&t, vend, 999)) < 100 || n > 599)
+			return;
+		d->http = 1;
+		d->http_status = (int)n;
+		if (t < vend && *t == ',' && t + 1 < vend)
+			directive_copy(d->http_code, sizeof(d->http_code),
+			    t + 1, vend);
+		else
+			snprintf(d->http_code, sizeof(d->http_code), "%s",
+			    "mock_error");
+	} else if (directive_is(name, nlen, "error_first") && v != NULL) {
+		/* error_first=CODE,STATUS */
+		for (comma = vend; comma > v && comma[-1] != ','; comma--)
+			;
+		if (comma > v) {
+			const char *t = comma;
+
+			if ((m = directive_num(&t, vend, 999)) < 0)
+				m = 400;
+			directive_copy(d->error_first_code,
+			    sizeof(d->error_first_code), v, comma - 1);
+		} else {
+			m = 400;
+			directive_copy(d->error_first_code,
+			    sizeof(d->error_first_code), v, vend);
+		}
+		d->error_first = 1;
+		d->error_first_status = (int)m;
+	}
+}
+
+/* Collect every directive found in the query text q of n bytes. */
+void
+directive_parse(struct directives *d, const char *q, size_t n)
+{
+	const char	*p = q, *end = q + n, *name, *v, *vend;
+	size_t		 nlen;
+
+	directive_defaults(d);
+	while (p < end && (p = memmem(p, (size_t)(end - p), "mock:", 5)) !=
+	    NULL) {
+		p += 5;
+		name = p;
+		while (p < end && (isalnum((unsigned char)*p) || *p == '_'))
+			p++;
+		nlen = (size_t)(p - name);
+		v = vend = NULL;
+		if (p < end && *p == '=') {
+			v = ++p;
+			while (p < end && !isspace((unsigned char)*p))
+				p++;
+			vend = p;
+		}
+		if (nlen > 0)
+			directive_apply(d, name, nlen, v, vend);
+	}
+}

@@ -1,0 +1,1836 @@
+/*
+ * stream: one generation (a POST /v1/chat-messages that passed validation)
+ * from the handler until libevent is done with its request.
+ *
+ * A stream follows a plan, a short list of steps built once from the app
+ * kind and the directives (workflow_started, the answer pieces,
+ * message_end, ...).  stream_pump walks the plan and formats each data
+ * event into s->out; it stops at a gate (first_delay, interval, or more
+ * than MOCK_HIWAT bytes queued) and is resumed by a timer or by the
+ * evhttp drain callback.  With mock:fragment the formatted bytes go to
+ * s->frag instead and leave in 1-7 byte slices, one per millisecond.
+ *
+ * Lifetime.  libevent owns the request; we hold s->req until either
+ *   - the response is finished: evhttp_send_done calls stream_req_done
+ *     (on_complete), where we clear the connection's closecb because it
+ *     outlives the request on keep-alive connections; or
+ *   - the connection dies first (peer close, our mock:cut, evhttp_free):
+ *     evhttp_connection_free calls stream_conn_closed (closecb).  If the
+ *     request was orphaned (evhttp_request_get_connection == NULL) it is
+ *     ours to free; otherwise libevent frees it right after.
+ * Both end in stream_finish, which runs once and releases the timers and
+ * buffers.  The struct itself stays on the record list for /mock/streams;
+ * an unlisted finished stream is freed later from the reaper event, so no
+ * caller ever holds a dangling pointer in the middle of a callback chain.
+ *
+ * Before the headers go out (mock:slow_headers, mock:hang_headers) evhttp
+ * has EV_READ off and would not notice the peer leaving, so a separate
+ * EV_CLOSED event watches the socket; when it fires we answer 499 with
+ * "Connection: close" and evhttp cleans up through its normal paths.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "mock.h"
+
+#define STREAM_MARK		"@@MOCK_ANSWER@@"
+#define STREAM_MAXPLAN		32
+#define STREAM_ECHO_PIECE	8	/* bytes per echo event */
+#define STREAM_BYTES_PIECE	1000	/* bytes per mock:bytes event */
+#define STREAM_KEEPALIVE_MS	200	/* pings after an error event */
+#define STREAM_BLOCKED_US	500000	/* "blocked" if a drain took longer */
+#define STREAM_REPLACED		"Replaced: content policy"
+#define STREAM_FILE_URL		"https://files.example/tool.png"
+#define STREAM_FAIL		"boom in node llm"
+
+enum step_kind {
+	ST_PING,		/* event: ping (not a data event) */
+	ST_WF_STARTED,
+	ST_NODE_STARTED,	/* arg: node index */
+	ST_NODE_FINISHED,	/* arg: node index */
+	ST_THOUGHT,		/* arg: which agent_thought */
+	ST_FILE,		/* a real message_file event */
+	ST_PIECES,		/* answer pieces until piece_idx == arg */
+	ST_REPLACE,
+	ST_MESSAGE_END,
+	ST_WF_FINISHED,
+	ST_WF_FAILED,
+	ST_ERROR,		/* mock:error */
+	ST_ERROR_NOCODE,	/* mock:error_nocode */
+	ST_ERROR_FIRST,		/* mock:error_first */
+	ST_ERROR_RUN_FAILED,	/* chatflow <= 1.12 after a failed run */
+	ST_KEEPALIVE,		/* pings every 200 ms until the peer leaves */
+	ST_HANG,		/* nothing at all until the peer leaves */
+	ST_CUT,			/* shut the socket down */
+	ST_END			/* finish the response */
+};
+
+enum stream_state {
+	SS_RUNNING,
+	SS_COMPLETED,
+	SS_CLIENT_CLOSED,
+	SS_CUT
+};
+
+enum stream_timer {
+	TW_HEADERS,
+	TW_FIRST,
+	TW_INTERVAL
+};
+
+struct step {
+	enum step_kind	 kind;
+	long long	 arg;
+};
+
+struct stream {
+	TAILQ_ENTRY(stream)	 live_entry;
+	TAILQ_ENTRY(stream)	 rec_entry;
+	int			 live;		/* on stream_live */
+	int			 listed;	/* on stream_records */
+	int			 done;		/* stream_finish ran */
+	int			 started;	/* headers sent */
+	int			 ended;		/* final reply call made */
+	enum stream_state	 state;
+	enum stream_reply	 reply;
+	struct evhttp_request	*req;
+
+	const struct mock_app	*app;
+	struct directives	 d;
+	char			*key;
+	char			*user;
+	char			*query;
+	size_t			 query_len;
+	json_t			*inputs;
+	char			 task_id[37];
+	char			 message_id[37];
+	char			 conversation_id[37];
+	char			 run_id[37];
+	char			 workflow_id[37];
+	char			 node_exec[3][37];
+	char			 thought_id[2][37];
+	char			 file_id[37];
+	char			 end_user[37];
+	char			 observation[64];
+	long long		 created_at;
+	long long		 start_us;
+	long long		 first_piece_us;
+
+	/* The answer. */
+	char			*text;		/* echo text */
+	size_t			*offs;		/* echo piece boundaries */
+	long long		 npieces;
+	long long		 piece_idx;	/* pieces emitted so far */
+	struct mbuf		 answer;	/* accumulated, if needed */
+	int			 keep_answer;
+
+	struct step		 plan[STREAM_MAXPLAN];
+	int			 nplan;
+	int			 step;
+
+	/* Formatting. */
+	int			 jstyle;
+	const char		*eol;
+	char			*pre;		/* piece event up to the answer */
+	size_t			 pre_len;
+	char			*suf;		/* and after it */
+	size_t			 suf_len;
+	struct mbuf		 fmt;
+	struct mbuf		 tmp;
+	struct evbuffer		*out;		/* formatted, not yet sent */
+	struct evbuffer		*frag;		/* mock:fragment backlog */
+	struct evbuffer		*slice;
+
+	/* Scheduling. */
+	struct event		*ev_timer;
+	struct event		*ev_ping;
+	struct event		*ev_frag;
+	struct event		*ev_closed;
+	enum stream_timer	 timer_why;
+	int			 need_first_delay;
+	int			 interval_ok;
+	int			 wait_drain;
+	long long		 wait_since;
+	int			 wait_quiet;
+	int			 stopping;
+	unsigned int		 frag_seed;
+
+	/* Statistics for /mock/streams. */
+	unsigned long long	 events_sent;
+	unsigned long long	 bytes_sent;
+	size_t			 max_pending;
+	int			 blocked;
+
+	/* RK_HTTPERR. */
+	int			 status;
+	int			 retry_after;
+	struct mbuf		 body;
+};
+
+TAILQ_HEAD(stream_list, stream);
+
+static struct stream_list stream_live = TAILQ_HEAD_INITIALIZER(stream_live);
+static struct stream_list stream_records =
+    TAILQ_HEAD_INITIALIZER(stream_records);
+static struct stream_list stream_dead = TAILQ_HEAD_INITIALIZER(stream_dead);
+static int		 stream_nrecords;
+static int		 stream_nrunning;
+static struct event_base *stream_base;
+static struct event	*stream_reaper;
+static char		 stream_pattern[STREAM_BYTES_PIECE + 16];
+static char		 stream_app_id[37];
+
+static const struct {
+	const char	*id;
+	const char	*type;
+	const char	*title;
+	const char	*pred;
+} stream_nodes[3] = {
+	{ "start", "start", "Start", NULL },
+	{ "llm", "llm", "LLM", "start" },
+	{ "answer", "answer", "Answer", "llm" }
+};
+
+static void	stream_pump(struct stream *);
+static void	stream_headers(struct stream *);
+
+/* Whether the app is one of the chatflow flavours. */
+static int
+stream_is_chatflow(const struct stream *s)
+{
+	return (s->app->kind == APP_CHATFLOW ||
+	    s->app->kind == APP_CHATFLOW_OLD ||
+	    s->app->kind == APP_CHATFLOW_1130);
+}
+
+/* Free the memory of a stream that libevent no longer references. */
+static void
+stream_free(struct stream *s)
+{
+	free(s->key);
+	free(s->user);
+	free(s);
+}
+
+/* Free the finished streams that nobody lists any more. */
+static void
+stream_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream	*s;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	while ((s = TAILQ_FIRST(&stream_dead)) != NULL) {
+		TAILQ_REMOVE(&stream_dead, s, live_entry);
+		stream_free(s);
+	}
+}
+
+/* Free an event if there is one and clear the pointer. */
+static void
+stream_event_free(struct event **ev)
+{
+	if (*ev != NULL) {
+		event_free(*ev);
+		*ev = NULL;
+	}
+}
+
+/*
+ * The stream is over for good: release everything but the record.  Runs
+ * exactly once, from on_complete, from the closecb, or at shutdown.
+ */
+static void
+stream_finish(struct stream *s, enum stream_state st)
+{
+	if (s->done)
+		return;
+	s->done = 1;
+	s->req = NULL;
+	if (s->state == SS_RUNNING)
+		s->state = st;
+	if (s->wait_drain && util_mono_us() - s->wait_since > STREAM_BLOCKED_US)
+		s->blocked = 1;
+	s->wait_drain = 0;
+	stream_event_free(&s->ev_timer);
+	stream_event_free(&s->ev_ping);
+	stream_event_free(&s->ev_frag);
+	stream_event_free(&s->ev_closed);
+	if (s->out != NULL)
+		evbuffer_free(s->out);
+	if (s->frag != NULL)
+		evbuffer_free(s->frag);
+	if (s->slice != NULL)
+		evbuffer_free(s->slice);
+	s->out = s->frag = s->slice = NULL;
+	json_decref(s->inputs);
+	s->inputs = NULL;
+	free(s->query);
+	free(s->text);
+	free(s->offs);
+	free(s->pre);
+	free(s->suf);
+	s->query = s->text = s->pre = s->suf = NULL;
+	s->offs = NULL;
+	mbuf_free(&s->answer);
+	mbuf_free(&s->fmt);
+	mbuf_free(&s->tmp);
+	mbuf_free(&s->body);
+	if (s->reply == RK_SSE)
+		stream_nrunning--;
+	TAILQ_REMOVE(&stream_live, s, live_entry);
+	s->live = 0;
+	if (!s->listed) {
+		TAILQ_INSERT_TAIL(&stream_dead, s, live_entry);
+		event_active(stream_reaper, EV_TIMEOUT, 1);
+	}
+}
+
+/* on_complete: libevent has sent the whole response and frees req next. */
+static void
+stream_req_done(struct evhttp_request *req, void *arg)
+{
+	struct stream			*s = arg;
+	struct evhttp_connection	*evcon;
+
+	if ((evcon = evhttp_request_get_connection(req)) != NULL)
+		evhttp_connection_set_closecb(evcon, NULL, NULL);
+	stream_finish(s, SS_COMPLETED);
+}
+
+/* closecb: the connection is being freed before on_complete ran. */
+static void
+stream_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct stream	*s = arg;
+
+	(void)evcon;
+	if (s->done)
+		return;
+	/* Orphaned by evhttp_connection_incoming_fail: ours to free. */
+	if (s->req != NULL && evhttp_request_get_connection(s->req) == NULL)
+		evhttp_request_free(s->req);
+	s->req = NULL;
+	stream_finish(s, s->ended ? SS_COMPLETED : SS_CLIENT_CLOSED);
+}
+
+/* The bufferevent under the stream's connection, or NULL. */
+static struct bufferevent *
+stream_bev(const struct stream *s)
+{
+	struct evhttp_connection	*evcon;
+
+	if (s->req == NULL ||
+	    (evcon = evhttp_request_get_connection(s->req)) == NULL)
+		return (NULL);
+	return (evhttp_connection_get_bufferevent(evcon));
+}
+
+/* Bytes evhttp still has to write to the socket. */
+static size_t
+stream_bev_out(const struct stream *s)
+{
+	struct bufferevent	*bev;
+
+	if ((bev = stream_bev(s)) == NULL)
+		return (0);
+	return (evbuffer_get_length(bufferevent_get_output(bev)));
+}
+
+/* Everything queued but not yet written to the socket. */
+static size_t
+stream_pending(const struct stream *s)
+{
+	size_t	n = stream_bev_out(s);
+
+	if (s->out != NULL)
+		n += evbuffer_get_length(s->out);
+	if (s->frag != NULL)
+		n += evbuffer_get_length(s->frag);
+	return (n);
+}
+
+/* Drain callback: evhttp flushed everything we handed it. */
+static void
+stream_drained(struct evhttp_connection *evcon, void *arg)
+{
+	struct stream	*s = arg;
+	int		 pump = 0;
+
+	(void)evcon;
+	if (s->done)
+		return;
+	if (s->wait_drain) {
+		if (util_mono_us() - s->wait_since > STREAM_BLOCKED_US)
+			s->blocked = 1;
+		s->wait_drain = 0;
+		pump = 1;
+	}
+	if (s->wait_quiet) {
+		s->wait_quiet = 0;
+		pump = 1;
+	}
+	if (pump)
+		stream_pump(s);
+}
+
+/* Hand a buffer to evhttp as one HTTP chunk. */
+static void
+stream_send(struct stream *s, struct evbuffer *buf)
+{
+	size_t	len = evbuffer_get_length(buf), pend;
+
+	if (len == 0)
+		return;
+	if (stream_bev(s) == NULL) {
+		evbuffer_drain(buf, len);
+		return;
+	}
+	s->bytes_sent += len;
+	evhttp_send_reply_chunk_with_cb(s->req, buf, stream_drained, s);
+	pend = stream_pending(s);
+	if (pend > s->max_pending)
+		s->max_pending = pend;
+}
+
+/* Send (or, with mock:fragment, queue for slicing) what was formatted. */
+static void
+stream_flush(struct stream *s)
+{
+	struct timeval	tv;
+
+	if (evbuffer_get_length(s->out) == 0)
+		return;
+	if (!s->d.fragment) {
+		stream_send(s, s->out);
+		return;
+	}
+	evbuffer_add_buffer(s->frag, s->out);
+	if (evtimer_pending(s->ev_frag, NULL) == 0)
+		evtimer_add(s->ev_frag, util_tv_ms(&tv, 1));
+	if (stream_pending(s) > s->max_pending)
+		s->max_pending = stream_pending(s);
+}
+
+/* mock:fragment: send the next 1-7 bytes, one slice per millisecond. */
+static void
+stream_frag_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream	*s = arg;
+	struct timeval	 tv;
+	size_t		 n;
+
+	(void)fd;
+	(void)what;
+	if (s->done)
+		return;
+	s->frag_seed = s->frag_seed * 1103515245u + 12345u;
+	n = 1 + (s->frag_seed >> 16) % 7;
+	evbuffer_remove_buffer(s->frag, s->slice, n);
+	stream_send(s, s->slice);
+	if (evbuffer_get_length(s->frag) > 0) {
+		evtimer_add(s->ev_frag, util_tv_ms(&tv, 1));
+		return;
+	}
+	if (s->wait_quiet) {
+		s->wait_quiet = 0;
+		stream_pump(s);
+	}
+}
+
+/* Append a keepalive frame. */
+static void
+stream_add_ping(struct stream *s)
+{
+	evbuffer_add_printf(s->out, "event: ping%s%s", s->eol, s->eol);
+}
+
+/* Periodic ping: every 10 s (or ping_every), every 200 ms after errors. */
+static void
+stream_ping_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream	*s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->done || !s->started || s->ended)
+		return;
+	stream_add_ping(s);
+	stream_flush(s);
+}
+
+/* Arm the one-shot scheduling timer. */
+static void
+stream_timer(struct stream *s, enum stream_timer why, long long ms)
+{
+	struct timeval	tv;
+
+	s->timer_why = why;
+	evtimer_add(s->ev_timer, util_tv_ms(&tv, ms));
+}
+
+/* The scheduling timer fired. */
+static void
+stream_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream	*s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->done)
+		return;
+	switch (s->timer_why) {
+	case TW_HEADERS:
+		stream_headers(s);
+		return;
+	case TW_INTERVAL:
+		s->interval_ok = 1;
+		break;
+	case TW_FIRST:
+		break;
+	}
+	stream_pump(s);
+}
+
+/* Open a data event with the chat wrapper keys. */
+static void
+stream_head(struct stream *s, struct jw *w, const char *event)
+{
+	s->fmt.len = 0;
+	mbuf_add(&s->fmt, "data: ", 6);
+	jw_init(w, &s->fmt, s->jstyle);
+	jw_obj(w);
+	jw_key(w, "event");
+	jw_str(w, event);
+	jw_key(w, "conversation_id");
+	jw_str(w, s->conversation_id);
+	jw_key(w, "message_id");
+	jw_str(w, s->message_id);
+	jw_key(w, "created_at");
+	jw_int(w, s->created_at);
+}
+
+/* Close a data event and queue it. */
+static void
+stream_tail(struct stream *s, struct jw *w)
+{
+	jw_close(w);
+	mbuf_adds(&s->fmt, s->eol);
+	mbuf_adds(&s->fmt, s->eol);
+	evbuffer_add(s->out, s->fmt.p, s->fmt.len);
+}
+
+/* Format a price in units of 1e-7 the way Decimal prints it. */
+static void
+stream_price(char *buf, size_t size, long long units)
+{
+	snprintf(buf, size, "%lld.%07lld", units / 10000000, units % 10000000);
+}
+
+/* Seconds since the request arrived, as a float. */
+static double
+stream_elapsed(const struct stream *s)
+{
+	return ((double)(util_mono_us() - s->start_us) / 1e6);
+}
+
+/* Token counts: 17 prompt tokens and one per piece, or mock:usage. */
+static void
+stream_tokens(const struct stream *s, long long *p, long long *c)
+{
+	*p = s->d.usage ? s->d.usage_p : 17;
+	*c = s->d.usage ? s->d.usage_c : s->piece_idx;
+}
+
+/* Write the LLMUsage object, fields in Dify's declaration order. */
+static void
+stream_usage(struct stream *s, struct jw *w)
+{
+	char		pp[40], cp[40], tp[40];
+	long long	p, c, pu, cu;
+
+	stream_tokens(s, &p, &c);
+	pu = (p * 15 + 5) / 10;		/* 0.15 per 1e6, rounded half up */
+	cu = c * 6;			/* 0.6 per 1e6 */
+	stream_price(pp, sizeof(pp), pu);
+	stream_price(cp, sizeof(cp), cu);
+	stream_price(tp, sizeof(tp), pu + cu);
+	jw_obj(w);
+	jw_key(w, "prompt_tokens");
+	jw_int(w, p);
+	jw_key(w, "prompt_unit_price");
+	jw_str(w, "0.15");
+	jw_key(w, "prompt_price_unit");
+	jw_str(w, "0.000001");
+	jw_key(w, "prompt_price");
+	jw_str(w, pp);
+	jw_key(w, "completion_tokens");
+	jw_int(w, c);
+	jw_key(w, "completion_unit_price");
+	jw_str(w, "0.6");
+	jw_key(w, "completion_price_unit");
+	jw_str(w, "0.000001");
+	jw_key(w, "completion_price");
+	jw_str(w, cp);
+	jw_key(w, "total_tokens");
+	jw_int(w, p + c);
+	jw_key(w, "total_price");
+	jw_str(w, tp);
+	jw_key(w, "currency");
+	jw_str(w, "USD");
+	jw_key(w, "latency");
+	jw_real(w, stream_elapsed(s));
+	jw_key(w, "time_to_first_token");
+	if (stream_is_chatflow(s) && s->first_piece_us != 0)
+		jw_real(w, (double)(s->first_piece_us - s->start_us) / 1e6);
+	else
+		jw_raw(w, "null");
+	jw_key(w, "time_to_generate");
+	if (stream_is_chatflow(s) && s->first_piece_us != 0)
+		jw_real(w, (double)(util_mono_us() - s->first_piece_us) / 1e6);
+	else
+		jw_raw(w, "null");
+	jw_close(w);
+}
+
+/* The metadata object of message_end and of the blocking body. */
+static void
+stream_metadata(struct stream *s, struct jw *w)
+{
+	jw_obj(w);
+	jw_key(w, "annotation_reply");
+	jw_raw(w, "null");
+	jw_key(w, "retriever_resources");
+	jw_raw(w, "[]");
+	jw_key(w, "usage");
+	stream_usage(s, w);
+	jw_close(w);
+}
+
+/* The text of answer piece i, unescaped, into m. */
+static void
+stream_piece(struct stream *s, long long i, struct mbuf *m)
+{
+	long long	off, n;
+
+	m->len = 0;
+	if (s->d.stamp)
+		mbuf_addf(m, "t=%lld ", util_mono_us());
+	else if (s->d.bytes >= 0) {
+		off = i * STREAM_BYTES_PIECE;
+		n = s->d.bytes - off;
+		if (n > STREAM_BYTES_PIECE)
+			n = STREAM_BYTES_PIECE;
+		mbuf_add(m, stream_pattern + off % 10, (size_t)n);
+	} else if (s->d.events >= 0)
+		mbuf_addf(m, "w%lld ", i);
+	else
+		mbuf_add(m, s->text + s->offs[i], s->offs[i + 1] - s->offs[i]);
+	if (s->d.piece > 0 && (s->d.events >= 0 || s->d.stamp))
+		while ((long long)m->len < s->d.piece)
+			mbuf_addc(m, 'x');
+}
+
+/* Decide the pieces: echo, mock:events or mock:bytes. */
+static void
+stream_pieces_init(struct stream *s)
+{
+	size_t	len, start, end, n;
+
+	if (s->d.bytes >= 0) {
+		s->npieces = (s->d.bytes + STREAM_BYTES_PIECE - 1) /
+		    STREAM_BYTES_PIECE;
+		return;
+	}
+	if (s->d.events >= 0) {
+		s->npieces = s->d.events;
+		return;
+	}
+	/* "Echo: " + query in pieces of at most 8 bytes, whole characters. */
+	len = 6 + s->query_len;
+	s->text = util_xmalloc(len + 1);
+	memcpy(s->text, "Echo: ", 6);
+	memcpy(s->text + 6, s->query, s->query_len);
+	s->text[len] = '\0';
+	s->offs = util_xcalloc(len + 1, sizeof(*s->offs));
+	n = 0;
+	for (start = 0; start < len; start = end) {
+		end = start + STREAM_ECHO_PIECE;
+		if (end >= len)
+			end = len;
+		else {
+			while (end > start &&
+			    ((unsigned char)s->text[end] & 0xc0) == 0x80)
+				end--;
+			if (end == start)
+				end = start + STREAM_ECHO_PIECE;
+		}
+		s->offs[n++] = start;
+	}
+	s->offs[n] = len;
+	s->npieces = (long long)n;
+}
+
+/* Append one step to the plan. */
+static void
+stream_plan_add(struct stream *s, enum step_kind kind, long long arg)
+{
+	if (s->nplan >= STREAM_MAXPLAN)
+		abort();
+	s->plan[s->nplan].kind = kind;
+	s->plan[s->nplan].arg = arg;
+	s->nplan++;
+}
+
+/* The answer pieces up to lim, with mock:message_file's real file. */
+static void
+stream_plan_pieces(struct stream *s, long long lim)
+{
+	long long	half = s->npieces / 2;
+
+	if (s->d.message_file && half <= lim) {
+		stream_plan_add(s, ST_PIECES, half);
+		stream_plan_add(s, ST_FILE, 0);
+	}
+	stream_plan_add(s, ST_PIECES, lim);
+}
+
+/* Build the event plan from the app kind and the directives. */
+static void
+stream_plan(struct stream *s)
+{
+	const struct directives	*d = &s->d;
+	enum app_kind		 k = s->app->kind;
+	int			 flow = stream_is_chatflow(s);
+	long long		 lim = s->npieces;
+
+	if (d->hang) {
+		stream_plan_add(s, ST_HANG, 0);
+		return;
+	}
+	if (k == APP_CHATFLOW || k == APP_CHATFLOW_1130)
+		stream_plan_add(s, ST_PING, 0);
+	if (d->error_nocode) {
+		stream_plan_add(s, ST_ERROR_NOCODE, 0);
+		stream_plan_add(s, ST_KEEPALIVE, 0);
+		return;
+	}
+	if (d->error_first) {
+		stream_plan_add(s, ST_ERROR_FIRST, 0);
+		stream_plan_add(s, ST_END, 0);
+		return;
+	}
+	if (flow) {
+		stream_plan_add(s, ST_WF_STARTED, 0);
+		stream_plan_add(s, ST_NODE_STARTED, 0);
+		stream_plan_add(s, ST_NODE_FINISHED, 0);
+		stream_plan_add(s, ST_NODE_STARTED, 1);
+	} else if (k == APP_AGENT) {
+		stream_plan_add(s, ST_THOUGHT, 0);
+		stream_plan_add(s, ST_THOUGHT, 1);
+		stream_plan_add(s, ST_THOUGHT, 2);
+		stream_plan_add(s, ST_FILE, 0);
+		stream_plan_add(s, ST_THOUGHT, 3);
+	}
+	if (flow && d->workflow_failed)
+		lim = lim < 1 ? lim : 1;
+	else if (d->error || d->cut)
+		lim = lim < 2 ? lim : 2;
+	stream_plan_pieces(s, lim);
+	if (flow && d->workflow_failed) {
+		stream_plan_add(s, ST_WF_FAILED, 0);
+		if (k == APP_CHATFLOW_OLD)
+			stream_plan_add(s, ST_ERROR_RUN_FAILED, 0);
+		stream_plan_add(s, ST_END, 0);
+		return;
+	}
+	if (d->error) {
+		stream_plan_add(s, ST_ERROR, 0);
+		stream_plan_add(s, ST_KEEPALIVE, 0);
+		return;
+	}
+	if (d->cut) {
+		stream_plan_add(s, ST_CUT, 0);
+		return;
+	}
+	if (k == APP_AGENT)
+		stream_plan_add(s, ST_THOUGHT, 4);
+	if (flow) {
+		stream_plan_add(s, ST_NODE_FINISHED, 1);
+		stream_plan_add(s, ST_NODE_STARTED, 2);
+		stream_plan_add(s, ST_NODE_FINISHED, 2);
+	}
+	if (d->replace)
+		stream_plan_add(s, ST_REPLACE, 0);
+	switch (k) {
+	case APP_CHATFLOW:
+		stream_plan_add(s, ST_MESSAGE_END, 0);
+		stream_plan_add(s, ST_WF_FINISHED, 0);
+		break;
+	case APP_CHATFLOW_OLD:
+		stream_plan_add(s, ST_WF_FINISHED, 0);
+		stream_plan_add(s, ST_MESSAGE_END, 0);
+		break;
+	case APP_CHATFLOW_1130:
+		stream_plan_add(s, ST_WF_FINISHED, 0);
+		break;
+	default:
+		stream_plan_add(s, ST_MESSAGE_END, 0);
+		break;
+	}
+	stream_plan_add(s, ST_END, 0);
+}
+
+/* Pre-format the piece event around a marker, split into pre and suf. */
+static void
+stream_piece_format(struct stream *s)
+{
+	struct jw	 w;
+	const char	*ev;
+	char		*mark;
+	size_t		 mlen = strlen(STREAM_MARK);
+	int		 plain = 0;
+
+	if (s->d.message_file)
+		ev = "message_file";
+	else if (s->app->kind == APP_AGENT)
+		ev = "agent_message";
+	else {
+		ev = "message";
+		plain = 1;
+	}
+	stream_head(s, &w, ev);
+	jw_key(&w, "task_id");
+	jw_str(&w, s->task_id);
+	jw_key(&w, "id");
+	jw_str(&w, s->message_id);
+	jw_key(&w, "answer");
+	jw_str(&w, STREAM_MARK);
+	if (plain) {
+		jw_key(&w, "from_variable_selector");
+		if (stream_is_chatflow(s)) {
+			jw_arr(&w);
+			jw_str(&w, "llm");
+			jw_str(&w, "text");
+			jw_close(&w);
+		} else
+			jw_raw(&w, "null");
+	}
+	jw_close(&w);
+	mbuf_adds(&s->fmt, s->eol);
+	mbuf_adds(&s->fmt, s->eol);
+	mark = memmem(s->fmt.p, s->fmt.len, STREAM_MARK, mlen);
+	if (mark == NULL)
+		abort();
+	s->pre_len = (size_t)(mark - s->fmt.p);
+	s->pre = util_xstrndup(s->fmt.p, s->pre_len);
+	s->suf_len = s->fmt.len - s->pre_len - mlen;
+	s->suf = util_xstrndup(mark + mlen, s->suf_len);
+	s->fmt.len = 0;
+}
+
+/* One answer piece as message, agent_message or message_file. */
+static void
+stream_ev_piece(struct stream *s)
+{
+	stream_piece(s, s->piece_idx, &s->tmp);
+	if (s->first_piece_us == 0)
+		s->first_piece_us = util_mono_us();
+	if (s->keep_answer)
+		mbuf_add(&s->answer, s->tmp.p, s->tmp.len);
+	s->fmt.len = 0;
+	mbuf_reserve(&s->fmt, s->pre_len + s->tmp.len + s->suf_len + 16);
+	mbuf_add(&s->fmt, s->pre, s->pre_len);
+	jw_escape(&s->fmt, s->tmp.p, s->tmp.len, s->jstyle);
+	mbuf_add(&s->fmt, s->suf, s->suf_len);
+	evbuffer_add(s->out, s->fmt.p, s->fmt.len);
+	s->piece_idx++;
+}
+
+/* The accumulated answer as a string value. */
+static void
+stream_answer(struct stream *s, struct jw *w)
+{
+	jw_strn(w, s->answer.p != NULL ? s->answer.p : "", s->answer.len);
+}
+
+/* agent_thought k: 0-2 the tool round at position 1, 3-4 position 2. */
+static void
+stream_ev_thought(struct stream *s, int k)
+{
+	struct jw	w;
+	int		tool = k == 1 || k == 2;
+
+	stream_head(s, &w, "agent_thought");
+	jw_key(&w, "task_id");
+	jw_str(&w, s->task_id);
+	jw_key(&w, "id");
+	jw_str(&w, s->thought_id[k < 3 ? 0 : 1]);
+	jw_key(&w, "position");
+	jw_int(&w, k < 3 ? 1 : 2);
+	jw_key(&w, "thought");
+	if (k == 4)
+		stream_answer(s, &w);
+	else
+		jw_str(&w, "");
+	jw_key(&w, "observation");
+	jw_str(&w, k == 2 ? s->observation : "");
+	jw_key(&w, "tool");
+	jw_str(&w, tool ? "current_time" : "");
+	jw_key(&w, "tool_labels");
+	if (tool) {
+		jw_obj(&w);
+		jw_key(&w, "current_time");
+		jw_obj(&w);
+		jw_key(&w, "en_US");
+		jw_str(&w, "Current Time");
+		jw_key(&w, "zh_Hans");
+		jw_str(&w, "\xe8\x8e\xb7\xe5\x8f\x96\xe5\xbd\x93\xe5\x89\x8d"
+		    "\xe6\x97\xb6\xe9\x97\xb4");	/* 获取当前时间 */
+		jw_close(&w);
+		jw_close(&w);
+	} else
+		jw_raw(&w, "{}");
+	jw_key(&w, "tool_input");
+	jw_str(&w, tool ? "{\"current_time\": {\"timezone\": \"UTC\"}}" : "");
+	jw_key(&w, "message_files");
+	jw_raw(&w, "[]");
+	stream_tail(s, &w);
+}
+
+/* A real message_file event: a file, no answer. */
+static void
+stream_ev_file(struct stream *s)
+{
+	struct jw	w;
+
+	stream_head(s, &w, "message_file");
+	jw_key(&w, "task_id");
+	jw_str(&w, s->task_id);
+	jw_key(&w, "id");
+	jw_str(&w, s->file_id);
+	jw_key(&w, "type");
+	jw_str(&w, "image");
+	jw_key(&w, "belongs_to");
+	jw_str(&w, "assistant");
+	jw_key(&w, "url");
+	jw_str(&w, STREAM_FILE_URL);
+	stream_tail(s, &w);
+}
+
+/* message_replace after an output-moderation hit. */
+static void
+stream_ev_replace(struct stream *s)
+{
+	struct jw	w;
+
+	stream_head(s, &w, "message_replace");
+	jw_key(&w, "task_id");
+	jw_str(&w, s->task_id);
+	jw_key(&w, "answer");
+	jw_str(&w, STREAM_REPLACED);
+	jw_key(&w, "reason");
+	jw_str(&w, "");
+	stream_tail(s, &w);
+}
+
+/* message_end with the usage so far. */
+static void
+stream_ev_message_end(struct stream *s)
+{
+	struct jw	w;
+
+	stream_head(s, &w, "message_end");
+	jw_key(&w, "task_id");
+	jw_str(&w, s->task_id);
+	jw_key(&w, "id");
+	jw_str(&w, s->message_id);
+	jw_key(&w, "metadata");
+	stream_metadata(s, &w);
+	jw_key(&w, "files");
+	jw_raw(&w, stream_is_chatflow(s) ? "[]" : "null");
+	stream_tail(s, &w);
+}
+
+/* An error event: wrapper keys, then code, status, message. */
+static void
+stream_ev_error(struct stream *s, const char *code, int status,
+    const char *msg)
+{
+	struct jw	w;
+
+	stream_head(s, &w, "error");
+	jw_key(&w, "code");
+	jw_str(&w, code);
+	jw_key(&w, "status");
+	jw_int(&w, status);
+	jw_key(&w, "message");
+	jw_str(&w, msg);
+	stream_tail(s, &w);
+}
+
+/* The >= 1.13 worker-style error: no code, no ids. */
+static void
+stream_ev_error_nocode(struct stream *s)
+{
+	struct jw	w;
+
+	s->fmt.len = 0;
+	mbuf_add(&s->fmt, "data: ", 6);
+	jw_init(&w, &s->fmt, s->jstyle);
+	jw_obj(&w);
+	jw_key(&w, "event");
+	jw_str(&w, "error");
+	jw_key(&w, "message");
+	jw_str(&w, "Conversation Not Exists.");
+	jw_key(&w, "status");
+	jw_int(&w, 500);
+	stream_tail(s, &w);
+}
+
+/* The workflow inputs: the request's inputs plus the sys.* variables. */
+static void
+stream_sys_inputs(struct stream *s, struct jw *w)
+{
+	const char	*k;
+	json_t		*v;
+
+	jw_obj(w);
+	json_object_foreach(s->inputs, k, v) {
+		jw_key(w, k);
+		jw_json(w, v);
+	}
+	jw_key(w, "sys.query");
+	jw_strn(w, s->query, s->query_len);
+	jw_key(w, "sys.files");
+	jw_raw(w, "[]");
+	jw_key(w, "sys.conversation_id");
+	jw_str(w, s->conversation_id);
+	jw_key(w, "sys.user_id");
+	jw_str(w, s->user);
+	jw_key(w, "sys.dialogue_count");
+	jw_int(w, 1);
+	jw_key(w, "sys.app_id");
+	jw_str(w, stream_app_id);
+	jw_key(w, "sys.workflow_id");
+	jw_str(w, s->workflow_id);
+	jw_key(w, "sys.workflow_run_id");
+	jw_str(w, s->run_id);
+	jw_close(w);
+}
+
+/* Open a workflow event: wrapper keys, task_id, workflow_run_id, data. */
+static void
+stream_wf_head(struct stream *s, struct jw *w, const char *event)
+{
+	stream_head(s, w, event);
+	jw_key(w, "task_id");
+	jw_str(w, s->task_id);
+	jw_key(w, "workflow_run_id");
+	jw_str(w, s->run_id);
+	jw_key(w, "data");
+	jw_obj(w);
+}
+
+/* workflow_started. */
+static void
+stream_ev_wf_started(struct stream *s)
+{
+	struct jw	w;
+
+	stream_wf_head(s, &w, "workflow_started");
+	jw_key(&w, "id");
+	jw_str(&w, s->run_id);
+	jw_key(&w, "workflow_id");
+	jw_str(&w, s->workflow_id);
+	jw_key(&w, "inputs");
+	stream_sys_inputs(s, &w);
+	jw_key(&w, "created_at");
+	jw_int(&w, s->created_at);
+	if (s->app->kind != APP_CHATFLOW_OLD) {
+		jw_key(&w, "reason");
+		jw_str(&w, "initial");
+	}
+	jw_close(&w);
+	stream_tail(s, &w);
+}
+
+/* The keys node_started and node_finished share at the front of data. */
+static void
+stream_node_common(struct stream *s, struct jw *w, int i)
+{
+	jw_key(w, "id");
+	jw_str(w, s->node_exec[i]);
+	jw_key(w, "node_id");
+	jw_str(w, stream_nodes[i].id);
+	jw_key(w, "node_type");
+	jw_str(w, stream_nodes[i].type);
+	jw_key(w, "title");
+	jw_str(w, stream_nodes[i].title);
+	jw_key(w, "index");
+	jw_int(w, i + 1);
+	jw_key(w, "predecessor_node_id");
+	if (stream_nodes[i].pred != NULL)
+		jw_str(w, stream_nodes[i].pred);
+	else
+		jw_raw(w, "null");
+}
+
+/* node_started for node i (start, llm, answer). */
+static void
+stream_ev_node_started(struct stream *s, int i)
+{
+	struct jw	w;
+
+	stream_wf_head(s, &w, "node_started");
+	stream_node_common(s, &w, i);
+	jw_key(&w, "inputs");
+	jw_raw(&w, "null");
+	jw_key(&w, "inputs_truncated");
+	jw_raw(&w, "false");
+	jw_key(&w, "created_at");
+	jw_int(&w, (long long)time(NULL));
+	jw_key(&w, "extras");
+	jw_raw(&w, "{}");
+	jw_key(&w, "iteration_id");
+	jw_raw(&w, "null");
+	jw_key(&w, "loop_id");
+	jw_raw(&w, "null");
+	jw_key(&w, "agent_strategy");
+	jw_raw(&w, "null");
+	jw_close(&w);
+	stream_tail(s, &w);
+}
+
+/* node_finished for node i, with realistic inputs and outputs. */
+static void
+stream_ev_node_finished(struct stream *s, int i)
+{
+	struct jw	w;
+	char		price[40];
+	long long	p, c;
+
+	stream_tokens(s, &p, &c);
+	stream_wf_head(s, &w, "node_finished");
+	stream_node_common(s, &w, i);
+	jw_key(&w, "inputs");
+	if (i == 0)
+		stream_sys_inputs(s, &w);
+	else
+		jw_raw(&w, "null");
+	jw_key(&w, "inputs_truncated");
+	jw_raw(&w, "false");
+	jw_key(&w, "process_data");
+	if (i == 1) {
+		jw_obj(&w);
+		jw_key(&w, "model_mode");
+		jw_str(&w, "chat");
+		jw_key(&w, "prompts");
+		jw_arr(&w);
+		jw_obj(&w);
+		jw_key(&w, "role");
+		jw_str(&w, "user");
+		jw_key(&w, "text");
+		jw_strn(&w, s->query, s->query_len);
+		jw_key(&w, "files");
+		jw_raw(&w, "[]");
+		jw_close(&w);
+		jw_close(&w);
+		jw_key(&w, "model_provider");
+		jw_str(&w, "mock");
+		jw_key(&w, "model_name");
+		jw_str(&w, "mock-llm");
+		jw_close(&w);
+	} else
+		jw_raw(&w, "null");
+	jw_key(&w, "process_data_truncated");
+	jw_raw(&w, "false");
+	jw_key(&w, "outputs");
+	if (i == 0)
+		stream_sys_inputs(s, &w);
+	else if (i == 1) {
+		jw_obj(&w);
+		jw_key(&w, "text");
+		stream_answer(s, &w);
+		jw_key(&w, "reasoning_content");
+		jw_str(&w, "");
+		jw_key(&w, "usage");
+		stream_usage(s, &w);
+		jw_key(&w, "finish_reason");
+		jw_str(&w, "stop");
+		jw_close(&w);
+	} else {
+		jw_obj(&w);
+		jw_key(&w, "answer");
+		stream_answer(s, &w);
+		jw_key(&w, "files");
+		jw_raw(&w, "[]");
+		jw_close(&w);
+	}
+	jw_key(&w, "outputs_truncated");
+	jw_raw(&w, "false");
+	jw_key(&w, "status");
+	jw_str(&w, "succeeded");
+	jw_key(&w, "error");
+	jw_raw(&w, "null");
+	jw_key(&w, "elapsed_time");
+	jw_real(&w, i == 1 ? stream_elapsed(s) : 0.004);
+	jw_key(&w, "execution_metadata");
+	if (i == 1) {
+		stream_price(price, sizeof(price), (p * 15 + 5) / 10 + c * 6);
+		jw_obj(&w);
+		jw_key(&w, "total_tokens");
+		jw_int(&w, p + c);
+		jw_key(&w, "total_price");
+		jw_str(&w, price);
+		jw_key(&w, "currency");
+		jw_str(&w, "USD");
+		jw_close(&w);
+	} else
+		jw_raw(&w, "null");
+	jw_key(&w, "created_at");
+	jw_int(&w, s->created_at);
+	jw_key(&w, "finished_at");
+	jw_int(&w, (long long)time(NULL));
+	jw_key(&w, "files");
+	jw_raw(&w, "[]");
+	jw_key(&w, "iteration_id");
+	jw_raw(&w, "null");
+	jw_key(&w, "loop_id");
+	jw_raw(&w, "null");
+	jw_close(&w);
+	stream_tail(s, &w);
+}
+
+/* workflow_finished, succeeded or failed. */
+static void
+stream_ev_wf_finished(struct stream *s, int failed)
+{
+	struct jw	w;
+	long long	p, c;
+
+	stream_tokens(s, &p, &c);
+	stream_wf_head(s, &w, "workflow_finished");
+	jw_key(&w, "id");
+	jw_str(&w, s->run_id);
+	jw_key(&w, "workflow_id");
+	jw_str(&w, s->workflow_id);
+	jw_key(&w, "status");
+	jw_str(&w, failed ? "failed" : "succeeded");
+	jw_key(&w, "outputs");
+	if (failed)
+		jw_raw(&w, "{}");
+	else {
+		jw_obj(&w);
+		jw_key(&w, "answer");
+		stream_answer(s, &w);
+		jw_close(&w);
+	}
+	jw_key(&w, "error");
+	if (failed)
+		jw_str(&w, STREAM_FAIL);
+	else
+		jw_raw(&w, "null");
+	jw_key(&w, "elapsed_time");
+	jw_real(&w, stream_elapsed(s));
+	jw_key(&w, "total_tokens");
+	jw_int(&w, p + c);
+	jw_key(&w, "total_steps");
+	jw_int(&w, failed ? 2 : 3);
+	jw_key(&w, "created_by");
+	jw_obj(&w);
+	jw_key(&w, "id");
+	jw_str(&w, s->end_user);
+	jw_key(&w, "user");
+	jw_str(&w, s->user);
+	jw_close(&w);
+	jw_key(&w, "created_at");
+	jw_int(&w, s->created_at);
+	jw_key(&w, "finished_at");
+	jw_int(&w, (long long)time(NULL));
+	jw_key(&w, "exceptions_count");
+	jw_int(&w, 0);
+	jw_key(&w, "files");
+	jw_raw(&w, "[]");
+	jw_close(&w);
+	stream_tail(s, &w);
+}
+
+/* Format the data event of the current step and advance. */
+static void
+stream_emit(struct stream *s, const struct step *st)
+{
+	char	msg[128];
+
+	switch (st->kind) {
+	case ST_PIECES:
+		stream_ev_piece(s);
+		return;		/* the pump advances past the last piece */
+	case ST_WF_STARTED:
+		stream_ev_wf_started(s);
+		break;
+	case ST_NODE_STARTED:
+		stream_ev_node_started(s, (int)st->arg);
+		break;
+	case ST_NODE_FINISHED:
+		stream_ev_node_finished(s, (int)st->arg);
+		break;
+	case ST_THOUGHT:
+		stream_ev_thought(s, (int)st->arg);
+		break;
+	case ST_FILE:
+		stream_ev_file(s);
+		break;
+	case ST_REPLACE:
+		stream_ev_replace(s);
+		break;
+	case ST_MESSAGE_END:
+		stream_ev_message_end(s);
+		break;
+	case ST_WF_FINISHED:
+		stream_ev_wf_finished(s, 0);
+		break;
+	case ST_WF_FAILED:
+		stream_ev_wf_finished(s, 1);
+		break;
+	case ST_ERROR:
+		stream_ev_error(s, "completion_request_error", 400,
+		    "[openai] Error: quota exceeded");
+		break;
+	case ST_ERROR_NOCODE:
+		stream_ev_error_nocode(s);
+		break;
+	case ST_ERROR_FIRST:
+		snprintf(msg, sizeof(msg), "mock error %s",
+		    s->d.error_first_code);
+		stream_ev_error(s, s->d.error_first_code,
+		    s->d.error_first_status, msg);
+		break;
+	case ST_ERROR_RUN_FAILED:
+		stream_ev_error(s, "invalid_param", 400,
+		    "Run failed: " STREAM_FAIL);
+		break;
+	default:
+		break;
+	}
+	s->step++;
+}
+
+/*
+ * Whether the next data event must wait: for the socket to drain, for
+ * first_delay, or for the interval.  Arms what will resume the pump.
+ */
+static int
+stream_gate(struct stream *s)
+{
+	if (stream_pending(s) >= MOCK_HIWAT) {
+		if (!s->wait_drain) {
+			s->wait_drain = 1;
+			s->wait_since = util_mono_us();
+		}
+		return (1);
+	}
+	if (s->need_first_delay) {
+		s->need_first_delay = 0;
+		stream_timer(s, TW_FIRST, s->d.first_delay);
+		return (1);
+	}
+	if (s->d.interval > 0 && s->events_sent > 0) {
+		if (!s->interval_ok) {
+			stream_timer(s, TW_INTERVAL, s->d.interval);
+			return (1);
+		}
+		s->interval_ok = 0;
+	}
+	return (0);
+}
+
+/* Finish the response; stream_req_done may run before this returns. */
+static void
+stream_end(struct stream *s)
+{
+	struct evhttp_request	*req = s->req;
+
+	s->ended = 1;
+	if (s->ev_ping != NULL)
+		event_del(s->ev_ping);
+	if (req != NULL)
+		evhttp_send_reply_end(req);
+}
+
+/* mock:cut: shut the socket down and let evhttp fail the connection. */
+static void
+stream_cut(struct stream *s)
+{
+	struct bufferevent	*bev;
+	evutil_socket_t		 fd;
+
+	s->state = SS_CUT;
+	if (s->ev_ping != NULL)
+		event_del(s->ev_ping);
+	if ((bev = stream_bev(s)) != NULL &&
+	    (fd = bufferevent_getfd(bev)) >= 0)
+		shutdown(fd, SHUT_RDWR);
+	/* evhttp reads EOF next and calls stream_conn_closed. */
+}
+
+/* Switch to pinging every 200 ms until the peer goes away. */
+static void
+stream_keepalive(struct stream *s)
+{
+	struct timeval	tv;
+
+	if (s->ev_ping == NULL)
+		return;
+	event_del(s->ev_ping);
+	event_add(s->ev_ping, util_tv_ms(&tv, STREAM_KEEPALIVE_MS));
+}
+
+/* Whether everything formatted so far has left (for END and CUT). */
+static int
+stream_quiet(struct stream *s, int need_socket)
+{
+	if (evbuffer_get_length(s->frag) > 0)
+		return (0);
+	if (need_socket && stream_bev_out(s) > 0)
+		return (0);
+	return (1);
+}
+
+/* Walk the plan as far as the gates allow. */
+static void
+stream_pump(struct stream *s)
+{
+	const struct step	*st;
+
+	while (!s->done && !s->ended && s->state == SS_RUNNING &&
+	    s->step < s->nplan) {
+		st = &s->plan[s->step];
+		switch (st->kind) {
+		case ST_PING:
+			stream_add_ping(s);
+			s->step++;
+			continue;
+		case ST_KEEPALIVE:
+			stream_flush(s);
+			stream_keepalive(s);
+			return;
+		case ST_HANG:
+			stream_flush(s);
+			return;
+		case ST_END:
+		case ST_CUT:
+			stream_flush(s);
+			if (!stream_quiet(s, st->kind == ST_CUT)) {
+				s->wait_quiet = 1;
+				return;
+			}
+			if (st->kind == ST_END)
+				stream_end(s);
+			else
+				stream_cut(s);
+			return;		/* s may be finished now */
+		case ST_PIECES:
+			if (s->piece_idx >= st->arg) {
+				s->step++;
+				continue;
+			}
+			break;
+		default:
+			break;
+		}
+		if (!s->stopping && stream_gate(s)) {
+			stream_flush(s);
+			return;
+		}
+		stream_emit(s, st);
+		s->events_sent++;
+		if (s->d.ping_each)
+			stream_add_ping(s);
+	}
+	if (!s->done)
+		stream_flush(s);
+}
+
+/* Fill in the blocking body (json.dumps style), answer computed at once. */
+static void
+stream_blocking_body(struct stream *s, struct mbuf *b)
+{
+	struct jw	w;
+	long long	i;
+
+	for (i = 0; i < s->npieces; i++) {
+		stream_piece(s, i, &s->tmp);
+		mbuf_add(&s->answer, s->tmp.p, s->tmp.len);
+	}
+	s->piece_idx = s->npieces;
+	jw_init(&w, b, JW_PY);
+	jw_obj(&w);
+	jw_key(&w, "event");
+	jw_str(&w, "message");
+	jw_key(&w, "task_id");
+	jw_str(&w, s->task_id);
+	jw_key(&w, "id");
+	jw_str(&w, s->message_id);
+	jw_key(&w, "message_id");
+	jw_str(&w, s->message_id);
+	jw_key(&w, "conversation_id");
+	jw_str(&w, s->conversation_id);
+	jw_key(&w, "mode");
+	jw_str(&w, s->app->mode);
+	jw_key(&w, "answer");
+	if (s->d.replace)
+		jw_str(&w, STREAM_REPLACED);
+	else
+		stream_answer(s, &w);
+	jw_key(&w, "metadata");
+	stream_metadata(s, &w);
+	jw_key(&w, "created_at");
+	jw_int(&w, s->created_at);
+	jw_close(&w);
+}
+
+/* Send the status line and headers (and, for one-shot replies, all). */
+static void
+stream_headers(struct stream *s)
+{
+	struct evkeyvalq	*oh = evhttp_request_get_output_headers(s->req);
+	struct evbuffer		*ob = evhttp_request_get_output_buffer(s->req);
+	struct timeval		 tv;
+	char			 num[16];
+
+	stream_event_free(&s->ev_closed);
+	if (s->ev_timer != NULL)
+		evtimer_del(s->ev_timer);
+	if (s->d.close_after_end)
+		evhttp_add_header(oh, "Connection", "close");
+	switch (s->reply) {
+	case RK_HTTPERR:
+		evhttp_add_header(oh, "Content-Type", "application/json");
+		if (s->status == 401)
+			evhttp_add_header(oh, "WWW-Authenticate",
+			    "Bearer realm=\"api\"");
+		if (s->retry_after) {
+			snprintf(num, sizeof(num), "%d", s->retry_after);
+			evhttp_add_header(oh, "Retry-After", num);
+		}
+		evbuffer_add(ob, s->body.p, s->body.len);
+		s->ended = 1;
+		evhttp_send_reply(s->req, s->status, api_reason(s->status),
+		    NULL);
+		return;
+	case RK_BLOCKING:
+		evhttp_add_header(oh, "Content-Type",
+		    "application/json; charset=utf-8");
+		s->fmt.len = 0;
+		stream_blocking_body(s, &s->fmt);
+		evbuffer_add(ob, s->fmt.p, s->fmt.len);
+		s->ended = 1;
+		evhttp_send_reply(s->req, 200, "OK", NULL);
+		return;
+	case RK_SSE:
+		break;
+	}
+	evhttp_add_header(oh, "Content-Type", "text/event-stream; charset=utf-8");
+	evhttp_add_header(oh, "Cache-Control", "no-cache");
+	evhttp_add_header(oh, "X-Accel-Buffering", "no");
+	evhttp_send_reply_start(s->req, 200, "OK");
+	s->started = 1;
+	if (!s->d.hang)
+		event_add(s->ev_ping, util_tv_ms(&tv, s->d.ping_every));
+	s->need_first_delay = s->d.first_delay > 0 && !s->stopping;
+	stream_pump(s);
+}
+
+/* EV_CLOSED before the headers: the peer left; answer so evhttp cleans up. */
+static void
+stream_peer_closed(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream		*s = arg;
+	struct evkeyvalq	*oh;
+
+	(void)fd;
+	(void)what;
+	if (s->done || s->started || s->ended)
+		return;
+	event_del(s->ev_closed);
+	evtimer_del(s->ev_timer);
+	s->state = SS_CLIENT_CLOSED;
+	s->ended = 1;
+	oh = evhttp_request_get_output_headers(s->req);
+	evhttp_add_header(oh, "Connection", "close");
+	evhttp_send_reply(s->req, 499, "Client Closed Request", NULL);
+}
+
+/* Drop finished records beyond the limit, oldest first. */
+static void
+stream_evict(void)
+{
+	struct stream	*s, *next;
+
+	for (s = TAILQ_FIRST(&stream_records);
+	    s != NULL && stream_nrecords > MOCK_RECORDS_MAX; s = next) {
+		next = TAILQ_NEXT(s, rec_entry);
+		if (s->live)
+			continue;
+		TAILQ_REMOVE(&stream_records, s, rec_entry);
+		s->listed = 0;
+		stream_nrecords--;
+		stream_free(s);
+	}
+}
+
+/* Allocate a stream for a validated request. */
+static struct stream *
+stream_new(const struct stream_params *p)
+{
+	struct stream	*s;
+	struct tm	 tm;
+	time_t		 now;
+	char		 when[32];
+	int		 i;
+
+	s = util_xcalloc(1, sizeof(*s));
+	s->state = SS_RUNNING;
+	s->reply = p->reply;
+	s->app = p->app;
+	s->d = *p->dir;
+	s->key = util_xstrdup(p->key);
+	s->user = util_xstrdup(p->user);
+	s->query = util_xstrndup(p->query, p->query_len);
+	s->query_len = p->query_len;
+	s->inputs = p->inputs != NULL ? json_incref(p->inputs) : json_object();
+	util_uuid4(s->task_id);
+	util_uuid4(s->message_id);
+	util_uuid4(s->run_id);
+	util_uuid4(s->workflow_id);
+	util_uuid4(s->file_id);
+	util_uuid4(s->end_user);
+	for (i = 0; i < 3; i++)
+		util_uuid4(s->node_exec[i]);
+	for (i = 0; i < 2; i++)
+		util_uuid4(s->thought_id[i]);
+	if (p->conversation_id != NULL)
+		snprintf(s->conversation_id, sizeof(s->conversation_id), "%s",
+		    p->conversation_id);
+	else
+		util_uuid4(s->conversation_id);
+	now = time(NULL);
+	s->created_at = (long long)now;
+	s->start_us = util_mono_us();
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(s->observation, sizeof(s->observation),
+	    "{\"current_time\": \"%s\"}", when);
+	s->jstyle = s->d.spaced ? JW_PY : JW_ORJSON;
+	s->eol = s->d.crlf ? "\r\n" : "\n";
+	s->keep_answer = s->app->kind != APP_CHAT;
+	s->frag_seed = 12345;
+	stream_pieces_init(s);
+	if (p->reply == RK_HTTPERR) {
+		s->status = p->status;
+		s->retry_after = p->retry_after;
+		mbuf_add(&s->body, p->body->p, p->body->len);
+	}
+	s->ev_timer = evtimer_new(stream_base, stream_timer_cb, s);
+	if (p->reply == RK_SSE) {
+		s->out = evbuffer_new();
+		s->frag = evbuffer_new();
+		s->slice = evbuffer_new();
+		s->ev_ping = event_new(stream_base, -1, EV_PERSIST,
+		    stream_ping_cb, s);
+		s->ev_frag = evtimer_new(stream_base, stream_frag_cb, s);
+		if (s->out == NULL || s->frag == NULL || s->slice == NULL ||
+		    s->ev_ping == NULL || s->ev_frag == NULL)
+			abort();
+		stream_plan(s);
+		stream_piece_format(s);
+		s->listed = 1;
+		TAILQ_INSERT_TAIL(&stream_records, s, rec_entry);
+		stream_nrecords++;
+		stream_nrunning++;
+		stream_evict();
+	}
+	if (s->ev_timer == NULL)
+		abort();
+	s->live = 1;
+	TAILQ_INSERT_TAIL(&stream_live, s, live_entry);
+	return (s);
+}
+
+/* Prepare the module: the reaper, the byte pattern, the app id. */
+void
+stream_init(struct event_base *base)
+{
+	size_t	i;
+
+	stream_base = base;
+	stream_reaper = event_new(base, -1, 0, stream_reap, NULL);
+	if (stream_reaper == NULL)
+		abort();
+	for (i = 0; i < sizeof(stream_pattern) - 1; i++)
+		stream_pattern[i] = (char)('a' + i % 10);
+	util_uuid4(stream_app_id);
+}
+
+/* Take over a validated request: reply now or after the header delay. */
+void
+stream_start(struct evhttp_request *req, const struct stream_params *p)
+{
+	struct evhttp_connection	*evcon;
+	struct stream			*s;
+	evutil_socket_t			 fd;
+
+	s = stream_new(p);
+	s->req = req;
+	evcon = evhttp_request_get_connection(req);
+	evhttp_request_set_on_complete_cb(req, stream_req_done, s);
+	evhttp_connection_set_closecb(evcon, stream_conn_closed, s);
+	if (s->d.hang_headers || s->d.slow_headers >= 0) {
+		fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+		s->ev_closed = event_new(stream_base, fd, EV_CLOSED,
+		    stream_peer_closed, s);
+		if (s->ev_closed == NULL || event_add(s->ev_closed, NULL) == -1)
+			fprintf(stderr, "mock-dify: cannot watch fd %d for "
+			    "EV_CLOSED\n", (int)fd);
+		if (!s->d.hang_headers)
+			stream_timer(s, TW_HEADERS, s->d.slow_headers);
+		return;
+	}
+	stream_headers(s);
+}
+
+/*
+ * The stop endpoint: end a running stream of this task, key and user like
+ * Dify does, with message_end and the usage so far.  Returns 1 if one was.
+ */
+int
+stream_stop(const char *task_id, const char *key, const char *user)
+{
+	struct stream	*s;
+	enum step_kind	 k;
+
+	TAILQ_FOREACH(s, &stream_live, live_entry) {
+		if (s->reply != RK_SSE || s->done || s->ended ||
+		    s->state != SS_RUNNING || s->stopping)
+			continue;
+		if (strcmp(s->task_id, task_id) != 0 ||
+		    strcmp(s->key, key) != 0 || strcmp(s->user, user) != 0)
+			continue;
+		if (s->step < s->nplan) {
+			k = s->plan[s->step].kind;
+			if (k == ST_END || k == ST_CUT)
+				return (0);	/* already finishing */
+		}
+		s->stopping = 1;
+		evtimer_del(s->ev_timer);
+		s->plan[0].kind = ST_MESSAGE_END;
+		s->plan[1].kind = ST_END;
+		s->nplan = 2;
+		s->step = 0;
+		if (!s->started)
+			stream_headers(s);
+		else
+			stream_pump(s);
+		return (1);
+	}
+	return (0);
+}
+
+/* The name of a record state. */
+static const char *
+stream_state_name(enum stream_state st)
+{
+	switch (st) {
+	case SS_RUNNING:
+		return ("running");
+	case SS_COMPLETED:
+		return ("completed");
+	case SS_CLIENT_CLOSED:
+		return ("client_closed");
+	case SS_CUT:
+		return ("cut");
+	}
+	return ("unknown");
+}
+
+/* /mock/streams: every listed stream in start order. */
+json_t *
+stream_list_json(void)
+{
+	struct stream	*s;
+	json_t		*a;
+	int		 blocked;
+
+	a = json_array();
+	TAILQ_FOREACH(s, &stream_records, rec_entry) {
+		blocked = s->blocked || (s->wait_drain &&
+		    util_mono_us() - s->wait_since > STREAM_BLOCKED_US);
+		json_array_append_new(a, json_pack(
+		    "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:b}",
+		    "task_id", s->task_id,
+		    "key", s->key,
+		    "user", s->user,
+		    "state", stream_state_name(s->state),
+		    "events_sent", (json_int_t)s->events_sent,
+		    "bytes_sent", (json_int_t)s->bytes_sent,
+		    "max_pending", (json_int_t)s->max_pending,
+		    "blocked", blocked));
+	}
+	return (a);
+}
+
+/* Streams whose response is still open. */
+int
+stream_running(void)
+{
+	return (stream_nrunning);
+}
+
+/* /mock/reset: forget every record; running streams carry on unlisted. */
+void
+stream_reset(void)
+{
+	struct stream	*s;
+
+	while ((s = TAILQ_FIRST(&stream_records)) != NULL) {
+		TAILQ_REMOVE(&stream_records, s, rec_entry);
+		s->listed = 0;
+		if (!s->live)
+			stream_free(s);
+	}
+	stream_nrecords = 0;
+}
+
+/*
+ * At exit, after evhttp_free (whose closecbs finished every stream that
+ * still had a connection): free whatever is left.
+ */
+void
+stream_shutdown(void)
+{
+	struct stream	*s;
+
+	while ((s = TAILQ_FIRST(&stream_live)) != NULL) {
+		if (s->req != NULL && evhttp_request_get_connection(s->req) ==
+		    NULL)
+			evhttp_request_free(s->req);
+		s->req = NULL;
+		stream_finish(s, SS_CLIENT_CLOSED);
+	}
+	stream_reset();
+	stream_reap(-1, 0, NULL);
+	stream_event_free(&stream_reaper);
+}
