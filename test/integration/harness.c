@@ -580,10 +580,12 @@ char *
 sse_content(const struct sse_frames *f)
 {
 	json_t		*j, *c;
-	char		*out = strdup("");
-	size_t		 len = 0, i, n;
+	char		*out;
+	size_t		 len = 0, cap = 256, i, n;
 	const char	*s;
 
+	out = malloc(cap);
+	out[0] = '\0';
 	for (i = 0; i < f->n; i++) {
 		if ((j = json_loads(f->data[i], 0, NULL)) == NULL)
 			continue;
@@ -592,7 +594,11 @@ sse_content(const struct sse_frames *f)
 		if (json_is_string(c)) {
 			s = json_string_value(c);
 			n = json_string_length(c);
-			out = realloc(out, len + n + 1);
+			if (len + n + 1 > cap) {
+				while (len + n + 1 > cap)
+					cap *= 2;
+				out = realloc(out, cap);
+			}
 			memcpy(out + len, s, n);
 			len += n;
 			out[len] = '\0';

@@ -24,9 +24,10 @@ static void
 chat_teardown(void)
 {
 	int	rc = harness_proc_stop(&chat_proxy);
+	int	mrc = harness_proc_stop(&chat_mock);
 
-	harness_proc_stop(&chat_mock);
 	ck_assert_msg(rc == 0, "proxy did not shut down cleanly");
+	ck_assert_msg(mrc == 0, "look-alike did not shut down cleanly");
 }
 
 /*

@@ -31,9 +31,10 @@ static void
 err_teardown(void)
 {
 	int	rc = harness_proc_stop(&err_proxy);
+	int	mrc = harness_proc_stop(&err_mock);
 
-	harness_proc_stop(&err_mock);
 	ck_assert_msg(rc == 0, "proxy did not shut down cleanly");
+	ck_assert_msg(mrc == 0, "look-alike did not shut down cleanly");
 }
 
 /* Parse an error body and check its shape; returns it (caller frees). */

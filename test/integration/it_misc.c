@@ -31,9 +31,10 @@ static void
 misc_teardown(void)
 {
 	int	rc = harness_proc_stop(&misc_proxy);
+	int	mrc = harness_proc_stop(&misc_mock);
 
-	harness_proc_stop(&misc_mock);
 	ck_assert_msg(rc == 0, "proxy did not shut down cleanly");
+	ck_assert_msg(mrc == 0, "look-alike did not shut down cleanly");
 }
 
 /* Sleep for ms milliseconds. */
@@ -418,7 +419,7 @@ START_TEST(tls_upstream_is_verified)
 	ck_assert_int_eq(misc_tls_chat(p.port, "trusting"), 200);
 	ck_assert_int_eq(harness_proc_stop(&p), 0);
 
-	harness_proc_stop(&tls_mock);
+	ck_assert_int_eq(harness_proc_stop(&tls_mock), 0);
 	unlink(cert);
 	unlink(key);
 }
