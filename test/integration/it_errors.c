@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,6 +355,100 @@ START_TEST(unresolvable_host_is_502)
 }
 END_TEST
 
+START_TEST(short_timeouts_never_cut_a_live_stream)
+{
+	struct proc		 p;
+	struct http_response	 r;
+	struct sse_frames	 f;
+	char			*body, *got, want[256];
+	size_t			 len = 0;
+	int			 i;
+
+	/* Every timeout at 1 s; the answer takes 6 s, an event per 400 ms. */
+	harness_proxy_start(&p, err_mock.port, "\"connect_timeout\": 1, "
+	    "\"upstream_idle_timeout\": 1, \"client_idle_timeout\": 1, "
+	    "\"keepalive_interval\": 1");
+	for (i = 0; i < 15; i++)
+		len += (size_t)snprintf(want + len, sizeof(want) - len, "w%d ",
+		    i);
+	body = chat_body("mock:events=15 mock:interval=400", NULL, 1, 0);
+	ck_assert_int_eq(http_chat(p.port, "app-chat", body, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(r.elapsed_ms > 5500);
+	sse_split(r.body, r.bodylen, &f);
+	got = sse_content(&f);
+	ck_assert_str_eq(got, want);
+	ck_assert_str_eq(f.data[f.n - 1], "[DONE]");
+	free(got);
+	sse_frames_free(&f);
+	http_response_free(&r);
+	free(body);
+	/* The same for a client that did not ask for a stream. */
+	body = chat_body("mock:events=15 mock:interval=400", NULL, 0, 0);
+	ck_assert_int_eq(http_chat(p.port, "app-chat", body, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(strstr(r.body, want) != NULL);
+	http_response_free(&r);
+	free(body);
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+}
+END_TEST
+
+/*
+ * A listener whose accept queue is full: the kernel drops further SYNs, so
+ * a connect to it hangs as to a host that does not answer.  (Remote test
+ * addresses are no use: a sandbox may answer every outbound connection.)
+ */
+static int
+err_blackhole(int *port, int fill[3])
+{
+	struct sockaddr_in	sin;
+	socklen_t		len = sizeof(sin);
+	int			fd, i, fl;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+	listen(fd, 0);
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	*port = ntohs(sin.sin_port);
+	for (i = 0; i < 3; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM, 0);
+		fl = fcntl(fill[i], F_GETFL);
+		fcntl(fill[i], F_SETFL, fl | O_NONBLOCK);
+		connect(fill[i], (struct sockaddr *)&sin, sizeof(sin));
+	}
+	return (fd);
+}
+
+START_TEST(blackholed_dify_is_502_within_connect_timeout)
+{
+	struct proc		 p;
+	struct http_response	 r;
+	char			*body, extra[256];
+	int			 lfd, port, fill[3], i;
+
+	lfd = err_blackhole(&port, fill);
+	snprintf(extra, sizeof(extra), "\"dify_api_url\": "
+	    "\"http://127.0.0.1:%d/v1\", \"connect_timeout\": 1", port);
+	harness_proxy_start(&p, 0, extra);
+	body = chat_body("anyone?", NULL, 1, 0);
+	ck_assert_int_eq(http_chat(p.port, "app-chat", body, &r), 0);
+	ck_assert_int_eq(r.status, 502);
+	ck_assert_msg(r.elapsed_ms > 900 && r.elapsed_ms < 2500,
+	    "took %.0f ms", r.elapsed_ms);
+	ck_assert(strstr(r.body, "upstream_unreachable") != NULL);
+	free(body);
+	http_response_free(&r);
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+	for (i = 0; i < 3; i++)
+		close(fill[i]);
+	close(lfd);
+}
+END_TEST
+
 /* The errors suite. */
 Suite *
 it_errors_suite(void)
@@ -374,6 +469,8 @@ it_errors_suite(void)
 	tcase_add_test(tc, keepalive_is_an_empty_chunk);
 	tcase_add_test(tc, dify_down_is_502_within_connect_timeout);
 	tcase_add_test(tc, unresolvable_host_is_502);
+	tcase_add_test(tc, short_timeouts_never_cut_a_live_stream);
+	tcase_add_test(tc, blackholed_dify_is_502_within_connect_timeout);
 	suite_add_tcase(s, tc);
 	return (s);
 }

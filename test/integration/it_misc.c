@@ -217,6 +217,27 @@ START_TEST(cors_and_request_ids)
 }
 END_TEST
 
+START_TEST(access_log_line_per_exchange)
+{
+	struct http_response	 r;
+	char			*body;
+
+	body = chat_body("log me", NULL, 1, 0);
+	ck_assert_int_eq(http_request(misc_proxy.port, "POST",
+	    "/v1/chat/completions", "Authorization: Bearer app-chat\r\n"
+	    "X-Request-Id: log-check-7\r\n", body, &r, 10000), 0);
+	ck_assert_int_eq(r.status, 200);
+	http_response_free(&r);
+	misc_sleep(100);
+	ck_assert(harness_log_contains(&misc_proxy, "access id=log-check-7 "
+	    "method=POST path=/v1/chat/completions status=200 "
+	    "upstream_status=200 stream=1 duration_ms="));
+	ck_assert(harness_log_contains(&misc_proxy, "end=complete"));
+	ck_assert(!harness_log_contains(&misc_proxy, "log me"));
+	free(body);
+}
+END_TEST
+
 START_TEST(upstream_connections_are_reused)
 {
 	struct http_response	 r;
@@ -438,6 +459,7 @@ it_misc_suite(void)
 	tcase_add_test(tc, history_and_system_prompt_become_a_transcript);
 	tcase_add_test(tc, models_lists_the_app_and_caches_it);
 	tcase_add_test(tc, cors_and_request_ids);
+	tcase_add_test(tc, access_log_line_per_exchange);
 	tcase_add_test(tc, upstream_connections_are_reused);
 	tcase_add_test(tc, sigterm_lets_streams_finish);
 	tcase_add_test(tc, drain_deadline_ends_long_streams);

@@ -10,5 +10,6 @@ Suite	*it_chat_suite(void);
 Suite	*it_errors_suite(void);
 Suite	*it_client_suite(void);
 Suite	*it_misc_suite(void);
+Suite	*it_cli_suite(void);
 
 #endif
