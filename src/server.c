@@ -556,7 +556,8 @@ server_new(struct event_base *base, const struct config *cfg, char **cause)
 	evhttp_set_gencb(srv->http, server_handle, srv);
 	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH);
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH |
+	    EVHTTP_REQ_CONNECT);
 	evhttp_set_max_headers_size(srv->http, (ev_ssize_t)cfg->max_header_bytes);
 	/*
 	 * evhttp answers bodies over its limit with an HTML 413 we cannot
