@@ -24,7 +24,9 @@ struct downstream_handlers {
 
 struct downstream {
 	struct evhttp_request		*req;	/* NULL once released */
-	struct event			*closed_ev;
+	struct event_base		*base;
+	int				 fd;	/* client socket */
+	struct event			*closed_ev;	/* hang-up watch */
 	struct evbuffer			*chunk;
 	const struct downstream_handlers *h;
 	void				*arg;

@@ -15,17 +15,24 @@
  *    clears it.
  *
  *  - Until the reply starts, evhttp does not read the client socket and
- *    would not notice a client hanging up.  A separate EV_CLOSED event on
- *    the socket notices it; the request is then answered with a 499 and
- *    Connection: close, which evhttp writes (or fails to write) and cleans
- *    up through its normal paths.  A client that half-closes its sending
- *    side also counts as gone: HTTP clients do not do that while waiting.
+ *    would not notice a client hanging up.  A separate event watches the
+ *    socket for EV_READ|EV_CLOSED: libevent's epoll backend reports a
+ *    reset (EPOLLERR) as EV_READ|EV_WRITE, never EV_CLOSED, so watching
+ *    EV_CLOSED alone would miss resets and spin on the level-triggered
+ *    error.  When the event fires, poll(2) with POLLRDHUP tells a hang-up
+ *    from bytes of a pipelined request; in that case the event is dropped
+ *    (its readiness would not clear) and the same check runs from a timer.
+ *    A client that hung up gets a 499 with Connection: close, which evhttp
+ *    writes (or fails to write) and cleans up through its normal paths.
+ *    A client that half-closes its sending side also counts as gone: HTTP
+ *    clients do not do that while waiting.
  *
  *  - While a stream is sent, evhttp reads the socket only to notice a
  *    close.  Its read timeout would end long streams, so it is switched off
  *    for the stream (a write timeout still catches clients that stop
  *    reading) and restored when the response completes.
  */
+#include <poll.h>
 #include <string.h>
 
 #include <netinet/in.h>
@@ -43,6 +50,8 @@
 
 /* Input a streaming client may pipeline before reading pauses. */
 #define DOWNSTREAM_MAX_PIPELINED	(64 * 1024)
+/* How often a client with pipelined bytes is checked for a hang-up. */
+#define DOWNSTREAM_RECHECK_MS		250
 
 /* Convert milliseconds to a timeval. */
 static struct timeval
@@ -133,11 +142,24 @@ downstream_closed(struct evhttp_connection *evcon UNUSED, void *arg)
 	downstream_release(ds);
 }
 
+/* True if the peer of fd has hung up (closed, reset or half-closed). */
+static int
+downstream_peer_gone(int fd)
+{
+	struct pollfd	pfd;
+
+	pfd.fd = fd;
+	pfd.events = POLLRDHUP;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) == -1)
+		return (0);
+	return ((pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0);
+}
+
 /* The client hung up while we had not started replying. */
 static void
-downstream_hangup(int fd UNUSED, short what UNUSED, void *arg)
+downstream_hangup(struct downstream *ds)
 {
-	struct downstream	*ds = arg;
 	struct evkeyvalq	*hdrs;
 
 	downstream_unwatch(ds);
@@ -154,6 +176,35 @@ downstream_hangup(int fd UNUSED, short what UNUSED, void *arg)
 	evhttp_remove_header(hdrs, "Connection");
 	evhttp_add_header(hdrs, "Connection", "close");
 	evhttp_send_reply(ds->req, 499, "Client Closed Request", NULL);
+}
+
+/*
+ * The client socket is readable, closed or in error before our reply, or
+ * the recheck timer fired: find out which.
+ */
+static void
+downstream_watch(int fd UNUSED, short what, void *arg)
+{
+	struct downstream	*ds = arg;
+	struct timeval		 tv;
+
+	if (downstream_peer_gone(ds->fd)) {
+		downstream_hangup(ds);
+		return;
+	}
+	if (what & EV_TIMEOUT) {
+		tv = downstream_tv(DOWNSTREAM_RECHECK_MS);
+		evtimer_add(ds->closed_ev, &tv);
+		return;
+	}
+	/*
+	 * Bytes of a pipelined request: evhttp reads them after our reply.
+	 * Their readiness stays set, so check on a timer from now on.
+	 */
+	event_free(ds->closed_ev);
+	ds->closed_ev = evtimer_new(ds->base, downstream_watch, ds);
+	tv = downstream_tv(DOWNSTREAM_RECHECK_MS);
+	evtimer_add(ds->closed_ev, &tv);
 }
 
 /* All output was written: tell the owner, which may resume reading Dify. */
@@ -181,6 +232,8 @@ downstream_init(struct downstream *ds, struct evhttp_request *req,
 
 	memset(ds, 0, sizeof(*ds));
 	ds->req = req;
+	ds->base = base;
+	ds->fd = -1;
 	ds->h = h;
 	ds->arg = arg;
 	ds->idle_timeout_ms = idle_timeout_ms;
@@ -190,10 +243,11 @@ downstream_init(struct downstream *ds, struct evhttp_request *req,
 	if ((evcon = evhttp_request_get_connection(req)) != NULL)
 		evhttp_connection_set_closecb(evcon, downstream_closed, ds);
 	if ((fd = downstream_fd(req)) != -1) {
+		ds->fd = fd;
 		/* Tokens must not wait for Nagle and delayed ACKs. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		ds->closed_ev = event_new(base, fd, EV_CLOSED,
-		    downstream_hangup, ds);
+		ds->closed_ev = event_new(base, fd, EV_READ | EV_CLOSED,
+		    downstream_watch, ds);
 		if (ds->closed_ev != NULL)
 			event_add(ds->closed_ev, NULL);
 	}

@@ -172,6 +172,90 @@ START_TEST(disconnect_before_first_event_stops_the_task)
 }
 END_TEST
 
+/* CPU seconds a process has used. */
+static double
+cl_cpu_seconds(pid_t pid)
+{
+	char		 path[64], buf[1024], *p;
+	unsigned long	 utime, stime;
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	if (fgets(buf, sizeof(buf), f) == NULL) {
+		fclose(f);
+		return (-1);
+	}
+	fclose(f);
+	p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+	    "%*u %*u %lu %lu", &utime, &stime) != 2)
+		return (-1);
+	return ((double)(utime + stime) / (double)sysconf(_SC_CLK_TCK));
+}
+
+START_TEST(reset_before_first_event_stops_the_task_without_spinning)
+{
+	struct linger	 lg = { 1, 0 };
+	char		*body;
+	double		 cpu;
+	int		 fd;
+
+	mock_reset(cl_mock.port);
+	/* A reset is EPOLLERR: an EV_CLOSED-only watch would never fire. */
+	body = chat_body("mock:first_delay=1500 mock:events=5", NULL, 1, 0);
+	fd = http_connect(cl_proxy.port);
+	cl_send_chat(fd, "app-chat", body, "HTTP/1.1");
+	cl_sleep(200);
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+	cpu = cl_cpu_seconds(cl_proxy.pid);
+	cl_sleep(1000);
+	cpu = cl_cpu_seconds(cl_proxy.pid) - cpu;
+	ck_assert_msg(cpu < 0.3, "proxy used %.2f s of CPU in 1 s after a "
+	    "client reset", cpu);
+	cl_check_stop("openai-dify-proxy");
+	free(body);
+}
+END_TEST
+
+START_TEST(pipelined_requests_are_answered_in_order)
+{
+	struct http_response	 r;
+	char			*b1, *b2, *req;
+	double			 cpu;
+	int			 fd, n;
+
+	/* The second request waits in the socket while the first waits for
+	 * Dify: readable bytes that are not a hang-up. */
+	b1 = chat_body("first mock:first_delay=800", NULL, 0, 0);
+	b2 = chat_body("second", NULL, 0, 0);
+	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+	    "Authorization: Bearer app-chat\r\nContent-Length: %zu\r\n\r\n%s"
+	    "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+	    "Authorization: Bearer app-chat\r\nConnection: close\r\n"
+	    "Content-Length: %zu\r\n\r\n%s", strlen(b1), b1, strlen(b2), b2);
+	fd = http_connect(cl_proxy.port);
+	cpu = cl_cpu_seconds(cl_proxy.pid);
+	http_send_all(fd, req, (size_t)n);
+	ck_assert_int_eq(http_read_response(fd, &r, 10000), 0);
+	cpu = cl_cpu_seconds(cl_proxy.pid) - cpu;
+	close(fd);
+	ck_assert_int_eq(r.status, 200);
+	/* Both answers, in order, on the one connection. */
+	ck_assert(strstr(r.body, "Echo: first") != NULL);
+	ck_assert(strstr(r.body, "Echo: second") != NULL);
+	ck_assert(strstr(r.body, "Echo: first") < strstr(r.body,
+	    "Echo: second"));
+	ck_assert_msg(cpu < 0.3, "proxy used %.2f s of CPU waiting", cpu);
+	free(req);
+	free(b1);
+	free(b2);
+	http_response_free(&r);
+}
+END_TEST
+
 START_TEST(disconnect_non_streaming_stops_the_task)
 {
 	char	*body;
@@ -531,6 +615,8 @@ it_client_suite(void)
 	tcase_add_test(tc, disconnect_mid_stream_stops_the_task);
 	tcase_add_test(tc, disconnect_before_first_event_stops_the_task);
 	tcase_add_test(tc, disconnect_non_streaming_stops_the_task);
+	tcase_add_test(tc, reset_before_first_event_stops_the_task_without_spinning);
+	tcase_add_test(tc, pipelined_requests_are_answered_in_order);
 	tcase_add_test(tc, slow_client_keeps_memory_bounded);
 	tcase_add_test(tc, bad_client_input_gets_clear_errors);
 	tcase_add_test(tc, missing_key_is_401_without_asking_dify);
