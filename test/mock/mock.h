@@ -25,7 +25,7 @@
 #include <openssl/ssl.h>
 
 #define MOCK_RECORDS_MAX	10000		/* kept per record kind */
-#define MOCK_HIWAT		(256 * 1024)	/* queued output per stream */
+#define MOCK_HIWAT		(256 * 1024)	/* output queued per stream */
 #define MOCK_MAX_BODY		(64 * 1024 * 1024)
 
 /* Process-wide state; everything else is static inside its module. */
@@ -44,9 +44,9 @@ extern struct mock_env	 env;
 enum app_kind {
 	APP_CHAT,
 	APP_AGENT,
-	APP_CHATFLOW,		/* >= 1.13.1: ping, ..., message_end, wf_finished */
-	APP_CHATFLOW_OLD,	/* <= 1.12: ..., workflow_finished, message_end */
-	APP_CHATFLOW_1130,	/* 1.13.0: ping, ..., workflow_finished, no end */
+	APP_CHATFLOW,		/* >= 1.13.1: ..., message_end, wf_finished */
+	APP_CHATFLOW_OLD,	/* <= 1.12: ..., wf_finished, message_end */
+	APP_CHATFLOW_1130,	/* 1.13.0: ..., wf_finished, no message_end */
 	APP_WORKFLOW
 };
 
@@ -86,7 +86,7 @@ struct timeval *util_tv_ms(struct timeval *, long long);
 
 /* mock_jw.c */
 #define JW_ORJSON	0	/* streams: compact, raw UTF-8 */
-#define JW_PY		1	/* json.dumps: ", " ": ", \uXXXX escapes */
+#define JW_PY		1	/* json.dumps: spaced, \uXXXX escapes */
 #define JW_UJSON	2	/* flask-restx: compact, \uXXXX, "\/" */
 #define JW_MAXDEPTH	32
 
@@ -114,9 +114,9 @@ void	 jw_error_body(struct mbuf *, int, const char *, const char *);
 /* mock_directive.c */
 struct directives {
 	long long	 events;	/* -1: echo the query */
-	long long	 piece;		/* pad pieces to this many bytes */
+	long long	 piece;		/* pad pieces to this size */
 	long long	 interval;	/* ms between data events */
-	long long	 first_delay;	/* ms before the first data event */
+	long long	 first_delay;	/* ms before the first event */
 	long long	 ping_every;	/* ms between periodic pings */
 	long long	 bytes;		/* -1: off */
 	long long	 slow_headers;	/* -1: off */
@@ -168,7 +168,8 @@ struct stream_params {
 	int			 retry_after;	/* RK_HTTPERR */
 };
 void	 stream_init(struct event_base *);
-void	 stream_start(struct evhttp_request *, const struct stream_params *);
+void	 stream_start(struct evhttp_request *,
+	    const struct stream_params *);
 int	 stream_stop(const char *, const char *, const char *);
 json_t	*stream_list_json(void);
 int	 stream_running(void);

@@ -19,15 +19,17 @@
 
 #include "mock.h"
 
-#define API_NOT_CHAT	"Please check if your app mode matches the right API route."
-#define API_BAD_JSON	"Invalid JSON payload received or JSON payload is empty."
+#define API_NOT_CHAT	"Please check if your app mode matches the right " \
+			"API route."
+#define API_BAD_JSON	"Invalid JSON payload received or JSON payload " \
+			"is empty."
 #define API_NO_USER	"Arg user must be provided."
-#define API_NO_AUTH	"Authorization header must be provided and start with " \
-			"'Bearer'"
+#define API_NO_AUTH	"Authorization header must be provided and start " \
+			"with 'Bearer'"
 #define API_BAD_SCHEME	"Authorization scheme must be 'Bearer'"
 #define API_BAD_TOKEN	"Access token is invalid"
-#define API_404_SUFFIX	" You have requested this URI [/v1/chat-messages] but " \
-			"did you mean /v1/chat-messages or " \
+#define API_404_SUFFIX	" You have requested this URI [/v1/chat-messages] " \
+			"but did you mean /v1/chat-messages or " \
 			"/v1/chat-messages/<string:task_id>/stop ?"
 #define API_500_MSG	"The server encountered an internal error and was " \
 			"unable to complete your request."
@@ -43,7 +45,7 @@ static const struct mock_app api_apps[] = {
 	{ "app-workflow", "Mock Workflow", "workflow", APP_WORKFLOW }
 };
 
-static json_t	*api_requests;		/* POST /v1/chat-messages, in order */
+static json_t	*api_requests;		/* POST /v1/chat-messages */
 static json_t	*api_stops;		/* stop calls, in order */
 
 /* Create the record arrays. */

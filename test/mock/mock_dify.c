@@ -55,7 +55,8 @@ mock_bevcb(struct event_base *base, void *arg)
 	(void)arg;
 	env.conns_accepted++;
 	if (env.ssl_ctx == NULL)
-		return (bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
+		return (bufferevent_socket_new(base, -1,
+		    BEV_OPT_CLOSE_ON_FREE));
 	if ((ssl = SSL_new(env.ssl_ctx)) == NULL)
 		return (NULL);
 	/* The bufferevent owns ssl from here, even if it fails. */
@@ -227,7 +228,8 @@ main(int argc, char **argv)
 	ev_term = evsignal_new(env.base, SIGTERM, mock_signal, NULL);
 	ev_int = evsignal_new(env.base, SIGINT, mock_signal, NULL);
 	if (ev_term == NULL || ev_int == NULL ||
-	    evsignal_add(ev_term, NULL) == -1 || evsignal_add(ev_int, NULL) == -1)
+	    evsignal_add(ev_term, NULL) == -1 ||
+	    evsignal_add(ev_int, NULL) == -1)
 		goto done;
 	if (event_base_dispatch(env.base) == -1)
 		goto done;

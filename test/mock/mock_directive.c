@@ -6,6 +6,15 @@
  * whitespace.  Numbers are read from the leading digits of VALUE, so a
  * token followed by punctuation ("mock:events=3.") still works.  Unknown
  * names and malformed values are ignored.
+ *
+ *   events=N piece=BYTES bytes=N stamp     what the answer pieces are
+ *   interval=MS first_delay=MS ping_every=MS ping slow_headers=MS
+ *                                           timing
+ *   crlf spaced fragment                    framing and serializer
+ *   message_file replace usage=P,C          event variants
+ *   error error_nocode error_first=CODE,STATUS workflow_failed
+ *   http=STATUS,CODE cut hang hang_headers close_after_end
+ *                                           failures
  */
 #include <ctype.h>
 #include <stdio.h>

@@ -25,12 +25,15 @@
  *
  * Before the headers go out (mock:slow_headers, mock:hang_headers) evhttp
  * has EV_READ off and would not notice the peer leaving, so a separate
- * EV_CLOSED event watches the socket; when it fires we answer 499 with
- * "Connection: close" and evhttp cleans up through its normal paths.
+ * EV_READ|EV_CLOSED event watches the socket (stream_peer_event); when the
+ * peer is gone we answer 499 with "Connection: close" and evhttp cleans
+ * up through its normal paths.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
 #include "mock.h"
@@ -49,7 +53,7 @@
 #define STREAM_ECHO_PIECE	8	/* bytes per echo event */
 #define STREAM_BYTES_PIECE	1000	/* bytes per mock:bytes event */
 #define STREAM_KEEPALIVE_MS	200	/* pings after an error event */
-#define STREAM_BLOCKED_US	500000	/* "blocked" if a drain took longer */
+#define STREAM_BLOCKED_US	500000	/* a longer drain wait is "blocked" */
 #define STREAM_REPLACED		"Replaced: content policy"
 #define STREAM_FILE_URL		"https://files.example/tool.png"
 #define STREAM_FAIL		"boom in node llm"
@@ -70,7 +74,7 @@ enum step_kind {
 	ST_ERROR_NOCODE,	/* mock:error_nocode */
 	ST_ERROR_FIRST,		/* mock:error_first */
 	ST_ERROR_RUN_FAILED,	/* chatflow <= 1.12 after a failed run */
-	ST_KEEPALIVE,		/* pings every 200 ms until the peer leaves */
+	ST_KEEPALIVE,		/* pings every 200 ms until the peer goes */
 	ST_HANG,		/* nothing at all until the peer leaves */
 	ST_CUT,			/* shut the socket down */
 	ST_END			/* finish the response */
@@ -101,7 +105,7 @@ struct stream {
 	int			 listed;	/* on stream_records */
 	int			 done;		/* stream_finish ran */
 	int			 started;	/* headers sent */
-	int			 ended;		/* final reply call made */
+	int			 ended;		/* final reply call */
 	enum stream_state	 state;
 	enum stream_reply	 reply;
 	struct evhttp_request	*req;
@@ -129,7 +133,7 @@ struct stream {
 
 	/* The answer. */
 	char			*text;		/* echo text */
-	size_t			*offs;		/* echo piece boundaries */
+	size_t			*offs;		/* echo piece starts */
 	long long		 npieces;
 	long long		 piece_idx;	/* pieces emitted so far */
 	struct mbuf		 answer;	/* accumulated, if needed */
@@ -142,21 +146,23 @@ struct stream {
 	/* Formatting. */
 	int			 jstyle;
 	const char		*eol;
-	char			*pre;		/* piece event up to the answer */
+	char			*pre;		/* piece event before answer */
 	size_t			 pre_len;
 	char			*suf;		/* and after it */
 	size_t			 suf_len;
 	struct mbuf		 fmt;
 	struct mbuf		 tmp;
-	struct evbuffer		*out;		/* formatted, not yet sent */
-	struct evbuffer		*frag;		/* mock:fragment backlog */
+	struct evbuffer		*out;		/* formatted, unsent */
+	struct evbuffer		*frag;		/* mock:fragment queue */
 	struct evbuffer		*slice;
 
 	/* Scheduling. */
 	struct event		*ev_timer;
 	struct event		*ev_ping;
 	struct event		*ev_frag;
-	struct event		*ev_closed;
+	struct event		*ev_closed;	/* pre-header watcher */
+	struct event		*ev_poll;	/* its fallback timer */
+	evutil_socket_t		 watch_fd;
 	enum stream_timer	 timer_why;
 	int			 need_first_delay;
 	int			 interval_ok;
@@ -268,6 +274,7 @@ stream_finish(struct stream *s, enum stream_state st)
 	stream_event_free(&s->ev_ping);
 	stream_event_free(&s->ev_frag);
 	stream_event_free(&s->ev_closed);
+	stream_event_free(&s->ev_poll);
 	if (s->out != NULL)
 		evbuffer_free(s->out);
 	if (s->frag != NULL)
@@ -562,7 +569,7 @@ stream_usage(struct stream *s, struct jw *w)
 	long long	p, c, pu, cu;
 
 	stream_tokens(s, &p, &c);
-	pu = (p * 15 + 5) / 10;		/* 0.15 per 1e6, rounded half up */
+	pu = (p * 15 + 5) / 10;		/* 0.15 per 1e6, half up */
 	cu = c * 6;			/* 0.6 per 1e6 */
 	stream_price(pp, sizeof(pp), pu);
 	stream_price(cp, sizeof(cp), cu);
@@ -1277,7 +1284,7 @@ stream_emit(struct stream *s, const struct step *st)
 	switch (st->kind) {
 	case ST_PIECES:
 		stream_ev_piece(s);
-		return;		/* the pump advances past the last piece */
+		return;		/* the pump steps past the last one */
 	case ST_WF_STARTED:
 		stream_ev_wf_started(s);
 		break;
@@ -1507,11 +1514,13 @@ static void
 stream_headers(struct stream *s)
 {
 	struct evkeyvalq	*oh = evhttp_request_get_output_headers(s->req);
-	struct evbuffer		*ob = evhttp_request_get_output_buffer(s->req);
+	struct evbuffer		*ob;
 	struct timeval		 tv;
 	char			 num[16];
 
+	ob = evhttp_request_get_output_buffer(s->req);
 	stream_event_free(&s->ev_closed);
+	stream_event_free(&s->ev_poll);
 	if (s->ev_timer != NULL)
 		evtimer_del(s->ev_timer);
 	if (s->d.close_after_end)
@@ -1543,9 +1552,18 @@ stream_headers(struct stream *s)
 	case RK_SSE:
 		break;
 	}
-	evhttp_add_header(oh, "Content-Type", "text/event-stream; charset=utf-8");
+	evhttp_add_header(oh, "Content-Type",
+	    "text/event-stream; charset=utf-8");
 	evhttp_add_header(oh, "Cache-Control", "no-cache");
 	evhttp_add_header(oh, "X-Accel-Buffering", "no");
+	/*
+	 * An HTTP/1.0 keep-alive request would get "Content-Length: 0" from
+	 * evhttp_make_header_response (evhttp.md 3.5 #18): stream it
+	 * close-delimited instead.
+	 */
+	if (s->req->major == 1 && s->req->minor == 0)
+		evhttp_remove_header(evhttp_request_get_input_headers(s->req),
+		    "Connection");
 	evhttp_send_reply_start(s->req, 200, "OK");
 	s->started = 1;
 	if (!s->d.hang)
@@ -1554,24 +1572,76 @@ stream_headers(struct stream *s)
 	stream_pump(s);
 }
 
-/* EV_CLOSED before the headers: the peer left; answer so evhttp cleans up. */
+/* Before the headers the peer left: answer 499 so evhttp cleans up. */
 static void
-stream_peer_closed(evutil_socket_t fd, short what, void *arg)
+stream_peer_gone(struct stream *s)
 {
-	struct stream		*s = arg;
 	struct evkeyvalq	*oh;
 
-	(void)fd;
-	(void)what;
-	if (s->done || s->started || s->ended)
-		return;
-	event_del(s->ev_closed);
+	if (s->ev_closed != NULL)
+		event_del(s->ev_closed);
+	if (s->ev_poll != NULL)
+		event_del(s->ev_poll);
 	evtimer_del(s->ev_timer);
 	s->state = SS_CLIENT_CLOSED;
 	s->ended = 1;
 	oh = evhttp_request_get_output_headers(s->req);
 	evhttp_add_header(oh, "Connection", "close");
 	evhttp_send_reply(s->req, 499, "Client Closed Request", NULL);
+}
+
+/* Fallback watcher: poll the socket for a hang-up every 100 ms. */
+static void
+stream_peer_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream	*s = arg;
+	struct pollfd	 pfd;
+
+	(void)fd;
+	(void)what;
+	if (s->done || s->started || s->ended)
+		return;
+	pfd.fd = s->watch_fd;
+	pfd.events = POLLRDHUP;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0)
+		stream_peer_gone(s);
+}
+
+/*
+ * The pre-header watcher fired.  EV_CLOSED is a FIN; a reset shows up
+ * only as EV_READ (libevent maps EPOLLHUP/EPOLLERR to EV_READ|EV_WRITE),
+ * so on EV_READ peek at the socket: EOF or an error means gone, pending
+ * bytes mean a pipelined request.  Then the fd must leave epoll (it would
+ * stay readable) and a 100 ms poll timer takes over.
+ */
+static void
+stream_peer_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream	*s = arg;
+	struct timeval	 tv;
+	ssize_t		 n;
+	char		 c;
+
+	if (s->done || s->started || s->ended)
+		return;
+	if ((what & EV_CLOSED) == 0) {
+		n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR)) {
+			event_add(s->ev_closed, NULL);
+			return;
+		}
+		if (n > 0) {
+			s->ev_poll = event_new(stream_base, -1, EV_PERSIST,
+			    stream_peer_poll, s);
+			if (s->ev_poll != NULL)
+				event_add(s->ev_poll, util_tv_ms(&tv, 100));
+			return;
+		}
+	}
+	stream_peer_gone(s);
 }
 
 /* Drop finished records beyond the limit, oldest first. */
@@ -1699,9 +1769,11 @@ stream_start(struct evhttp_request *req, const struct stream_params *p)
 	evhttp_request_set_on_complete_cb(req, stream_req_done, s);
 	evhttp_connection_set_closecb(evcon, stream_conn_closed, s);
 	if (s->d.hang_headers || s->d.slow_headers >= 0) {
-		fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
-		s->ev_closed = event_new(stream_base, fd, EV_CLOSED,
-		    stream_peer_closed, s);
+		fd = bufferevent_getfd(
+		    evhttp_connection_get_bufferevent(evcon));
+		s->watch_fd = fd;
+		s->ev_closed = event_new(stream_base, fd, EV_READ | EV_CLOSED,
+		    stream_peer_event, s);
 		if (s->ev_closed == NULL || event_add(s->ev_closed, NULL) == -1)
 			fprintf(stderr, "mock-dify: cannot watch fd %d for "
 			    "EV_CLOSED\n", (int)fd);
