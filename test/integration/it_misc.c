@@ -269,6 +269,41 @@ START_TEST(upstream_connections_are_reused)
 }
 END_TEST
 
+START_TEST(connection_closed_while_idle_is_replaced)
+{
+	struct proc		 idle_mock, p;
+	struct http_response	 r;
+	json_t			*stats;
+	char			*body;
+	int			 i;
+
+	/* This Dify closes keep-alive connections idle for 1 s. */
+	harness_mock_start(&idle_mock, "--idle-timeout 1");
+	harness_proxy_start(&p, idle_mock.port, NULL);
+	body = chat_body("before", NULL, 1, 0);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(http_chat(p.port, "app-chat", body, &r), 0);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert(strstr(r.body, "[DONE]") != NULL);
+		http_response_free(&r);
+		/* The pooled connection dies while idle. */
+		misc_sleep(1600);
+	}
+	ck_assert_int_eq(http_chat(p.port, "app-chat", body, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	http_response_free(&r);
+	stats = mock_get(idle_mock.port, "/mock/stats");
+	/* Three requests, three connections from the proxy (plus this one):
+	 * each dead idle connection was replaced, never reused. */
+	ck_assert_int_eq(json_integer_value(json_object_get(stats,
+	    "connections_accepted")), 4);
+	json_decref(stats);
+	free(body);
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+	ck_assert_int_eq(harness_proc_stop(&idle_mock), 0);
+}
+END_TEST
+
 /* Wait up to ms for a process to exit; returns its status or -1. */
 static int
 misc_wait_exit(struct proc *p, int ms)
@@ -461,6 +496,7 @@ it_misc_suite(void)
 	tcase_add_test(tc, cors_and_request_ids);
 	tcase_add_test(tc, access_log_line_per_exchange);
 	tcase_add_test(tc, upstream_connections_are_reused);
+	tcase_add_test(tc, connection_closed_while_idle_is_replaced);
 	tcase_add_test(tc, sigterm_lets_streams_finish);
 	tcase_add_test(tc, drain_deadline_ends_long_streams);
 	tcase_add_test(tc, tls_upstream_is_verified);

@@ -2,7 +2,7 @@
  * mock-dify: a Dify Service API look-alike on libevent's evhttp.
  *
  *   mock-dify [-a ADDR] [-p PORT] [--port-file FILE]
- *             [--tls-cert FILE --tls-key FILE] [-q]
+ *             [--tls-cert FILE --tls-key FILE] [--idle-timeout SECS] [-q]
  *
  * This file holds the process: command line, listener (plain or TLS),
  * signals, and the orderly teardown that lets ASan/LSan see nothing left
@@ -39,7 +39,8 @@ mock_usage(void)
 {
 	fprintf(stderr, "usage: mock-dify [-q] [-a addr] [-p port] "
 	    "[--port-file file]\n"
-	    "                 [--tls-cert file --tls-key file]\n");
+	    "                 [--tls-cert file --tls-key file]"
+	    " [--idle-timeout secs]\n");
 	exit(2);
 }
 
@@ -142,6 +143,7 @@ main(int argc, char **argv)
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct evhttp_bound_socket	*bound;
@@ -150,7 +152,7 @@ main(int argc, char **argv)
 	const char			*port_file = NULL, *cert = NULL;
 	const char			*key = NULL;
 	char				*end;
-	long				 port = 0;
+	long				 port = 0, idle = 0;
 	int				 ch, one = 1, rc = 1;
 	evutil_socket_t			 fd;
 
@@ -178,6 +180,14 @@ main(int argc, char **argv)
 		case 'q':
 			env.quiet = 1;
 			break;
+		case 'I':
+			/* Close idle keep-alive connections, as servers do. */
+			errno = 0;
+			idle = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || idle < 1 ||
+			    idle > 3600)
+				mock_usage();
+			break;
 		default:
 			mock_usage();
 		}
@@ -201,6 +211,8 @@ main(int argc, char **argv)
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_max_body_size(env.http, MOCK_MAX_BODY);
+	if (idle > 0)
+		evhttp_set_timeout(env.http, (int)idle);
 	evhttp_set_default_content_type(env.http, "application/json");
 	evhttp_set_bevcb(env.http, mock_bevcb, NULL);
 	evhttp_set_gencb(env.http, api_dispatch, NULL);
