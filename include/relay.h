@@ -66,6 +66,7 @@ struct relay {
 	int			 saw_message_end;
 	int			 saw_workflow_finished;
 	int			 frozen;	/* message_replace: answer final */
+	int			 agent_text;	/* agent_message text was seen */
 	const char		*finish_reason;
 	struct dify_usage	 usage;
 	char			 task_id[80];

@@ -30,6 +30,7 @@ struct sse_parser {
 	int		 skip_lf;	/* input ended in CR: drop a leading LF */
 	int		 started;	/* past the optional byte order mark */
 	int		 stopped;
+	int		 failed;	/* a limit was exceeded: refuse input */
 };
 
 enum sse_result {

@@ -90,6 +90,53 @@ api_error_starts(const char *s, size_t n, const char *prefix)
 }
 
 /*
+ * Index of the bracket closing the group opened at p[i], or of the last
+ * byte: nested brackets, braces and parentheses are matched and quoted
+ * strings skipped, since pydantic's input_value echoes Python dicts and
+ * lists that hold brackets of their own.
+ */
+static size_t
+api_error_skip_group(const char *p, size_t n, size_t i)
+{
+	char	stack[64], quote = 0;
+	size_t	depth = 0;
+
+	for (; i < n; i++) {
+		if (quote != 0) {
+			if (p[i] == '\\')
+				i++;
+			else if (p[i] == quote)
+				quote = 0;
+			continue;
+		}
+		switch (p[i]) {
+		case '\'':
+		case '"':
+			quote = p[i];
+			break;
+		case '[':
+		case '{':
+		case '(':
+			if (depth < sizeof(stack))
+				stack[depth] = p[i] == '[' ? ']' :
+				    p[i] == '{' ? '}' : ')';
+			depth++;
+			break;
+		case ']':
+		case '}':
+		case ')':
+			if (depth > 0 && (depth > sizeof(stack) ||
+			    stack[depth - 1] == p[i]))
+				depth--;
+			if (depth == 0)
+				return (i);
+			break;
+		}
+	}
+	return (n - 1);
+}
+
+/*
  * Clean a Dify message for a client into out (size bytes, NUL-terminated):
  *  - flask-restx's 404 suffix ("You have requested this URI [...]"), which
  *    lists Dify's internal routes, is cut;
@@ -133,8 +180,7 @@ api_error_sanitize(const char *msg, size_t len, int status, char *out,
 		for (i = 0; i < n; i++) {
 			if (p[i] == '[' && api_error_starts(p + i, n - i,
 			    "[type=")) {
-				while (i < n && p[i] != ']')
-					i++;
+				i = api_error_skip_group(p, n, i);
 				continue;
 			}
 			buf_add_char(&b, p[i]);

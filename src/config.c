@@ -215,9 +215,26 @@ struct config_pos {
 	int	 column;
 };
 
+/* Decode a quoted JSON string token (escapes and all) to a C string. */
+static char *
+config_decode_key(const char *tok, size_t len)
+{
+	json_t	*j;
+	char	*key;
+
+	j = json_loadb(tok, len, JSON_DECODE_ANY, NULL);
+	if (json_is_string(j))
+		key = xstrdup(json_string_value(j));
+	else
+		key = xstrndup(tok + 1, len > 2 ? len - 2 : 0);
+	json_decref(j);
+	return (key);
+}
+
 /*
  * Record the position of each top-level key of the (already valid) JSON
- * text, since jansson keeps no positions for values.
+ * text, since jansson keeps no positions for values.  Keys are decoded so
+ * they match jansson's even when written with escapes.
  */
 static size_t
 config_positions(const char *s, size_t len, struct config_pos **out)
@@ -257,7 +274,8 @@ config_positions(const char *s, size_t len, struct config_pos **out)
 					continue;
 			}
 			pos = xrealloc(pos, (n + 1) * sizeof(*pos));
-			pos[n].key = xstrndup(s + start, i - start);
+			pos[n].key = config_decode_key(s + start - 1,
+			    i - start + 2);
 			pos[n].line = kline;
 			pos[n].column = kcol;
 			n++;

@@ -31,7 +31,7 @@ int
 dotenv_parse(const char *buf, size_t len, dotenv_fn fn, void *arg,
     int *errline, char *err, size_t errlen)
 {
-	const char	*p = buf, *end = buf + len, *eol, *k, *v, *q;
+	const char	*p = buf, *end = buf + len, *eol, *k, *v, *q, *eq;
 	struct buf	 key = BUF_INIT, val = BUF_INIT;
 	int		 line = 0, rc = 0;
 
@@ -73,6 +73,7 @@ dotenv_parse(const char *buf, size_t len, dotenv_fn fn, void *arg,
 			break;
 		}
 		p++;
+		eq = p;
 		while (p < q && (*p == ' ' || *p == '\t'))
 			p++;
 		buf_reset(&val);
@@ -93,8 +94,9 @@ dotenv_parse(const char *buf, size_t len, dotenv_fn fn, void *arg,
 				break;
 			}
 		} else {
+			/* " #" starts a comment; a value may start with #. */
 			for (v = p; v < q; v++) {
-				if (*v == '#' && (v == p || v[-1] == ' ' ||
+				if (*v == '#' && v > eq && (v[-1] == ' ' ||
 				    v[-1] == '\t'))
 					break;
 			}

@@ -293,9 +293,18 @@ relay_event(struct relay *r, const char *data, size_t len)
 	case DIFY_EVENT_WORKFLOW_STARTED:
 		r->chatflow = 1;
 		break;
-	case DIFY_EVENT_MESSAGE:
 	case DIFY_EVENT_AGENT_MESSAGE:
+		r->agent_text = 1;
+		/* FALLTHROUGH */
+	case DIFY_EVENT_MESSAGE:
 	case DIFY_EVENT_MESSAGE_FILE:
+		/*
+		 * Dify's New Agent (mode "agent") streams agent_message deltas
+		 * and then one closing message repeating the whole answer:
+		 * after agent text, message events are not new text.
+		 */
+		if (ev->type == DIFY_EVENT_MESSAGE && r->agent_text)
+			break;
 		if (dify_event_is_text(ev) && !r->frozen)
 			relay_content(r, ev->answer.s, ev->answer.len);
 		break;

@@ -53,6 +53,23 @@ sse_own_data(struct sse_parser *p)
 	}
 }
 
+/*
+ * A line or event is too large: drop what was assembled (which may point
+ * into input we no longer own) and refuse further input.
+ */
+static enum sse_result
+sse_fail(struct sse_parser *p)
+{
+	p->has_data = 0;
+	p->borrowed = NULL;
+	p->borrowedlen = 0;
+	p->eventlen = 0;
+	buf_reset(&p->data);
+	buf_reset(&p->line);
+	p->failed = 1;
+	return (SSE_TOO_LARGE);
+}
+
 /* Forget the event being assembled. */
 static void
 sse_reset_event(struct sse_parser *p)
@@ -120,7 +137,7 @@ sse_line(struct sse_parser *p, const char *l, size_t n, int in_input,
 		} else {
 			sse_own_data(p);
 			if (p->data.len + 1 + valuelen > p->max_event)
-				return (SSE_TOO_LARGE);
+				return (sse_fail(p));
 			buf_add_char(&p->data, '\n');
 			buf_add(&p->data, value, valuelen);
 		}
@@ -155,12 +172,15 @@ sse_parser_feed(struct sse_parser *p, const char *s, size_t len,
 	const char	*end = s + len, *eol;
 	enum sse_result	 r = SSE_OK;
 
+	if (p->failed)
+		return (SSE_TOO_LARGE);
 	if (p->stopped)
 		return (SSE_STOPPED);
-	if (len > 0 && p->skip_lf) {
-		if (*s == '\n')
-			s++;
-	}
+	/* An empty feed changes nothing (not even a pending CR's LF). */
+	if (len == 0)
+		return (SSE_OK);
+	if (p->skip_lf && *s == '\n')
+		s++;
 	p->skip_lf = 0;
 
 	/* A UTF-8 byte order mark may open the stream; it is not content. */
@@ -197,24 +217,26 @@ sse_parser_feed(struct sse_parser *p, const char *s, size_t len,
 	while (s < end) {
 		if ((eol = sse_find_eol(s, (size_t)(end - s))) == NULL) {
 			if (p->line.len + (size_t)(end - s) > p->max_event)
-				return (SSE_TOO_LARGE);
+				return (sse_fail(p));
 			buf_add(&p->line, s, (size_t)(end - s));
 			break;
 		}
 		if (p->line.len > 0) {
 			if (p->line.len + (size_t)(eol - s) > p->max_event)
-				return (SSE_TOO_LARGE);
+				return (sse_fail(p));
 			buf_add(&p->line, s, (size_t)(eol - s));
 			r = sse_line(p, p->line.data, p->line.len, 0, fn, arg);
 			buf_reset(&p->line);
 		} else {
 			if ((size_t)(eol - s) > p->max_event)
-				return (SSE_TOO_LARGE);
+				return (sse_fail(p));
 			r = sse_line(p, s, (size_t)(eol - s), 1, fn, arg);
 		}
 		if (r != SSE_OK) {
 			if (r == SSE_STOPPED)
 				p->stopped = 1;
+			else
+				sse_fail(p);
 			return (r);
 		}
 		if (*eol == '\r') {
