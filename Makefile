@@ -117,7 +117,7 @@ $(BUILD)/check-integration: $(INTEG_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
-test: test-integration test-node
+test: test-c test-node
 
 test-c: test-unit test-integration
 

@@ -1,0 +1,602 @@
+/*
+ * check_buf: the growable buffer, integer formatting, JSON string escaping
+ * and UTF-8 prefix cutting.
+ */
+#include <check.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "check_suites.h"
+
+/* Printable form of bytes for failure messages. */
+static void
+check_buf_show(const char *p, size_t len, char *out, size_t size)
+{
+	size_t	i, o = 0;
+
+	for (i = 0; i < len && o + 8 < size; i++) {
+		unsigned char	c = (unsigned char)p[i];
+
+		if (c == '\\' || c < 0x20 || c >= 0x7f)
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	if (i < len && o + 4 < size)
+		o += (size_t)snprintf(out + o, size - o, "...");
+	out[o] = '\0';
+}
+
+/*
+ * True if got (gotlen bytes) equals want (wantlen bytes); otherwise msg
+ * describes both.
+ */
+static int
+check_buf_same(const char *got, size_t gotlen, const char *want,
+    size_t wantlen, char *msg, size_t size)
+{
+	char	g[1024], w[1024];
+
+	if (gotlen == wantlen &&
+	    (gotlen == 0 || memcmp(got, want, gotlen) == 0))
+		return (1);
+	check_buf_show(got, gotlen, g, sizeof(g));
+	check_buf_show(want, wantlen, w, sizeof(w));
+	snprintf(msg, size, "got (%zu) \"%s\", want (%zu) \"%s\"", gotlen, g,
+	    wantlen, w);
+	return (0);
+}
+
+/* Escape len bytes and compare with the expected JSON string body. */
+static int
+check_buf_escape_is(const char *in, size_t len, const char *want, char *msg,
+    size_t size)
+{
+	struct buf	b = BUF_INIT;
+	int		ok;
+
+	buf_add_json_escaped(&b, in, len);
+	ok = check_buf_same(b.data, b.len, want, strlen(want), msg, size);
+	buf_free(&b);
+	return (ok);
+}
+
+/* Deterministic xorshift64 generator. */
+static uint64_t
+check_buf_rand(uint64_t *state)
+{
+	uint64_t	x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*state = x;
+	return (x);
+}
+
+/*
+ * Reference: the bytes JSON decoding of the escaped text must give, i.e.
+ * in with every byte that does not start a valid UTF-8 sequence (RFC 3629)
+ * replaced by EF BF BD.  Written independently of buf.c.
+ */
+static void
+check_buf_reference(const unsigned char *in, size_t len, struct buf *out)
+{
+	size_t		i = 0, n, k;
+	uint32_t	cp, min;
+	int		ok;
+
+	while (i < len) {
+		unsigned char	c = in[i];
+
+		if (c < 0x80) {
+			buf_add_char(out, (char)c);
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) {
+			n = 2;
+			cp = c & 0x1f;
+			min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 3;
+			cp = c & 0x0f;
+			min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 4;
+			cp = c & 0x07;
+			min = 0x10000;
+		} else
+			n = 0;
+		ok = n != 0 && i + n <= len;
+		for (k = 1; ok && k < n; k++) {
+			if ((in[i + k] & 0xc0) != 0x80)
+				ok = 0;
+			else
+				cp = (cp << 6) | (in[i + k] & 0x3f);
+		}
+		if (ok && (cp < min || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff)))
+			ok = 0;
+		if (ok) {
+			buf_add(out, in + i, n);
+			i += n;
+		} else {
+			buf_add(out, "\xef\xbf\xbd", 3);
+			i++;
+		}
+	}
+}
+
+/* True if s (len bytes) is valid UTF-8 (same rules as the reference). */
+static int
+check_buf_valid_utf8(const char *s, size_t len)
+{
+	struct buf	b = BUF_INIT;
+	int		ok;
+
+	check_buf_reference((const unsigned char *)s, len, &b);
+	ok = b.len == len && (len == 0 || memcmp(b.data, s, len) == 0);
+	buf_free(&b);
+	return (ok);
+}
+
+/* Appends accumulate; reset empties but keeps the allocation. */
+START_TEST(check_buf_add_and_reset)
+{
+	struct buf	 b = BUF_INIT;
+	char		 msg[4096];
+	size_t		 cap;
+	char		*before;
+
+	ck_assert_ptr_null(b.data);
+	ck_assert_uint_eq(b.len, 0);
+	buf_add(&b, "abc", 3);
+	buf_add(&b, "", 0);
+	buf_add_str(&b, "de");
+	buf_add_char(&b, 'f');
+	buf_add_char(&b, '\0');
+	buf_add(&b, "g\0h", 3);
+	ck_assert_msg(check_buf_same(b.data, b.len, "abcdef\0g\0h", 10, msg,
+	    sizeof(msg)), "%s", msg);
+	cap = b.cap;
+	before = b.data;
+	ck_assert_uint_ge(cap, b.len + 1);
+	buf_reset(&b);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_uint_eq(b.cap, cap);
+	ck_assert_ptr_eq(b.data, before);
+	buf_add_str(&b, "xyz");
+	ck_assert_str_eq(buf_cstr(&b), "xyz");
+	ck_assert_uint_eq(b.len, 3);
+	buf_free(&b);
+	ck_assert_ptr_null(b.data);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_uint_eq(b.cap, 0);
+}
+END_TEST
+
+/* Many appends across several growths keep every byte in order. */
+START_TEST(check_buf_growth)
+{
+	struct buf	 b;
+	char		*want;
+	size_t		 i, n = 100000;
+
+	buf_init(&b);
+	want = malloc(n);
+	ck_assert_ptr_nonnull(want);
+	for (i = 0; i < n; i++) {
+		want[i] = (char)('a' + (i * 7) % 26);
+		buf_add_char(&b, want[i]);
+		ck_assert_uint_gt(b.cap, b.len);
+	}
+	ck_assert_uint_eq(b.len, n);
+	ck_assert_int_eq(memcmp(b.data, want, n), 0);
+	buf_reset(&b);
+	for (i = 0; i < n; i += 1000)
+		buf_add(&b, want + i, 1000);
+	ck_assert_uint_eq(b.len, n);
+	ck_assert_int_eq(memcmp(b.data, want, n), 0);
+	free(want);
+	buf_free(&b);
+}
+END_TEST
+
+/* buf_cstr NUL-terminates without changing the length, also when empty. */
+START_TEST(check_buf_cstr)
+{
+	struct buf	b = BUF_INIT;
+
+	ck_assert_str_eq(buf_cstr(&b), "");
+	ck_assert_uint_eq(b.len, 0);
+	buf_add(&b, "hello", 5);
+	ck_assert_str_eq(buf_cstr(&b), "hello");
+	ck_assert_uint_eq(b.len, 5);
+	buf_add(&b, "!", 1);
+	ck_assert_str_eq(buf_cstr(&b), "hello!");
+	buf_free(&b);
+}
+END_TEST
+
+/* buf_detach hands over a NUL-terminated string and leaves b empty. */
+START_TEST(check_buf_detach)
+{
+	struct buf	 b = BUF_INIT;
+	char		*s;
+
+	buf_add_str(&b, "detached");
+	s = buf_detach(&b);
+	ck_assert_str_eq(s, "detached");
+	ck_assert_ptr_null(b.data);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_uint_eq(b.cap, 0);
+	free(s);
+
+	/* An empty buffer detaches as an allocated "". */
+	s = buf_detach(&b);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s, "");
+	free(s);
+
+	/* The buffer is usable again afterwards. */
+	buf_add_str(&b, "again");
+	ck_assert_str_eq(buf_cstr(&b), "again");
+	buf_free(&b);
+}
+END_TEST
+
+/* Unsigned and signed integers at their edges. */
+START_TEST(check_buf_integers)
+{
+	struct buf	b = BUF_INIT;
+
+	buf_add_uint(&b, 0);
+	ck_assert_str_eq(buf_cstr(&b), "0");
+	buf_reset(&b);
+	buf_add_uint(&b, 7);
+	ck_assert_str_eq(buf_cstr(&b), "7");
+	buf_reset(&b);
+	buf_add_uint(&b, 10);
+	ck_assert_str_eq(buf_cstr(&b), "10");
+	buf_reset(&b);
+	buf_add_uint(&b, 1700000000);
+	ck_assert_str_eq(buf_cstr(&b), "1700000000");
+	buf_reset(&b);
+	buf_add_uint(&b, UINT64_MAX);
+	ck_assert_str_eq(buf_cstr(&b), "18446744073709551615");
+	buf_reset(&b);
+	buf_add_int(&b, 0);
+	ck_assert_str_eq(buf_cstr(&b), "0");
+	buf_reset(&b);
+	buf_add_int(&b, -1);
+	ck_assert_str_eq(buf_cstr(&b), "-1");
+	buf_reset(&b);
+	buf_add_int(&b, INT64_MAX);
+	ck_assert_str_eq(buf_cstr(&b), "9223372036854775807");
+	buf_reset(&b);
+	buf_add_int(&b, INT64_MIN);
+	ck_assert_str_eq(buf_cstr(&b), "-9223372036854775808");
+	buf_reset(&b);
+	/* Appends, not overwrites. */
+	buf_add_str(&b, "n=");
+	buf_add_int(&b, -42);
+	buf_add_char(&b, ',');
+	buf_add_uint(&b, 42);
+	ck_assert_str_eq(buf_cstr(&b), "n=-42,42");
+	buf_free(&b);
+}
+END_TEST
+
+/* buf_printf appends formatted text, also longer than the first chunk. */
+START_TEST(check_buf_printf)
+{
+	struct buf	 b = BUF_INIT;
+	char		 want[1200];
+	size_t		 i;
+
+	buf_add_str(&b, "<");
+	buf_printf(&b, "%d-%s-%05.1f", 42, "x", 2.5);
+	buf_printf(&b, "%s", "");
+	ck_assert_str_eq(buf_cstr(&b), "<42-x-002.5");
+	buf_reset(&b);
+	for (i = 0; i < 1000; i++)
+		want[i] = (char)('A' + i % 26);
+	want[1000] = '\0';
+	buf_printf(&b, "[%s]", want);
+	ck_assert_uint_eq(b.len, 1002);
+	ck_assert_int_eq(b.data[0], '[');
+	ck_assert_int_eq(memcmp(b.data + 1, want, 1000), 0);
+	ck_assert_int_eq(b.data[1001], ']');
+	buf_free(&b);
+}
+END_TEST
+
+/* Quote, backslash and the short escapes. */
+START_TEST(check_buf_escape_short)
+{
+	char	msg[4096];
+
+	ck_assert_msg(check_buf_escape_is("plain text", 10, "plain text", msg,
+	    sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("", 0, "", msg, sizeof(msg)), "%s",
+	    msg);
+	ck_assert_msg(check_buf_escape_is("\"", 1, "\\\"", msg, sizeof(msg)),
+	    "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\\", 1, "\\\\", msg, sizeof(msg)),
+	    "%s", msg);
+	ck_assert_msg(check_buf_escape_is("a\"b\\c", 5, "a\\\"b\\\\c", msg,
+	    sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\n\r\t\b\f", 5, "\\n\\r\\t\\b\\f",
+	    msg, sizeof(msg)), "%s", msg);
+	/* '/' needs no escape. */
+	ck_assert_msg(check_buf_escape_is("a/b", 3, "a/b", msg, sizeof(msg)),
+	    "%s", msg);
+}
+END_TEST
+
+/* Other control bytes are \u00XX in lowercase hex; DEL is copied. */
+START_TEST(check_buf_escape_controls)
+{
+	char	msg[4096];
+
+	ck_assert_msg(check_buf_escape_is("\0", 1, "\\u0000", msg,
+	    sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\x01", 1, "\\u0001", msg,
+	    sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\x0b", 1, "\\u000b", msg,
+	    sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\x1b[0m", 4, "\\u001b[0m", msg,
+	    sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\x1f", 1, "\\u001f", msg,
+	    sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is(" ", 1, " ", msg, sizeof(msg)), "%s",
+	    msg);
+	ck_assert_msg(check_buf_escape_is("\x7f", 1, "\x7f", msg, sizeof(msg)),
+	    "%s", msg);
+	ck_assert_msg(check_buf_escape_is("a\0b", 3, "a\\u0000b", msg,
+	    sizeof(msg)), "%s", msg);
+}
+END_TEST
+
+/* Valid 2, 3 and 4 byte UTF-8 is copied unchanged. */
+START_TEST(check_buf_escape_utf8_valid)
+{
+	char	msg[4096];
+
+	/* é (2), 你好 (3 each), 🙂 (4), and the extremes of each length. */
+	ck_assert_msg(check_buf_escape_is("\xc3\xa9", 2, "\xc3\xa9", msg,
+	    sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\xe4\xbd\xa0\xe5\xa5\xbd", 6,
+	    "\xe4\xbd\xa0\xe5\xa5\xbd", msg, sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\xf0\x9f\x99\x82", 4,
+	    "\xf0\x9f\x99\x82", msg, sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\xc2\x80\xdf\xbf", 4,
+	    "\xc2\x80\xdf\xbf", msg, sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\xe0\xa0\x80\xef\xbf\xbf", 6,
+	    "\xe0\xa0\x80\xef\xbf\xbf", msg, sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\xed\x9f\xbf\xee\x80\x80", 6,
+	    "\xed\x9f\xbf\xee\x80\x80", msg, sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\xf0\x90\x80\x80\xf4\x8f\xbf\xbf",
+	    8, "\xf0\x90\x80\x80\xf4\x8f\xbf\xbf", msg, sizeof(msg)), "%s",
+	    msg);
+	ck_assert_msg(check_buf_escape_is("a\"\xc3\xa9\n", 5,
+	    "a\\\"\xc3\xa9\\n", msg, sizeof(msg)), "%s", msg);
+}
+END_TEST
+
+/* Each invalid byte becomes \ufffd and the scan resumes at the next. */
+START_TEST(check_buf_escape_utf8_invalid)
+{
+	char	msg[4096];
+
+	/* Lone continuation byte. */
+	ck_assert_msg(check_buf_escape_is("a\x80z", 3, "a\\ufffdz", msg,
+	    sizeof(msg)), "%s", msg);
+	/* Overlong 2-byte NUL: both bytes invalid. */
+	ck_assert_msg(check_buf_escape_is("\xc0\x80", 2, "\\ufffd\\ufffd", msg,
+	    sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\xc1\xbf", 2, "\\ufffd\\ufffd", msg,
+	    sizeof(msg)), "%s", msg);
+	/* Overlong 3-byte. */
+	ck_assert_msg(check_buf_escape_is("\xe0\x80\x80", 3,
+	    "\\ufffd\\ufffd\\ufffd", msg, sizeof(msg)), "%s", msg);
+	/* Overlong 4-byte. */
+	ck_assert_msg(check_buf_escape_is("\xf0\x80\x80\x80", 4,
+	    "\\ufffd\\ufffd\\ufffd\\ufffd", msg, sizeof(msg)), "%s", msg);
+	/* UTF-16 surrogate U+D800. */
+	ck_assert_msg(check_buf_escape_is("\xed\xa0\x80", 3,
+	    "\\ufffd\\ufffd\\ufffd", msg, sizeof(msg)), "%s", msg);
+	/* Above U+10FFFF. */
+	ck_assert_msg(check_buf_escape_is("\xf4\x90\x80\x80", 4,
+	    "\\ufffd\\ufffd\\ufffd\\ufffd", msg, sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\xf5\x80\x80\x80", 4,
+	    "\\ufffd\\ufffd\\ufffd\\ufffd", msg, sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\xff\xfe", 2, "\\ufffd\\ufffd", msg,
+	    sizeof(msg)), "%s", msg);
+	/* Truncated sequences at the end of the input. */
+	ck_assert_msg(check_buf_escape_is("ok\xe4\xbd", 4,
+	    "ok\\ufffd\\ufffd", msg, sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\xf0\x9f\x99", 3,
+	    "\\ufffd\\ufffd\\ufffd", msg, sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_buf_escape_is("\xc3", 1, "\\ufffd", msg,
+	    sizeof(msg)), "%s", msg);
+	/* A lead byte cut short by ASCII: the ASCII survives. */
+	ck_assert_msg(check_buf_escape_is("\xe4" "A\xc3\xa9", 4,
+	    "\\ufffdA\xc3\xa9", msg, sizeof(msg)), "%s", msg);
+	/* An invalid byte then a valid character right after it. */
+	ck_assert_msg(check_buf_escape_is("\x80\xf0\x9f\x99\x82", 5,
+	    "\\ufffd\xf0\x9f\x99\x82", msg, sizeof(msg)), "%s", msg);
+	/* A truncated lead followed by a quote. */
+	ck_assert_msg(check_buf_escape_is("\xc3\"", 2, "\\ufffd\\\"", msg,
+	    sizeof(msg)), "%s", msg);
+}
+END_TEST
+
+/* buf_add_json_string quotes; buf_add_json_cstring also writes null. */
+START_TEST(check_buf_json_string)
+{
+	struct buf	b = BUF_INIT;
+	char		msg[4096];
+
+	buf_add_json_string(&b, "a\"b", 3);
+	buf_add_char(&b, ' ');
+	buf_add_json_cstring(&b, "x\ty");
+	buf_add_char(&b, ' ');
+	buf_add_json_cstring(&b, NULL);
+	buf_add_char(&b, ' ');
+	buf_add_json_string(&b, "", 0);
+	ck_assert_msg(check_buf_same(b.data, b.len,
+	    "\"a\\\"b\" \"x\\ty\" null \"\"", 21, msg, sizeof(msg)), "%s",
+	    msg);
+	buf_free(&b);
+}
+END_TEST
+
+/*
+ * Random bytes (biased towards UTF-8 lead and continuation bytes) always
+ * escape to valid JSON that decodes to the reference replacement.
+ */
+START_TEST(check_buf_escape_random_is_json)
+{
+	static const unsigned char	 pool[] = {
+		0x00, 0x01, 0x0a, 0x0d, 0x1f, 0x20, 0x22, 0x2f, 0x41, 0x5c,
+		0x7f, 0x80, 0x8f, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xc3,
+		0xdf, 0xe0, 0xe4, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xf8, 0xff
+	};
+	uint64_t			 seed = 0x9e3779b97f4a7c15ULL;
+	unsigned char			 in[64];
+	struct buf			 b = BUF_INIT, ref = BUF_INIT;
+	json_t				*v;
+	json_error_t			 err;
+	size_t				 len, i;
+	int				 round;
+	char				 msg[4096];
+
+	for (round = 0; round < 20000; round++) {
+		len = check_buf_rand(&seed) % sizeof(in);
+		for (i = 0; i < len; i++) {
+			uint64_t	r = check_buf_rand(&seed);
+
+			if (r % 3 == 0)
+				in[i] = (unsigned char)(r >> 8);
+			else
+				in[i] = pool[(r >> 8) % sizeof(pool)];
+		}
+		buf_reset(&b);
+		buf_add_json_string(&b, (const char *)in, len);
+		v = json_loadb(b.data, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+		    &err);
+		if (v == NULL) {
+			check_buf_show(b.data, b.len, msg, sizeof(msg));
+			ck_abort_msg("round %d: not JSON (%s): %s", round,
+			    err.text, msg);
+		}
+		ck_assert(json_is_string(v));
+		buf_reset(&ref);
+		check_buf_reference(in, len, &ref);
+		ck_assert_msg(check_buf_same(json_string_value(v),
+		    json_string_length(v), ref.data, ref.len, msg, sizeof(msg)),
+		    "round %d: %s", round, msg);
+		/* The raw output holds no control byte and valid UTF-8. */
+		for (i = 0; i < b.len; i++)
+			ck_assert_uint_ge((unsigned char)b.data[i], 0x20);
+		ck_assert(check_buf_valid_utf8(b.data, b.len));
+		json_decref(v);
+	}
+	buf_free(&b);
+	buf_free(&ref);
+}
+END_TEST
+
+/* buf_utf8_prefix cuts only on character boundaries. */
+START_TEST(check_buf_utf8_prefix)
+{
+	/* "aé你🙂": a(0) é(1-2) 你(3-5) 🙂(6-9) */
+	static const char	s[] = "a\xc3\xa9\xe4\xbd\xa0\xf0\x9f\x99\x82";
+	static const size_t	want[] = { 0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10 };
+	size_t			max;
+
+	for (max = 0; max <= 10; max++)
+		ck_assert_msg(buf_utf8_prefix(s, 10, max) == want[max],
+		    "max %zu: got %zu, want %zu", max,
+		    buf_utf8_prefix(s, 10, max), want[max]);
+	/* Never more than len, whatever max says. */
+	ck_assert_uint_eq(buf_utf8_prefix(s, 10, 1000), 10);
+	ck_assert_uint_eq(buf_utf8_prefix("abc", 3, 2), 2);
+	ck_assert_uint_eq(buf_utf8_prefix("", 0, 5), 0);
+	/* A prefix of a shorter length stops at that length's boundary. */
+	ck_assert_uint_eq(buf_utf8_prefix(s, 5, 4), 3);
+}
+END_TEST
+
+/* Random valid UTF-8 text: every prefix it returns is valid UTF-8. */
+START_TEST(check_buf_utf8_prefix_random)
+{
+	static const char	*chars[] = { "a", "\xc3\xa9", "\xe4\xbd\xa0",
+				    "\xf0\x9f\x99\x82", " ", "\n" };
+	uint64_t		 seed = 12345;
+	struct buf		 b = BUF_INIT;
+	size_t			 max, n;
+	int			 round, k;
+
+	for (round = 0; round < 500; round++) {
+		buf_reset(&b);
+		for (k = 0; k < 20; k++)
+			buf_add_str(&b, chars[check_buf_rand(&seed) %
+			    (sizeof(chars) / sizeof(chars[0]))]);
+		for (max = 0; max <= b.len + 1; max++) {
+			n = buf_utf8_prefix(b.data, b.len, max);
+			ck_assert_uint_le(n, max);
+			ck_assert_uint_le(n, b.len);
+			/* At most 3 bytes shorter than asked (one char). */
+			ck_assert_uint_ge(n + 3, max < b.len ? max : b.len);
+			ck_assert_msg(check_buf_valid_utf8(b.data, n),
+			    "round %d max %zu: cut inside a character", round,
+			    max);
+		}
+	}
+	buf_free(&b);
+}
+END_TEST
+
+/* The buf suite. */
+Suite *
+buf_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("buf");
+	tc = tcase_create("buffer");
+	tcase_add_test(tc, check_buf_add_and_reset);
+	tcase_add_test(tc, check_buf_growth);
+	tcase_add_test(tc, check_buf_cstr);
+	tcase_add_test(tc, check_buf_detach);
+	tcase_add_test(tc, check_buf_integers);
+	tcase_add_test(tc, check_buf_printf);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("json");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, check_buf_escape_short);
+	tcase_add_test(tc, check_buf_escape_controls);
+	tcase_add_test(tc, check_buf_escape_utf8_valid);
+	tcase_add_test(tc, check_buf_escape_utf8_invalid);
+	tcase_add_test(tc, check_buf_json_string);
+	tcase_add_test(tc, check_buf_escape_random_is_json);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("utf8_prefix");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, check_buf_utf8_prefix);
+	tcase_add_test(tc, check_buf_utf8_prefix_random);
+	suite_add_tcase(s, tc);
+	return (s);
+}

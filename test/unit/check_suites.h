@@ -1,0 +1,20 @@
+/*
+ * check_suites: one Check suite per pure module.
+ */
+#ifndef CHECK_SUITES_H
+#define CHECK_SUITES_H
+
+#include <check.h>
+
+Suite	*buf_suite(void);
+Suite	*sse_suite(void);
+Suite	*dify_event_suite(void);
+Suite	*chat_request_suite(void);
+Suite	*api_error_suite(void);
+Suite	*openai_format_suite(void);
+Suite	*relay_suite(void);
+Suite	*config_suite(void);
+Suite	*dotenv_suite(void);
+Suite	*url_suite(void);
+
+#endif
