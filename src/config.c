@@ -215,6 +215,13 @@ struct config_pos {
 	int	 column;
 };
 
+/* True for a UTF-8 continuation byte (columns count characters). */
+static int
+config_continuation(char c)
+{
+	return (((unsigned char)c & 0xc0) == 0x80);
+}
+
 /* Decode a quoted JSON string token (escapes and all) to a C string. */
 static char *
 config_decode_key(const char *tok, size_t len)
@@ -243,7 +250,7 @@ config_positions(const char *s, size_t len, struct config_pos **out)
 	size_t			 n = 0, i, start;
 	int			 depth = 0, line = 1, col = 1, kline, kcol;
 
-	for (i = 0; i < len; i++, col++) {
+	for (i = 0; i < len; i++, col += !config_continuation(s[i])) {
 		if (s[i] == '\n') {
 			line++;
 			col = 0;
@@ -255,7 +262,8 @@ config_positions(const char *s, size_t len, struct config_pos **out)
 			start = ++i;
 			kline = line;
 			kcol = col;
-			for (; i < len && s[i] != '"'; i++, col++) {
+			for (; i < len && s[i] != '"'; i++,
+			    col += !config_continuation(s[i])) {
 				if (s[i] == '\\') {
 					i++;
 					col++;

@@ -257,6 +257,28 @@ START_TEST(check_config_position_escaped_key)
 }
 END_TEST
 
+/* Columns count characters, as jansson's syntax errors do. */
+START_TEST(check_config_position_counts_characters)
+{
+	struct config		c;
+	struct config_errors	errs = { NULL, 0 };
+
+	config_defaults(&c);
+	/* "héllo" is six bytes, five characters: "bad" starts at column 27. */
+	ck_assert_int_eq(check_config_load(&c,
+	    "{\"default_user\": \"h\xc3\xa9llo\", \"bad\": 1}", &errs), 1);
+	ck_assert_str_eq(errs.v[0], "t.json:1:27: unknown key \"bad\"");
+	config_errors_free(&errs);
+	/* jansson counts characters too: the 1 is character 33, byte 34. */
+	ck_assert_int_eq(check_config_load(&c,
+	    "{\"default_user\": \"h\xc3\xa9llo\", \"bad\" 1}", &errs), 1);
+	ck_assert_msg(strstr(errs.v[0], "t.json:1:33:") == errs.v[0],
+	    "jansson column: %s", errs.v[0]);
+	config_errors_free(&errs);
+	config_free(&c);
+}
+END_TEST
+
 /* A nested key of the same name does not move the reported position. */
 START_TEST(check_config_position_nested)
 {
@@ -742,6 +764,7 @@ config_suite(void)
 	tcase_add_test(tc, check_config_unknown_key);
 	tcase_add_test(tc, check_config_position_nested);
 	tcase_add_test(tc, check_config_position_escaped_key);
+	tcase_add_test(tc, check_config_position_counts_characters);
 	tcase_add_test(tc, check_config_bad_values);
 	tcase_add_test(tc, check_config_many_errors);
 	tcase_add_test(tc, check_config_syntax_error);
