@@ -53,23 +53,6 @@ sse_own_data(struct sse_parser *p)
 	}
 }
 
-/*
- * A line or event is too large: drop what was assembled (which may point
- * into input we no longer own) and refuse further input.
- */
-static enum sse_result
-sse_fail(struct sse_parser *p)
-{
-	p->has_data = 0;
-	p->borrowed = NULL;
-	p->borrowedlen = 0;
-	p->eventlen = 0;
-	buf_reset(&p->data);
-	buf_reset(&p->line);
-	p->failed = 1;
-	return (SSE_TOO_LARGE);
-}
-
 /* Forget the event being assembled. */
 static void
 sse_reset_event(struct sse_parser *p)
@@ -79,6 +62,19 @@ sse_reset_event(struct sse_parser *p)
 	p->borrowedlen = 0;
 	p->eventlen = 0;
 	buf_reset(&p->data);
+}
+
+/*
+ * A line or event is too large: drop what was assembled (which may point
+ * into input we no longer own) and refuse further input.
+ */
+static enum sse_result
+sse_fail(struct sse_parser *p)
+{
+	sse_reset_event(p);
+	buf_reset(&p->line);
+	p->failed = 1;
+	return (SSE_TOO_LARGE);
 }
 
 /*

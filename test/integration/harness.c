@@ -631,6 +631,18 @@ mock_reset(int port)
 	http_response_free(&r);
 }
 
+/* The look-alike's answer for mock:events=n: "w0 w1 ... w<n-1> ". */
+void
+mock_words(int n, char *out, size_t size)
+{
+	size_t	len = 0;
+	int	i;
+
+	out[0] = '\0';
+	for (i = 0; i < n && len < size; i++)
+		len += (size_t)snprintf(out + len, size - len, "w%d ", i);
+}
+
 /* A chat request body with one user message (malloc'd). */
 char *
 chat_body(const char *content, const char *extra, int stream,

@@ -62,6 +62,7 @@ char	*sse_content(const struct sse_frames *);
 
 json_t	*mock_get(int, const char *);
 void	 mock_reset(int);
+void	 mock_words(int, char *, size_t);
 char	*chat_body(const char *, const char *, int, int);
 
 #endif

@@ -333,12 +333,8 @@ START_TEST(hundred_events_in_order)
 {
 	struct sse_frames	 f;
 	char			*body, *got, want[1024];
-	size_t			 len = 0;
-	int			 i;
 
-	for (i = 0; i < 100; i++)
-		len += (size_t)snprintf(want + len, sizeof(want) - len,
-		    "w%d ", i);
+	mock_words(100, want, sizeof(want));
 	body = chat_body("mock:events=100", NULL, 1, 0);
 	chat_stream("app-chat", body, &f, "stop");
 	got = sse_content(&f);

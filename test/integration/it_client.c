@@ -536,7 +536,6 @@ START_TEST(two_hundred_concurrent_streams)
 	struct http_response	 r;
 	struct sse_frames	 f;
 	char			*body, *got, want[256], chunk[65536];
-	size_t			 wl = 0;
 	int			 i, left = N, k;
 	time_t			 deadline;
 	ssize_t			 n;
@@ -546,9 +545,7 @@ START_TEST(two_hundred_concurrent_streams)
 		rl.rlim_cur = 1024;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	for (i = 0; i < 20; i++)
-		wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "w%d ",
-		    i);
+	mock_words(20, want, sizeof(want));
 	body = chat_body("mock:events=20 mock:interval=25", NULL, 1, 0);
 	for (i = 0; i < N; i++) {
 		c[i].fd = http_connect(cl_proxy.port);

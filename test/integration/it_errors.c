@@ -361,16 +361,12 @@ START_TEST(short_timeouts_never_cut_a_live_stream)
 	struct http_response	 r;
 	struct sse_frames	 f;
 	char			*body, *got, want[256];
-	size_t			 len = 0;
-	int			 i;
 
 	/* Every timeout at 1 s; the answer takes 6 s, an event per 400 ms. */
 	harness_proxy_start(&p, err_mock.port, "\"connect_timeout\": 1, "
 	    "\"upstream_idle_timeout\": 1, \"client_idle_timeout\": 1, "
 	    "\"keepalive_interval\": 1");
-	for (i = 0; i < 15; i++)
-		len += (size_t)snprintf(want + len, sizeof(want) - len, "w%d ",
-		    i);
+	mock_words(15, want, sizeof(want));
 	body = chat_body("mock:events=15 mock:interval=400", NULL, 1, 0);
 	ck_assert_int_eq(http_chat(p.port, "app-chat", body, &r), 0);
 	ck_assert_int_eq(r.status, 200);

@@ -13,45 +13,7 @@
 
 #include "buf.h"
 #include "check_suites.h"
-
-/* Printable form of bytes for failure messages. */
-static void
-check_buf_show(const char *p, size_t len, char *out, size_t size)
-{
-	size_t	i, o = 0;
-
-	for (i = 0; i < len && o + 8 < size; i++) {
-		unsigned char	c = (unsigned char)p[i];
-
-		if (c == '\\' || c < 0x20 || c >= 0x7f)
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
-		else
-			out[o++] = (char)c;
-	}
-	if (i < len && o + 4 < size)
-		o += (size_t)snprintf(out + o, size - o, "...");
-	out[o] = '\0';
-}
-
-/*
- * True if got (gotlen bytes) equals want (wantlen bytes); otherwise msg
- * describes both.
- */
-static int
-check_buf_same(const char *got, size_t gotlen, const char *want,
-    size_t wantlen, char *msg, size_t size)
-{
-	char	g[1024], w[1024];
-
-	if (gotlen == wantlen &&
-	    (gotlen == 0 || memcmp(got, want, gotlen) == 0))
-		return (1);
-	check_buf_show(got, gotlen, g, sizeof(g));
-	check_buf_show(want, wantlen, w, sizeof(w));
-	snprintf(msg, size, "got (%zu) \"%s\", want (%zu) \"%s\"", gotlen, g,
-	    wantlen, w);
-	return (0);
-}
+#include "check_util.h"
 
 /* Escape len bytes and compare with the expected JSON string body. */
 static int
@@ -62,7 +24,7 @@ check_buf_escape_is(const char *in, size_t len, const char *want, char *msg,
 	int		ok;
 
 	buf_add_json_escaped(&b, in, len);
-	ok = check_buf_same(b.data, b.len, want, strlen(want), msg, size);
+	ok = check_same(b.data, b.len, want, strlen(want), msg, size);
 	buf_free(&b);
 	return (ok);
 }
@@ -163,7 +125,7 @@ START_TEST(check_buf_add_and_reset)
 	buf_add_char(&b, 'f');
 	buf_add_char(&b, '\0');
 	buf_add(&b, "g\0h", 3);
-	ck_assert_msg(check_buf_same(b.data, b.len, "abcdef\0g\0h", 10, msg,
+	ck_assert_msg(check_same(b.data, b.len, "abcdef\0g\0h", 10, msg,
 	    sizeof(msg)), "%s", msg);
 	cap = b.cap;
 	before = b.data;
@@ -452,7 +414,7 @@ START_TEST(check_buf_json_string)
 	buf_add_json_cstring(&b, NULL);
 	buf_add_char(&b, ' ');
 	buf_add_json_string(&b, "", 0);
-	ck_assert_msg(check_buf_same(b.data, b.len,
+	ck_assert_msg(check_same(b.data, b.len,
 	    "\"a\\\"b\" \"x\\ty\" null \"\"", 21, msg, sizeof(msg)), "%s",
 	    msg);
 	buf_free(&b);
@@ -494,14 +456,14 @@ START_TEST(check_buf_escape_random_is_json)
 		v = json_loadb(b.data, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
 		    &err);
 		if (v == NULL) {
-			check_buf_show(b.data, b.len, msg, sizeof(msg));
+			check_show(b.data, b.len, msg, sizeof(msg));
 			ck_abort_msg("round %d: not JSON (%s): %s", round,
 			    err.text, msg);
 		}
 		ck_assert(json_is_string(v));
 		buf_reset(&ref);
 		check_buf_reference(in, len, &ref);
-		ck_assert_msg(check_buf_same(json_string_value(v),
+		ck_assert_msg(check_same(json_string_value(v),
 		    json_string_length(v), ref.data, ref.len, msg, sizeof(msg)),
 		    "round %d: %s", round, msg);
 		/* The raw output holds no control byte and valid UTF-8. */

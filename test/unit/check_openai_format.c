@@ -11,6 +11,7 @@
 #include "api_error.h"
 #include "buf.h"
 #include "check_suites.h"
+#include "check_util.h"
 #include "openai_format.h"
 
 #define CHECK_OF_HEAD	"{\"id\":\"chatcmpl-abc\",\"object\":" \
@@ -20,39 +21,13 @@
 			"\"delta\":"
 #define CHECK_OF_SUFFIX	",\"logprobs\":null,\"finish_reason\":null}]"
 
-/* Printable form of bytes for failure messages. */
-static void
-check_openai_format_show(const char *p, size_t len, char *out, size_t size)
-{
-	size_t	i, o = 0;
-
-	for (i = 0; i < len && o + 8 < size; i++) {
-		unsigned char	c = (unsigned char)p[i];
-
-		if (c == '\\' || c < 0x20 || c >= 0x7f)
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
-		else
-			out[o++] = (char)c;
-	}
-	if (i < len && o + 4 < size)
-		o += (size_t)snprintf(out + o, size - o, "...");
-	out[o] = '\0';
-}
-
 /* True if b holds exactly want; otherwise msg shows both. */
 static int
 check_openai_format_is(const struct buf *b, const char *want, char *msg,
     size_t size)
 {
-	char	g[1500], w[1500];
-	size_t	wantlen = strlen(want);
-
-	if (b->len == wantlen && memcmp(b->data, want, wantlen) == 0)
-		return (1);
-	check_openai_format_show(b->data, b->len, g, sizeof(g));
-	check_openai_format_show(want, wantlen, w, sizeof(w));
-	snprintf(msg, size, "got \"%s\", want \"%s\"", g, w);
-	return (0);
+	return (check_same(b->data ? b->data : "", b->len, want, strlen(want),
+	    msg, size));
 }
 
 /* Set up the format of the examples: chatcmpl-abc, 1700000000, gpt-4o. */
@@ -74,7 +49,7 @@ check_openai_format_frame(const struct buf *b)
 	json_error_t	 err;
 	char		 show[1500];
 
-	check_openai_format_show(b->data, b->len, show, sizeof(show));
+	check_show(b->data, b->len, show, sizeof(show));
 	ck_assert_msg(b->len > 8 && memcmp(b->data, "data: ", 6) == 0,
 	    "not a data frame: %s", show);
 	ck_assert_msg(memcmp(b->data + b->len - 2, "\n\n", 2) == 0,

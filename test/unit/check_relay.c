@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "check_fixtures.h"
 #include "check_suites.h"
+#include "check_util.h"
 #include "relay.h"
 
 #define CHECK_RELAY_HEAD	"{\"id\":\"chatcmpl-abc\",\"object\":" \
@@ -178,48 +179,6 @@ check_relay_want_done(struct buf *b)
 	buf_add_str(b, "data: [DONE]\n\n");
 }
 
-/* Printable form of bytes for failure messages. */
-static void
-check_relay_show(const char *p, size_t len, char *out, size_t size)
-{
-	size_t	i, o = 0;
-
-	for (i = 0; i < len && o + 8 < size; i++) {
-		unsigned char	c = (unsigned char)p[i];
-
-		if (c == '\\' || c < 0x20 || c >= 0x7f)
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
-		else
-			out[o++] = (char)c;
-	}
-	if (i < len && o + 4 < size)
-		o += (size_t)snprintf(out + o, size - o, "...");
-	out[o] = '\0';
-}
-
-/* True if got holds exactly want's bytes; otherwise msg shows where not. */
-static int
-check_relay_same(const struct buf *got, const struct buf *want, char *msg,
-    size_t size)
-{
-	char	g[1500], w[1500];
-	size_t	i;
-
-	if (got->len == want->len &&
-	    (got->len == 0 || memcmp(got->data, want->data, got->len) == 0))
-		return (1);
-	for (i = 0; i < got->len && i < want->len; i++) {
-		if (got->data[i] != want->data[i])
-			break;
-	}
-	i = i > 60 ? i - 60 : 0;
-	check_relay_show(got->data + i, got->len - i, g, sizeof(g));
-	check_relay_show(want->data + i, want->len - i, w, sizeof(w));
-	snprintf(msg, size, "(%zu vs %zu bytes) from byte %zu: got \"%s\", "
-	    "want \"%s\"", got->len, want->len, i, g, w);
-	return (0);
-}
-
 /* True if got holds exactly the NUL-terminated want. */
 static int
 check_relay_is(const struct buf *got, const char *want, char *msg,
@@ -229,7 +188,7 @@ check_relay_is(const struct buf *got, const char *want, char *msg,
 	int		ok;
 
 	buf_add_str(&w, want);
-	ok = check_relay_same(got, &w, msg, size);
+	ok = check_same_buf(got, &w, msg, size);
 	buf_free(&w);
 	return (ok);
 }
@@ -262,7 +221,7 @@ check_relay_frames(const struct buf *out, struct check_relay_frames *f)
 
 	memset(f, 0, sizeof(*f));
 	while (p < end) {
-		check_relay_show(p, (size_t)(end - p), show, sizeof(show));
+		check_show(p, (size_t)(end - p), show, sizeof(show));
 		ck_assert_msg(end - p > 8 && memcmp(p, "data: ", 6) == 0,
 		    "frame %d is not a data line: %s", f->n, show);
 		nl = memchr(p, '\n', (size_t)(end - p));
@@ -320,7 +279,7 @@ check_relay_json(const struct buf *out)
 	json_error_t	 err;
 	char		 show[1500];
 
-	check_relay_show(out->data, out->len, show, sizeof(show));
+	check_show(out->data, out->len, show, sizeof(show));
 	v = json_loadb(out->data, out->len, 0, &err);
 	ck_assert_msg(v != NULL, "body is not JSON (%s): %s", err.text, show);
 	return (v);
@@ -388,7 +347,7 @@ START_TEST(check_relay_chat_stream)
 	ck_assert_int_eq(t.r.upstream_done, 0);
 	check_relay_want_role(&w, 0);
 	check_relay_want_content(&w, 0, "Hello");
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 
 	check_relay_data(&t, "data: " CHECK_FX_CHAT_2 "\n\nevent: ping\n\n");
@@ -403,7 +362,7 @@ START_TEST(check_relay_chat_stream)
 
 	buf_reset(&w);
 	check_relay_want_chat(&w, 0);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	check_relay_frames(&t.out, &f);
 	ck_assert_int_eq(f.n, 5);
@@ -414,7 +373,7 @@ START_TEST(check_relay_chat_stream)
 
 	/* The end of the body changes nothing any more. */
 	check_relay_end(&t, RELAY_END_EOF, NULL);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	ck_assert_int_eq(t.r.state, RELAY_DONE);
 	check_relay_stop(&t);
@@ -434,7 +393,7 @@ START_TEST(check_relay_chat_stream_usage)
 	check_relay_response(&t, 200, CHECK_RELAY_SSE, NULL);
 	check_relay_data(&t, CHECK_FX_CHAT_STREAM);
 	check_relay_want_chat(&w, 1);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	check_relay_frames(&t.out, &f);
 	ck_assert_int_eq(f.n, 6);
@@ -518,7 +477,7 @@ check_relay_every_split(const char *name, const char *input, int end)
 				buf_reset(&got);
 				check_relay_feed_cut(stream, usage, input, len,
 				    &i, 1, end, &got);
-				ck_assert_msg(check_relay_same(&got, &whole,
+				ck_assert_msg(check_same_buf(&got, &whole,
 				    msg, sizeof(msg)), "%s stream=%d usage=%d "
 				    "split at %zu: %s", name, stream, usage, i,
 				    msg);
@@ -528,7 +487,7 @@ check_relay_every_split(const char *name, const char *input, int end)
 			buf_reset(&got);
 			check_relay_feed_cut(stream, usage, input, len, cuts,
 			    len - 1, end, &got);
-			ck_assert_msg(check_relay_same(&got, &whole, msg,
+			ck_assert_msg(check_same_buf(&got, &whole, msg,
 			    sizeof(msg)), "%s stream=%d usage=%d byte by byte: "
 			    "%s", name, stream, usage, msg);
 		}
@@ -549,7 +508,7 @@ START_TEST(check_relay_split_chat)
 	check_relay_feed_cut(1, 0, CHECK_FX_CHAT_STREAM,
 	    strlen(CHECK_FX_CHAT_STREAM), &one, 1, 0, &got);
 	check_relay_want_chat(&w, 0);
-	ck_assert_msg(check_relay_same(&got, &w, msg, sizeof(msg)), "%s", msg);
+	ck_assert_msg(check_same_buf(&got, &w, msg, sizeof(msg)), "%s", msg);
 	/* ...and so does every other way of cutting it. */
 	check_relay_every_split("chat", CHECK_FX_CHAT_STREAM, 1);
 	buf_free(&got);
@@ -604,7 +563,7 @@ START_TEST(check_relay_agent_stream)
 		if (usage)
 			check_relay_want_usage(&w, 50, 7, 57);
 		check_relay_want_done(&w);
-		ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)),
+		ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)),
 		    "usage=%d: %s", usage, msg);
 		ck_assert_int_eq(t.r.state, RELAY_DONE);
 		ck_assert_str_eq(t.r.task_id, "T");
@@ -665,7 +624,7 @@ START_TEST(check_relay_new_agent_once)
 	check_relay_want_content(&w, 0, "10:00 UTC.");
 	check_relay_want_finish(&w, 0, "stop");
 	check_relay_want_done(&w);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	check_relay_stop(&t);
 
@@ -720,7 +679,7 @@ START_TEST(check_relay_message_file)
 	check_relay_want_content(&w, 0, "the picture.");
 	check_relay_want_finish(&w, 0, "stop");
 	check_relay_want_done(&w);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	check_relay_stop(&t);
 	buf_free(&w);
@@ -768,7 +727,7 @@ START_TEST(check_relay_chatflow_new_order)
 	ck_assert_int_eq(t.r.complete, 1);
 	ck_assert_int_eq(t.r.upstream_done, 1);
 	check_relay_want_chatflow(&w, 1);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	ck_assert_str_eq(t.r.task_id, "T2");
 	check_relay_stop(&t);
@@ -796,7 +755,7 @@ START_TEST(check_relay_chatflow_old_order)
 	ck_assert_int_eq(t.r.complete, 1);
 	/* message_end's split usage wins over the workflow's total. */
 	check_relay_want_chatflow(&w, 1);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	check_relay_stop(&t);
 	buf_free(&w);
@@ -822,7 +781,7 @@ START_TEST(check_relay_chatflow_1130)
 	ck_assert_int_eq(t.r.state, RELAY_DONE);
 	ck_assert_int_eq(t.r.complete, 1);
 	check_relay_want_chatflow(&w, 0);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	check_relay_frames(&t.out, &f);
 	ck_assert_int_eq(f.errors, 0);
@@ -874,12 +833,12 @@ START_TEST(check_relay_chatflow_grace)
 	ck_assert_int_eq(t.r.complete, 1);
 	ck_assert_int_eq(t.r.upstream_done, 1);
 	check_relay_want_chatflow(&w, 1);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	/* A late workflow_finished adds nothing. */
 	check_relay_data(&t, "data: " CHECK_FX_CF_WF_FINISHED "\n\n");
 	check_relay_grace(&t);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	check_relay_stop(&t);
 	buf_free(&w);
@@ -954,7 +913,7 @@ START_TEST(check_relay_error_mid_stream)
 	check_relay_want_role(&w, 1);
 	check_relay_want_content(&w, 1, "Hello");
 	buf_add_str(&w, CHECK_RELAY_CHAT_ERROR_FRAME);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	check_relay_frames(&t.out, &f);
 	ck_assert_int_eq(f.errors, 1);
@@ -968,7 +927,7 @@ START_TEST(check_relay_error_mid_stream)
 	check_relay_grace(&t);
 	check_relay_end(&t, RELAY_END_EOF, NULL);
 	check_relay_end(&t, RELAY_END_TIMEOUT, NULL);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	ck_assert_int_eq(t.r.state, RELAY_FAILED);
 	check_relay_stop(&t);
@@ -991,7 +950,7 @@ START_TEST(check_relay_error_then_more_in_one_piece)
 	check_relay_want_role(&w, 0);
 	check_relay_want_content(&w, 0, "Hello");
 	buf_add_str(&w, CHECK_RELAY_CHAT_ERROR_FRAME);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	check_relay_stop(&t);
 	buf_free(&w);
@@ -1305,7 +1264,7 @@ START_TEST(check_relay_replace_stream)
 	check_relay_want_content(&w, 0, "I cannot answer that.");
 	check_relay_want_finish(&w, 0, "content_filter");
 	check_relay_want_done(&w);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	check_relay_stop(&t);
 	buf_free(&w);
@@ -1362,11 +1321,11 @@ START_TEST(check_relay_keepalive_stream)
 	ck_assert_int_eq(t.r.event_stream, 1);
 	ck_assert_int_eq(t.r.complete, 0);
 	check_relay_want_role(&w, 1);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	check_relay_keepalive(&t);
 	check_relay_want_content(&w, 1, "");
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	/* The stream then goes on with no second role chunk. */
 	check_relay_data(&t, "data: " CHECK_FX_CHAT_1 "\n\n");
@@ -1379,11 +1338,11 @@ START_TEST(check_relay_keepalive_stream)
 	check_relay_want_finish(&w, 1, "stop");
 	check_relay_want_usage(&w, 17, 9, 26);
 	check_relay_want_done(&w);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	/* After the end: nothing. */
 	check_relay_keepalive(&t);
-	ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)), "%s",
 	    msg);
 	check_relay_stop(&t);
 	buf_free(&w);
@@ -1546,7 +1505,7 @@ START_TEST(check_relay_blocking_json)
 		if (usage)
 			check_relay_want_usage(&w, 1033, 128, 1161);
 		check_relay_want_done(&w);
-		ck_assert_msg(check_relay_same(&t.out, &w, msg, sizeof(msg)),
+		ck_assert_msg(check_same_buf(&t.out, &w, msg, sizeof(msg)),
 		    "usage=%d: %s", usage, msg);
 		check_relay_stop(&t);
 	}

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "check_fixtures.h"
 #include "check_suites.h"
+#include "check_util.h"
 #include "sse.h"
 
 #define CHECK_SSE_MAX		(64 * 1024)
@@ -89,48 +90,6 @@ check_sse_expected(const struct check_sse_case *c, struct buf *b)
 		check_sse_serialize(b, c->want[i].event,
 		    strlen(c->want[i].event), c->want[i].data,
 		    strlen(c->want[i].data));
-}
-
-/* Printable form of bytes for failure messages. */
-static void
-check_sse_show(const char *p, size_t len, char *out, size_t size)
-{
-	size_t	i, o = 0;
-
-	for (i = 0; i < len && o + 8 < size; i++) {
-		unsigned char	c = (unsigned char)p[i];
-
-		if (c == '\\' || c < 0x20 || c >= 0x7f)
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
-		else
-			out[o++] = (char)c;
-	}
-	if (i < len && o + 4 < size)
-		o += (size_t)snprintf(out + o, size - o, "...");
-	out[o] = '\0';
-}
-
-/* True if two buffers hold the same bytes, else msg tells the difference. */
-static int
-check_sse_same(const struct buf *got, const struct buf *want, char *msg,
-    size_t size)
-{
-	char	g[1500], w[1500];
-	size_t	i;
-
-	if (got->len == want->len &&
-	    (got->len == 0 || memcmp(got->data, want->data, got->len) == 0))
-		return (1);
-	for (i = 0; i < got->len && i < want->len; i++) {
-		if (got->data[i] != want->data[i])
-			break;
-	}
-	/* Show from a little before the first difference. */
-	i = i > 40 ? i - 40 : 0;
-	check_sse_show(got->data + i, got->len - i, g, sizeof(g));
-	check_sse_show(want->data + i, want->len - i, w, sizeof(w));
-	snprintf(msg, size, "from byte %zu: got \"%s\", want \"%s\"", i, g, w);
-	return (0);
 }
 
 /*
@@ -210,7 +169,7 @@ check_sse_all_splits(const struct check_sse_case *c, const char *input,
 	/* (1) Whole. */
 	ck_assert_int_eq(check_sse_run(input, len, NULL, 0, CHECK_SSE_MAX,
 	    &got), SSE_OK);
-	ck_assert_msg(check_sse_same(&got, &want, msg, sizeof(msg)),
+	ck_assert_msg(check_same_buf(&got, &want, msg, sizeof(msg)),
 	    "%s, whole: %s", c->name, msg);
 
 	/* (2) Two pieces, at every position (both empty ends included). */
@@ -219,7 +178,7 @@ check_sse_all_splits(const struct check_sse_case *c, const char *input,
 		cuts[0] = i;
 		ck_assert_int_eq(check_sse_run(input, len, cuts, 1,
 		    CHECK_SSE_MAX, &got), SSE_OK);
-		ck_assert_msg(check_sse_same(&got, &want, msg, sizeof(msg)),
+		ck_assert_msg(check_same_buf(&got, &want, msg, sizeof(msg)),
 		    "%s, split at %zu: %s", c->name, i, msg);
 	}
 
@@ -229,7 +188,7 @@ check_sse_all_splits(const struct check_sse_case *c, const char *input,
 	buf_reset(&got);
 	ck_assert_int_eq(check_sse_run(input, len, cuts, len > 0 ? len - 1 : 0,
 	    CHECK_SSE_MAX, &got), SSE_OK);
-	ck_assert_msg(check_sse_same(&got, &want, msg, sizeof(msg)),
+	ck_assert_msg(check_same_buf(&got, &want, msg, sizeof(msg)),
 	    "%s, byte by byte: %s", c->name, msg);
 
 	/* (4) Random partitions into 2 to 40 non-empty pieces. */
@@ -248,7 +207,7 @@ check_sse_all_splits(const struct check_sse_case *c, const char *input,
 		buf_reset(&got);
 		ck_assert_int_eq(check_sse_run(input, len, cuts, i,
 		    CHECK_SSE_MAX, &got), SSE_OK);
-		if (!check_sse_same(&got, &want, msg, sizeof(msg))) {
+		if (!check_same_buf(&got, &want, msg, sizeof(msg))) {
 			char	where[512];
 			size_t	o = 0;
 
@@ -583,7 +542,7 @@ START_TEST(check_sse_unterminated)
 	ck_assert_int_eq(log.count, 1);
 	ck_assert_int_eq(sse_parser_pending(&p), 0);
 	check_sse_serialize(&want, "", 0, "{\"a\":1}\n{\"b\":2}", 15);
-	ck_assert_msg(check_sse_same(&log.events, &want, msg, sizeof(msg)),
+	ck_assert_msg(check_same_buf(&log.events, &want, msg, sizeof(msg)),
 	    "%s", msg);
 
 	/* A ping's event: line is pending until its blank line. */
@@ -644,7 +603,7 @@ START_TEST(check_sse_cr_lf_across_feeds)
 	ck_assert_int_eq(log.count, 2);
 	check_sse_serialize(&want, "", 0, "a\nb", 3);
 	check_sse_serialize(&want, "", 0, "c\nd", 3);
-	ck_assert_msg(check_sse_same(&log.events, &want, msg, sizeof(msg)),
+	ck_assert_msg(check_same_buf(&log.events, &want, msg, sizeof(msg)),
 	    "%s", msg);
 	sse_parser_free(&p);
 	buf_free(&log.events);
@@ -673,7 +632,7 @@ START_TEST(check_sse_empty_feeds)
 	}
 	check_sse_serialize(&want, "", 0, "a\nb", 3);
 	check_sse_serialize(&want, "", 0, "c", 1);
-	ck_assert_msg(check_sse_same(&log.events, &want, msg, sizeof(msg)),
+	ck_assert_msg(check_same_buf(&log.events, &want, msg, sizeof(msg)),
 	    "%s", msg);
 	sse_parser_free(&p);
 	buf_free(&log.events);
@@ -723,7 +682,7 @@ check_sse_expect_fits(const char *s, size_t max_event, const char *want)
 		buf_reset(&got);
 		ck_assert_int_eq(check_sse_run(s, len, &i, 1, max_event, &got),
 		    SSE_OK);
-		ck_assert_msg(check_sse_same(&got, &w, msg, sizeof(msg)),
+		ck_assert_msg(check_same_buf(&got, &w, msg, sizeof(msg)),
 		    "split at %zu: %s", i, msg);
 	}
 	buf_free(&got);
@@ -814,7 +773,7 @@ START_TEST(check_sse_stop)
 	    strlen(CHECK_FX_CHAT_1));
 	check_sse_serialize(&want, "", 0, CHECK_FX_CHAT_2,
 	    strlen(CHECK_FX_CHAT_2));
-	ck_assert_msg(check_sse_same(&log.events, &want, msg, sizeof(msg)),
+	ck_assert_msg(check_same_buf(&log.events, &want, msg, sizeof(msg)),
 	    "%s", msg);
 	ck_assert_int_eq(sse_parser_feed(&p, s, sizeof(s) - 1,
 	    check_sse_never, NULL), SSE_STOPPED);
@@ -860,7 +819,7 @@ START_TEST(check_sse_event_name)
 	check_sse_serialize(&want, "nospace", 7, "4", 1);
 	ck_assert_int_eq(check_sse_run(s, sizeof(s) - 1, NULL, 0,
 	    CHECK_SSE_MAX, &got), SSE_OK);
-	ck_assert_msg(check_sse_same(&got, &want, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&got, &want, msg, sizeof(msg)), "%s",
 	    msg);
 	buf_free(&got);
 	buf_free(&want);
@@ -886,7 +845,7 @@ START_TEST(check_sse_many_events)
 		cuts[i] = (i + 1) * (in.len / 65) + i % 3;
 	ck_assert_int_eq(check_sse_run(in.data, in.len, cuts, 64,
 	    CHECK_SSE_MAX, &got), SSE_OK);
-	ck_assert_msg(check_sse_same(&got, &want, msg, sizeof(msg)), "%s",
+	ck_assert_msg(check_same_buf(&got, &want, msg, sizeof(msg)), "%s",
 	    msg);
 	buf_free(&in);
 	buf_free(&want);
