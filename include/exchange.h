@@ -9,7 +9,7 @@ struct chat_request;
 struct evhttp_request;
 struct server;
 
-void	exchange_start(struct server *, struct evhttp_request *,
+void	exchange_start(struct server *, struct evhttp_request *, const char *,
 	    struct chat_request *, const char *, const char *, size_t);
 void	exchange_stop_task(struct server *, const char *, const char *,
 	    const char *, const char *);

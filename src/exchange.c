@@ -92,6 +92,7 @@ struct exchange {
 	int			 paused;
 	int			 stream;
 	char			 request_id[72];
+	char			 path[64];	/* as the client wrote it */
 	char			 id[40];
 	char			*api_key;
 	char			*user;
@@ -151,10 +152,11 @@ exchange_free(int fd UNUSED, short what UNUSED, void *arg)
 	if (ex->t_first_token != 0)
 		snprintf(ttft, sizeof(ttft), "%.1f",
 		    (double)(ex->t_first_token - ex->t_start) / 1000.0);
-	log_info("access id=%s method=POST path=/v1/chat/completions "
+	log_info("access id=%s method=POST path=%s "
 	    "status=%d upstream_status=%d stream=%d duration_ms=%.1f "
 	    "ttft_ms=%s bytes_in=%zu bytes_out=%llu upstream_bytes=%llu "
-	    "events=%llu pauses=%u end=%s", ex->request_id, ex->ds.status,
+	    "events=%llu pauses=%u end=%s", ex->request_id, ex->path,
+	    ex->ds.status,
 	    ex->relay.upstream_status, ex->stream,
 	    (double)(now - ex->t_start) / 1000.0, ttft, ex->bytes_in,
 	    (unsigned long long)ex->ds.bytes_out,
@@ -500,12 +502,12 @@ static const struct downstream_handlers exchange_downstream_handlers = {
 
 /*
  * Start an exchange for a validated request.  cr is consumed (freed here);
- * api_key is the caller's Dify app key.
+ * api_key is the caller's Dify app key; path is only for the access log.
  */
 void
 exchange_start(struct server *srv, struct evhttp_request *req,
-    struct chat_request *cr, const char *api_key, const char *request_id,
-    size_t bytes_in)
+    const char *path, struct chat_request *cr, const char *api_key,
+    const char *request_id, size_t bytes_in)
 {
 	const struct config	*cfg = srv->cfg;
 	struct exchange		*ex;
@@ -521,6 +523,7 @@ exchange_start(struct server *srv, struct evhttp_request *req,
 	ex->stream = cr->stream;
 	ex->bytes_in = bytes_in;
 	snprintf(ex->request_id, sizeof(ex->request_id), "%s", request_id);
+	snprintf(ex->path, sizeof(ex->path), "%s", path);
 	memcpy(ex->id, "chatcmpl-", 9);
 	util_random_alnum(ex->id + 9, 24);
 	ex->api_key = xstrdup(api_key);

@@ -313,7 +313,7 @@ server_no_key(struct server *srv, struct evhttp_request *req)
 
 /* POST /v1/chat/completions. */
 static void
-server_chat(struct server *srv, struct evhttp_request *req,
+server_chat(struct server *srv, struct evhttp_request *req, const char *path,
     const char *request_id)
 {
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
@@ -325,8 +325,8 @@ server_chat(struct server *srv, struct evhttp_request *req,
 
 	if (server_api_key(req, key, sizeof(key)) != 0) {
 		server_no_key(srv, req);
-		server_log_local(request_id, EVHTTP_REQ_POST,
-		    "/v1/chat/completions", 401, "no_key");
+		server_log_local(request_id, EVHTTP_REQ_POST, path, 401,
+		    "no_key");
 		return;
 	}
 	len = evbuffer_get_length(in);
@@ -335,18 +335,18 @@ server_chat(struct server *srv, struct evhttp_request *req,
 		    "request_too_large", NULL, "The request body is %zu bytes; "
 		    "the limit is %zu bytes.", len, srv->cfg->max_body_bytes);
 		server_send_error(srv, req, "close", &e);
-		server_log_local(request_id, EVHTTP_REQ_POST,
-		    "/v1/chat/completions", 413, "too_large");
+		server_log_local(request_id, EVHTTP_REQ_POST, path, 413,
+		    "too_large");
 		return;
 	}
 	body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
 	if (chat_request_parse(&cr, body, len, &e) != 0) {
 		server_send_error(srv, req, NULL, &e);
-		server_log_local(request_id, EVHTTP_REQ_POST,
-		    "/v1/chat/completions", e.status, "bad_request");
+		server_log_local(request_id, EVHTTP_REQ_POST, path, e.status,
+		    "bad_request");
 		return;
 	}
-	exchange_start(srv, req, &cr, key, request_id, len);
+	exchange_start(srv, req, path, &cr, key, request_id, len);
 }
 
 /* GET /healthz. */
@@ -396,7 +396,7 @@ server_handle(struct evhttp_request *req, void *arg)
 	switch (route) {
 	case ROUTE_CHAT:
 		if (m == EVHTTP_REQ_POST) {
-			server_chat(srv, req, request_id);
+			server_chat(srv, req, path, request_id);
 			return;
 		}
 		allow = "POST, OPTIONS";

@@ -72,7 +72,6 @@ struct upstream_conn {
 	enum upstream_conn_where	 where;
 	int				 closed; /* evhttp reset it */
 	long				 verify_error; /* X509_V_*, 0 if none */
-	unsigned			 uses;
 };
 TAILQ_HEAD(upstream_conns, upstream_conn);
 
@@ -676,7 +675,6 @@ upstream_call_send(struct upstream_call *call)
 		    "cannot create a connection");
 		return;
 	}
-	call->conn->uses++;
 	tv = upstream_tv(up->cfg->connect_timeout_ms);
 	evhttp_connection_set_timeout_tv(call->conn->evcon, &tv);
 
