@@ -67,6 +67,9 @@ log_level_name(enum log_level level)
 	return (log_names[level]);
 }
 
+static void	log_vwrite(enum log_level, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
+
 /* Format and write one line: UTC timestamp, level, message. */
 static void
 log_vwrite(enum log_level level, const char *fmt, va_list ap)

@@ -280,7 +280,11 @@ upstream_conn_new(struct upstream *up)
 		if (u->host_is_ip)
 			X509_VERIFY_PARAM_set1_ip_asc(param, u->host);
 		else {
-			SSL_set_tlsext_host_name(ssl, u->host);
+			/* The macro casts away const; OpenSSL copies the name. */
+			char	sni[sizeof(u->host)];
+
+			memcpy(sni, u->host, sizeof(sni));
+			SSL_set_tlsext_host_name(ssl, sni);
 			X509_VERIFY_PARAM_set_hostflags(param,
 			    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 			X509_VERIFY_PARAM_set1_host(param, u->host, 0);
