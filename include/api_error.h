@@ -31,7 +31,7 @@ enum api_error_upstream {
 void	 api_error_set(struct api_error *, int, const char *, const char *,
 	    const char *, const char *, ...)
 	    __attribute__((format(printf, 6, 7)));
-void	 api_error_from_dify(struct api_error *, int, const char *,
+void	 api_error_from_dify(struct api_error *, int, const char *, size_t,
 	    const char *, size_t);
 void	 api_error_from_dify_body(struct api_error *, int, const char *,
 	    size_t);

@@ -32,5 +32,6 @@ void	 buf_add_json_cstring(struct buf *, const char *);
 const char *buf_cstr(struct buf *);
 char	*buf_detach(struct buf *);
 size_t	 buf_utf8_prefix(const char *, size_t, size_t);
+size_t	 buf_utf8_seqlen(const unsigned char *, size_t);
 
 #endif

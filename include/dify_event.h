@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 enum dify_event_type {
 	DIFY_EVENT_UNKNOWN,		/* no "event", or one we do not know */
 	DIFY_EVENT_MESSAGE,
@@ -21,7 +23,10 @@ enum dify_event_type {
 	DIFY_EVENT_OTHER		/* known and never content: nodes, TTS */
 };
 
-/* A string inside the parsed event; NULL when absent or not a string. */
+/*
+ * A string inside the parsed event: s is NULL when absent or not a string.
+ * It is NOT NUL-terminated (it may point into the input): use len.
+ */
 struct dify_str {
 	const char	*s;
 	size_t		 len;
@@ -35,6 +40,11 @@ struct dify_usage {
 	uint64_t	 total_tokens;
 };
 
+/*
+ * A parsed event.  Zeroed memory is a valid empty event; parse may be
+ * called again and again on one struct (it keeps its scratch buffer), and
+ * dify_event_clear releases it.
+ */
 struct dify_event {
 	enum dify_event_type	 type;
 	struct dify_str		 name;		/* the "event" value */
@@ -48,11 +58,12 @@ struct dify_event {
 	struct dify_str		 wf_status;	/* workflow_finished data */
 	struct dify_str		 wf_error;
 	struct dify_usage	 usage;		/* message_end or workflow */
-	void			*root;		/* owns the strings above */
+	struct buf		 scratch;	/* unescaped strings live here */
 };
 
 int	 dify_event_parse(struct dify_event *, const char *, size_t);
 void	 dify_event_clear(struct dify_event *);
 int	 dify_event_is_text(const struct dify_event *);
+int	 dify_str_eq(const struct dify_str *, const char *);
 
 #endif

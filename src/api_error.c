@@ -68,14 +68,14 @@ api_error_set(struct api_error *e, int status, const char *type,
 
 /* Copy a Dify code, keeping only the characters a code is made of. */
 static void
-api_error_copy_code(char *dst, size_t size, const char *src)
+api_error_copy_code(char *dst, size_t size, const char *src, size_t len)
 {
-	size_t	n = 0;
+	size_t	i, n = 0;
 
-	for (; src != NULL && *src != '\0' && n + 1 < size; src++) {
-		if (islower((unsigned char)*src) ||
-		    isdigit((unsigned char)*src) || *src == '_')
-			dst[n++] = *src;
+	for (i = 0; src != NULL && i < len && n + 1 < size; i++) {
+		if (islower((unsigned char)src[i]) ||
+		    isdigit((unsigned char)src[i]) || src[i] == '_')
+			dst[n++] = src[i];
 	}
 	dst[n] = '\0';
 }
@@ -215,11 +215,12 @@ api_error_sanitize(const char *msg, size_t len, int status, char *out,
 
 /*
  * Map a Dify error (HTTP or event status, code, message) to an OpenAI
- * error.  status may be 0 when Dify gave none; code may be NULL.
+ * error.  status may be 0 when Dify gave none; code (codelen bytes, not
+ * necessarily NUL-terminated) may be NULL.
  */
 void
 api_error_from_dify(struct api_error *e, int status, const char *code,
-    const char *msg, size_t msglen)
+    size_t codelen, const char *msg, size_t msglen)
 {
 	const struct api_error_map	*m;
 	const char			*prefix;
@@ -228,8 +229,9 @@ api_error_from_dify(struct api_error *e, int status, const char *code,
 	memset(e, 0, sizeof(*e));
 	for (i = 0; i < nitems(api_error_table); i++) {
 		m = &api_error_table[i];
-		if (m->dify_code != NULL &&
-		    (code == NULL || strcmp(code, m->dify_code) != 0))
+		if (m->dify_code != NULL && (code == NULL ||
+		    strlen(m->dify_code) != codelen ||
+		    memcmp(code, m->dify_code, codelen) != 0))
 			continue;
 		if (m->dify_status != 0 && m->dify_status != status)
 			continue;
@@ -238,7 +240,8 @@ api_error_from_dify(struct api_error *e, int status, const char *code,
 		if (m->code != NULL)
 			snprintf(e->code, sizeof(e->code), "%s", m->code);
 		else
-			api_error_copy_code(e->code, sizeof(e->code), code);
+			api_error_copy_code(e->code, sizeof(e->code), code,
+			    codelen);
 		e->retry_after = m->retry_after;
 		break;
 	}
@@ -253,7 +256,7 @@ api_error_from_dify(struct api_error *e, int status, const char *code,
 			e->status = 502;
 			snprintf(e->type, sizeof(e->type), "server_error");
 		}
-		api_error_copy_code(e->code, sizeof(e->code), code);
+		api_error_copy_code(e->code, sizeof(e->code), code, codelen);
 	}
 	/* Dify's own server errors say so before its (first-line) text. */
 	prefix = e->status >= 500 && status >= 500 ?
@@ -284,20 +287,22 @@ api_error_from_dify_body(struct api_error *e, int status, const char *body,
 {
 	json_t		*root, *code, *msg;
 	const char	*codes = NULL, *msgs = NULL;
-	size_t		 msglen = 0;
+	size_t		 codelen = 0, msglen = 0;
 
 	root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
 	if (root != NULL && json_is_object(root)) {
 		code = json_object_get(root, "code");
 		msg = json_object_get(root, "message");
-		if (json_is_string(code))
+		if (json_is_string(code)) {
 			codes = json_string_value(code);
+			codelen = json_string_length(code);
+		}
 		if (json_is_string(msg)) {
 			msgs = json_string_value(msg);
 			msglen = json_string_length(msg);
 		}
 	}
-	api_error_from_dify(e, status, codes, msgs, msglen);
+	api_error_from_dify(e, status, codes, codelen, msgs, msglen);
 	if (msgs == NULL && status > 0) {
 		if (e->status >= 500)
 			snprintf(e->message, sizeof(e->message),

@@ -129,7 +129,7 @@ buf_printf(struct buf *b, const char *fmt, ...)
  * 0 if the bytes there are not valid UTF-8 (overlong forms, surrogates and
  * code points above U+10FFFF are invalid).
  */
-static size_t
+size_t
 buf_utf8_seqlen(const unsigned char *s, size_t len)
 {
 	unsigned char	c = s[0];

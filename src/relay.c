@@ -222,8 +222,8 @@ relay_workflow_ok(const struct dify_str *status)
 {
 	if (status->s == NULL)
 		return (1);
-	return (strcmp(status->s, "succeeded") == 0 ||
-	    strcmp(status->s, "partial-succeeded") == 0);
+	return (dify_str_eq(status, "succeeded") ||
+	    dify_str_eq(status, "partial-succeeded"));
 }
 
 /* Handle a workflow_finished event. */
@@ -234,7 +234,7 @@ relay_workflow_finished(struct relay *r, const struct dify_event *ev)
 
 	r->chatflow = 1;
 	if (!relay_workflow_ok(&ev->wf_status)) {
-		if (strcmp(ev->wf_status.s, "stopped") == 0)
+		if (dify_str_eq(&ev->wf_status, "stopped"))
 			api_error_set(&e, 502, "server_error",
 			    "workflow_stopped", NULL,
 			    "the Dify workflow run was stopped");
@@ -243,9 +243,11 @@ relay_workflow_finished(struct relay *r, const struct dify_event *ev)
 
 			api_error_sanitize(ev->wf_error.s ? ev->wf_error.s :
 			    "", ev->wf_error.len, 500, msg, sizeof(msg));
+			if (msg[0] == '\0')
+				api_error_sanitize(ev->wf_status.s,
+				    ev->wf_status.len, 500, msg, sizeof(msg));
 			api_error_set(&e, 502, "server_error",
-			    "workflow_failed", NULL, "Run failed: %s",
-			    msg[0] ? msg : ev->wf_status.s);
+			    "workflow_failed", NULL, "Run failed: %s", msg);
 		}
 		relay_fail(r, &e);
 		return;
@@ -278,8 +280,8 @@ relay_event(struct relay *r, const char *data, size_t len)
 	    &ev->conversation_id);
 
 	if (ev->type == DIFY_EVENT_ERROR) {
-		api_error_from_dify(&e, ev->status,
-		    ev->code.s, ev->message.s, ev->message.len);
+		api_error_from_dify(&e, ev->status, ev->code.s, ev->code.len,
+		    ev->message.s, ev->message.len);
 		relay_fail(r, &e);
 		return (1);
 	}

@@ -21,7 +21,8 @@ check_api_error_map(struct api_error *e, int status, const char *code,
     const char *msg)
 {
 	memset(e, 0x5a, sizeof(*e));	/* stale bytes must not survive */
-	api_error_from_dify(e, status, code, msg, msg != NULL ? strlen(msg) :
+	api_error_from_dify(e, status, code, code != NULL ? strlen(code) : 0,
+	    msg, msg != NULL ? strlen(msg) :
 	    0);
 }
 

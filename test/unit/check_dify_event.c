@@ -4,6 +4,7 @@
  */
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_fixtures.h"
@@ -52,7 +53,9 @@ START_TEST(check_dify_event_message)
 	ck_assert_int_eq(ev.type, DIFY_EVENT_MESSAGE);
 	ck_assert(check_dify_event_str_is(&ev.answer, "! How can I help?"));
 	dify_event_clear(&ev);
-	ck_assert_ptr_null(ev.root);
+	ck_assert_int_eq(ev.type, DIFY_EVENT_UNKNOWN);
+	ck_assert_ptr_null(ev.answer.s);
+	ck_assert_ptr_null(ev.scratch.data);
 	ck_assert_ptr_null(ev.answer.s);
 	ck_assert_int_eq(ev.type, DIFY_EVENT_UNKNOWN);
 }
@@ -430,7 +433,9 @@ START_TEST(check_dify_event_not_object)
 		    0);
 		ck_assert_msg(check_dify_event_parse(&ev, bad[i]) == -1,
 		    "\"%s\" parsed", bad[i]);
-		ck_assert_ptr_null(ev.root);
+		ck_assert_int_eq(ev.type, DIFY_EVENT_UNKNOWN);
+		ck_assert_ptr_null(ev.task_id.s);
+		ck_assert_ptr_null(ev.answer.s);
 		ck_assert_ptr_null(ev.answer.s);
 		ck_assert_int_eq(ev.type, DIFY_EVENT_UNKNOWN);
 	}
@@ -526,6 +531,33 @@ START_TEST(check_dify_event_nul)
 }
 END_TEST
 
+/*
+ * A failed parse of input larger than any before (the scratch buffer grows,
+ * and may move) leaves the event usable: the next parse works, and clear
+ * frees everything (ASan catches a stale buffer here).
+ */
+START_TEST(check_dify_event_fail_after_growth)
+{
+	struct dify_event	 ev;
+	char			*big;
+	size_t			 n = 100000;
+
+	memset(&ev, 0, sizeof(ev));
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"event\":\"message\",\"answer\":\"a\\n\"}"), 0);
+	big = malloc(n);
+	memset(big, ' ', n);
+	memcpy(big, "{\"event\":\"message\",\"answer\":\"\\n", 31);
+	/* Unterminated string: fails after the scratch buffer grew. */
+	ck_assert_int_eq(dify_event_parse(&ev, big, n), -1);
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"event\":\"message\",\"answer\":\"b\\t\"}"), 0);
+	ck_assert(check_dify_event_str_is(&ev.answer, "b\t"));
+	dify_event_clear(&ev);
+	free(big);
+}
+END_TEST
+
 /* The dify_event suite. */
 Suite *
 dify_event_suite(void)
@@ -550,6 +582,7 @@ dify_event_suite(void)
 	tcase_add_test(tc, check_dify_event_old_style);
 	tcase_add_test(tc, check_dify_event_blocking_body);
 	tcase_add_test(tc, check_dify_event_nul);
+	tcase_add_test(tc, check_dify_event_fail_after_growth);
 	suite_add_tcase(s, tc);
 	return (s);
 }
