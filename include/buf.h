@@ -17,8 +17,19 @@ struct buf {
 
 void	 buf_init(struct buf *);
 void	 buf_free(struct buf *);
+void	 buf_pool_get(struct buf *);
+void	 buf_pool_put(struct buf *);
+void	 buf_pool_drain(void);
 void	 buf_reset(struct buf *);
-void	 buf_reserve(struct buf *, size_t);
+void	 buf_grow(struct buf *, size_t);
+
+/* Make room for more bytes (plus a NUL); grows only when needed. */
+static inline void
+buf_reserve(struct buf *b, size_t more)
+{
+	if (more >= b->cap - b->len)
+		buf_grow(b, more);
+}
 void	 buf_add(struct buf *, const void *, size_t);
 void	 buf_add_str(struct buf *, const char *);
 void	 buf_add_char(struct buf *, char);

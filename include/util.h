@@ -18,6 +18,7 @@ char		*xstrndup(const char *, size_t);
 
 void		 util_random_bytes(void *, size_t);
 void		 util_random_alnum(char *, size_t);
+void		 util_random_reseed(void);
 uint64_t	 util_now_usec(void);
 int64_t		 util_wall_sec(void);
 int		 util_parse_uint(const char *, size_t, uint64_t, uint64_t *);

@@ -21,6 +21,48 @@ buf_init(struct buf *b)
 	b->cap = 0;
 }
 
+/*
+ * A few released buffers are kept for reuse, so per-request buffers (the
+ * relay's output, the event scratch) do not grow from nothing, reallocating
+ * and copying, on every request.  Only modest ones are kept.
+ */
+#define BUF_POOL_SIZE	64
+#define BUF_POOL_MAX	(64 * 1024)
+
+static struct buf	buf_pool[BUF_POOL_SIZE];
+static size_t		buf_pool_len;
+
+/* Take a buffer from the pool (or an empty one) into b. */
+void
+buf_pool_get(struct buf *b)
+{
+	if (buf_pool_len > 0) {
+		*b = buf_pool[--buf_pool_len];
+		b->len = 0;
+	} else
+		buf_init(b);
+}
+
+/* Give b's memory back to the pool (or free it) and leave b empty. */
+void
+buf_pool_put(struct buf *b)
+{
+	if (b->data != NULL && b->cap <= BUF_POOL_MAX &&
+	    buf_pool_len < BUF_POOL_SIZE) {
+		buf_pool[buf_pool_len++] = *b;
+		buf_init(b);
+	} else
+		buf_free(b);
+}
+
+/* Free the pooled buffers (at exit, so leak checkers see none). */
+void
+buf_pool_drain(void)
+{
+	while (buf_pool_len > 0)
+		buf_free(&buf_pool[--buf_pool_len]);
+}
+
 /* Release the buffer's memory and leave it empty. */
 void
 buf_free(struct buf *b)
@@ -36,9 +78,9 @@ buf_reset(struct buf *b)
 	b->len = 0;
 }
 
-/* Make room for at least more bytes after the current end (plus a NUL). */
+/* Grow to hold at least more bytes after the current end (plus a NUL). */
 void
-buf_reserve(struct buf *b, size_t more)
+buf_grow(struct buf *b, size_t more)
 {
 	size_t	need, cap;
 

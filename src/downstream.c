@@ -228,7 +228,7 @@ downstream_init(struct downstream *ds, struct evhttp_request *req,
     const struct downstream_handlers *h, void *arg)
 {
 	struct evhttp_connection	*evcon;
-	int				 fd, one = 1;
+	int				 fd;
 
 	memset(ds, 0, sizeof(*ds));
 	ds->req = req;
@@ -243,9 +243,11 @@ downstream_init(struct downstream *ds, struct evhttp_request *req,
 	if ((evcon = evhttp_request_get_connection(req)) != NULL)
 		evhttp_connection_set_closecb(evcon, downstream_closed, ds);
 	if ((fd = downstream_fd(req)) != -1) {
+		/*
+		 * Tokens must not wait for Nagle and delayed ACKs: accepted
+		 * sockets inherit TCP_NODELAY from the listener (server.c).
+		 */
 		ds->fd = fd;
-		/* Tokens must not wait for Nagle and delayed ACKs. */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		ds->closed_ev = event_new(base, fd, EV_READ | EV_CLOSED,
 		    downstream_watch, ds);
 		if (ds->closed_ev != NULL)

@@ -9,6 +9,7 @@
  * real environment does not set).  -t checks them and exits.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #include <event2/event.h>
 
+#include "buf.h"
 #include "config.h"
 #include "dotenv.h"
 #include "log.h"
@@ -117,6 +119,26 @@ main_event_log(int severity, const char *msg)
 		log_debug("libevent: %s", msg);
 }
 
+/*
+ * The event base.  With epoll, libevent's change list folds the many
+ * enable/disable calls evhttp makes per request into the few epoll_ctl
+ * calls that actually change something (it is unsafe only with dup()ed
+ * descriptors, which the proxy never makes).
+ */
+static struct event_base *
+main_base_new(void)
+{
+	struct event_config	*ec;
+	struct event_base	*base;
+
+	if ((ec = event_config_new()) == NULL)
+		return (NULL);
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return (base);
+}
+
 /* Load every source of settings; prints the errors and returns -1. */
 static int
 main_configure(struct config *cfg, const char *path)
@@ -187,9 +209,17 @@ main(int argc, char **argv)
 	}
 	log_set_level(cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Keep freed memory for the next requests: by default glibc hands the
+	 * top of the heap back whenever 128 KiB are free there, and requests
+	 * then page-fault it back in (about 6 faults per streamed request in
+	 * the profile).  Buffers up to 4 MiB stay on the heap.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 	event_set_log_callback(main_event_log);
 
-	if ((base = event_base_new()) == NULL)
+	if ((base = main_base_new()) == NULL)
 		fatalx("cannot create the event base");
 	if ((srv = server_new(base, &cfg, &cause)) == NULL) {
 		log_error("%s", cause != NULL ? cause : "cannot start");
@@ -216,6 +246,7 @@ main(int argc, char **argv)
 	server_free(srv);
 	event_base_free(base);
 	libevent_global_shutdown();
+	buf_pool_drain();
 	config_free(&cfg);
 	return (0);
 }

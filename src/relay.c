@@ -74,7 +74,7 @@ relay_init(struct relay *r, const struct relay_params *p)
 	r->include_usage = p->include_usage;
 	r->max_answer = p->max_answer;
 	r->finish_reason = "stop";
-	buf_init(&r->out);
+	buf_pool_get(&r->out);
 	buf_init(&r->answer);
 	buf_init(&r->body);
 	sse_parser_init(&r->sse, p->max_event);
@@ -86,7 +86,7 @@ relay_init(struct relay *r, const struct relay_params *p)
 void
 relay_free(struct relay *r)
 {
-	buf_free(&r->out);
+	buf_pool_put(&r->out);
 	buf_free(&r->answer);
 	buf_free(&r->body);
 	sse_parser_free(&r->sse);

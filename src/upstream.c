@@ -72,6 +72,7 @@ struct upstream_conn {
 	enum upstream_conn_where	 where;
 	int				 closed; /* evhttp reset it */
 	long				 verify_error; /* X509_V_*, 0 if none */
+	int				 nodelay;	/* TCP_NODELAY set */
 };
 TAILQ_HEAD(upstream_conns, upstream_conn);
 
@@ -715,9 +716,12 @@ upstream_call_send(struct upstream_call *call)
 		return;
 	}
 	/* Tokens must not wait for Nagle: no delay on the upstream socket. */
-	if ((bev = evhttp_connection_get_bufferevent(call->conn->evcon)) !=
-	    NULL && (fd = bufferevent_getfd(bev)) != -1)
+	if (!call->conn->nodelay &&
+	    (bev = evhttp_connection_get_bufferevent(call->conn->evcon)) !=
+	    NULL && (fd = bufferevent_getfd(bev)) != -1) {
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		call->conn->nodelay = 1;
+	}
 }
 
 /*

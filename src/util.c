@@ -96,21 +96,63 @@ util_random_bytes(void *buf, size_t len)
 	}
 }
 
+/*
+ * Identifiers (request ids, chatcmpl- ids) need to be unique, not secret:
+ * they come from xoshiro256**, seeded from the kernel once per process,
+ * so making one costs no system call.
+ */
+static uint64_t	util_rng[4];
+static int	util_rng_seeded;
+
+/* Seed the identifier generator (again, e.g. in a forked child). */
+void
+util_random_reseed(void)
+{
+	util_random_bytes(util_rng, sizeof(util_rng));
+	util_rng_seeded = 1;
+}
+
+/* Rotate left. */
+static inline uint64_t
+util_rotl(uint64_t x, int k)
+{
+	return ((x << k) | (x >> (64 - k)));
+}
+
+/* The next 64 bits of xoshiro256**. */
+static uint64_t
+util_rng_next(void)
+{
+	uint64_t	result, t;
+
+	if (!util_rng_seeded)
+		util_random_reseed();
+	result = util_rotl(util_rng[1] * 5, 7) * 9;
+	t = util_rng[1] << 17;
+	util_rng[2] ^= util_rng[0];
+	util_rng[3] ^= util_rng[1];
+	util_rng[1] ^= util_rng[2];
+	util_rng[0] ^= util_rng[3];
+	util_rng[2] ^= t;
+	util_rng[3] = util_rotl(util_rng[3], 45);
+	return (result);
+}
+
 /* Write len random letters and digits into out, then a NUL. */
 void
 util_random_alnum(char *out, size_t len)
 {
 	static const char	 set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				    "abcdefghijklmnopqrstuvwxyz0123456789";
-	unsigned char		 rnd[64];
-	size_t			 i, chunk;
+	uint64_t		 r = 0;
+	size_t			 i;
 
-	while (len > 0) {
-		chunk = len < sizeof(rnd) ? len : sizeof(rnd);
-		util_random_bytes(rnd, chunk);
-		for (i = 0; i < chunk; i++)
-			*out++ = set[rnd[i] % (sizeof(set) - 1)];
-		len -= chunk;
+	for (i = 0; i < len; i++) {
+		/* 10 characters from each 64-bit draw (62^10 < 2^60). */
+		if (i % 10 == 0)
+			r = util_rng_next();
+		*out++ = set[r % 62];
+		r /= 62;
 	}
 	*out = '\0';
 }
