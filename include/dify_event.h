@@ -41,6 +41,38 @@ struct dify_usage {
 };
 
 /*
+ * Scanner state kept between events (internal to dify_event.c; here so a
+ * struct dify_event can hold its prefix memo).
+ */
+
+/* The kind of value just scanned. */
+enum dify_scan_kind {
+	SCAN_OTHER,		/* object, array, true, false, null, real */
+	SCAN_STRING,
+	SCAN_INTEGER
+};
+
+/* A scanned value: what the field extractors may want of it. */
+struct dify_scan_value {
+	enum dify_scan_kind	 kind;
+	struct dify_str		 str;
+	int64_t			 integer;
+};
+
+
+/* The fields found, before the event type decides which of them count. */
+struct dify_fields {
+	struct dify_scan_value	 event, answer, task_id, conversation_id;
+	struct dify_scan_value	 message_id, code, message, status;
+	struct dify_scan_value	 wf_status, wf_error, wf_total;
+	struct dify_scan_value	 prompt, completion, total;
+	int			 have_meta_usage;	/* metadata.usage object */
+};
+
+/* Longest event prefix remembered between events. */
+#define DIFY_EVENT_MEMO_MAX	4096
+
+/*
  * A parsed event.  Zeroed memory is a valid empty event; parse may be
  * called again and again on one struct (it keeps its scratch buffer), and
  * dify_event_clear releases it.
@@ -59,6 +91,10 @@ struct dify_event {
 	struct dify_str		 wf_error;
 	struct dify_usage	 usage;		/* message_end or workflow */
 	struct buf		 scratch;	/* unescaped strings live here */
+	struct buf		 memo;		/* bytes before "answer" */
+	size_t			 memo_len;	/* 0: no memo */
+	int			 memo_first;	/* memo ends at the first member */
+	struct dify_fields	 memo_fields;	/* what memo's bytes gave */
 };
 
 int	 dify_event_parse(struct dify_event *, const char *, size_t);

@@ -21,6 +21,10 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,68 +33,52 @@
 
 #define DIFY_EVENT_MAX_DEPTH	2048
 
+#define DIFY_EVENT_NAME(n, t)	{ n, sizeof(n) - 1, t }
+
+/* Event names, the frequent ones first. */
 static const struct {
 	const char		*name;
+	size_t			 len;
 	enum dify_event_type	 type;
 } dify_event_names[] = {
-	{ "message", DIFY_EVENT_MESSAGE },
-	{ "agent_message", DIFY_EVENT_AGENT_MESSAGE },
-	{ "message_file", DIFY_EVENT_MESSAGE_FILE },
-	{ "message_replace", DIFY_EVENT_MESSAGE_REPLACE },
-	{ "message_end", DIFY_EVENT_MESSAGE_END },
-	{ "workflow_started", DIFY_EVENT_WORKFLOW_STARTED },
-	{ "workflow_finished", DIFY_EVENT_WORKFLOW_FINISHED },
-	{ "workflow_paused", DIFY_EVENT_WORKFLOW_PAUSED },
-	{ "error", DIFY_EVENT_ERROR },
-	{ "ping", DIFY_EVENT_OTHER },
-	{ "agent_thought", DIFY_EVENT_OTHER },
-	{ "agent_log", DIFY_EVENT_OTHER },
-	{ "tts_message", DIFY_EVENT_OTHER },
-	{ "tts_message_end", DIFY_EVENT_OTHER },
-	{ "node_started", DIFY_EVENT_OTHER },
-	{ "node_finished", DIFY_EVENT_OTHER },
-	{ "node_retry", DIFY_EVENT_OTHER },
-	{ "iteration_started", DIFY_EVENT_OTHER },
-	{ "iteration_next", DIFY_EVENT_OTHER },
-	{ "iteration_completed", DIFY_EVENT_OTHER },
-	{ "loop_started", DIFY_EVENT_OTHER },
-	{ "loop_next", DIFY_EVENT_OTHER },
-	{ "loop_completed", DIFY_EVENT_OTHER },
-	{ "text_chunk", DIFY_EVENT_OTHER },
-	{ "text_replace", DIFY_EVENT_OTHER },
-	{ "reasoning_chunk", DIFY_EVENT_OTHER },
-	{ "human_input_required", DIFY_EVENT_OTHER },
-	{ "human_input_form_filled", DIFY_EVENT_OTHER },
-	{ "human_input_form_timeout", DIFY_EVENT_OTHER },
-};
-
-/* The kind of value just scanned. */
-enum dify_scan_kind {
-	SCAN_OTHER,		/* object, array, true, false, null, real */
-	SCAN_STRING,
-	SCAN_INTEGER
-};
-
-/* A scanned value: what the field extractors may want of it. */
-struct dify_scan_value {
-	enum dify_scan_kind	 kind;
-	struct dify_str		 str;
-	int64_t			 integer;
+	DIFY_EVENT_NAME("message", DIFY_EVENT_MESSAGE),
+	DIFY_EVENT_NAME("agent_message", DIFY_EVENT_AGENT_MESSAGE),
+	DIFY_EVENT_NAME("message_file", DIFY_EVENT_MESSAGE_FILE),
+	DIFY_EVENT_NAME("message_replace", DIFY_EVENT_MESSAGE_REPLACE),
+	DIFY_EVENT_NAME("message_end", DIFY_EVENT_MESSAGE_END),
+	DIFY_EVENT_NAME("workflow_started", DIFY_EVENT_WORKFLOW_STARTED),
+	DIFY_EVENT_NAME("workflow_finished", DIFY_EVENT_WORKFLOW_FINISHED),
+	DIFY_EVENT_NAME("workflow_paused", DIFY_EVENT_WORKFLOW_PAUSED),
+	DIFY_EVENT_NAME("error", DIFY_EVENT_ERROR),
+	DIFY_EVENT_NAME("ping", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("agent_thought", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("agent_log", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("tts_message", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("tts_message_end", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("node_started", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("node_finished", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("node_retry", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("iteration_started", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("iteration_next", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("iteration_completed", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("loop_started", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("loop_next", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("loop_completed", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("text_chunk", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("text_replace", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("reasoning_chunk", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("human_input_required", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("human_input_form_filled", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("human_input_form_timeout", DIFY_EVENT_OTHER),
 };
 
 struct dify_scan {
 	const char	*p;
 	const char	*end;
 	struct buf	*scratch;
-};
-
-/* The fields found, before the event type decides which of them count. */
-struct dify_fields {
-	struct dify_scan_value	 event, answer, task_id, conversation_id;
-	struct dify_scan_value	 message_id, code, message, status;
-	struct dify_scan_value	 wf_status, wf_error, wf_total;
-	struct dify_scan_value	 prompt, completion, total;
-	int			 have_meta_usage;	/* metadata.usage object */
+	const char	*start;		/* the input */
+	int		 memo;		/* record the prefix memo at "answer" */
+	struct dify_event *ev;
 };
 
 /* Paths of the nested objects whose members we read. */
@@ -105,10 +93,32 @@ enum dify_scan_where {
 static int	dify_scan_object(struct dify_scan *, struct dify_fields *,
 		    enum dify_scan_where);
 
-static int	dify_scan_string(struct dify_scan *, struct dify_str *);
+static int	dify_scan_string_slow(struct dify_scan *, struct dify_str *);
+static size_t	dify_scan_plain(const char *, size_t);
 
-/* Skip JSON whitespace. */
-static void
+/*
+ * Scan a string (s->p at its opening quote) into out.  Most strings are
+ * plain ASCII up to their closing quote: those take one bulk search and
+ * point into the input; anything else is the slow path's.
+ */
+static inline int
+dify_scan_string(struct dify_scan *s, struct dify_str *out)
+{
+	const char	*start = s->p + 1;
+	size_t		 n;
+
+	n = dify_scan_plain(start, (size_t)(s->end - start));
+	if (start + n < s->end && start[n] == '"') {
+		out->s = start;
+		out->len = n;
+		s->p = start + n + 1;
+		return (0);
+	}
+	return (dify_scan_string_slow(s, out));
+}
+
+/* Skip JSON whitespace (orjson writes none: the loop rarely turns). */
+static inline void
 dify_scan_ws(struct dify_scan *s)
 {
 	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
@@ -145,22 +155,53 @@ dify_scan_u4(const char *p)
 }
 
 /*
- * True if any byte of the 8 at p is a quote, a backslash, a control
- * character or not ASCII: the bytes a string scan must look at one by one.
- * (The usual "has a zero byte" / "has a byte less than n" word tests.)
+ * Length of the run of plain string bytes at p (at most n): bytes that are
+ * not a quote, a backslash, a control character or non-ASCII, which a
+ * string scan must look at one by one.  Sixteen bytes at a time with SSE2
+ * (as signed bytes, < 0x20 also catches 0x80-0xff), else eight with the
+ * usual word tricks.
  */
-static int
-dify_scan_word_special(const char *p)
+static size_t
+dify_scan_plain(const char *p, size_t n)
 {
+	size_t	i = 0;
+
+#ifdef __SSE2__
+	const __m128i	quote = _mm_set1_epi8('"');
+	const __m128i	bslash = _mm_set1_epi8('\\');
+	const __m128i	space = _mm_set1_epi8(0x20);
+	__m128i		v;
+	int		mask;
+
+	for (; n - i >= 16; i += 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		mask = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
+		    _mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+		    _mm_cmplt_epi8(v, space)));
+		if (mask != 0)
+			return (i + (size_t)__builtin_ctz((unsigned)mask));
+	}
+#else
 	const uint64_t	ones = 0x0101010101010101ULL;
 	const uint64_t	highs = 0x8080808080808080ULL;
 	uint64_t	w, q, b;
 
-	memcpy(&w, p, 8);
-	q = w ^ (ones * '"');
-	b = w ^ (ones * '\\');
-	return ((((w - ones * 0x20) & ~w) | w | ((q - ones) & ~q) |
-	    ((b - ones) & ~b)) & highs) != 0;
+	for (; n - i >= 8; i += 8) {
+		memcpy(&w, p + i, 8);
+		q = w ^ (ones * '"');
+		b = w ^ (ones * '\\');
+		if (((((w - ones * 0x20) & ~w) | w | ((q - ones) & ~q) |
+		    ((b - ones) & ~b)) & highs) != 0)
+			break;
+	}
+#endif
+	for (; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
+			break;
+	}
+	return (i);
 }
 
 /* Append code point cp as UTF-8 to the scratch buffer (space reserved). */
@@ -191,11 +232,12 @@ dify_scan_put_utf8(struct buf *b, long cp)
 }
 
 /*
- * Scan a string (s->p at its opening quote) into out: a pointer into the
- * input when it has no escapes, else its decoded form in scratch.
+ * Scan a string (s->p at its opening quote) into out, the slow way: a
+ * pointer into the input when it has no escapes, else its decoded form in
+ * scratch.  dify_scan_string tries the common case first.
  */
 static int
-dify_scan_string(struct dify_scan *s, struct dify_str *out)
+dify_scan_string_slow(struct dify_scan *s, struct dify_str *out)
 {
 	const char	*start = ++s->p, *q;
 	struct buf	*b = s->scratch;
@@ -206,10 +248,9 @@ dify_scan_string(struct dify_scan *s, struct dify_str *out)
 	for (q = start; q < s->end; ) {
 		unsigned char c;
 
-		/* Plain ASCII needs no decision: skip it a word at a time. */
+		/* Plain ASCII needs no decision: skip it in bulk. */
 		if (!escaped) {
-			while (s->end - q >= 8 && !dify_scan_word_special(q))
-				q += 8;
+			q += dify_scan_plain(q, (size_t)(s->end - q));
 			if (q >= s->end)
 				break;
 		}
@@ -318,30 +359,46 @@ dify_scan_number(struct dify_scan *s, struct dify_scan_value *v)
 {
 	const char	*start = s->p, *p = s->p;
 	char		 tmp[64], *end;
-	int		 real = 0;
+	int		 neg = 0, overflow = 0;
 	double		 d;
 	uint64_t	 u = 0, digit, limit;
 
-	if (p < s->end && *p == '-')
+	if (p < s->end && *p == '-') {
+		neg = 1;
 		p++;
+	}
 	if (p >= s->end)
 		return (-1);
+	limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
 	if (*p == '0')
 		p++;
 	else if (*p >= '1' && *p <= '9') {
-		while (p < s->end && *p >= '0' && *p <= '9')
-			p++;
+		/* The integer part, with its value, in one pass. */
+		for (; p < s->end && *p >= '0' && *p <= '9'; p++) {
+			digit = (uint64_t)(*p - '0');
+			if (u > (limit - digit) / 10)
+				overflow = 1;
+			u = u * 10 + digit;
+		}
 	} else
 		return (-1);
-	if (p < s->end && *p == '.') {
-		real = 1;
+	if (p < s->end && (*p == '.' || *p == 'e' || *p == 'E'))
+		goto real;
+	if (overflow)
+		return (-1);
+	s->p = p;
+	v->kind = SCAN_INTEGER;
+	v->integer = neg ? (int64_t)(0 - u) : (int64_t)u;
+	return (0);
+
+real:
+	if (*p == '.') {
 		if (++p >= s->end || *p < '0' || *p > '9')
 			return (-1);
 		while (p < s->end && *p >= '0' && *p <= '9')
 			p++;
 	}
 	if (p < s->end && (*p == 'e' || *p == 'E')) {
-		real = 1;
 		if (++p < s->end && (*p == '+' || *p == '-'))
 			p++;
 		if (p >= s->end || *p < '0' || *p > '9')
@@ -350,36 +407,22 @@ dify_scan_number(struct dify_scan *s, struct dify_scan_value *v)
 			p++;
 	}
 	s->p = p;
-	if (real) {
-		/* Only the overflow check needs the value. */
-		if ((size_t)(p - start) < sizeof(tmp)) {
-			memcpy(tmp, start, (size_t)(p - start));
-			tmp[p - start] = '\0';
-			errno = 0;
-			d = strtod(tmp, &end);
-			if (errno == ERANGE && isinf(d))
-				return (-1);
-		} else {
-			char	*big = xstrndup(start, (size_t)(p - start));
+	/* Only the overflow check needs the value. */
+	if ((size_t)(p - start) < sizeof(tmp)) {
+		memcpy(tmp, start, (size_t)(p - start));
+		tmp[p - start] = '\0';
+		errno = 0;
+		d = strtod(tmp, &end);
+	} else {
+		char	*big = xstrndup(start, (size_t)(p - start));
 
-			errno = 0;
-			d = strtod(big, &end);
-			free(big);
-			if (errno == ERANGE && isinf(d))
-				return (-1);
-		}
-		v->kind = SCAN_OTHER;
-		return (0);
+		errno = 0;
+		d = strtod(big, &end);
+		free(big);
 	}
-	limit = *start == '-' ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	for (p = start + (*start == '-'); p < s->p; p++) {
-		digit = (uint64_t)(*p - '0');
-		if (u > (limit - digit) / 10)
-			return (-1);
-		u = u * 10 + digit;
-	}
-	v->kind = SCAN_INTEGER;
-	v->integer = *start == '-' ? (int64_t)(0 - u) : (int64_t)u;
+	if (errno == ERANGE && isinf(d))
+		return (-1);
+	v->kind = SCAN_OTHER;
 	return (0);
 }
 
@@ -514,24 +557,30 @@ static struct dify_scan_value *
 dify_scan_field(struct dify_fields *f, enum dify_scan_where where,
     const struct dify_str *k)
 {
+	if (k->len < 4 || k->len > 17)
+		return (NULL);
 	switch (where) {
 	case WHERE_TOP:
-		if (dify_scan_key_is(k, "event"))
-			return (&f->event);
-		if (dify_scan_key_is(k, "answer"))
-			return (&f->answer);
-		if (dify_scan_key_is(k, "task_id"))
-			return (&f->task_id);
-		if (dify_scan_key_is(k, "conversation_id"))
-			return (&f->conversation_id);
-		if (dify_scan_key_is(k, "message_id"))
-			return (&f->message_id);
-		if (dify_scan_key_is(k, "code"))
-			return (&f->code);
-		if (dify_scan_key_is(k, "message"))
-			return (&f->message);
-		if (dify_scan_key_is(k, "status"))
-			return (&f->status);
+		switch (k->len) {
+		case 4:
+			return (dify_scan_key_is(k, "code") ? &f->code : NULL);
+		case 5:
+			return (dify_scan_key_is(k, "event") ? &f->event : NULL);
+		case 6:
+			if (dify_scan_key_is(k, "answer"))
+				return (&f->answer);
+			return (dify_scan_key_is(k, "status") ? &f->status :
+			    NULL);
+		case 7:
+			return (dify_scan_key_is(k, "task_id") ? &f->task_id :
+			    dify_scan_key_is(k, "message") ? &f->message : NULL);
+		case 10:
+			return (dify_scan_key_is(k, "message_id") ?
+			    &f->message_id : NULL);
+		case 15:
+			return (dify_scan_key_is(k, "conversation_id") ?
+			    &f->conversation_id : NULL);
+		}
 		break;
 	case WHERE_USAGE:
 		if (dify_scan_key_is(k, "prompt_tokens"))
@@ -576,29 +625,53 @@ dify_scan_reset(struct dify_fields *f, enum dify_scan_where where)
 	}
 }
 
+static int	dify_scan_members(struct dify_scan *, struct dify_fields *,
+		    enum dify_scan_where, int);
+static void	dify_event_memo_save(struct dify_scan *,
+		    const struct dify_fields *, const char *, int);
+
 /*
- * Scan an object (s->p at its brace) whose members may be fields we want;
- * depth counts the enclosing containers.
+ * Scan an object (s->p at its brace) whose members may be fields we want.
  */
 static int
 dify_scan_object(struct dify_scan *s, struct dify_fields *f,
     enum dify_scan_where where)
 {
+	s->p++;
+	return (dify_scan_members(s, f, where, 1));
+}
+
+/*
+ * Scan an object's members from just after its brace (first set) or a
+ * comma to its closing brace.  Parsing can resume here from the prefix
+ * memo, which is why the whitespace and the empty object are handled here.
+ */
+static int
+dify_scan_members(struct dify_scan *s, struct dify_fields *f,
+    enum dify_scan_where where, int first)
+{
 	struct dify_scan_value	 key, v, *field;
 	enum dify_scan_where	 inner;
+	const char		*member;
 	int			 depth = where == WHERE_TOP ? 1 :
 				    where == WHERE_USAGE ? 3 : 2;
 
-	s->p++;
-	dify_scan_ws(s);
-	if (s->p < s->end && *s->p == '}') {
-		s->p++;
-		return (0);
-	}
-	for (;;) {
+	for (;; first = 0) {
+		member = s->p;
+		dify_scan_ws(s);
+		if (first && s->p < s->end && *s->p == '}') {
+			s->p++;
+			return (0);
+		}
 		if (s->p >= s->end || *s->p != '"' ||
 		    dify_scan_key(s, &key.str) != 0)
 			return (-1);
+		if (s->memo && where == WHERE_TOP &&
+		    dify_scan_key_is(&key.str, "answer")) {
+			/* What came before the answer repeats in the stream. */
+			dify_event_memo_save(s, f, member, first);
+			s->memo = 0;
+		}
 		dify_scan_ws(s);
 		if (s->p >= s->end || *s->p != ':')
 			return (-1);
@@ -637,7 +710,6 @@ dify_scan_object(struct dify_scan *s, struct dify_fields *f,
 		dify_scan_ws(s);
 		if (s->p < s->end && *s->p == ',') {
 			s->p++;
-			dify_scan_ws(s);
 			continue;
 		}
 		if (s->p < s->end && *s->p == '}') {
@@ -646,6 +718,69 @@ dify_scan_object(struct dify_scan *s, struct dify_fields *f,
 		}
 		return (-1);
 	}
+}
+
+/* Move a string field's pointer from one copy of the bytes to another. */
+static void
+dify_event_rebase(struct dify_scan_value *v, const char *from, const char *to)
+{
+	if (v->kind == SCAN_STRING && v->str.s != NULL)
+		v->str.s = to + (v->str.s - from);
+}
+
+/* Rebase every string field of f. */
+static void
+dify_event_rebase_all(struct dify_fields *f, const char *from, const char *to)
+{
+	static const size_t	offs[] = {
+		offsetof(struct dify_fields, event),
+		offsetof(struct dify_fields, answer),
+		offsetof(struct dify_fields, task_id),
+		offsetof(struct dify_fields, conversation_id),
+		offsetof(struct dify_fields, message_id),
+		offsetof(struct dify_fields, code),
+		offsetof(struct dify_fields, message),
+		offsetof(struct dify_fields, status),
+		offsetof(struct dify_fields, wf_status),
+		offsetof(struct dify_fields, wf_error),
+		offsetof(struct dify_fields, wf_total),
+		offsetof(struct dify_fields, prompt),
+		offsetof(struct dify_fields, completion),
+		offsetof(struct dify_fields, total),
+	};
+	size_t			i;
+
+	for (i = 0; i < nitems(offs); i++)
+		dify_event_rebase((struct dify_scan_value *)(void *)
+		    ((char *)f + offs[i]), from, to);
+}
+
+/*
+ * Remember the bytes of this event before its top-level "answer" member
+ * (up to just after the comma, or the brace, that precedes it) and the
+ * scanner's state there: the fields found so far and whether it was the
+ * first member.  The events of a Dify stream repeat those bytes (event name
+ * and ids) and differ from the answer on: the next event that starts with
+ * the same bytes resumes scanning there in the same state, which the same
+ * bytes would have produced anyway.  Only prefixes whose strings point
+ * into the input (no escapes) are kept.
+ */
+static void
+dify_event_memo_save(struct dify_scan *s, const struct dify_fields *f,
+    const char *member, int first)
+{
+	struct dify_event	*ev = s->ev;
+	size_t			 len = (size_t)(member - s->start);
+
+	ev->memo_len = 0;
+	if (s->scratch->len != 0 || len > DIFY_EVENT_MEMO_MAX)
+		return;
+	buf_reset(&ev->memo);
+	buf_add(&ev->memo, s->start, len);
+	ev->memo_fields = *f;
+	dify_event_rebase_all(&ev->memo_fields, s->start, ev->memo.data);
+	ev->memo_first = first;
+	ev->memo_len = len;
 }
 
 /* A string field as a dify_str (NULL if the value was not a string). */
@@ -683,6 +818,15 @@ dify_event_usage(const struct dify_fields *f, struct dify_usage *u)
 		u->total_tokens = u->prompt_tokens + u->completion_tokens;
 }
 
+/* Clear the parsed fields, keeping the scratch buffer and the memo. */
+static void
+dify_event_reset(struct dify_event *ev)
+{
+	/* The parse results come first in the struct, the buffers after. */
+	memset(ev, 0, offsetof(struct dify_event, scratch));
+	buf_reset(&ev->scratch);
+}
+
 /*
  * Parse len bytes of event JSON into ev.  Returns 0, or -1 (with ev
  * cleared) if the bytes are not a JSON object.  An object without a known
@@ -691,25 +835,36 @@ dify_event_usage(const struct dify_fields *f, struct dify_usage *u)
 int
 dify_event_parse(struct dify_event *ev, const char *json, size_t len)
 {
-	struct buf		 scratch = ev->scratch;
 	struct dify_fields	 f;
 	struct dify_scan	 s;
 	struct dify_str		 name;
 	size_t			 i;
 
-	memset(ev, 0, sizeof(*ev));
-	ev->scratch = scratch;
-	buf_reset(&ev->scratch);
+	dify_event_reset(ev);
 	buf_reserve(&ev->scratch, len);
-	memset(&f, 0, sizeof(f));
 	s.p = json;
 	s.end = json + len;
+	s.start = json;
 	s.scratch = &ev->scratch;
+	s.ev = ev;
 
-	dify_scan_ws(&s);
-	if (s.p >= s.end || *s.p != '{' ||
-	    dify_scan_object(&s, &f, WHERE_TOP) != 0)
-		goto fail;
+	if (ev->memo_len > 0 && len > ev->memo_len &&
+	    memcmp(json, ev->memo.data, ev->memo_len) == 0) {
+		/* Same bytes as the memo up to "answer": resume there. */
+		f = ev->memo_fields;
+		dify_event_rebase_all(&f, ev->memo.data, json);
+		s.p = json + ev->memo_len;
+		s.memo = 0;
+		if (dify_scan_members(&s, &f, WHERE_TOP, ev->memo_first) != 0)
+			goto fail;
+	} else {
+		memset(&f, 0, sizeof(f));
+		s.memo = 1;
+		dify_scan_ws(&s);
+		if (s.p >= s.end || *s.p != '{' ||
+		    dify_scan_object(&s, &f, WHERE_TOP) != 0)
+			goto fail;
+	}
 	dify_scan_ws(&s);
 	if (s.p != s.end)
 		goto fail;
@@ -718,7 +873,7 @@ dify_event_parse(struct dify_event *ev, const char *json, size_t len)
 	ev->name = name;
 	if (name.s != NULL) {
 		for (i = 0; i < nitems(dify_event_names); i++) {
-			if (strlen(dify_event_names[i].name) == name.len &&
+			if (dify_event_names[i].len == name.len &&
 			    memcmp(name.s, dify_event_names[i].name,
 			    name.len) == 0) {
 				ev->type = dify_event_names[i].type;
@@ -763,19 +918,16 @@ dify_event_parse(struct dify_event *ev, const char *json, size_t len)
 	}
 	return (0);
 fail:
-	/* Keep the scratch buffer as it is now: reserving may have moved it. */
-	scratch = ev->scratch;
-	memset(ev, 0, sizeof(*ev));
-	ev->scratch = scratch;
-	buf_reset(&ev->scratch);
+	dify_event_reset(ev);
 	return (-1);
 }
 
-/* Release the event's scratch buffer and clear every field. */
+/* Release the event's buffers and clear every field. */
 void
 dify_event_clear(struct dify_event *ev)
 {
 	buf_free(&ev->scratch);
+	buf_free(&ev->memo);
 	memset(ev, 0, sizeof(*ev));
 }
 

@@ -146,15 +146,25 @@ sse_line(struct sse_parser *p, const char *l, size_t n, int in_input,
 	return (SSE_OK);
 }
 
-/* Find the first CR or LF in s[0..len), or NULL. */
+/*
+ * Find the first CR or LF in [s, end), or NULL.  *cr caches where the next
+ * CR is (end if none; NULL before the first search), so a feed without
+ * CRs, which is what Dify sends, is searched for CR once, not per line.
+ */
 static const char *
-sse_find_eol(const char *s, size_t len)
+sse_find_eol(const char *s, const char *end, const char **cr)
 {
-	const char	*lf, *cr;
+	const char	*lf;
 
-	lf = memchr(s, '\n', len);
-	cr = memchr(s, '\r', lf != NULL ? (size_t)(lf - s) : len);
-	return (cr != NULL ? cr : lf);
+	if (*cr == NULL || *cr < s) {
+		*cr = memchr(s, '\r', (size_t)(end - s));
+		if (*cr == NULL)
+			*cr = end;
+	}
+	lf = memchr(s, '\n', (size_t)(*cr - s));
+	if (lf != NULL)
+		return (lf);
+	return (*cr < end ? *cr : NULL);
 }
 
 /*
@@ -165,7 +175,7 @@ enum sse_result
 sse_parser_feed(struct sse_parser *p, const char *s, size_t len,
     sse_event_fn fn, void *arg)
 {
-	const char	*end = s + len, *eol;
+	const char	*end = s + len, *eol, *cr = NULL;
 	enum sse_result	 r = SSE_OK;
 
 	if (p->failed)
@@ -211,7 +221,7 @@ sse_parser_feed(struct sse_parser *p, const char *s, size_t len,
 	}
 
 	while (s < end) {
-		if ((eol = sse_find_eol(s, (size_t)(end - s))) == NULL) {
+		if ((eol = sse_find_eol(s, end, &cr)) == NULL) {
 			if (p->line.len + (size_t)(end - s) > p->max_event)
 				return (sse_fail(p));
 			buf_add(&p->line, s, (size_t)(end - s));

@@ -3,6 +3,11 @@
  * (JSON_ALLOW_NUL), the parser it replaced, on every input: the same
  * accept or reject, and the same fields.  The oracle below is the old
  * jansson-based extraction, kept here as the reference.
+ *
+ * The input is two events: A, and B made of a prefix of A (a length the
+ * first byte picks) and the bytes after a 0xFE separator.  Parsing A first
+ * leaves the scanner's prefix memo behind, which B often shares: B must
+ * come out the same with the memo as without it, and agree with jansson.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -84,18 +89,17 @@ oracle_same_usage(const struct dify_usage *u, json_t *usage)
 		abort();
 }
 
-/* libFuzzer entry point. */
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Check one parse (result rc, event ev) of data against the oracle. */
+static void
+oracle_check(const struct dify_event *pev, int rc, const uint8_t *data,
+    size_t size)
 {
-	static struct dify_event	 ev;	/* scratch reused, as in use */
+	const struct dify_event		 ev = *pev;
 	json_t				*root, *meta, *d, *st;
 	const char			*name;
 	size_t				 namelen = 0;
-	int				 rc;
 	uint64_t			 total = 0;
 
-	rc = dify_event_parse(&ev, (const char *)data, size);
 	root = json_loadb((const char *)data, size, JSON_ALLOW_NUL, NULL);
 	if (root != NULL && !json_is_object(root)) {
 		json_decref(root);
@@ -111,14 +115,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (rc != 0) {
 			json_decref(root);
-			return (0);
+			return;
 		}
 	} else if ((rc == 0) != (root != NULL))
 		abort();
 	if (root == NULL) {
 		if (ev.type != DIFY_EVENT_UNKNOWN || ev.answer.s != NULL)
 			abort();
-		return (0);
+		return;
 	}
 	name = oracle_str(root, "event", &namelen);
 	oracle_same_str(&ev.name, root, "event");
@@ -172,5 +176,70 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	json_decref(root);
+}
+
+/* Abort unless two strings hold the same bytes (or are both absent). */
+static void
+same_str(const struct dify_str *a, const struct dify_str *b)
+{
+	if ((a->s == NULL) != (b->s == NULL) || a->len != b->len)
+		abort();
+	if (a->s != NULL && memcmp(a->s, b->s, a->len) != 0)
+		abort();
+}
+
+/* Abort unless two parses of the same bytes gave the same event. */
+static void
+same_event(const struct dify_event *a, const struct dify_event *b)
+{
+	if (a->type != b->type || a->status != b->status ||
+	    memcmp(&a->usage, &b->usage, sizeof(a->usage)) != 0)
+		abort();
+	same_str(&a->name, &b->name);
+	same_str(&a->answer, &b->answer);
+	same_str(&a->task_id, &b->task_id);
+	same_str(&a->conversation_id, &b->conversation_id);
+	same_str(&a->message_id, &b->message_id);
+	same_str(&a->code, &b->code);
+	same_str(&a->message, &b->message);
+	same_str(&a->wf_status, &b->wf_status);
+	same_str(&a->wf_error, &b->wf_error);
+}
+
+/* libFuzzer entry point. */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct dify_event	 ev;	/* memo and scratch reused */
+	struct dify_event		 fresh;
+	const uint8_t			*sep, *a;
+	uint8_t				*b;
+	size_t				 alen, blen, m;
+	int				 rc, rc2;
+
+	if (size < 1)
+		return (0);
+	a = data + 1;
+	sep = memchr(a, 0xfe, size - 1);
+	alen = sep != NULL ? (size_t)(sep - a) : size - 1;
+	rc = dify_event_parse(&ev, (const char *)a, alen);
+	oracle_check(&ev, rc, a, alen);
+	if (sep == NULL)
+		return (0);
+
+	m = (size_t)data[0] * alen / 255;
+	blen = m + (size - 1 - alen - 1);
+	b = malloc(blen + 1);
+	memcpy(b, a, m);
+	memcpy(b + m, sep + 1, blen - m);
+	rc = dify_event_parse(&ev, (const char *)b, blen);
+	oracle_check(&ev, rc, b, blen);
+	memset(&fresh, 0, sizeof(fresh));
+	rc2 = dify_event_parse(&fresh, (const char *)b, blen);
+	if (rc != rc2)
+		abort();
+	same_event(&ev, &fresh);
+	dify_event_clear(&fresh);
+	free(b);
 	return (0);
 }

@@ -532,6 +532,66 @@ START_TEST(check_dify_event_nul)
 END_TEST
 
 /*
+ * The events of a stream share their bytes before "answer": the second one
+ * resumes from the memo and its strings point into its own bytes.
+ */
+START_TEST(check_dify_event_memo_reused)
+{
+	static const char	 a[] = "{\"event\":\"message\",\"task_id\":"
+	    "\"T1\",\"id\":\"M\",\"answer\":\"Hel\",\"x\":null}";
+	static const char	 b[] = "{\"event\":\"message\",\"task_id\":"
+	    "\"T1\",\"id\":\"M\",\"answer\":\"lo!\",\"x\":[1,{}]}";
+	struct dify_event	 ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ck_assert_int_eq(check_dify_event_parse(&ev, a), 0);
+	ck_assert_uint_gt(ev.memo_len, 0);
+	ck_assert(check_dify_event_str_is(&ev.answer, "Hel"));
+	ck_assert_int_eq(check_dify_event_parse(&ev, b), 0);
+	ck_assert_int_eq(ev.type, DIFY_EVENT_MESSAGE);
+	ck_assert(check_dify_event_str_is(&ev.answer, "lo!"));
+	ck_assert(check_dify_event_str_is(&ev.task_id, "T1"));
+	/* Rebased into b, not left pointing at the memo's copy. */
+	ck_assert(ev.task_id.s >= b && ev.task_id.s < b + sizeof(b));
+	ck_assert(ev.name.s >= b && ev.name.s < b + sizeof(b));
+	dify_event_clear(&ev);
+}
+END_TEST
+
+/* A shared prefix with a different tail parses as the whole bytes say. */
+START_TEST(check_dify_event_memo_other_tails)
+{
+	struct dify_event	ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"event\":\"message\",\"task_id\":\"T\",\"answer\":\"a\"}"),
+	    0);
+	/* A later duplicate key replaces what the prefix said. */
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"event\":\"message\",\"task_id\":\"T\",\"task_id\":\"U\","
+	    "\"event\":\"error\",\"code\":\"c\"}"), 0);
+	ck_assert_int_eq(ev.type, DIFY_EVENT_ERROR);
+	ck_assert(check_dify_event_str_is(&ev.task_id, "U"));
+	ck_assert(check_dify_event_str_is(&ev.code, "c"));
+	/* Broken after the prefix: rejected, as a full parse would be. */
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"event\":\"message\",\"task_id\":\"T\",}"), -1);
+	/* The memo taken at the first member still allows {} and { }. */
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"answer\":\"x\",\"event\":\"message\"}"), 0);
+	ck_assert_uint_eq(ev.memo_len, 1);
+	ck_assert_int_eq(check_dify_event_parse(&ev, "{}"), 0);
+	ck_assert_int_eq(ev.type, DIFY_EVENT_UNKNOWN);
+	ck_assert_int_eq(check_dify_event_parse(&ev, "{ \n }"), 0);
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{  \"answer\":\"y\",\"event\":\"message\"}"), 0);
+	ck_assert(check_dify_event_str_is(&ev.answer, "y"));
+	dify_event_clear(&ev);
+}
+END_TEST
+
+/*
  * A failed parse of input larger than any before (the scratch buffer grows,
  * and may move) leaves the event usable: the next parse works, and clear
  * frees everything (ASan catches a stale buffer here).
@@ -583,6 +643,8 @@ dify_event_suite(void)
 	tcase_add_test(tc, check_dify_event_blocking_body);
 	tcase_add_test(tc, check_dify_event_nul);
 	tcase_add_test(tc, check_dify_event_fail_after_growth);
+	tcase_add_test(tc, check_dify_event_memo_reused);
+	tcase_add_test(tc, check_dify_event_memo_other_tails);
 	suite_add_tcase(s, tc);
 	return (s);
 }
