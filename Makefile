@@ -47,7 +47,8 @@ endif
 PURE_SRCS	 = buf.c sse.c dify_event.c chat_request.c api_error.c \
 		   openai_format.c relay.c config.c dotenv.c url.c log.c util.c
 # libevent glue.
-GLUE_SRCS	 = main.c server.c exchange.c downstream.c upstream.c models.c
+GLUE_SRCS	 = main.c master.c server.c sock.c exchange.c downstream.c upstream.c \
+		   models.c
 
 PURE_OBJS	 = $(PURE_SRCS:%.c=$(BUILD)/obj/%.o)
 GLUE_OBJS	 = $(GLUE_SRCS:%.c=$(BUILD)/obj/%.o)

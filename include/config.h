@@ -31,6 +31,7 @@ struct config {
 	enum log_level	 log_level;
 	char		*default_user;
 	int		 auto_generate_name;
+	unsigned	 workers;			/* 0: one per CPU */
 };
 
 /* Errors collected while loading, each "where: what". */

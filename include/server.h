@@ -45,12 +45,12 @@ struct server {
 	int				 draining;
 	int				 aborted;
 	int				 closing;	/* in server_free */
-	int				 port;		/* bound port */
 	int64_t				 started;	/* Unix time */
 };
 
-struct server	*server_new(struct event_base *, const struct config *,
+struct server	*server_new(struct event_base *, const struct config *, int,
 		    char **);
+int		 server_run(const struct config *, int, int, int);
 void		 server_free(struct server *);
 void		 server_drain(struct server *);
 void		 server_task_add(struct server *, struct server_task *,

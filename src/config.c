@@ -85,6 +85,7 @@ static const struct config_key config_keys[] = {
 	{ "default_user", CONFIG_STRING, OFF(default_user), 0, 0, NULL },
 	{ "auto_generate_name", CONFIG_BOOL, OFF(auto_generate_name), 0, 0,
 	    NULL },
+	{ "workers", CONFIG_COUNT, OFF(workers), 0, 1024, NULL },
 };
 
 /* Add a formatted error. */
@@ -153,6 +154,7 @@ config_defaults(struct config *c)
 	c->log_level = LOG_LEVEL_INFO;
 	c->default_user = xstrdup("openai-dify-proxy");
 	c->auto_generate_name = 0;
+	c->workers = 0;		/* one per CPU */
 }
 
 /* Release everything c owns. */

@@ -16,6 +16,7 @@
 #include "log.h"
 
 static enum log_level	log_level = LOG_LEVEL_INFO;
+static char		log_tag[16];	/* e.g. "w1": which worker */
 
 static const char	*log_names[] = {
 	[LOG_LEVEL_ERROR] = "error",
@@ -29,6 +30,13 @@ void
 log_set_level(enum log_level level)
 {
 	log_level = level;
+}
+
+/* Tag every following line (a worker's name), or clear it with "". */
+void
+log_set_tag(const char *tag)
+{
+	snprintf(log_tag, sizeof(log_tag), "%s", tag);
 }
 
 /* Return the current level. */
@@ -83,9 +91,10 @@ log_vwrite(enum log_level level, const char *fmt, va_list ap)
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	n = snprintf(line, sizeof(line),
-	    "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %-5s ",
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %-5s %s%s",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000), log_names[level]);
+	    tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000), log_names[level],
+	    log_tag, log_tag[0] != '\0' ? " " : "");
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	if (m < 0)
 		m = 0;

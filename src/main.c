@@ -22,7 +22,9 @@
 #include "config.h"
 #include "dotenv.h"
 #include "log.h"
+#include "master.h"
 #include "server.h"
+#include "sock.h"
 #include "util.h"
 
 #define MAIN_DOTENV_MAX		(1024 * 1024)
@@ -90,23 +92,6 @@ main_getenv(const char *name)
 	return (getenv(name));
 }
 
-/* SIGTERM/SIGINT: drain; runs in the loop, not in signal context. */
-static void
-main_signal(int sig, short what UNUSED, void *arg)
-{
-	struct server	*srv = arg;
-
-	log_info("received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	server_drain(srv);
-}
-
-/* SIGHUP: nothing to reload yet; say so rather than die. */
-static void
-main_sighup(int sig UNUSED, short what UNUSED, void *arg UNUSED)
-{
-	log_info("received SIGHUP: settings are read at start only");
-}
-
 /* Route libevent's own warnings into our log. */
 static void
 main_event_log(int severity, const char *msg)
@@ -117,26 +102,6 @@ main_event_log(int severity, const char *msg)
 		log_warn("libevent: %s", msg);
 	else
 		log_debug("libevent: %s", msg);
-}
-
-/*
- * The event base.  With epoll, libevent's change list folds the many
- * enable/disable calls evhttp makes per request into the few epoll_ctl
- * calls that actually change something (it is unsafe only with dup()ed
- * descriptors, which the proxy never makes).
- */
-static struct event_base *
-main_base_new(void)
-{
-	struct event_config	*ec;
-	struct event_base	*base;
-
-	if ((ec = event_config_new()) == NULL)
-		return (NULL);
-	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-	base = event_base_new_with_config(ec);
-	event_config_free(ec);
-	return (base);
 }
 
 /* Load every source of settings; prints the errors and returns -1. */
@@ -167,12 +132,11 @@ int
 main(int argc, char **argv)
 {
 	struct config		 cfg;
-	struct event_base	*base;
-	struct server		*srv;
-	struct event		*sigterm, *sigint, *sighup;
 	const char		*path = NULL;
 	char			*cause = NULL;
-	int			 ch, check = 0;
+	unsigned		 workers;
+	long			 ncpu;
+	int			 ch, check = 0, fd, port = 0, rc;
 
 	while ((ch = getopt(argc, argv, "c:thV")) != -1) {
 		switch (ch) {
@@ -219,34 +183,23 @@ main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 	event_set_log_callback(main_event_log);
 
-	if ((base = main_base_new()) == NULL)
-		fatalx("cannot create the event base");
-	if ((srv = server_new(base, &cfg, &cause)) == NULL) {
-		log_error("%s", cause != NULL ? cause : "cannot start");
-		free(cause);
-		event_base_free(base);
-		config_free(&cfg);
-		return (1);
-	}
-	sigterm = evsignal_new(base, SIGTERM, main_signal, srv);
-	sigint = evsignal_new(base, SIGINT, main_signal, srv);
-	sighup = evsignal_new(base, SIGHUP, main_sighup, NULL);
-	evsignal_add(sigterm, NULL);
-	evsignal_add(sigint, NULL);
-	evsignal_add(sighup, NULL);
-
-	log_info("openai-dify-proxy %s listening on %s:%d, Dify at %s",
-	    ODP_VERSION, cfg.host, srv->port, cfg.dify_api_url);
-	event_base_dispatch(base);
-	log_info("stopped");
-
-	event_free(sigterm);
-	event_free(sigint);
-	event_free(sighup);
-	server_free(srv);
-	event_base_free(base);
-	libevent_global_shutdown();
-	buf_pool_drain();
+	workers = cfg.workers;
+	if (workers == 0 && (ncpu = sysconf(_SC_NPROCESSORS_ONLN)) > 0)
+		workers = (unsigned)ncpu;
+	if (workers <= 1) {
+		fd = sock_listen(cfg.host, cfg.port, 0, &port, &cause);
+		if (fd == -1) {
+			log_error("%s", cause != NULL ? cause : "cannot listen");
+			free(cause);
+			config_free(&cfg);
+			return (1);
+		}
+		log_info("openai-dify-proxy %s listening on %s:%d, Dify at %s",
+		    ODP_VERSION, cfg.host, port, cfg.dify_api_url);
+		rc = server_run(&cfg, fd, -1, -1);
+	} else
+		rc = master_run(&cfg, (int)workers);
 	config_free(&cfg);
-	return (0);
+	buf_pool_drain();
+	return (rc);
 }

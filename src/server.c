@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -480,41 +481,10 @@ server_accept_error(struct evconnlistener *l, void *arg)
 		log_warn("accept: %s", strerror(err));
 }
 
-/* Create, bind and listen on the configured address. */
+/* Accept connections on fd, a listening socket (taken over). */
 static int
-server_listen(struct server *srv, char **cause)
+server_listen(struct server *srv, int fd, char **cause)
 {
-	struct addrinfo		 hints, *res = NULL;
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen = sizeof(ss);
-	char			 port[8];
-	int			 fd = -1, one = 1, rc;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%d", srv->cfg->port);
-	if ((rc = getaddrinfo(srv->cfg->host, port, &hints, &res)) != 0) {
-		if (asprintf(cause, "cannot resolve listen host %s: %s",
-		    srv->cfg->host, gai_strerror(rc)) < 0)
-			*cause = NULL;
-		return (-1);
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1)
-		goto fail;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-	    listen(fd, 1024) != 0)
-		goto fail;
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
-		srv->port = ntohs(ss.ss_family == AF_INET6 ?
-		    ((struct sockaddr_in6 *)&ss)->sin6_port :
-		    ((struct sockaddr_in *)&ss)->sin_port);
-	freeaddrinfo(res);
 	if ((srv->bound = evhttp_accept_socket_with_handle(srv->http, fd)) ==
 	    NULL) {
 		close(fd);
@@ -524,19 +494,12 @@ server_listen(struct server *srv, char **cause)
 	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(
 	    srv->bound), server_accept_error);
 	return (0);
-fail:
-	if (asprintf(cause, "cannot listen on %s:%s: %s", srv->cfg->host, port,
-	    strerror(errno)) < 0)
-		*cause = NULL;
-	if (fd != -1)
-		close(fd);
-	freeaddrinfo(res);
-	return (-1);
 }
 
-/* Create the server on base, listening as configured. */
+/* Create the server on base, accepting on fd (taken over). */
 struct server *
-server_new(struct event_base *base, const struct config *cfg, char **cause)
+server_new(struct event_base *base, const struct config *cfg, int fd,
+    char **cause)
 {
 	struct server	*srv;
 	struct timeval	 tv;
@@ -551,6 +514,7 @@ server_new(struct event_base *base, const struct config *cfg, char **cause)
 
 	if ((srv->http = evhttp_new(base)) == NULL) {
 		*cause = xstrdup("evhttp_new failed");
+		close(fd);
 		goto fail;
 	}
 	evhttp_set_gencb(srv->http, server_handle, srv);
@@ -570,10 +534,12 @@ server_new(struct event_base *base, const struct config *cfg, char **cause)
 	tv = server_tv(cfg->client_idle_timeout_ms);
 	evhttp_set_timeout_tv(srv->http, &tv);
 
-	if ((srv->upstream = upstream_new(base, cfg, cause)) == NULL)
+	if ((srv->upstream = upstream_new(base, cfg, cause)) == NULL) {
+		close(fd);
 		goto fail;
+	}
 	srv->models = models_new();
-	if (server_listen(srv, cause) != 0)
+	if (server_listen(srv, fd, cause) != 0)
 		goto fail;
 	return (srv);
 fail:
@@ -671,4 +637,93 @@ server_free(struct server *srv)
 	if (srv->accept_ev != NULL)
 		event_free(srv->accept_ev);
 	free(srv);
+}
+
+/* SIGTERM/SIGINT: drain; runs in the loop, not in signal context. */
+static void
+server_signal(int sig, short what UNUSED, void *arg)
+{
+	struct server	*srv = arg;
+
+	log_info("received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	server_drain(srv);
+}
+
+/* SIGHUP: nothing to reload yet; say so rather than die. */
+static void
+server_sighup(int sig UNUSED, short what UNUSED, void *arg UNUSED)
+{
+	log_info("received SIGHUP: settings are read at start only");
+}
+
+/*
+ * The event base.  With epoll, libevent's change list folds the many
+ * enable/disable calls evhttp makes per request into the few epoll_ctl
+ * calls that actually change something (it is unsafe only with dup()ed
+ * descriptors, which the proxy never makes).
+ */
+static struct event_base *
+server_base_new(void)
+{
+	struct event_config	*ec;
+	struct event_base	*base;
+
+	if ((ec = event_config_new()) == NULL)
+		return (NULL);
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return (base);
+}
+
+/*
+ * Serve on fd (a listening socket, taken over) until a SIGTERM or SIGINT
+ * drain completes: the whole life of a single process, or of one worker.
+ * ready_fd, unless -1, gets one byte once connections are accepted.
+ * Returns the exit status.
+ */
+int
+server_run(const struct config *cfg, int fd, int ready_fd, int worker)
+{
+	struct event_base	*base;
+	struct server		*srv;
+	struct event		*sigterm, *sigint, *sighup;
+	char			*cause = NULL;
+	ssize_t			 unused;
+
+	if ((base = server_base_new()) == NULL) {
+		log_error("cannot create the event base");
+		close(fd);
+		return (1);
+	}
+	if ((srv = server_new(base, cfg, fd, &cause)) == NULL) {
+		log_error("%s", cause != NULL ? cause : "cannot start");
+		free(cause);
+		event_base_free(base);
+		return (1);
+	}
+	sigterm = evsignal_new(base, SIGTERM, server_signal, srv);
+	sigint = evsignal_new(base, SIGINT, server_signal, srv);
+	sighup = evsignal_new(base, SIGHUP, server_sighup, NULL);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	evsignal_add(sighup, NULL);
+	if (ready_fd != -1) {
+		unused = write(ready_fd, "", 1);
+		(void)unused;
+		close(ready_fd);
+	}
+	if (worker >= 0)
+		log_debug("worker %d serving", worker);
+
+	event_base_dispatch(base);
+	log_info("stopped");
+
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(sighup);
+	server_free(srv);
+	event_base_free(base);
+	libevent_global_shutdown();
+	return (0);
 }

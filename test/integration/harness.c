@@ -189,6 +189,9 @@ harness_proxy_start(struct proc *p, int mock_port, const char *extra)
 		    mock_port);
 	if (extra != NULL && *extra != '\0')
 		fprintf(f, "  %s,\n", extra);
+	/* One process unless the test is about workers. */
+	if (extra == NULL || strstr(extra, "workers") == NULL)
+		fprintf(f, "  \"workers\": 1,\n");
 	fprintf(f, "  \"log_level\": \"info\"\n}\n");
 	fclose(f);
 

@@ -11,5 +11,6 @@ Suite	*it_errors_suite(void);
 Suite	*it_client_suite(void);
 Suite	*it_misc_suite(void);
 Suite	*it_cli_suite(void);
+Suite	*it_workers_suite(void);
 
 #endif

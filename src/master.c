@@ -1,0 +1,295 @@
+/*
+ * master: the process that binds, runs the workers and keeps them running.
+ *
+ * With workers > 1 the first process becomes the master.  It binds the
+ * listen address without listening (which reserves the port and resolves
+ * port 0) and forks the workers; each worker listens on its own socket
+ * bound to the same address with SO_REUSEPORT and runs its own event base
+ * (server_run), so the kernel spreads connections over them and no worker
+ * shares any state with another.  The master says it is listening once
+ * every worker is, so no client connects before anyone accepts.
+ *
+ * The master only supervises, in a loop of sigtimedwait(2): SIGTERM and
+ * SIGINT go to every worker (they drain; a second one ends them at once)
+ * and the master exits 0 when they have; SIGHUP is passed on; a worker
+ * that dies otherwise is restarted, at most once a second per slot.
+ * Workers ask the kernel for SIGTERM should the master die first.
+ */
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "master.h"
+#include "server.h"
+#include "sock.h"
+#include "util.h"
+
+#define MASTER_READY_MS		10000	/* workers must be up by then */
+#define MASTER_RESTART_USEC	1000000	/* at most one restart a second */
+#define MASTER_KILL_GRACE_MS	5000	/* after drain_timeout */
+
+struct master_worker {
+	pid_t		 pid;		/* 0: not running */
+	uint64_t	 started;	/* monotonic usec */
+	uint64_t	 restart_at;	/* 0: none due */
+};
+
+struct master {
+	const struct config	*cfg;
+	struct master_worker	*w;
+	int			 n;
+	int			 port;		/* the resolved port */
+	int			 reserve_fd;	/* bound, not listening */
+	sigset_t		 sigs;		/* handled by sigtimedwait */
+	int			 stopping;
+	uint64_t		 kill_at;	/* SIGKILL stragglers then */
+};
+
+/*
+ * In a new worker: listen, serve until told to stop, exit.  ready_fd gets
+ * a byte once it accepts.
+ */
+static void __attribute__((noreturn))
+master_child(struct master *m, int i, int ready_fd)
+{
+	char	*cause = NULL;
+	char	 tag[16];
+	int	 fd;
+
+	sigprocmask(SIG_UNBLOCK, &m->sigs, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		_exit(1);	/* the master is gone already */
+	close(m->reserve_fd);
+	util_random_reseed();
+	snprintf(tag, sizeof(tag), "w%d", i);
+	log_set_tag(tag);
+	fd = sock_listen(m->cfg->host, m->port, SOCK_REUSEPORT, NULL, &cause);
+	if (fd == -1) {
+		log_error("%s", cause != NULL ? cause : "cannot listen");
+		_exit(1);
+	}
+	exit(server_run(m->cfg, fd, ready_fd, i));
+}
+
+/* Start worker i; ready_fd (or -1) is passed to it.  Returns 0 or -1. */
+static int
+master_start(struct master *m, int i, int ready_fd)
+{
+	pid_t	pid;
+
+	if ((pid = fork()) == -1) {
+		log_error("fork: %s", strerror(errno));
+		return (-1);
+	}
+	if (pid == 0)
+		master_child(m, i, ready_fd);
+	m->w[i].pid = pid;
+	m->w[i].started = util_now_usec();
+	m->w[i].restart_at = 0;
+	log_debug("worker %d started, pid %d", i, (int)pid);
+	return (0);
+}
+
+/* Send a signal to every running worker. */
+static void
+master_signal_all(struct master *m, int sig)
+{
+	int	i;
+
+	for (i = 0; i < m->n; i++) {
+		if (m->w[i].pid > 0)
+			kill(m->w[i].pid, sig);
+	}
+}
+
+/* Number of running workers. */
+static int
+master_running(const struct master *m)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < m->n; i++)
+		n += m->w[i].pid > 0;
+	return (n);
+}
+
+/* Collect exited workers; schedule restarts for those that died. */
+static void
+master_reap(struct master *m)
+{
+	uint64_t	now = util_now_usec(), soonest;
+	pid_t		pid;
+	int		status, i;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < m->n && m->w[i].pid != pid; i++)
+			;
+		if (i == m->n)
+			continue;
+		m->w[i].pid = 0;
+		if (m->stopping)
+			continue;
+		if (WIFSIGNALED(status))
+			log_warn("worker %d (pid %d) killed by signal %d; "
+			    "restarting", i, (int)pid, WTERMSIG(status));
+		else
+			log_warn("worker %d (pid %d) exited with status %d; "
+			    "restarting", i, (int)pid, WEXITSTATUS(status));
+		soonest = m->w[i].started + MASTER_RESTART_USEC;
+		m->w[i].restart_at = soonest > now ? soonest : now;
+	}
+}
+
+/* Start the workers whose restart is due. */
+static void
+master_restart_due(struct master *m)
+{
+	uint64_t	now = util_now_usec();
+	int		i;
+
+	for (i = 0; i < m->n; i++) {
+		if (m->w[i].pid == 0 && m->w[i].restart_at != 0 &&
+		    m->w[i].restart_at <= now)
+			master_start(m, i, -1);
+	}
+}
+
+/* Wait until every worker has written its ready byte.  Returns 0 or -1. */
+static int
+master_wait_ready(struct master *m, int rfd)
+{
+	struct pollfd	pfd;
+	char		buf[64];
+	int		ready = 0, left = MASTER_READY_MS;
+	ssize_t		n;
+
+	while (ready < m->n && left > 0) {
+		pfd.fd = rfd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 100) == -1 && errno != EINTR)
+			return (-1);
+		left -= 100;
+		if (pfd.revents & POLLIN) {
+			n = read(rfd, buf, sizeof(buf));
+			if (n > 0)
+				ready += (int)n;
+		}
+		master_reap(m);
+		if (master_running(m) < m->n)
+			return (-1);	/* one died while starting */
+	}
+	return (ready >= m->n ? 0 : -1);
+}
+
+/* Handle one signal the master waited for. */
+static void
+master_handle(struct master *m, int sig)
+{
+	uint64_t	grace;
+
+	switch (sig) {
+	case SIGCHLD:
+		master_reap(m);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		if (!m->stopping) {
+			log_info("received %s: stopping %d workers",
+			    sig == SIGTERM ? "SIGTERM" : "SIGINT", m->n);
+			m->stopping = 1;
+			grace = (uint64_t)m->cfg->drain_timeout_ms +
+			    MASTER_KILL_GRACE_MS;
+			m->kill_at = util_now_usec() + grace * 1000;
+		}
+		/* A second signal is passed on too: workers end at once. */
+		master_signal_all(m, SIGTERM);
+		break;
+	case SIGHUP:
+		master_signal_all(m, SIGHUP);
+		break;
+	}
+}
+
+/*
+ * Run as the master of n workers until they have all stopped after a
+ * SIGTERM or SIGINT.  Returns the exit status.
+ */
+int
+master_run(const struct config *cfg, int n)
+{
+	struct master	 m;
+	struct timespec	 ts = { 0, 200 * 1000 * 1000 };
+	char		*cause = NULL;
+	int		 pfd[2], i, sig, rc = 0;
+
+	memset(&m, 0, sizeof(m));
+	m.cfg = cfg;
+	m.n = n;
+	m.w = xcalloc((size_t)n, sizeof(*m.w));
+	sigemptyset(&m.sigs);
+	sigaddset(&m.sigs, SIGCHLD);
+	sigaddset(&m.sigs, SIGTERM);
+	sigaddset(&m.sigs, SIGINT);
+	sigaddset(&m.sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &m.sigs, NULL);
+
+	m.reserve_fd = sock_listen(cfg->host, cfg->port,
+	    SOCK_REUSEPORT | SOCK_NOLISTEN, &m.port, &cause);
+	if (m.reserve_fd == -1) {
+		log_error("%s", cause != NULL ? cause : "cannot bind");
+		free(cause);
+		free(m.w);
+		return (1);
+	}
+	if (pipe(pfd) == -1) {
+		log_error("pipe: %s", strerror(errno));
+		close(m.reserve_fd);
+		free(m.w);
+		return (1);
+	}
+	for (i = 0; i < n; i++) {
+		if (master_start(&m, i, pfd[1]) != 0)
+			break;
+	}
+	close(pfd[1]);
+	if (i < n || master_wait_ready(&m, pfd[0]) != 0) {
+		log_error("the workers did not start");
+		master_handle(&m, SIGTERM);
+		rc = 1;
+	} else
+		log_info("openai-dify-proxy %s listening on %s:%d, Dify at %s "
+		    "(%d workers)", ODP_VERSION, cfg->host, m.port,
+		    cfg->dify_api_url, n);
+	close(pfd[0]);
+
+	while (!m.stopping || master_running(&m) > 0) {
+		sig = sigtimedwait(&m.sigs, NULL, &ts);
+		if (sig > 0)
+			master_handle(&m, sig);
+		master_reap(&m);
+		if (!m.stopping)
+			master_restart_due(&m);
+		else if (util_now_usec() >= m.kill_at) {
+			log_warn("workers still running after the drain: "
+			    "killing them");
+			master_signal_all(&m, SIGKILL);
+			m.kill_at = UINT64_MAX;
+		}
+	}
+	log_info("stopped");
+	close(m.reserve_fd);
+	free(m.w);
+	return (rc);
+}
