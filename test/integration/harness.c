@@ -7,6 +7,7 @@
  * see the exact bytes and can misbehave: hang up, read slowly, send
  * garbage.
  */
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -96,6 +97,13 @@ harness_spawn(char *const argv[], const char *logpath)
 	if ((pid = fork()) == -1)
 		return (-1);
 	if (pid == 0) {
+		/*
+		 * A test killed by Check's timeout never reaches its
+		 * teardown; take the server down with it.
+		 */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(127);
 		fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd != -1) {
 			dup2(fd, STDOUT_FILENO);

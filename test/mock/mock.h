@@ -34,6 +34,7 @@ struct mock_env {
 	struct evhttp		*http;
 	SSL_CTX			*ssl_ctx;
 	int			 quiet;
+	int			 no_records;	/* benchmarks: keep none */
 	unsigned long long	 info_calls;
 	unsigned long long	 chat_requests;
 	unsigned long long	 conns_accepted;

@@ -2,7 +2,8 @@
  * mock-dify: a Dify Service API look-alike on libevent's evhttp.
  *
  *   mock-dify [-a ADDR] [-p PORT] [--port-file FILE]
- *             [--tls-cert FILE --tls-key FILE] [--idle-timeout SECS] [-q]
+ *             [--tls-cert FILE --tls-key FILE] [--idle-timeout SECS]
+ *             [--no-records] [-q]
  *
  * This file holds the process: command line, listener (plain or TLS),
  * signals, and the orderly teardown that lets ASan/LSan see nothing left
@@ -16,6 +17,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +42,8 @@ mock_usage(void)
 	fprintf(stderr, "usage: mock-dify [-q] [-a addr] [-p port] "
 	    "[--port-file file]\n"
 	    "                 [--tls-cert file --tls-key file]"
-	    " [--idle-timeout secs]\n");
+	    " [--idle-timeout secs]\n"
+	    "                 [--no-records] [-q]\n");
 	exit(2);
 }
 
@@ -132,6 +135,36 @@ mock_bound_port(evutil_socket_t fd)
 	return (-1);
 }
 
+/* A non-blocking listening socket on addr:port with a deep backlog. */
+static int
+mock_listen(const char *addr, int port)
+{
+	struct addrinfo	 hints, *res = NULL;
+	char		 ps[8];
+	int		 fd, one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(ps, sizeof(ps), "%d", port);
+	if (getaddrinfo(addr, ps, &hints, &res) != 0)
+		return (-1);
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+	    listen(fd, 4096) != 0) {
+		if (fd != -1)
+			close(fd);
+		freeaddrinfo(res);
+		return (-1);
+	}
+	freeaddrinfo(res);
+	return (fd);
+}
+
 /* Parse the options, serve until SIGTERM or SIGINT, free everything. */
 int
 main(int argc, char **argv)
@@ -144,6 +177,7 @@ main(int argc, char **argv)
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
+		{ "no-records", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct evhttp_bound_socket	*bound;
@@ -179,6 +213,10 @@ main(int argc, char **argv)
 			break;
 		case 'q':
 			env.quiet = 1;
+			break;
+		case 'R':
+			/* Benchmarks: no per-request records to build. */
+			env.no_records = 1;
 			break;
 		case 'I':
 			/* Close idle keep-alive connections, as servers do. */
@@ -219,13 +257,15 @@ main(int argc, char **argv)
 	api_init();
 	stream_init(env.base);
 
-	if ((bound = evhttp_bind_socket_with_handle(env.http, addr,
-	    (ev_uint16_t)port)) == NULL) {
+	/* Our own socket: evhttp's listen backlog of 128 drops bursts. */
+	if ((fd = mock_listen(addr, (int)port)) == -1 ||
+	    (bound = evhttp_accept_socket_with_handle(env.http, fd)) == NULL) {
 		fprintf(stderr, "mock-dify: cannot bind %s:%ld: %s\n", addr,
 		    port, strerror(errno));
+		if (fd != -1)
+			close(fd);
 		goto done;
 	}
-	fd = evhttp_bound_socket_get_fd(bound);
 	/* Linux copies TCP_NODELAY from the listener to accepted sockets. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	port = mock_bound_port(fd);
