@@ -6,6 +6,7 @@
 #   make test-asan  the same C and client tests under AddressSanitizer + UBSan
 #   make fuzz-smoke short libFuzzer runs of each fuzz target
 #   make demo       start the Dify look-alike and the proxy together
+#   make bench      the proxy and nginx in front of the look-alike, measured
 #
 # Missing libraries are installed by scripts/deps.sh on first use.
 
@@ -171,7 +172,30 @@ fuzz-smoke: fuzz
 demo: $(BUILD)/$(PROG) $(BUILD)/mock-dify
 	sh scripts/demo.sh $(BUILD)
 
+# Benchmarks: test/bench/run.sh starts the look-alike, the proxy and nginx
+# and drives them with wrk and these clients (docs/benchmarks.md).
+BENCH_COMMON	 = $(BUILD)/test/bench/bench_util.o $(BUILD)/test/bench/bench_http.o \
+		   $(BUILD)/test/bench/bench_load.o $(BUILD)/test/bench/bench_proc.o
+BENCH_BINS	 = $(BUILD)/bench-latency $(BUILD)/bench-paced $(BUILD)/bench-freeport
+BENCH_OBJS	 = $(BENCH_COMMON) $(BUILD)/test/bench/latency.o \
+		   $(BUILD)/test/bench/paced.o $(BUILD)/test/bench/freeport.o
+.PHONY: bench
+.SECONDARY: $(BENCH_OBJS)
+
+$(BUILD)/test/bench/%.o: test/bench/%.c | $(BUILD)/.deps-build
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/bench-%: $(BUILD)/test/bench/%.o $(BENCH_COMMON)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^
+
+bench: $(BUILD)/$(PROG) $(BUILD)/mock-dify $(BENCH_BINS)
+	bash test/bench/run.sh $(BUILD)
+
 clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(DEPS)
+-include $(BENCH_OBJS:.o=.d)

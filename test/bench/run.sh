@@ -1,0 +1,852 @@
+#!/usr/bin/env bash
+#
+# make bench: the proxy and nginx side by side in front of the same Dify
+# look-alike, four measurements each, one table (docs/benchmarks.md).
+#
+# Usage: test/bench/run.sh [build-dir]     (make bench builds first)
+#
+# Environment (defaults in brackets):
+#   BENCH_SECONDS          measured seconds of each wrk and paced run [10]
+#   BENCH_WARMUP           wrk warm-up seconds before each measured run [2]
+#   BENCH_CONNECTIONS      wrk connections [50]
+#   BENCH_PACED_CLIENTS    concurrent slow streams [2000]
+#   BENCH_LATENCY_STREAMS  concurrent stamped streams [20]
+#   BENCH_LATENCY_SECONDS  seconds of the latency run [5]
+#
+# Progress goes to stderr, the table to stdout and to
+# BUILD/bench-results.md.  Exits non-zero only when the harness fails (a
+# process does not start, a measurement cannot be taken), never because
+# of the figures.
+#
+set -eu
+
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+case $build in
+/*) ;;
+*) build=$root/$build ;;
+esac
+
+bench_seconds=${BENCH_SECONDS:-10}
+bench_warmup=${BENCH_WARMUP:-2}
+bench_conns=${BENCH_CONNECTIONS:-50}
+paced_clients=${BENCH_PACED_CLIENTS:-2000}
+lat_streams=${BENCH_LATENCY_STREAMS:-20}
+lat_seconds=${BENCH_LATENCY_SECONDS:-5}
+
+burst_events=100
+paced_events=40
+paced_interval=50
+lat_events=50
+lat_interval=20
+
+tmp=""
+failed=0
+pids_started=()		# every process we started, for cleanup
+client_pid=""		# the client running now, if any
+declare -A R		# results: R[scenario.target]
+declare -A NOTE		# per-figure check failures
+notes=()		# footer: failed checks
+warnings=()		# footer: what distorted the figures
+cpu_lines=()		# footer: CPU shares per run
+max_other=0		# most CPU (% of one) others used during a run
+rss_lines=()		# footer: the paced RSS samples
+
+# ---------------------------------------------------------------- helpers
+
+log() {
+	printf 'bench: %s\n' "$*" >&2
+}
+
+die() {
+	printf 'bench: error: %s\n' "$*" >&2
+	exit 1
+}
+
+# A measurement could not be taken: note it, go on, exit 1 at the end.
+fail() {
+	printf 'bench: failed: %s\n' "$*" >&2
+	notes+=("FAILED: $*")
+	failed=1
+}
+
+need_uint() {	# name value
+	case $2 in
+	'' | *[!0-9]*) die "$1 must be a whole number, got \"$2\"" ;;
+	esac
+	[ "$2" -gt 0 ] || die "$1 must be above 0"
+}
+
+# awk arithmetic: calc FORMAT EXPR; prints nothing if EXPR is broken
+# (a figure a client did not report), so the cell shows "-".
+calc() {
+	case $2 in
+	*[0-9]*) awk "BEGIN { printf \"$1\", $2 }" 2>/dev/null || true ;;
+	esac
+}
+
+# The value of key in a key=value file.
+kv() {	# file key
+	sed -n "s/^$2=//p" "$1" | head -n 1
+}
+
+# The value of key in the one-line "BENCH k=v k=v" output of wrk.lua.
+wrkv() {	# file key
+	sed -n 's/^BENCH //p' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
+}
+
+# ------------------------------------------------------- processes
+
+# Stop one process: TERM, then KILL after 3 s.
+stop_pid() {
+	local pid=$1
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 30); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	local rc=$? pid kids kid
+	trap - EXIT INT TERM
+	if [ -n "$client_pid" ]; then
+		kill -TERM "$client_pid" 2>/dev/null || true
+		wait "$client_pid" 2>/dev/null || true
+	fi
+	for pid in "${pids_started[@]}"; do
+		kids=$(descendants "$pid" | tail -n +2)
+		stop_pid "$pid"
+		for kid in $kids; do
+			kill -KILL "$kid" 2>/dev/null || true
+		done
+	done
+	if [ -n "$tmp" ] && [ -d "$tmp" ]; then
+		if { [ "$rc" -ne 0 ] && [ "$rc" -ne 130 ] && [ "$rc" -ne 143 ]; } ||
+		    [ "$failed" -ne 0 ]; then
+			log "logs and configs kept in $tmp"
+		else
+			rm -rf "$tmp"
+		fi
+	fi
+	exit "$rc"
+}
+
+# pid and all its descendants, one a line (the proxy's workers, nginx's).
+descendants() {
+	local pid=$1 kid
+	[ -d "/proc/$pid" ] || return 0
+	echo "$pid"
+	# shellcheck disable=SC2013	# pids, one word each
+	for kid in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+		descendants "$kid"
+	done
+}
+
+# Comma-separated pids of a process tree.
+tree_csv() {
+	descendants "$1" | paste -sd, -
+}
+
+# utime + stime of the pids, in clock ticks.
+ticks() {
+	local sum=0 pid line f
+	for pid in "$@"; do
+		read -r line 2>/dev/null <"/proc/$pid/stat" || continue
+		read -ra f <<<"${line##*) }"
+		sum=$((sum + f[11] + f[12]))
+	done
+	echo "$sum"
+}
+
+# Busy clock ticks of the whole machine (all CPUs).
+machine_ticks() {
+	local u n s q sq st
+	read -r _ u n s _ _ q sq st _ </proc/stat
+	echo $((u + n + s + q + sq + st))
+}
+
+# CPU time of this shell's finished children in ms, into variable $1.
+# `times` must run in this shell: a subshell has children of its own.
+children_ms() {
+	times >"$tmp/times"
+	printf -v "$1" %s "$(tail -n 1 "$tmp/times" | awk '{
+		t = 0
+		for (i = 1; i <= 2; i++) {
+			split($i, a, "m"); sub("s", "", a[2])
+			t += a[1] * 60000 + a[2] * 1000
+		}
+		printf "%d", t }')"
+}
+
+# Wait until something accepts on port, while pid lives; 1 if it never does.
+wait_port() {	# port pid name log
+	local _
+	for _ in $(seq 100); do
+		if ! kill -0 "$2" 2>/dev/null; then
+			log "$3 exited at start:"
+			sed 's/^/    /' "$4" >&2 || true
+			return 1
+		fi
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	log "$3 does not accept on port $1 after 5 s"
+	return 1
+}
+
+# Run a client in the background and wait for it, so that a signal to
+# this script is handled at once (bash defers traps during a foreground
+# command); its stdout goes to file.
+run_client() {	# file cmd...
+	local out=$1 rc=0
+	shift
+	"$@" >"$out" 2>"$out.err" &
+	client_pid=$!
+	wait "$client_pid" || rc=$?
+	client_pid=""
+	return "$rc"
+}
+
+# --------------------------------------------------------- environment
+
+raise_fd_limit() {
+	local hard nr_open
+	hard=$(ulimit -Hn)
+	if [ "$(id -u)" = 0 ] && [ "$hard" != unlimited ]; then
+		nr_open=$(cat /proc/sys/fs/nr_open 2>/dev/null || echo "$hard")
+		[ "$nr_open" -gt 1048576 ] && nr_open=1048576
+		if [ "$nr_open" -gt "$hard" ]; then
+			ulimit -Hn "$nr_open" 2>/dev/null ||
+			    log "cannot raise the hard open-file limit above $hard"
+		fi
+	fi
+	hard=$(ulimit -Hn)
+	ulimit -Sn "$hard" 2>/dev/null || true
+	fd_limit=$(ulimit -Sn)
+	[ "$fd_limit" = unlimited ] && fd_limit=1048576
+	log "open-file limit: $fd_limit (hard $(ulimit -Hn))"
+	# A paced stream holds two descriptors in the proxy and in nginx.
+	local need=$((2 * paced_clients + 256))
+	if [ "$fd_limit" -lt "$need" ]; then
+		local was=$paced_clients
+		paced_clients=$(((fd_limit - 256) / 2))
+		[ "$paced_clients" -ge 10 ] ||
+		    die "open-file limit $fd_limit is too low even for 10 paced streams"
+		warnings+=("open-file limit $fd_limit: paced streams scaled down from $was to $paced_clients")
+		log "open-file limit $fd_limit is too low for $was paced streams; using $paced_clients"
+	fi
+}
+
+# Warn when other processes already keep the machine busy.
+check_quiet() {
+	local k0 k1 busy
+	k0=$(machine_ticks)
+	sleep 1
+	k1=$(machine_ticks)
+	busy=$(((k1 - k0) * 100 / clk_tck))
+	if [ "$busy" -gt 10 ]; then
+		log "warning: the machine is ${busy}% busy (of ${ncpu}00) before the bench starts"
+		warnings+=("before the run the machine was already ${busy}% busy (% of one CPU) with other work")
+	fi
+}
+
+# The environment the proxy would read instead of our config file.
+proxy_env() {
+	local v
+	proxy_env_cmd=(env -u HOST -u PORT -u LOG_LEVEL -u DIFY_API_URL)
+	for v in $(compgen -e); do
+		case $v in
+		ODP_*) proxy_env_cmd+=(-u "$v") ;;
+		esac
+	done
+}
+
+# ------------------------------------------------------------ starting
+
+start_mock() {
+	log "starting the Dify look-alike"
+	# No per-request records: the upstream should cost both sides little.
+	(cd "$tmp" && exec "$build/mock-dify" -p 0 --port-file "$tmp/mock.port" \
+	    --no-records -q) >"$tmp/mock.log" 2>&1 &
+	mock_pid=$!
+	pids_started+=("$mock_pid")
+	local _
+	for _ in $(seq 100); do
+		[ -s "$tmp/mock.port" ] && break
+		kill -0 "$mock_pid" 2>/dev/null ||
+		    { cat "$tmp/mock.log" >&2; die "mock-dify exited at start"; }
+		sleep 0.05
+	done
+	[ -s "$tmp/mock.port" ] || die "mock-dify wrote no port file"
+	mock_port=$(cat "$tmp/mock.port")
+}
+
+# Write the proxy's config; an empty workers leaves the key out.
+write_proxy_config() {	# file port workers
+	{
+		printf '{\n  "host": "127.0.0.1",\n  "port": %s,\n' "$2"
+		printf '  "dify_api_url": "http://127.0.0.1:%s/v1",\n' "$mock_port"
+		printf '  "log_level": "error",\n'
+		printf '  "upstream_pool_size": 256,\n'
+		printf '  "drain_timeout": 1'
+		[ -n "$3" ] && printf ',\n  "workers": %s' "$3"
+		printf '\n}\n'
+	} >"$1"
+}
+
+# Check a config as the proxy will read it (in $tmp: no .env; without
+# the variables that would override the file).
+check_proxy_config() {	# file
+	(cd "$tmp" && exec "${proxy_env_cmd[@]}" "$build/openai-dify-proxy" \
+	    -t -c "$1") 2>&1
+}
+
+# Whether this build knows the workers key; sets workers_ok.
+probe_workers() {
+	local out
+	write_proxy_config "$tmp/probe.json" 1 ""
+	out=$(check_proxy_config "$tmp/probe.json") ||
+	    die "the proxy rejects the bench config: $out"
+	write_proxy_config "$tmp/probe.json" 1 1
+	if out=$(check_proxy_config "$tmp/probe.json"); then
+		workers_ok=1
+	else
+		workers_ok=0
+		case $out in
+		*'unknown key "workers"'*) ;;
+		*) log "the workers key is refused: $out" ;;
+		esac
+		log "workers: not supported by this build"
+	fi
+}
+
+# Start a proxy; sets ${name}_port and ${name}_pid.
+start_proxy() {	# name port workers(empty: no key)
+	local name=$1 port=$2 cfg=$tmp/$1.json pid
+	write_proxy_config "$cfg" "$port" "$3"
+	log "starting the proxy ($name${3:+, workers $3}) on port $port"
+	(cd "$tmp" && exec "${proxy_env_cmd[@]}" "$build/openai-dify-proxy" \
+	    -c "$cfg") >"$tmp/$name.log" 2>&1 &
+	pid=$!
+	pids_started+=("$pid")
+	wait_port "$port" "$pid" "the proxy ($name)" "$tmp/$name.log" ||
+	    die "the proxy ($name) did not start"
+	# Workers, if any, may come up just after the listener.
+	sleep 0.3
+	printf -v "${name}_port" %s "$port"
+	printf -v "${name}_pid" %s "$pid"
+}
+
+start_nginx() {	# port
+	local dir=$tmp/nginx conns
+	# Temp paths stay unused (bodies are small, buffering is off) but
+	# must not point at the system's directories.
+	mkdir -p "$dir/tmp"
+	conns=$((2 * paced_clients + 512))
+	[ "$conns" -lt 4096 ] && conns=4096
+	cat >"$dir/nginx.conf" <<EOF
+# Written by test/bench/run.sh.
+worker_processes 1;
+worker_rlimit_nofile $fd_limit;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+
+events {
+	worker_connections $conns;
+}
+
+http {
+	access_log off;
+	client_body_temp_path $dir/tmp/body;
+	proxy_temp_path $dir/tmp/proxy;
+	fastcgi_temp_path $dir/tmp/fastcgi;
+	uwsgi_temp_path $dir/tmp/uwsgi;
+	scgi_temp_path $dir/tmp/scgi;
+	keepalive_requests 1000000;
+	keepalive_timeout 60s;
+
+	upstream dify {
+		server 127.0.0.1:$mock_port;
+		keepalive 256;
+		keepalive_requests 1000000;
+	}
+
+	server {
+		listen 127.0.0.1:$1 backlog=1024;
+
+		location / {
+			proxy_pass http://dify;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_buffering off;
+			proxy_read_timeout 300s;
+		}
+	}
+}
+EOF
+	nginx -t -q -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
+	    >"$dir/check.log" 2>&1 ||
+	    { cat "$dir/check.log" >&2; die "nginx rejects its config"; }
+	log "starting nginx on port $1"
+	nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
+	    -g 'daemon off;' >"$dir/stdout.log" 2>&1 &
+	nginx_master=$!
+	pids_started+=("$nginx_master")
+	wait_port "$1" "$nginx_master" nginx "$dir/error.log" ||
+	    die "nginx did not start"
+	sleep 0.2
+	# shellcheck disable=SC2034	# read through port_of
+	ng_port=$1
+	ng_pid=$(descendants "$nginx_master" | sed -n 2p)
+	[ -n "$ng_pid" ] || die "nginx has no worker process"
+}
+
+# -------------------------------------------------------------- targets
+
+# The body a target gets: OpenAI for the proxies, Dify for nginx.
+body_for() {	# target directives stream(true|false)
+	if [ "$1" = ng ]; then
+		local mode=streaming
+		[ "$3" = false ] && mode=blocking
+		printf '{"inputs":{},"query":"%s","response_mode":"%s","user":"bench"}' \
+		    "$2" "$mode"
+	else
+		printf '{"model":"m","stream":%s,"messages":[{"role":"user","content":"%s"}]}' \
+		    "$3" "$2"
+	fi
+}
+
+path_for() {
+	[ "$1" = ng ] && echo /v1/chat-messages || echo /v1/chat/completions
+}
+
+# What ends a whole stream: the proxy's [DONE], Dify's message_end.
+stream_end_for() {
+	[ "$1" = ng ] && echo '"event":"message_end"' || echo 'data: [DONE]'
+}
+
+# The text before each answer piece, counted per paced stream.
+marker_for() {
+	[ "$1" = ng ] && echo '"answer":"w' || echo '"content":"w'
+}
+
+port_of() {
+	eval "echo \${$1_port}"
+}
+
+# Processes whose CPU and memory count for a target.
+pids_of() {
+	if [ "$1" = ng ]; then
+		echo "$ng_pid"
+	else
+		eval "tree_csv \${$1_pid}"
+	fi
+}
+
+label_of() {
+	case $1 in
+	p1) echo "proxy 1w" ;;
+	ng) echo "nginx 1w" ;;
+	pn) echo "proxy ${ncpu}w" ;;
+	esac
+}
+
+# The process whose life a target depends on.
+main_pid_of() {
+	if [ "$1" = ng ]; then
+		echo "$ng_pid"
+	else
+		eval "echo \${$1_pid}"
+	fi
+}
+
+# Run one measurement of a target, unless the target or the look-alike
+# died; a target that dies during it loses the figures of that run.
+measure() {	# scenario target [args]
+	local sc=$1 t=$2 pid key
+	shift 2
+	kill -0 "$mock_pid" 2>/dev/null ||
+	    die "the look-alike exited (log: $tmp/mock.log)"
+	pid=$(main_pid_of "$t")
+	if ! kill -0 "$pid" 2>/dev/null; then
+		fail "$sc $(label_of "$t"): not measured, $(label_of "$t") is gone (logs in $tmp)"
+		return 0
+	fi
+	"measure_$sc" "$t" "$@"
+	if ! kill -0 "$pid" 2>/dev/null; then
+		fail "$sc $(label_of "$t"): $(label_of "$t") exited during the run (logs in $tmp)"
+		for key in "${!R[@]}"; do
+			case $key in
+			"$sc.$t" | "$sc"-*."$t") unset "R[$key]" ;;
+			esac
+		done
+	fi
+	sleep 1
+}
+
+# Check one request end to end before measuring a target.
+smoke() {	# target
+	local t=$1 out=$tmp/smoke.$1
+	if ! "$build/bench-paced" -1 -d 5 -a "127.0.0.1:$(port_of "$t")" \
+	    -u "$(path_for "$t")" -b "$(body_for "$t" "mock:events=3" true)" \
+	    -e "$(stream_end_for "$t")" -m "$(marker_for "$t")" -E 3 \
+	    >"$out" 2>&1; then
+		cat "$out" >&2
+		die "$(label_of "$t") does not relay a stream"
+	fi
+}
+
+# ---------------------------------------------------------- measurements
+
+# Record where the CPU went during a run (percent of one CPU each); what
+# the machine spent beyond target, look-alike and client is "other".
+cpu_line() {	# scenario target target% upstream% client% machine%
+	local other
+	other=$(calc %.0f "($6 - $3 - $4 - $5 < 0) ? 0 : $6 - $3 - $4 - $5")
+	[ -n "$other" ] || other=0
+	[ "$other" -gt "$max_other" ] && max_other=$other
+	cpu_lines+=("$(printf '%-10s %-9s  target %4.0f  look-alike %4.0f  client %4.0f  other %4.0f  machine %4.0f' \
+	    "$1" "$(label_of "$2")" "$3" "$4" "$5" "$other" "$6")")
+}
+
+# wrk against a target; R[scenario.target] = req/s, CPU us/request.
+measure_burst() {	# target
+	measure_wrk burst "$1" true
+}
+
+measure_nonstream() {	# target
+	measure_wrk nonstream "$1" false
+}
+
+measure_wrk() {	# scenario target stream(true|false)
+	local sc=$1 t=$2 body url end out=$tmp/wrk.$1.$2 pids
+	local c0 c1 m0 m1 k0 k1 w0 w1 dur secs req errs bad hz=$clk_tck
+	body=$(body_for "$t" "mock:events=$burst_events" "$3")
+	url="http://127.0.0.1:$(port_of "$t")$(path_for "$t")"
+	if [ "$3" = true ]; then
+		end=$(stream_end_for "$t")
+	else
+		end="w$((burst_events - 1)) "
+	fi
+	log "$sc: $(label_of "$t"): warm-up ${bench_warmup}s, then ${bench_seconds}s"
+	BENCH_BODY=$body BENCH_END=$end run_client "$out.warm" \
+	    wrk -t2 -c"$bench_conns" -d"${bench_warmup}s" --timeout 10s \
+	    -s "$here/wrk.lua" "$url" ||
+	    { fail "$sc $(label_of "$t"): wrk warm-up failed"; return 0; }
+	pids=$(pids_of "$t" | tr , ' ')
+	# shellcheck disable=SC2086
+	c0=$(ticks $pids)
+	m0=$(ticks "$mock_pid")
+	k0=$(machine_ticks)
+	children_ms w0
+	BENCH_BODY=$body BENCH_END=$end run_client "$out" \
+	    wrk -t2 -c"$bench_conns" -d"${bench_seconds}s" --timeout 10s \
+	    -s "$here/wrk.lua" "$url" ||
+	    { fail "$sc $(label_of "$t"): wrk failed"; return 0; }
+	# shellcheck disable=SC2086
+	c1=$(ticks $pids)
+	m1=$(ticks "$mock_pid")
+	k1=$(machine_ticks)
+	children_ms w1
+	req=$(wrkv "$out" requests)
+	dur=$(wrkv "$out" duration_us)
+	if [ -z "$req" ] || [ -z "$dur" ] || [ "$dur" -le 0 ]; then
+		fail "$sc $(label_of "$t"): no result from wrk"
+		return 0
+	fi
+	R[$sc.$t]=$(calc %.0f "$req * 1000000 / $dur")
+	[ "$req" -gt 0 ] &&
+	    R[$sc-cpu.$t]=$(calc %.1f "($c1 - $c0) * 1000000 / $hz / $req")
+	errs=$(($(wrkv "$out" connect) + $(wrkv "$out" read) +
+	    $(wrkv "$out" write) + $(wrkv "$out" timeout)))
+	bad="$(wrkv "$out" bad_status) non-200, $(wrkv "$out" bad_end) incomplete, $errs socket errors"
+	if [ "$errs" -ne 0 ] || [ "$(wrkv "$out" bad_status)" -ne 0 ] ||
+	    [ "$(wrkv "$out" bad_end)" -ne 0 ]; then
+		NOTE[$sc.$t]="$bad"
+		notes+=("$sc, $(label_of "$t"): $bad of $req responses")
+		log "$sc: $(label_of "$t"): $bad"
+	fi
+	secs=$(calc %.6f "$dur / 1000000")
+	cpu_line "$sc" "$t" "$(calc %.1f "($c1 - $c0) * 100 / $hz / $secs")" \
+	    "$(calc %.1f "($m1 - $m0) * 100 / $hz / $secs")" \
+	    "$(calc %.1f "($w1 - $w0) / 10 / $secs")" \
+	    "$(calc %.1f "($k1 - $k0) * 100 / $hz / $secs")"
+	log "$sc: $(label_of "$t"): ${R[$sc.$t]} req/s"
+}
+
+# bench-paced against a target.
+measure_paced() {	# target
+	local t=$1 out=$tmp/paced.$1 ramp body
+	ramp=$((paced_events * paced_interval))
+	body=$(body_for "$t" "mock:events=$paced_events mock:interval=$paced_interval" true)
+	log "paced: $(label_of "$t"): $paced_clients streams, ramp $((ramp))ms + 500ms, then ${bench_seconds}s"
+	if ! run_client "$out" "$build/bench-paced" -a "127.0.0.1:$(port_of "$t")" \
+	    -u "$(path_for "$t")" -b "$body" -c "$paced_clients" -r "$ramp" \
+	    -w $((ramp + 500)) -d "$bench_seconds" -e "$(stream_end_for "$t")" \
+	    -m "$(marker_for "$t")" -E "$paced_events" -P "$(pids_of "$t")" \
+	    -U "$mock_pid"; then
+		cat "$out.err" >&2 || true
+		fail "paced $(label_of "$t"): bench-paced failed"
+		return 0
+	fi
+	if [ "$(kv "$out" streams_complete)" = 0 ]; then
+		fail "paced $(label_of "$t"): no stream completed ($(kv "$out" streams_failed) failed, $(kv "$out" conn_errors) connection errors)"
+		return 0
+	fi
+	R[paced-eps.$t]=$(calc %.0f "$(kv "$out" events_per_s)")
+	R[paced-cpu.$t]=$(calc %.2f "$(kv "$out" cpu_us_per_event)")
+	R[paced-rss.$t]=$(calc %.1f "$(kv "$out" rss_kib_per_stream)")
+	rss_lines+=("$(printf '%-9s idle %s KiB; with %s streams open: %s KiB' \
+	    "$(label_of "$t")" "$(kv "$out" rss_idle_kib)" \
+	    "$(kv "$out" open_median)" \
+	    "$(kv "$out" rss_kib_samples | tr , ' ')")")
+	R[paced-open.$t]=$(kv "$out" open_median)
+	local sf ce
+	sf=$(kv "$out" streams_failed)
+	ce=$(kv "$out" conn_errors)
+	if [ "${sf:-0}" -ne 0 ] || [ "${ce:-0}" -ne 0 ]; then
+		NOTE[paced-eps.$t]="$sf failed streams, $ce connection errors"
+		notes+=("paced, $(label_of "$t"): $sf streams failed ($(kv "$out" bad_status) non-200, $(kv "$out" bad_end) unterminated, $(kv "$out" bad_count) short), $ce connection errors; $(kv "$out" streams_complete) complete")
+	fi
+	cpu_line paced "$t" "$(kv "$out" cpu_pct)" "$(kv "$out" upstream_cpu_pct)" \
+	    "$(kv "$out" client_cpu_pct)" "$(kv "$out" machine_busy_pct)"
+	log "paced: $(label_of "$t"): ${R[paced-eps.$t]} events/s, ${R[paced-cpu.$t]} us/event, ${R[paced-rss.$t]} KiB/stream ($(kv "$out" rss_idle_kib) KiB idle, samples $(kv "$out" rss_kib_samples) at $(kv "$out" open_samples) open)"
+}
+
+# bench-latency against a target.
+measure_latency() {	# target
+	local t=$1 out=$tmp/latency.$1 body
+	body=$(body_for "$t" "mock:events=$lat_events mock:interval=$lat_interval mock:stamp" true)
+	log "latency: $(label_of "$t"): $lat_streams streams for ${lat_seconds}s"
+	if ! run_client "$out" "$build/bench-latency" -a "127.0.0.1:$(port_of "$t")" \
+	    -u "$(path_for "$t")" -b "$body" -c "$lat_streams" \
+	    -r "$lat_interval" -d "$lat_seconds" -e "$(stream_end_for "$t")"; then
+		cat "$out.err" >&2 || true
+		fail "latency $(label_of "$t"): bench-latency took no sample"
+		return 0
+	fi
+	R[latency-p50.$t]=$(calc %.3f "$(kv "$out" p50_us) / 1000")
+	R[latency-p99.$t]=$(calc %.3f "$(kv "$out" p99_us) / 1000")
+	R[latency-n.$t]=$(kv "$out" samples)
+	local sf
+	sf=$(kv "$out" streams_failed)
+	if [ "${sf:-0}" -ne 0 ] || [ "$(kv "$out" negative)" -ne 0 ]; then
+		NOTE[latency-p50.$t]="$sf failed streams"
+		notes+=("latency, $(label_of "$t"): $sf streams failed, $(kv "$out" negative) negative delays")
+	fi
+	log "latency: $(label_of "$t"): p50 ${R[latency-p50.$t]} ms, p99 ${R[latency-p99.$t]} ms, max $(calc %.3f "$(kv "$out" max_us) / 1000") ms, ${R[latency-n.$t]} samples"
+}
+
+# --------------------------------------------------------------- output
+
+# A cell: the figure, "*" if its checks failed, "n/a" when not measured.
+cell() {	# key target
+	local v=${R[$1.$2]:-}
+	if [ -z "$v" ]; then
+		if [ "$2" = pn ] && [ "$workers_ok" -eq 0 ]; then
+			echo "n/a"
+		else
+			echo "-"
+		fi
+		return
+	fi
+	[ -n "${NOTE[$1.$2]:-}" ] && v="$v*"
+	echo "$v"
+}
+
+ratio() {	# key
+	local a=${R[$1.p1]:-} b=${R[$1.ng]:-}
+	if [ -z "$a" ] || [ -z "$b" ] || [ "$(calc %d "$b == 0")" = 1 ]; then
+		echo "-"
+	else
+		calc %.2f "$a / $b"
+	fi
+}
+
+# The rows: key and label.
+rows=(
+	"burst|burst streams (req/s)"
+	"burst-cpu|burst: CPU us/request"
+	"nonstream|non-streaming (req/s)"
+	"nonstream-cpu|non-streaming: CPU us/request"
+	"paced-eps|paced: events/s"
+	"paced-cpu|paced: CPU us/event"
+	"paced-rss|paced: RSS KiB/open stream"
+	"latency-p50|token latency p50 (ms)"
+	"latency-p99|token latency p99 (ms)"
+)
+
+print_table() {
+	local row key label pn_head
+	pn_head=$(label_of pn)
+	printf '%s\n' "$title"
+	printf '%-32s %12s %12s %12s %12s\n' "" "proxy 1w" "nginx 1w" \
+	    "proxy/nginx" "$pn_head"
+	for row in "${rows[@]}"; do
+		key=${row%%|*}
+		label=${row#*|}
+		printf '%-32s %12s %12s %12s %12s\n' "$label" "$(cell "$key" p1)" \
+		    "$(cell "$key" ng)" "$(ratio "$key")" "$(cell "$key" pn)"
+	done
+	printf '\n'
+	print_footer
+}
+
+print_footer() {
+	local l
+	printf '%s\n' "${footer[@]}"
+	if [ "${#rss_lines[@]}" -gt 0 ]; then
+		printf '\nRSS during the paced run (5 samples):\n'
+		for l in "${rss_lines[@]}"; do
+			printf '  %s\n' "$l"
+		done
+	fi
+	if [ "${#cpu_lines[@]}" -gt 0 ]; then
+		printf '\nCPU during each measured run, %% of one CPU (the machine has %s00; client: wrk or the bench client; other: processes not in this run):\n' "$ncpu"
+		for l in "${cpu_lines[@]}"; do
+			printf '  %s\n' "$l"
+		done
+	fi
+	printf '\n'
+	if [ "${#warnings[@]}" -gt 0 ]; then
+		printf 'Warnings:\n'
+		for l in "${warnings[@]}"; do
+			printf '  %s\n' "$l"
+		done
+	fi
+	if [ "${#notes[@]}" -eq 0 ]; then
+		printf 'Checks: every response was a complete 200; no socket errors.\n'
+	else
+		printf 'Checks (* in the table):\n'
+		for l in "${notes[@]}"; do
+			printf '  %s\n' "$l"
+		done
+	fi
+}
+
+write_markdown() {
+	local md=$build/bench-results.md row key label
+	{
+		printf '%s\n\n' "$title"
+		printf '| | proxy 1w | nginx 1w | proxy/nginx | %s |\n' "$(label_of pn)"
+		printf '| --- | ---: | ---: | ---: | ---: |\n'
+		for row in "${rows[@]}"; do
+			key=${row%%|*}
+			label=${row#*|}
+			printf '| %s | %s | %s | %s | %s |\n' "$label" \
+			    "$(cell "$key" p1)" "$(cell "$key" ng)" \
+			    "$(ratio "$key")" "$(cell "$key" pn)"
+		done
+		printf '\n```\n'
+		print_footer
+		printf '```\n'
+	} >"$md"
+	log "wrote $md"
+}
+
+# ----------------------------------------------------------------- main
+
+main() {
+	local ports t sc
+
+	need_uint BENCH_SECONDS "$bench_seconds"
+	need_uint BENCH_WARMUP "$bench_warmup"
+	need_uint BENCH_CONNECTIONS "$bench_conns"
+	need_uint BENCH_PACED_CLIENTS "$paced_clients"
+	need_uint BENCH_LATENCY_STREAMS "$lat_streams"
+	need_uint BENCH_LATENCY_SECONDS "$lat_seconds"
+	for t in openai-dify-proxy mock-dify bench-paced bench-latency \
+	    bench-freeport; do
+		[ -x "$build/$t" ] || die "$build/$t is missing (run make bench)"
+	done
+
+	sh "$root/scripts/deps.sh" bench
+	command -v nginx >/dev/null || die "nginx is not installed"
+	command -v wrk >/dev/null || die "wrk is not installed"
+
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/odp-bench.XXXXXX")
+
+	ncpu=$(nproc)
+	clk_tck=$(getconf CLK_TCK)
+	raise_fd_limit
+	check_quiet
+	proxy_env
+	start_mock
+	probe_workers
+	ports=$("$build/bench-freeport" 3 | tr '\n' ' ')
+	read -r p1port ngport pnport <<<"$ports"
+	start_proxy p1 "$p1port" "$([ "$workers_ok" -eq 1 ] && echo 1)"
+	start_nginx "$ngport"
+	targets=(p1 ng)
+	if [ "$workers_ok" -eq 1 ]; then
+		start_proxy pn "$pnport" "$ncpu"
+		targets+=(pn)
+	fi
+	for t in "${targets[@]}"; do
+		smoke "$t"
+	done
+
+	local nginx_v wrk_v libevent_v kernel commit dirty proxy_v
+	nginx_v=$(nginx -v 2>&1 | sed 's|.*nginx/||')
+	wrk_v=$(wrk -v 2>&1 | head -n 1 | awk '{print $2}' | sed 's|.*/||')
+	libevent_v=$(pkg-config --modversion libevent_core 2>/dev/null || echo "?")
+	kernel=$(uname -r)
+	proxy_v=$("$build/openai-dify-proxy" -V 2>/dev/null | awk '{print $2}')
+	commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "?")
+	dirty=""
+	[ -n "$(git -C "$root" status --porcelain -- src include 2>/dev/null)" ] &&
+	    dirty=" + uncommitted changes in src/ include/"
+	title="openai-dify-proxy bench  $(date +%F)  ($ncpu CPUs, Linux $kernel, libevent $libevent_v, nginx $nginx_v)"
+	cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+
+	# 3. Paced streams first, on fresh processes: memory the earlier runs
+	# freed would otherwise be reused and hide part of each stream's cost.
+	for t in "${targets[@]}"; do
+		measure paced "$t"
+	done
+	# 4. Token latency, 1. burst streams, 2. non-streaming calls.
+	for t in p1 ng; do
+		measure latency "$t"
+	done
+	for sc in burst nonstream; do
+		for t in "${targets[@]}"; do
+			measure "$sc" "$t"
+		done
+	done
+
+	local pnote="proxy ${ncpu}w: \"workers\": $ncpu"
+	[ "$workers_ok" -eq 1 ] || pnote="proxy ${ncpu}w: n/a, workers: not supported by this build"
+	footer=(
+		"Build: openai-dify-proxy $proxy_v, commit $commit$dirty; $cpu_model; wrk $wrk_v; open files $fd_limit."
+		"Upstream: one mock-dify (test/mock), shared by all targets; the proxy is sent OpenAI requests, nginx the Dify requests they become."
+		"proxy: log_level error, upstream_pool_size 256 (as nginx's keepalive 256), otherwise defaults; proxy 1w: $([ "$workers_ok" -eq 1 ] && echo '"workers": 1' || echo 'no workers key (single process)'); $pnote."
+		"nginx: worker_processes 1, proxy_buffering off, proxy_http_version 1.1, keepalive 256 to the upstream, access_log off."
+		"burst: wrk -t2 -c$bench_conns, ${bench_warmup} s warm-up then ${bench_seconds} s; each request streams $burst_events events written at once (mock:events=$burst_events); complete = 200 ending in [DONE] (proxy) or message_end (nginx)."
+		"non-streaming: the same with stream:false (proxy; it still streams from the look-alike) or response_mode blocking (nginx); complete = 200 with the last word."
+		"paced (run first, on freshly started targets): bench-paced, $paced_clients streams started over $((paced_events * paced_interval)) ms, each $paced_events events $paced_interval ms apart, window ${bench_seconds} s after $((paced_events * paced_interval + 500)) ms; events/s = complete streams x $paced_events / window; CPU = utime+stime (/proc/PID/stat) over the window / events; RSS = median over 5 samples of (RSS - idle RSS) / open streams."
+		"paced uses its own epoll client, not wrk: wrk opens all connections at once, so 2 s streams would end in waves (a 10 s window would count 4 or 5 of them), and it cannot read /proc at known open-stream counts; bench-paced staggers the starts, counts only streams that complete inside the window, and reads /proc itself (its own CPU is the client figure below)."
+		"latency: bench-latency, $lat_streams streams for ${lat_seconds} s, $lat_events events $lat_interval ms apart (mock:stamp); delay = client read time - look-alike write time (CLOCK_MONOTONIC); first event of each stream dropped; samples: proxy ${R[latency-n.p1]:-0}, nginx ${R[latency-n.ng]:-0}."
+		"CPU us/request and us/event: the target's own processes only (nginx: its worker)."
+		"Ratios are proxy 1w / nginx 1w: above 1 is better for req/s and events/s, below 1 is better for CPU, memory and latency."
+	)
+
+	if [ "$max_other" -gt 15 ]; then
+		warnings+=("other processes used up to ${max_other}% of a CPU during a measured run: the figures are distorted; run again on a quiet machine")
+	fi
+	printf '\n'
+	print_table
+	write_markdown
+	[ "$failed" -eq 0 ] || exit 1
+}
+
+main "$@"
