@@ -46,8 +46,7 @@ void		 downstream_free(struct downstream *);
 struct evkeyvalq *downstream_headers(struct downstream *);
 void		 downstream_reply(struct downstream *, int, const void *, size_t);
 void		 downstream_start(struct downstream *, int);
-void		 downstream_write(struct downstream *, const void *, size_t);
-void		 downstream_end(struct downstream *);
+void		 downstream_send(struct downstream *, const void *, size_t, int);
 size_t		 downstream_pending(struct downstream *);
 int		 downstream_fd(struct evhttp_request *);
 

@@ -32,12 +32,15 @@
  *    for the stream (a write timeout still catches clients that stop
  *    reading) and restored when the response completes.
  */
+#include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -290,7 +293,12 @@ downstream_reply(struct downstream *ds, int status, const void *body,
 	evhttp_send_reply(ds->req, status, NULL, ds->chunk);
 }
 
-/* Start a streamed response (chunked on HTTP/1.1, close-framed on 1.0). */
+/*
+ * Start a streamed response (chunked on HTTP/1.1, close-framed on 1.0).
+ * evhttp formats the status line and headers into the connection's
+ * output; they are taken back into ds->chunk and go out with the first
+ * downstream_send, in the same write as the first event.
+ */
 void
 downstream_start(struct downstream *ds, int status)
 {
@@ -318,29 +326,150 @@ downstream_start(struct downstream *ds, int status)
 		bufferevent_set_timeouts(bev, NULL, &tv);
 		bufferevent_setwatermark(bev, EV_READ, 0,
 		    DOWNSTREAM_MAX_PIPELINED);
+		/*
+		 * Nothing waits in the output but the headers we take; the
+		 * write event evhttp just asked for is dropped before the
+		 * loop applies it.
+		 */
+		evbuffer_add_buffer(ds->chunk, bufferevent_get_output(bev));
+		bufferevent_disable(bev, EV_WRITE);
 	}
 }
 
-/* Queue bytes of a streamed response. */
-void
-downstream_write(struct downstream *ds, const void *data, size_t len)
+/* Format n as the hex size line of an HTTP chunk; returns its length. */
+static size_t
+downstream_chunk_line(char *line, size_t n)
 {
-	if (ds->req == NULL || !ds->started || ds->finished || len == 0)
-		return;
-	ds->bytes_out += len;
-	evbuffer_add(ds->chunk, data, len);
-	evhttp_send_reply_chunk_with_cb(ds->req, ds->chunk, downstream_flushed,
-	    ds);
+	static const char	 digits[] = "0123456789abcdef";
+	char			 tmp[2 * sizeof(size_t)];
+	size_t			 i = 0, len = 0;
+
+	do {
+		tmp[i++] = digits[n & 0xf];
+		n >>= 4;
+	} while (n != 0);
+	while (i > 0)
+		line[len++] = tmp[--i];
+	line[len++] = '\r';
+	line[len++] = '\n';
+	return (len);
 }
 
-/* Finish a streamed response. */
-void
-downstream_end(struct downstream *ds)
+/*
+ * Queue ds->chunk behind what the client has not read yet.  Its bytes are
+ * already framed, so evhttp must add no chunk framing of its own: its
+ * chunked flag is lowered around the call.  evhttp enables writing and
+ * calls downstream_flushed when the output has drained.
+ */
+static void
+downstream_queue(struct downstream *ds)
 {
-	if (ds->req == NULL || !ds->started || ds->finished)
+	unsigned	chunked = ds->req->chunked;
+
+	ds->req->chunked = 0;
+	evhttp_send_reply_chunk_with_cb(ds->req, ds->chunk, downstream_flushed,
+	    ds);
+	ds->req->chunked = chunked;
+}
+
+/*
+ * Send bytes of a streamed response, framed as one chunk, and end the
+ * response if last.  When nothing is queued for the client, the bytes
+ * (with the headers, the first time) are written to the socket at once in
+ * one writev: no copy into evhttp's buffer and no write event.  What the
+ * socket does not take, and everything sent while anything is queued,
+ * goes through evhttp.  The end of a response with nothing queued
+ * completes it now: the owner's released handler may run before this
+ * returns.
+ */
+void
+downstream_send(struct downstream *ds, const void *data, size_t len,
+    int last)
+{
+	static const char	 tail[] = "\r\n0\r\n\r\n";
+	struct evhttp_connection *evcon;
+	struct bufferevent	*bev;
+	struct evbuffer		*output;
+	struct evbuffer_iovec	 head[4];
+	struct iovec		 iov[8];
+	char			 line[24];
+	size_t			 total = 0, skip;
+	ssize_t			 n;
+	int			 niov = 0, nhead, i, chunked;
+
+	if (ds->req == NULL || !ds->started || ds->finished ||
+	    (len == 0 && !last && evbuffer_get_length(ds->chunk) == 0))
 		return;
-	ds->finished = 1;
-	evhttp_send_reply_end(ds->req);
+	if ((evcon = evhttp_request_get_connection(ds->req)) == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
+		return;
+	output = bufferevent_get_output(bev);
+	chunked = ds->req->chunked;
+	ds->bytes_out += len;
+
+	/* The headers, if not sent yet: a few pieces of evhttp's buffer. */
+	nhead = evbuffer_peek(ds->chunk, -1, NULL, head, (int)nitems(head));
+	if (nhead > (int)nitems(head)) {
+		evbuffer_pullup(ds->chunk, -1);
+		nhead = evbuffer_peek(ds->chunk, -1, NULL, head, 1);
+	}
+	for (i = 0; i < nhead; i++) {
+		iov[niov].iov_base = head[i].iov_base;
+		iov[niov++].iov_len = head[i].iov_len;
+	}
+	if (chunked && len > 0) {
+		iov[niov].iov_base = line;
+		iov[niov++].iov_len = downstream_chunk_line(line, len);
+	}
+	if (len > 0) {
+		iov[niov].iov_base = (void *)(uintptr_t)data;
+		iov[niov++].iov_len = len;
+	}
+	if (chunked && (len > 0 || last)) {
+		/* "\r\n" after data, "0\r\n\r\n" at the end, or both. */
+		iov[niov].iov_base = (void *)(uintptr_t)(len > 0 ? tail :
+		    tail + 2);
+		iov[niov++].iov_len = (len > 0 ? 2 : 0) + (last ? 5 : 0);
+	}
+	for (i = 0; i < niov; i++)
+		total += iov[i].iov_len;
+
+	n = 0;
+	if (evbuffer_get_length(output) == 0 && ds->fd != -1) {
+		do
+			n = writev(ds->fd, iov, niov);
+		while (n == -1 && errno == EINTR);
+		/* Errors are left to evhttp's own write, which reports them. */
+		if (n < 0)
+			n = 0;
+	}
+	if ((size_t)n < total) {
+		/* Queue what the socket did not take, in order. */
+		skip = (size_t)n;
+		for (i = 0; i < nhead; i++)
+			skip -= skip >= iov[i].iov_len ? iov[i].iov_len : skip;
+		evbuffer_drain(ds->chunk, (size_t)n - skip);
+		for (i = nhead; i < niov; i++) {
+			if (skip >= iov[i].iov_len) {
+				skip -= iov[i].iov_len;
+				continue;
+			}
+			evbuffer_add(ds->chunk, (const char *)iov[i].iov_base +
+			    skip, iov[i].iov_len - skip);
+			skip = 0;
+		}
+		downstream_queue(ds);
+	} else
+		evbuffer_drain(ds->chunk, evbuffer_get_length(ds->chunk));
+	if (last) {
+		ds->finished = 1;
+		/*
+		 * The last chunk is written or queued; evhttp must not add
+		 * another.  With nothing queued it completes the response now.
+		 */
+		ds->req->chunked = 0;
+		evhttp_send_reply_end(ds->req);
+	}
 }
 
 /* Bytes queued for the client but not yet written to its socket. */

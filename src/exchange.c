@@ -255,13 +255,11 @@ exchange_pump(struct exchange *ex)
 			downstream_start(&ex->ds, r->status);
 		}
 		if (ex->ds.started) {
-			if (r->out.len > 0) {
-				downstream_write(&ex->ds, r->out.data,
-				    r->out.len);
+			/* May complete the response and release ds now. */
+			downstream_send(&ex->ds, r->out.data, r->out.len,
+			    r->complete);
+			if (r->out.len > 0)
 				ex->t_last_write = util_now_usec();
-			}
-			if (r->complete)
-				downstream_end(&ex->ds);
 		} else if (r->complete) {
 			exchange_headers(ex);
 			downstream_reply(&ex->ds, r->status, r->out.data,
