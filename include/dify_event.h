@@ -69,6 +69,13 @@ struct dify_fields {
 	int			 have_meta_usage;	/* metadata.usage object */
 };
 
+/* Where a string of the template lies in its bytes (set: present). */
+struct dify_span {
+	size_t			 off;
+	size_t			 len;
+	int			 set;
+};
+
 /* Longest event prefix remembered between events. */
 #define DIFY_EVENT_MEMO_MAX	4096
 
@@ -95,6 +102,16 @@ struct dify_event {
 	size_t			 memo_len;	/* 0: no memo */
 	int			 memo_first;	/* memo ends at the first member */
 	struct dify_fields	 memo_fields;	/* what memo's bytes gave */
+	/*
+	 * The template: the last text event's bytes around its answer
+	 * string.  memo holds them up to the string's opening quote
+	 * (tmpl_head bytes), tmpl_tail after its closing quote.
+	 */
+	size_t			 tmpl_head;	/* 0: no template */
+	struct buf		 tmpl_tail;
+	enum dify_event_type	 tmpl_type;
+	struct dify_span	 tmpl_name, tmpl_task_id;
+	struct dify_span	 tmpl_conversation_id, tmpl_message_id;
 };
 
 int	 dify_event_parse(struct dify_event *, const char *, size_t);

@@ -79,6 +79,12 @@ struct dify_scan {
 	const char	*start;		/* the input */
 	int		 memo;		/* record the prefix memo at "answer" */
 	struct dify_event *ev;
+	unsigned	 sets;		/* fields and nested objects met */
+	/* The first top-level "answer" with a string value, if any. */
+	const char	*ans_member;	/* where its member begins */
+	const char	*ans_quote;	/* its string's opening quote */
+	const char	*ans_end;	/* just past its closing quote */
+	unsigned	 ans_sets;	/* sets when it was read */
 };
 
 /* Paths of the nested objects whose members we read. */
@@ -341,11 +347,25 @@ dify_scan_string_slow(struct dify_scan *s, struct dify_str *out)
 	return (0);
 }
 
-/* Scan an object key: a string without NUL bytes (jansson refuses them). */
+/*
+ * Scan an object key: a string without NUL bytes (jansson refuses them).
+ * A plain key has none (a raw NUL ends the plain run); only an escaped
+ * one can decode to NUL.
+ */
 static int
 dify_scan_key(struct dify_scan *s, struct dify_str *out)
 {
-	if (dify_scan_string(s, out) != 0)
+	const char	*start = s->p + 1;
+	size_t		 n;
+
+	n = dify_scan_plain(start, (size_t)(s->end - start));
+	if (start + n < s->end && start[n] == '"') {
+		out->s = start;
+		out->len = n;
+		s->p = start + n + 1;
+		return (0);
+	}
+	if (dify_scan_string_slow(s, out) != 0)
 		return (-1);
 	return (memchr(out->s, '\0', out->len) != NULL ? -1 : 0);
 }
@@ -629,6 +649,7 @@ static int	dify_scan_members(struct dify_scan *, struct dify_fields *,
 		    enum dify_scan_where, int);
 static void	dify_event_memo_save(struct dify_scan *,
 		    const struct dify_fields *, const char *, int);
+static void	dify_event_reset(struct dify_event *);
 
 /*
  * Scan an object (s->p at its brace) whose members may be fields we want.
@@ -652,9 +673,10 @@ dify_scan_members(struct dify_scan *s, struct dify_fields *f,
 {
 	struct dify_scan_value	 key, v, *field;
 	enum dify_scan_where	 inner;
-	const char		*member;
+	const char		*member, *value;
 	int			 depth = where == WHERE_TOP ? 1 :
 				    where == WHERE_USAGE ? 3 : 2;
+	int			 answer;
 
 	for (;; first = 0) {
 		member = s->p;
@@ -666,8 +688,9 @@ dify_scan_members(struct dify_scan *s, struct dify_fields *f,
 		if (s->p >= s->end || *s->p != '"' ||
 		    dify_scan_key(s, &key.str) != 0)
 			return (-1);
-		if (s->memo && where == WHERE_TOP &&
-		    dify_scan_key_is(&key.str, "answer")) {
+		answer = where == WHERE_TOP &&
+		    dify_scan_key_is(&key.str, "answer");
+		if (answer && s->memo) {
 			/* What came before the answer repeats in the stream. */
 			dify_event_memo_save(s, f, member, first);
 			s->memo = 0;
@@ -679,6 +702,7 @@ dify_scan_members(struct dify_scan *s, struct dify_fields *f,
 		dify_scan_ws(s);
 		if (s->p >= s->end)
 			return (-1);
+		value = s->p;
 
 		inner = WHERE_NONE;
 		if (where == WHERE_TOP && dify_scan_key_is(&key.str,
@@ -692,6 +716,7 @@ dify_scan_members(struct dify_scan *s, struct dify_fields *f,
 			inner = WHERE_USAGE;
 		if (inner != WHERE_NONE) {
 			/* The last occurrence of a key is the one that counts. */
+			s->sets++;
 			dify_scan_reset(f, inner);
 			if (*s->p == '{') {
 				if (inner == WHERE_USAGE)
@@ -704,8 +729,17 @@ dify_scan_members(struct dify_scan *s, struct dify_fields *f,
 			if (dify_scan_value(s, &v, depth) != 0)
 				return (-1);
 			if ((field = dify_scan_field(f, where, &key.str)) !=
-			    NULL)
+			    NULL) {
 				*field = v;
+				s->sets++;
+			}
+			if (answer && v.kind == SCAN_STRING &&
+			    s->ans_member == NULL) {
+				s->ans_member = member;
+				s->ans_quote = value;
+				s->ans_end = s->p;
+				s->ans_sets = s->sets;
+			}
 		}
 		dify_scan_ws(s);
 		if (s->p < s->end && *s->p == ',') {
@@ -773,6 +807,7 @@ dify_event_memo_save(struct dify_scan *s, const struct dify_fields *f,
 	size_t			 len = (size_t)(member - s->start);
 
 	ev->memo_len = 0;
+	ev->tmpl_head = 0;
 	if (s->scratch->len != 0 || len > DIFY_EVENT_MEMO_MAX)
 		return;
 	buf_reset(&ev->memo);
@@ -818,6 +853,108 @@ dify_event_usage(const struct dify_fields *f, struct dify_usage *u)
 		u->total_tokens = u->prompt_tokens + u->completion_tokens;
 }
 
+/* Where string v lies in the event's bytes at json (unset if absent). */
+static struct dify_span
+dify_event_span(const struct dify_str *v, const char *json)
+{
+	struct dify_span	sp = { 0, 0, 0 };
+
+	if (v->s != NULL) {
+		sp.off = (size_t)(v->s - json);
+		sp.len = v->len;
+		sp.set = 1;
+	}
+	return (sp);
+}
+
+/* The string a template span marks in the event's bytes at json. */
+static struct dify_str
+dify_event_unspan(const struct dify_span *sp, const char *json)
+{
+	struct dify_str	v = { NULL, 0 };
+
+	if (sp->set) {
+		v.s = json + sp->off;
+		v.len = sp->len;
+	}
+	return (v);
+}
+
+/*
+ * After a full parse of a text event, keep its bytes around the answer
+ * string as the template.  Only an event whose answer is the member the
+ * memo stops at, and after which no field we read was set, qualifies:
+ * then every field but the answer lies in the bytes before it, and an
+ * event made of the same bytes around another valid string parses to the
+ * same fields with that answer.  The memo's prefix strings point into the
+ * input (it is kept only when they do), so the spans are offsets in it.
+ */
+static void
+dify_event_tmpl_save(struct dify_event *ev, const struct dify_scan *s,
+    const char *json, size_t len)
+{
+	size_t	head, tail;
+
+	if (ev->memo_len == 0 || s->ans_member != json + ev->memo_len ||
+	    s->ans_sets != s->sets || ev->usage.present)
+		return;
+	switch (ev->type) {
+	case DIFY_EVENT_MESSAGE:
+	case DIFY_EVENT_AGENT_MESSAGE:
+	case DIFY_EVENT_MESSAGE_FILE:
+	case DIFY_EVENT_MESSAGE_REPLACE:
+		break;
+	default:
+		return;
+	}
+	head = (size_t)(s->ans_quote - json) + 1;
+	tail = len - (size_t)(s->ans_end - json);
+	if (head > DIFY_EVENT_MEMO_MAX || tail > DIFY_EVENT_MEMO_MAX)
+		return;
+	/* memo holds json's first memo_len bytes; add the answer's key. */
+	ev->memo.len = ev->memo_len;
+	buf_add(&ev->memo, json + ev->memo_len, head - ev->memo_len);
+	buf_reset(&ev->tmpl_tail);
+	buf_add(&ev->tmpl_tail, s->ans_end, tail);
+	ev->tmpl_type = ev->type;
+	ev->tmpl_name = dify_event_span(&ev->name, json);
+	ev->tmpl_task_id = dify_event_span(&ev->task_id, json);
+	ev->tmpl_conversation_id = dify_event_span(&ev->conversation_id,
+	    json);
+	ev->tmpl_message_id = dify_event_span(&ev->message_id, json);
+	ev->tmpl_head = head;
+}
+
+/*
+ * Parse an event that may be the template with another answer: the same
+ * bytes before and after a string.  Returns 0 with ev filled, or -1 with
+ * ev cleared when the event is shaped otherwise.
+ */
+static int
+dify_event_parse_tmpl(struct dify_event *ev, struct dify_scan *s,
+    const char *json, size_t len)
+{
+	size_t	tail = ev->tmpl_tail.len;
+
+	if (len <= ev->tmpl_head + tail ||
+	    memcmp(json, ev->memo.data, ev->tmpl_head) != 0 ||
+	    memcmp(json + len - tail, ev->tmpl_tail.data, tail) != 0)
+		return (-1);
+	s->p = json + ev->tmpl_head - 1;
+	if (dify_scan_string(s, &ev->answer) != 0 ||
+	    s->p != json + len - tail) {
+		dify_event_reset(ev);
+		return (-1);
+	}
+	ev->type = ev->tmpl_type;
+	ev->name = dify_event_unspan(&ev->tmpl_name, json);
+	ev->task_id = dify_event_unspan(&ev->tmpl_task_id, json);
+	ev->conversation_id = dify_event_unspan(&ev->tmpl_conversation_id,
+	    json);
+	ev->message_id = dify_event_unspan(&ev->tmpl_message_id, json);
+	return (0);
+}
+
 /* Clear the parsed fields, keeping the scratch buffer and the memo. */
 static void
 dify_event_reset(struct dify_event *ev)
@@ -847,7 +984,15 @@ dify_event_parse(struct dify_event *ev, const char *json, size_t len)
 	s.start = json;
 	s.scratch = &ev->scratch;
 	s.ev = ev;
+	s.sets = 0;
+	s.ans_member = s.ans_quote = s.ans_end = NULL;
+	s.ans_sets = 0;
 
+	if (ev->tmpl_head > 0) {
+		if (dify_event_parse_tmpl(ev, &s, json, len) == 0)
+			return (0);
+		s.p = json;
+	}
 	if (ev->memo_len > 0 && len > ev->memo_len &&
 	    memcmp(json, ev->memo.data, ev->memo_len) == 0) {
 		/* Same bytes as the memo up to "answer": resume there. */
@@ -916,6 +1061,8 @@ dify_event_parse(struct dify_event *ev, const char *json, size_t len)
 	default:
 		break;
 	}
+	if (s.ans_member != NULL)
+		dify_event_tmpl_save(ev, &s, json, len);
 	return (0);
 fail:
 	dify_event_reset(ev);
@@ -928,6 +1075,7 @@ dify_event_clear(struct dify_event *ev)
 {
 	buf_free(&ev->scratch);
 	buf_free(&ev->memo);
+	buf_free(&ev->tmpl_tail);
 	memset(ev, 0, sizeof(*ev));
 }
 

@@ -5,9 +5,11 @@
  * jansson-based extraction, kept here as the reference.
  *
  * The input is two events: A, and B made of a prefix of A (a length the
- * first byte picks) and the bytes after a 0xFE separator.  Parsing A first
- * leaves the scanner's prefix memo behind, which B often shares: B must
- * come out the same with the memo as without it, and agree with jansson.
+ * first byte picks), the bytes after a 0xFE separator, and a suffix of A
+ * (from where the second byte picks).  Parsing A first leaves the
+ * scanner's prefix memo and template behind, which B often shares (the
+ * template: B is A with another answer string): B must come out the same
+ * with them as without, and agree with jansson.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -214,24 +216,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dify_event		 fresh;
 	const uint8_t			*sep, *a;
 	uint8_t				*b;
-	size_t				 alen, blen, m;
+	size_t				 alen, blen, m, k, mid;
 	int				 rc, rc2;
 
-	if (size < 1)
+	if (size < 2)
 		return (0);
-	a = data + 1;
-	sep = memchr(a, 0xfe, size - 1);
-	alen = sep != NULL ? (size_t)(sep - a) : size - 1;
+	a = data + 2;
+	sep = memchr(a, 0xfe, size - 2);
+	alen = sep != NULL ? (size_t)(sep - a) : size - 2;
 	rc = dify_event_parse(&ev, (const char *)a, alen);
 	oracle_check(&ev, rc, a, alen);
 	if (sep == NULL)
 		return (0);
 
 	m = (size_t)data[0] * alen / 255;
-	blen = m + (size - 1 - alen - 1);
+	k = (size_t)data[1] * alen / 255;
+	mid = size - 2 - alen - 1;
+	blen = m + mid + (alen - k);
 	b = malloc(blen + 1);
 	memcpy(b, a, m);
-	memcpy(b + m, sep + 1, blen - m);
+	memcpy(b + m, sep + 1, mid);
+	memcpy(b + m + mid, a + k, alen - k);
 	rc = dify_event_parse(&ev, (const char *)b, blen);
 	oracle_check(&ev, rc, b, blen);
 	memset(&fresh, 0, sizeof(fresh));

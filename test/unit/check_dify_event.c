@@ -592,6 +592,104 @@ START_TEST(check_dify_event_memo_other_tails)
 END_TEST
 
 /*
+ * Events that differ from the last text event only in their answer string
+ * take the template: the fields come out the same as a full parse gives,
+ * pointing into the new bytes, escapes decoded.
+ */
+START_TEST(check_dify_event_template_reused)
+{
+	static const char	 a[] = "{\"event\": \"agent_message\", "
+	    "\"conversation_id\": \"C\", \"message_id\": \"M\", "
+	    "\"task_id\": \"T\", \"answer\": \"w0 \", "
+	    "\"from_variable_selector\": null}\n";
+	static const char	 b[] = "{\"event\": \"agent_message\", "
+	    "\"conversation_id\": \"C\", \"message_id\": \"M\", "
+	    "\"task_id\": \"T\", \"answer\": \"\\u4f60\\n\\\"x\", "
+	    "\"from_variable_selector\": null}\n";
+	static const char	 c[] = "{\"event\": \"agent_message\", "
+	    "\"conversation_id\": \"C\", \"message_id\": \"M\", "
+	    "\"task_id\": \"T\", \"answer\": \"\", "
+	    "\"from_variable_selector\": null}\n";
+	struct dify_event	 ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ck_assert_int_eq(check_dify_event_parse(&ev, a), 0);
+	ck_assert_uint_gt(ev.tmpl_head, 0);
+	ck_assert_int_eq(check_dify_event_parse(&ev, b), 0);
+	ck_assert_int_eq(ev.type, DIFY_EVENT_AGENT_MESSAGE);
+	ck_assert(check_dify_event_str_is(&ev.name, "agent_message"));
+	ck_assert(check_dify_event_str_is(&ev.answer, "\xe4\xbd\xa0\n\"x"));
+	ck_assert(check_dify_event_str_is(&ev.task_id, "T"));
+	ck_assert(check_dify_event_str_is(&ev.conversation_id, "C"));
+	ck_assert(check_dify_event_str_is(&ev.message_id, "M"));
+	ck_assert(ev.task_id.s >= b && ev.task_id.s < b + sizeof(b));
+	ck_assert(ev.message_id.s >= b && ev.message_id.s < b + sizeof(b));
+	ck_assert(!ev.usage.present);
+	ck_assert_int_eq(check_dify_event_parse(&ev, c), 0);
+	ck_assert(ev.answer.s != NULL);
+	ck_assert_uint_eq(ev.answer.len, 0);
+	ck_assert(ev.answer.s > c && ev.answer.s < c + sizeof(c));
+	dify_event_clear(&ev);
+}
+END_TEST
+
+/*
+ * Bytes that match the template before and after but are not one string
+ * between are parsed in full: rejected when broken, read as they say when
+ * not.  No template is kept for an event with a field after its answer.
+ */
+START_TEST(check_dify_event_template_misfits)
+{
+	static const char	 a[] = "{\"event\":\"message\",\"task_id\":"
+	    "\"T\",\"answer\":\"w0\",\"x\":null}";
+	struct dify_event	 ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ck_assert_int_eq(check_dify_event_parse(&ev, a), 0);
+	ck_assert_uint_gt(ev.tmpl_head, 0);
+	/* The string ends early: what follows is not the template's tail. */
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"event\":\"message\",\"task_id\":\"T\",\"answer\":"
+	    "\"a\",\"x\":null},\"x\":null}"), -1);
+	/* A string, then more members, then the tail: a full parse. */
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"event\":\"message\",\"task_id\":\"T\",\"answer\":"
+	    "\"a\",\"task_id\":\"U\",\"answer\":\"b\",\"x\":null}"), 0);
+	ck_assert(check_dify_event_str_is(&ev.answer, "b"));
+	ck_assert(check_dify_event_str_is(&ev.task_id, "U"));
+	/* A raw control character in the answer: invalid either way. */
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"event\":\"message\",\"task_id\":\"T\",\"answer\":"
+	    "\"a\tb\",\"x\":null}"), -1);
+	/* The template still serves events shaped like the first. */
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"event\":\"message\",\"task_id\":\"T\",\"answer\":"
+	    "\"c\",\"x\":null}"), 0);
+	ck_assert(check_dify_event_str_is(&ev.answer, "c"));
+	dify_event_clear(&ev);
+
+	/* A field after the answer keeps an event from being the template. */
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"event\":\"message\",\"answer\":\"a\",\"task_id\":\"T\"}"),
+	    0);
+	ck_assert_uint_eq(ev.tmpl_head, 0);
+	dify_event_clear(&ev);
+	/* So does usage in a text event (a blocking body). */
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"event\":\"message\",\"metadata\":{\"usage\":"
+	    "{\"total_tokens\":3}},\"answer\":\"a\"}"), 0);
+	ck_assert(ev.usage.present);
+	ck_assert_uint_eq(ev.tmpl_head, 0);
+	dify_event_clear(&ev);
+	/* And a non-text event. */
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"event\":\"agent_thought\",\"answer\":\"a\"}"), 0);
+	ck_assert_uint_eq(ev.tmpl_head, 0);
+	dify_event_clear(&ev);
+}
+END_TEST
+
+/*
  * A failed parse of input larger than any before (the scratch buffer grows,
  * and may move) leaves the event usable: the next parse works, and clear
  * frees everything (ASan catches a stale buffer here).
@@ -645,6 +743,8 @@ dify_event_suite(void)
 	tcase_add_test(tc, check_dify_event_fail_after_growth);
 	tcase_add_test(tc, check_dify_event_memo_reused);
 	tcase_add_test(tc, check_dify_event_memo_other_tails);
+	tcase_add_test(tc, check_dify_event_template_reused);
+	tcase_add_test(tc, check_dify_event_template_misfits);
 	suite_add_tcase(s, tc);
 	return (s);
 }
