@@ -15,6 +15,8 @@ struct openai_format {
 	struct buf	 head;		/* {"id":..,"object":..,"created":..,"model":.. */
 	struct buf	 chunk_prefix;	/* data: <head>,"choices":[{"index":0,"delta": */
 	struct buf	 chunk_suffix;	/* ,"logprobs":null,"finish_reason":null}]...}\n\n */
+	struct buf	 content_prefix;	/* chunk_prefix {"content":" */
+	struct buf	 content_suffix;	/* "} chunk_suffix */
 	int		 include_usage;
 };
 

@@ -23,6 +23,8 @@ openai_format_init(struct openai_format *f, const char *id, int64_t created,
 	buf_init(&f->head);
 	buf_init(&f->chunk_prefix);
 	buf_init(&f->chunk_suffix);
+	buf_init(&f->content_prefix);
+	buf_init(&f->content_suffix);
 	f->include_usage = include_usage;
 
 	buf_add_str(&f->head, "{\"id\":");
@@ -42,6 +44,11 @@ openai_format_init(struct openai_format *f, const char *id, int64_t created,
 	if (include_usage)
 		buf_add_str(&f->chunk_suffix, ",\"usage\":null");
 	buf_add_str(&f->chunk_suffix, "}\n\n");
+
+	buf_add(&f->content_prefix, f->chunk_prefix.data, f->chunk_prefix.len);
+	buf_add_str(&f->content_prefix, "{\"content\":\"");
+	buf_add_str(&f->content_suffix, "\"}");
+	buf_add(&f->content_suffix, f->chunk_suffix.data, f->chunk_suffix.len);
 }
 
 /* Release the prebuilt parts. */
@@ -51,6 +58,8 @@ openai_format_free(struct openai_format *f)
 	buf_free(&f->head);
 	buf_free(&f->chunk_prefix);
 	buf_free(&f->chunk_suffix);
+	buf_free(&f->content_prefix);
+	buf_free(&f->content_suffix);
 }
 
 /* Append the first chunk, which names the assistant role. */
@@ -67,12 +76,15 @@ void
 openai_format_content_chunk(const struct openai_format *f, struct buf *out,
     const char *text, size_t len)
 {
-	buf_reserve(out, f->chunk_prefix.len + f->chunk_suffix.len + len + 16);
-	buf_add(out, f->chunk_prefix.data, f->chunk_prefix.len);
-	buf_add_str(out, "{\"content\":\"");
+	size_t	pre = f->content_prefix.len, suf = f->content_suffix.len;
+
+	buf_reserve(out, pre + len + suf);
+	memcpy(out->data + out->len, f->content_prefix.data, pre);
+	out->len += pre;
 	buf_add_json_escaped(out, text, len);
-	buf_add_str(out, "\"}");
-	buf_add(out, f->chunk_suffix.data, f->chunk_suffix.len);
+	buf_reserve(out, suf);
+	memcpy(out->data + out->len, f->content_suffix.data, suf);
+	out->len += suf;
 }
 
 /* Append the chunk with an empty delta and the finish reason. */

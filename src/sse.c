@@ -106,7 +106,11 @@ sse_line(struct sse_parser *p, const char *l, size_t n, int in_input,
 	if (l[0] == ':')
 		return (SSE_OK);
 
-	if ((colon = memchr(l, ':', n)) != NULL) {
+	if (n >= 5 && memcmp(l, "data:", 5) == 0)
+		colon = l + 4;		/* nearly every line Dify sends */
+	else
+		colon = memchr(l, ':', n);
+	if (colon != NULL) {
 		fieldlen = (size_t)(colon - l);
 		value = colon + 1;
 		valuelen = n - fieldlen - 1;
@@ -221,7 +225,10 @@ sse_parser_feed(struct sse_parser *p, const char *s, size_t len,
 	}
 
 	while (s < end) {
-		if ((eol = sse_find_eol(s, end, &cr)) == NULL) {
+		/* The blank line after each event needs no search. */
+		if (*s == '\n')
+			eol = s;
+		else if ((eol = sse_find_eol(s, end, &cr)) == NULL) {
 			if (p->line.len + (size_t)(end - s) > p->max_event)
 				return (sse_fail(p));
 			buf_add(&p->line, s, (size_t)(end - s));
