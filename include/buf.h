@@ -17,8 +17,6 @@ struct buf {
 
 void	 buf_init(struct buf *);
 void	 buf_free(struct buf *);
-void	 buf_pool_get(struct buf *);
-void	 buf_pool_put(struct buf *);
 void	 buf_pool_drain(void);
 void	 buf_reset(struct buf *);
 void	 buf_grow(struct buf *, size_t);

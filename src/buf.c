@@ -22,52 +22,78 @@ buf_init(struct buf *b)
 }
 
 /*
- * A few released buffers are kept for reuse, so per-request buffers (the
- * relay's output, the event scratch) do not grow from nothing, reallocating
- * and copying, on every request.  Only modest ones are kept.
+ * Released buffers are kept for reuse, by size, so the buffers of each
+ * request (the relay's output, the event scratch and memo, the SSE line,
+ * the prebuilt chunk parts) do not cost a malloc, and a growth through
+ * realloc, on every request.  Capacities are powers of two from 256 bytes
+ * (buf_grow makes them so); one list per size, so a small buffer never
+ * takes a large one's memory, and a bound on the bytes kept.  Under
+ * AddressSanitizer the kept memory is poisoned, so a use after buf_free is
+ * still reported.  One pool per process: the proxy is single-threaded.
  */
-#define BUF_POOL_SIZE	64
-#define BUF_POOL_MAX	(64 * 1024)
+#define BUF_POOL_MIN		256
+#define BUF_POOL_CLASSES	9		/* 256 B .. 64 KiB */
+#define BUF_POOL_PER_CLASS	256
+#define BUF_POOL_BYTES		(2 * 1024 * 1024)
 
-static struct buf	buf_pool[BUF_POOL_SIZE];
-static size_t		buf_pool_len;
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define BUF_POISON(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
+#define BUF_UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define BUF_POISON(p, n)	((void)(p), (void)(n))
+#define BUF_UNPOISON(p, n)	((void)(p), (void)(n))
+#endif
 
-/* Take a buffer from the pool (or an empty one) into b. */
-void
-buf_pool_get(struct buf *b)
+static char	*buf_pool[BUF_POOL_CLASSES][BUF_POOL_PER_CLASS];
+static size_t	 buf_pool_count[BUF_POOL_CLASSES];
+static size_t	 buf_pool_bytes;
+
+/* The pool list for a capacity, or -1 if buffers that size are not kept. */
+static int
+buf_pool_class(size_t cap)
 {
-	if (buf_pool_len > 0) {
-		*b = buf_pool[--buf_pool_len];
-		b->len = 0;
-	} else
-		buf_init(b);
-}
+	size_t	c = BUF_POOL_MIN;
+	int	i;
 
-/* Give b's memory back to the pool (or free it) and leave b empty. */
-void
-buf_pool_put(struct buf *b)
-{
-	if (b->data != NULL && b->cap <= BUF_POOL_MAX &&
-	    buf_pool_len < BUF_POOL_SIZE) {
-		buf_pool[buf_pool_len++] = *b;
-		buf_init(b);
-	} else
-		buf_free(b);
+	for (i = 0; i < BUF_POOL_CLASSES; i++, c <<= 1)
+		if (c == cap)
+			return (i);
+	return (-1);
 }
 
 /* Free the pooled buffers (at exit, so leak checkers see none). */
 void
 buf_pool_drain(void)
 {
-	while (buf_pool_len > 0)
-		buf_free(&buf_pool[--buf_pool_len]);
+	size_t	cap = BUF_POOL_MIN;
+	int	i;
+
+	for (i = 0; i < BUF_POOL_CLASSES; i++, cap <<= 1) {
+		while (buf_pool_count[i] > 0) {
+			char	*p = buf_pool[i][--buf_pool_count[i]];
+
+			BUF_UNPOISON(p, cap);
+			free(p);
+		}
+	}
+	buf_pool_bytes = 0;
 }
 
-/* Release the buffer's memory and leave it empty. */
+/* Release the buffer's memory (to the pool if it fits) and leave it empty. */
 void
 buf_free(struct buf *b)
 {
-	free(b->data);
+	int	i;
+
+	if (b->data != NULL && (i = buf_pool_class(b->cap)) != -1 &&
+	    buf_pool_count[i] < BUF_POOL_PER_CLASS &&
+	    buf_pool_bytes + b->cap <= BUF_POOL_BYTES) {
+		BUF_POISON(b->data, b->cap);
+		buf_pool[i][buf_pool_count[i]++] = b->data;
+		buf_pool_bytes += b->cap;
+	} else
+		free(b->data);
 	buf_init(b);
 }
 
@@ -83,16 +109,23 @@ void
 buf_grow(struct buf *b, size_t more)
 {
 	size_t	need, cap;
+	int	i;
 
 	if (more > SIZE_MAX / 2 - b->len)
 		abort();
 	need = b->len + more + 1;
 	if (need <= b->cap)
 		return;
-	cap = b->cap ? b->cap : 256;
+	cap = b->cap ? b->cap : BUF_POOL_MIN;
 	while (cap < need)
 		cap *= 2;
-	b->data = xrealloc(b->data, cap);
+	if (b->data == NULL && (i = buf_pool_class(cap)) != -1 &&
+	    buf_pool_count[i] > 0) {
+		b->data = buf_pool[i][--buf_pool_count[i]];
+		buf_pool_bytes -= cap;
+		BUF_UNPOISON(b->data, cap);
+	} else
+		b->data = xrealloc(b->data, cap);
 	b->cap = cap;
 }
 

@@ -74,7 +74,7 @@ relay_init(struct relay *r, const struct relay_params *p)
 	r->include_usage = p->include_usage;
 	r->max_answer = p->max_answer;
 	r->finish_reason = "stop";
-	buf_pool_get(&r->out);
+	buf_init(&r->out);
 	buf_init(&r->answer);
 	buf_init(&r->body);
 	sse_parser_init(&r->sse, p->max_event);
@@ -86,7 +86,7 @@ relay_init(struct relay *r, const struct relay_params *p)
 void
 relay_free(struct relay *r)
 {
-	buf_pool_put(&r->out);
+	buf_free(&r->out);
 	buf_free(&r->answer);
 	buf_free(&r->body);
 	sse_parser_free(&r->sse);
@@ -392,6 +392,13 @@ relay_data(struct relay *r, const char *data, size_t len)
 	case RELAY_AWAIT_EVENT:
 	case RELAY_STREAMING:
 	case RELAY_FINISHING:
+		/*
+		 * A stream's chunks take about as many bytes as Dify's events:
+		 * room for them up front spares the output buffer its growth
+		 * (and copies) on the way.
+		 */
+		if (r->stream)
+			buf_reserve(&r->out, len + 512);
 		if (sse_parser_feed(&r->sse, data, len, relay_sse_event, r) ==
 		    SSE_TOO_LARGE)
 			relay_fail_upstream(r, API_ERROR_UPSTREAM_PROTOCOL,

@@ -171,6 +171,79 @@ START_TEST(check_buf_growth)
 }
 END_TEST
 
+/*
+ * A freed buffer's memory is kept by size: the next buffer of that size
+ * gets it back, one of another size does not, and drain empties the pool.
+ */
+START_TEST(check_buf_pool_reuse)
+{
+	struct buf	 a, b, c;
+	char		*mem;
+
+	buf_pool_drain();
+	buf_init(&a);
+	buf_add(&a, "x", 1);
+	ck_assert_uint_eq(a.cap, 256);
+	mem = a.data;
+	buf_free(&a);
+	ck_assert_ptr_null(a.data);
+
+	/* Another size first: not the kept 256-byte block. */
+	buf_init(&c);
+	buf_reserve(&c, 1000);
+	ck_assert_uint_eq(c.cap, 1024);
+	ck_assert_ptr_ne(c.data, mem);
+
+	/* The same size: the kept block, usable whole. */
+	buf_init(&b);
+	buf_reserve(&b, 200);
+	ck_assert_ptr_eq(b.data, mem);
+	ck_assert_uint_eq(b.cap, 256);
+	ck_assert_uint_eq(b.len, 0);
+	memset(b.data, 'y', b.cap);
+	buf_free(&b);
+	buf_free(&c);
+
+	/* Drained: a new buffer is fresh memory (no use of freed blocks). */
+	buf_pool_drain();
+	buf_init(&b);
+	buf_add(&b, "abc", 3);
+	ck_assert_int_eq(memcmp(b.data, "abc", 3), 0);
+	buf_free(&b);
+	buf_pool_drain();
+}
+END_TEST
+
+/*
+ * A buffer grown past the largest kept size keeps its bytes, is freed
+ * rather than kept, and a buffer of that size can be made again (under
+ * ASan, a kept block handed out poisoned would fail here).
+ */
+START_TEST(check_buf_pool_large)
+{
+	struct buf	 a;
+	char		 chunk[1000];
+	size_t		 i;
+
+	buf_pool_drain();
+	memset(chunk, 'q', sizeof(chunk));
+	buf_init(&a);
+	for (i = 0; i < 200; i++)
+		buf_add(&a, chunk, sizeof(chunk));
+	ck_assert_uint_eq(a.len, 200000);
+	ck_assert_uint_eq(a.cap, 262144);
+	for (i = 0; i < a.len; i++)
+		ck_assert_int_eq(a.data[i], 'q');
+	buf_free(&a);
+	buf_init(&a);
+	buf_reserve(&a, 200000);
+	ck_assert_uint_eq(a.cap, 262144);
+	memset(a.data, 'r', a.cap);
+	buf_free(&a);
+	buf_pool_drain();
+}
+END_TEST
+
 /* buf_cstr NUL-terminates without changing the length, also when empty. */
 START_TEST(check_buf_cstr)
 {
@@ -539,6 +612,8 @@ buf_suite(void)
 	tc = tcase_create("buffer");
 	tcase_add_test(tc, check_buf_add_and_reset);
 	tcase_add_test(tc, check_buf_growth);
+	tcase_add_test(tc, check_buf_pool_reuse);
+	tcase_add_test(tc, check_buf_pool_large);
 	tcase_add_test(tc, check_buf_cstr);
 	tcase_add_test(tc, check_buf_detach);
 	tcase_add_test(tc, check_buf_integers);
