@@ -37,6 +37,7 @@ struct downstream {
 	int				 gone;		/* client left early */
 	int				 status;	/* status sent */
 	uint64_t			 bytes_out;
+	unsigned			 writes;	/* stream sends with bytes */
 };
 
 void		 downstream_init(struct downstream *, struct evhttp_request *,

@@ -27,8 +27,8 @@ enum upstream_result {
 struct upstream_handlers {
 	/* Status line and headers arrived. */
 	void	(*response)(void *, int, struct evkeyvalq *);
-	/* Body bytes arrived; the buffer is emptied after the call. */
-	void	(*data)(void *, struct evbuffer *);
+	/* Body bytes arrived (decoded); they are gone when this returns. */
+	void	(*data)(void *, const char *, size_t);
 	/*
 	 * The call ended, successfully or not; called exactly once unless
 	 * the call was cancelled.  The call is freed when this returns.

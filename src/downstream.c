@@ -433,6 +433,8 @@ downstream_send(struct downstream *ds, const void *data, size_t len,
 	}
 	for (i = 0; i < niov; i++)
 		total += iov[i].iov_len;
+	if (total > 0)
+		ds->writes++;
 
 	n = 0;
 	if (evbuffer_get_length(output) == 0 && ds->fd != -1) {

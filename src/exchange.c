@@ -88,6 +88,8 @@ struct exchange {
 	struct event		*keepalive_ev;
 	struct event		*deadline_ev;
 	struct event		*free_ev;
+	struct event		*flush_ev;	/* sends the stream's output */
+	int			 flush_armed;
 	int			 grace_armed;
 	int			 paused;
 	int			 stream;
@@ -155,18 +157,20 @@ exchange_free(int fd UNUSED, short what UNUSED, void *arg)
 	log_info("access id=%s method=POST path=%s "
 	    "status=%d upstream_status=%d stream=%d duration_ms=%.1f "
 	    "ttft_ms=%s bytes_in=%zu bytes_out=%llu upstream_bytes=%llu "
-	    "events=%llu pauses=%u end=%s", ex->request_id, ex->path,
+	    "events=%llu writes=%u pauses=%u end=%s", ex->request_id, ex->path,
 	    ex->ds.status,
 	    ex->relay.upstream_status, ex->stream,
 	    (double)(now - ex->t_start) / 1000.0, ttft, ex->bytes_in,
 	    (unsigned long long)ex->ds.bytes_out,
 	    (unsigned long long)ex->upstream_bytes,
-	    (unsigned long long)ex->relay.content_events, ex->pauses,
+	    (unsigned long long)ex->relay.content_events, ex->ds.writes,
+	    ex->pauses,
 	    ex->end_reason != NULL ? ex->end_reason : "unknown");
 
 	event_free(ex->keepalive_ev);
 	event_free(ex->deadline_ev);
 	event_free(ex->free_ev);
+	event_free(ex->flush_ev);
 	downstream_free(&ex->ds);
 	relay_free(&ex->relay);
 	free(ex->api_key);
@@ -238,8 +242,51 @@ exchange_headers(struct exchange *ex)
 }
 
 /*
+ * Send a started stream's output: everything the relay produced since the
+ * last flush, in one write.  Then stop reading Dify while the client lags.
+ */
+static void
+exchange_flush_now(struct exchange *ex)
+{
+	struct relay	*r = &ex->relay;
+	size_t		 len = r->out.len;
+
+	ex->flush_armed = 0;
+	if (!ex->ds_live || ex->ds.finished) {
+		buf_reset(&r->out);
+		return;
+	}
+	/* May complete the response and release ds now. */
+	downstream_send(&ex->ds, r->out.data, len, r->complete);
+	buf_reset(&r->out);
+	if (len > 0)
+		ex->t_last_write = util_now_usec();
+
+	if (ex->call != NULL && !ex->paused && ex->ds_live &&
+	    !ex->ds.finished && downstream_pending(&ex->ds) >
+	    EXCHANGE_HIGH_WATER) {
+		upstream_call_pause(ex->call, 1);
+		ex->paused = 1;
+		ex->pauses++;
+	}
+}
+
+/*
+ * The flush event: runs after the callback that produced the output, in
+ * the same loop turn.  evhttp hands over Dify's chunks one callback each,
+ * and Dify sends one chunk per event, so events that arrive together
+ * leave together instead of one write each.
+ */
+static void
+exchange_flush(int fd UNUSED, short what UNUSED, void *arg)
+{
+	exchange_flush_now(arg);
+}
+
+/*
  * Move what the relay produced to the client, and act on what it decided:
- * backpressure, finishing, and whether Dify is still needed.
+ * finishing, and whether Dify is still needed.  A started stream's output
+ * waits for the flush event.
  */
 static void
 exchange_pump(struct exchange *ex)
@@ -255,32 +302,24 @@ exchange_pump(struct exchange *ex)
 			downstream_start(&ex->ds, r->status);
 		}
 		if (ex->ds.started) {
-			/* May complete the response and release ds now. */
-			downstream_send(&ex->ds, r->out.data, r->out.len,
-			    r->complete);
-			if (r->out.len > 0)
-				ex->t_last_write = util_now_usec();
-		} else if (r->complete) {
-			exchange_headers(ex);
-			downstream_reply(&ex->ds, r->status, r->out.data,
-			    r->out.len);
+			if (!ex->flush_armed) {
+				ex->flush_armed = 1;
+				event_active(ex->flush_ev, EV_TIMEOUT, 1);
+			}
+		} else {
+			if (r->complete) {
+				exchange_headers(ex);
+				downstream_reply(&ex->ds, r->status,
+				    r->out.data, r->out.len);
+			}
+			buf_reset(&r->out);
 		}
-		buf_reset(&r->out);
 	}
 	if (ex->t_first_token == 0 && r->content_events > 0)
 		ex->t_first_token = util_now_usec();
 	if (r->complete && ex->end_reason == NULL)
 		ex->end_reason = r->state == RELAY_DONE ? "complete" :
 		    r->error.code[0] != '\0' ? r->error.code : "error";
-
-	/* Backpressure: stop reading Dify while the client lags. */
-	if (ex->call != NULL && !ex->paused && ex->ds.started &&
-	    !ex->ds.finished && downstream_pending(&ex->ds) >
-	    EXCHANGE_HIGH_WATER) {
-		upstream_call_pause(ex->call, 1);
-		ex->paused = 1;
-		ex->pauses++;
-	}
 
 	if (r->state == RELAY_FINISHING && !ex->grace_armed) {
 		ex->grace_armed = 1;
@@ -314,25 +353,12 @@ exchange_up_response(void *arg, int status, struct evkeyvalq *headers)
 
 /* Bytes of Dify's stream: every piece goes through the relay at once. */
 static void
-exchange_up_data(void *arg, struct evbuffer *buf)
+exchange_up_data(void *arg, const char *data, size_t len)
 {
 	struct exchange		*ex = arg;
-	struct evbuffer_iovec	 vec[16];
-	size_t			 used;
-	int			 n, i;
 
-	while (evbuffer_get_length(buf) > 0) {
-		n = evbuffer_peek(buf, -1, NULL, vec, (int)nitems(vec));
-		if (n > (int)nitems(vec))
-			n = (int)nitems(vec);
-		used = 0;
-		for (i = 0; i < n; i++) {
-			relay_data(&ex->relay, vec[i].iov_base, vec[i].iov_len);
-			used += vec[i].iov_len;
-		}
-		ex->upstream_bytes += used;
-		evbuffer_drain(buf, used);
-	}
+	relay_data(&ex->relay, data, len);
+	ex->upstream_bytes += len;
 	if (ex->state == EXCHANGE_ABANDONED) {
 		buf_reset(&ex->relay.out);
 		if (ex->relay.task_id[0] != '\0' || ex->relay.complete) {
@@ -480,6 +506,9 @@ exchange_abort(void *arg)
 		relay_fail(&ex->relay, &e);
 		ex->end_reason = "shutdown";
 		exchange_pump(ex);
+		/* The loop is about to end: send the error frame now. */
+		if (ex->flush_armed)
+			exchange_flush_now(ex);
 		exchange_stop_and_cancel(ex);
 	} else
 		exchange_cancel_upstream(ex);
@@ -529,6 +558,7 @@ exchange_start(struct server *srv, struct evhttp_request *req,
 	ex->keepalive_ev = evtimer_new(srv->base, exchange_keepalive, ex);
 	ex->deadline_ev = evtimer_new(srv->base, exchange_deadline_fired, ex);
 	ex->free_ev = event_new(srv->base, -1, 0, exchange_free, ex);
+	ex->flush_ev = event_new(srv->base, -1, 0, exchange_flush, ex);
 	server_task_add(srv, &ex->task, exchange_abort, ex);
 
 	memset(&rp, 0, sizeof(rp));
@@ -588,7 +618,8 @@ exchange_stop_response(void *arg, int status, struct evkeyvalq *h UNUSED)
 
 /* The stop call's body is not needed. */
 static void
-exchange_stop_data(void *arg UNUSED, struct evbuffer *buf UNUSED)
+exchange_stop_data(void *arg UNUSED, const char *data UNUSED,
+    size_t len UNUSED)
 {
 }
 

@@ -194,16 +194,13 @@ models_up_response(void *arg, int status, struct evkeyvalq *h UNUSED)
 
 /* Dify's /info body, kept up to a limit. */
 static void
-models_up_data(void *arg, struct evbuffer *buf)
+models_up_data(void *arg, const char *data, size_t len)
 {
 	struct models_req	*mr = arg;
-	size_t			 len = evbuffer_get_length(buf);
 
 	if (mr->body.len + len > MODELS_MAX_BODY)
 		len = MODELS_MAX_BODY - mr->body.len;
-	buf_reserve(&mr->body, len);
-	evbuffer_remove(buf, mr->body.data + mr->body.len, len);
-	mr->body.len += len;
+	buf_add(&mr->body, data, len);
 }
 
 /* Dify's /info ended: answer the client. */

@@ -21,6 +21,21 @@
  *    (closed) is never reused: evhttp would reconnect it on the same SSL
  *    object, so a fresh one is made instead.
  *
+ *  - A chunked response body is decoded here, not by evhttp (chunked.c).
+ *    evhttp's own decoder calls back once per chunk, and Dify sends one
+ *    chunk per event, each costing evhttp a line read, two allocations and
+ *    a buffer move.  So the header callback removes Transfer-Encoding (and
+ *    Connection and Content-Length) from the response headers before
+ *    evhttp looks at them: evhttp then reads "until close" and hands over
+ *    whatever each read brought.  When the decoder reads the last chunk,
+ *    the data callback sets the request's ntoread to 0 (a field of the
+ *    public struct), and evhttp completes the request as it does at the
+ *    end of a known length, keeping the connection for reuse; it adds
+ *    "Connection: close" back first if Dify asked for that or sent bytes
+ *    past the body.  A close before the last chunk, which evhttp would
+ *    take for the end, is reported as a broken response, and bad framing
+ *    drops the connection.
+ *
  * Host names are resolved here with evdns_getaddrinfo and cached; evhttp is
  * given the numeric address.  This keeps DNS non-blocking, avoids libevent
  * #1064 (cancelling during evhttp's own lookup on an OpenSSL bufferevent)
@@ -47,9 +62,12 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
+#include "buf.h"
+#include "chunked.h"
 #include "config.h"
 #include "log.h"
 #include "upstream.h"
@@ -105,6 +123,10 @@ struct upstream_call {
 	char				*accept;
 	char				*request_id;
 	struct evbuffer			*body;
+	int				 chunked;	/* we decode the body */
+	int				 close_after;	/* Dify said close */
+	struct chunked			 dechunk;
+	struct buf			 decoded;	/* one read's body */
 };
 TAILQ_HEAD(upstream_calls, upstream_call);
 
@@ -407,6 +429,7 @@ upstream_call_free(struct upstream_call *call)
 	free(call->auth);
 	free(call->accept);
 	free(call->request_id);
+	buf_free(&call->decoded);
 	free(call);
 }
 
@@ -542,6 +565,34 @@ upstream_call_timer(int fd UNUSED, short what UNUSED, void *arg)
 	}
 }
 
+/*
+ * A chunked response: take the body's framing from evhttp (see the top of
+ * this file), remembering whether Dify asked to close the connection.
+ */
+static void
+upstream_take_chunked(struct upstream_call *call, struct evhttp_request *req)
+{
+	struct evkeyvalq	*hdrs = evhttp_request_get_input_headers(req);
+	const char		*te, *conn;
+
+	te = evhttp_find_header(hdrs, "Transfer-Encoding");
+	if (te == NULL || evutil_ascii_strcasecmp(te, "chunked") != 0)
+		return;
+	conn = evhttp_find_header(hdrs, "Connection");
+	call->close_after = conn != NULL &&
+	    evutil_ascii_strcasecmp(conn, "close") == 0;
+	while (evhttp_remove_header(hdrs, "Transfer-Encoding") == 0)
+		;
+	while (evhttp_remove_header(hdrs, "Connection") == 0)
+		;
+	while (evhttp_remove_header(hdrs, "Content-Length") == 0)
+		;
+	/* Patched 2.1.12 builds decide while parsing the headers. */
+	req->chunked = 0;
+	chunked_init(&call->dechunk);
+	call->chunked = 1;
+}
+
 /* Response headers arrived; a negative return aborts the request. */
 static int
 upstream_req_header(struct evhttp_request *req, void *arg)
@@ -549,6 +600,7 @@ upstream_req_header(struct evhttp_request *req, void *arg)
 	struct upstream_call	*call = arg;
 	struct timeval		 tv;
 
+	upstream_take_chunked(call, req);
 	call->state = CALL_RECEIVING;
 	/* From here the idle timeout applies, not the connect timeout. */
 	tv = upstream_tv(call->up->cfg->upstream_idle_timeout_ms);
@@ -562,16 +614,65 @@ upstream_req_header(struct evhttp_request *req, void *arg)
 	return (call->cancelled ? -1 : 0);
 }
 
+/*
+ * Pass what a read brought to the owner: as it is, or decoded from the
+ * chunked framing into one run (a read usually holds several of Dify's
+ * one-event chunks).  Returns the decoder's verdict (CHUNKED_MORE when
+ * not chunked).
+ */
+static enum chunked_result
+upstream_call_feed(struct upstream_call *call, struct evbuffer *buf)
+{
+	struct evbuffer_iovec	 vec[8];
+	enum chunked_result	 r = CHUNKED_MORE;
+	size_t			 used, taken;
+	int			 n, i;
+
+	while (evbuffer_get_length(buf) > 0 && !call->cancelled) {
+		n = evbuffer_peek(buf, -1, NULL, vec, (int)nitems(vec));
+		if (n > (int)nitems(vec))
+			n = (int)nitems(vec);
+		taken = 0;
+		for (i = 0; i < n && !call->cancelled; i++) {
+			if (!call->chunked) {
+				call->h->data(call->arg, vec[i].iov_base,
+				    vec[i].iov_len);
+				taken += vec[i].iov_len;
+				continue;
+			}
+			r = chunked_feed(&call->dechunk, vec[i].iov_base,
+			    vec[i].iov_len, &used, &call->decoded);
+			taken += used;
+			if (r != CHUNKED_MORE)
+				break;
+		}
+		if (call->decoded.len > 0 && !call->cancelled)
+			call->h->data(call->arg, call->decoded.data,
+			    call->decoded.len);
+		buf_reset(&call->decoded);
+		evbuffer_drain(buf, taken);
+		if (r != CHUNKED_MORE)
+			break;
+	}
+	return (r);
+}
+
 /* Body bytes arrived. */
 static void
 upstream_req_chunk(struct evhttp_request *req, void *arg)
 {
 	struct upstream_call	*call = arg;
+	struct evbuffer		*buf = evhttp_request_get_input_buffer(req);
+	enum chunked_result	 r;
 
 	if (call->cancelled)
 		return;
+	if (call->chunked && (req->chunked || req->ntoread >= 0)) {
+		/* This libevent frames the body itself after all: let it. */
+		call->chunked = 0;
+	}
 	call->in_callback++;
-	call->h->data(call->arg, evhttp_request_get_input_buffer(req));
+	r = upstream_call_feed(call, buf);
 	call->in_callback--;
 	if (call->cancelled) {
 		/* Cancelled from the data callback: allowed here by evhttp. */
@@ -580,6 +681,26 @@ upstream_req_chunk(struct evhttp_request *req, void *arg)
 		TAILQ_REMOVE(&call->up->calls, call, entry);
 		upstream_conn_release(call->conn, 0);
 		upstream_call_free(call);
+		return;
+	}
+	if (r == CHUNKED_BAD) {
+		/* Nothing on this connection can be trusted now. */
+		call->cancelled = 1;	/* evhttp's cancel error is ours */
+		call->req = NULL;
+		evhttp_cancel_request(req);
+		call->cancelled = 0;
+		upstream_conn_release(call->conn, 0);
+		call->conn = NULL;
+		upstream_call_finish(call, UPSTREAM_BROKEN,
+		    "malformed chunked body");
+		return;
+	}
+	if (r == CHUNKED_END) {
+		/* The body is complete: evhttp finishes when we return. */
+		if (call->close_after || evbuffer_get_length(buf) > 0)
+			evhttp_add_header(evhttp_request_get_input_headers(req),
+			    "Connection", "close");
+		req->ntoread = 0;
 	}
 }
 
@@ -636,7 +757,11 @@ upstream_req_done(struct evhttp_request *req, void *arg)
 		return;
 	}
 	tls_failed = call->conn->verify_error != 0 || call->ssl_error != 0;
-	if (req != NULL && evhttp_request_get_response_code(req) != 0) {
+	if (req != NULL && call->chunked && !chunked_done(&call->dechunk)) {
+		/* evhttp took a close for the end of the body; it was not. */
+		result = UPSTREAM_BROKEN;
+		snprintf(detail, sizeof(detail), "connection closed");
+	} else if (req != NULL && evhttp_request_get_response_code(req) != 0) {
 		result = UPSTREAM_OK;
 	} else if (call->state != CALL_RECEIVING && tls_failed) {
 		result = UPSTREAM_TLS;

@@ -241,6 +241,30 @@ harness_log_contains(const struct proc *p, const char *needle)
 }
 
 /*
+ * The number after " field=" on the first log line holding marker, or -1
+ * when there is no such line or field.
+ */
+long
+harness_log_number(const struct proc *p, const char *marker,
+    const char *field)
+{
+	char	*text, *line, *end, *at, key[64];
+	long	 v = -1;
+
+	if ((text = harness_slurp(p->log, NULL)) == NULL)
+		return (-1);
+	snprintf(key, sizeof(key), " %s=", field);
+	if ((line = strstr(text, marker)) != NULL) {
+		if ((end = strchr(line, '\n')) != NULL)
+			*end = '\0';
+		if ((at = strstr(line, key)) != NULL)
+			v = strtol(at + strlen(key), NULL, 10);
+	}
+	free(text);
+	return (v);
+}
+
+/*
  * Stop a process with SIGTERM.  Returns 0 if it exited 0 within 10 s with
  * no sanitizer report in its log, else -1 (after printing the log tail).
  */

@@ -44,6 +44,7 @@ void	 harness_proxy_start(struct proc *, int, const char *);
 int	 harness_proc_stop(struct proc *);
 void	 harness_proc_kill(struct proc *);
 int	 harness_log_contains(const struct proc *, const char *);
+long	 harness_log_number(const struct proc *, const char *, const char *);
 long	 harness_rss_kb(pid_t);
 
 int	 http_connect(int);

@@ -238,6 +238,53 @@ START_TEST(access_log_line_per_exchange)
 }
 END_TEST
 
+/*
+ * Dify sends one HTTP chunk per event.  Events that arrive together leave
+ * in one write per loop turn, not one each; events that arrive apart each
+ * leave at once, not held back for company.
+ */
+START_TEST(events_arriving_together_leave_together)
+{
+	struct http_response	 r;
+	char			*body;
+	long			 writes, events;
+
+	body = chat_body("mock:events=200", NULL, 1, 0);
+	ck_assert_int_eq(http_request(misc_proxy.port, "POST",
+	    "/v1/chat/completions", "Authorization: Bearer app-chat\r\n"
+	    "X-Request-Id: batch-200\r\n", body, &r, 10000), 0);
+	ck_assert_int_eq(r.status, 200);
+	http_response_free(&r);
+	free(body);
+
+	body = chat_body("mock:events=6 mock:interval=150", NULL, 1, 0);
+	ck_assert_int_eq(http_request(misc_proxy.port, "POST",
+	    "/v1/chat/completions", "Authorization: Bearer app-chat\r\n"
+	    "X-Request-Id: paced-6\r\n", body, &r, 10000), 0);
+	ck_assert_int_eq(r.status, 200);
+	http_response_free(&r);
+	free(body);
+	misc_sleep(100);
+
+	events = harness_log_number(&misc_proxy, "access id=batch-200 ",
+	    "events");
+	writes = harness_log_number(&misc_proxy, "access id=batch-200 ",
+	    "writes");
+	ck_assert_int_eq(events, 200);
+	/* 200 events of ~250 bytes: a few reads of Dify, as many writes. */
+	ck_assert_int_gt(writes, 0);
+	ck_assert_int_le(writes, 40);
+
+	events = harness_log_number(&misc_proxy, "access id=paced-6 ",
+	    "events");
+	writes = harness_log_number(&misc_proxy, "access id=paced-6 ",
+	    "writes");
+	ck_assert_int_eq(events, 6);
+	/* Each event 150 ms apart went out on its own. */
+	ck_assert_int_ge(writes, 6);
+}
+END_TEST
+
 START_TEST(upstream_connections_are_reused)
 {
 	struct http_response	 r;
@@ -265,6 +312,97 @@ START_TEST(upstream_connections_are_reused)
 	json_decref(stats);
 	/* Only the stats request itself was a new connection. */
 	ck_assert_int_eq(after - before, 1);
+	free(body);
+}
+END_TEST
+
+/* Connections the look-alike has accepted so far. */
+static json_int_t
+misc_accepted(void)
+{
+	json_t		*stats;
+	json_int_t	 n;
+
+	stats = mock_get(misc_mock.port, "/mock/stats");
+	n = json_integer_value(json_object_get(stats, "connections_accepted"));
+	json_decref(stats);
+	return (n);
+}
+
+/*
+ * Stream a chat with the look-alike framing its chunks by hand (framing
+ * names the variant); the answer must be exact and complete.  Returns how
+ * many upstream connections the next request added: 1 (the stats call)
+ * when the connection was kept, 2 when it was not.
+ */
+static json_int_t
+misc_framed(const char *framing)
+{
+	struct http_response	 r;
+	char			 query[128], want[256], *body;
+	json_int_t		 before;
+	struct sse_frames	 f;
+	char			*got;
+
+	snprintf(query, sizeof(query), "mock:events=5 mock:framing=%s",
+	    framing);
+	mock_words(5, want, sizeof(want));
+	body = chat_body(query, NULL, 1, 0);
+	ck_assert_int_eq(http_chat(misc_proxy.port, "app-chat", body, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	sse_split(r.body, r.bodylen, &f);
+	got = sse_content(&f);
+	ck_assert_str_eq(got, want);
+	ck_assert_str_eq(f.data[f.n - 1], "[DONE]");
+	free(got);
+	sse_frames_free(&f);
+	http_response_free(&r);
+	free(body);
+
+	misc_sleep(50);
+	before = misc_accepted();
+	body = chat_body("after", NULL, 1, 0);
+	ck_assert_int_eq(http_chat(misc_proxy.port, "app-chat", body, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	http_response_free(&r);
+	free(body);
+	return (misc_accepted() - before);
+}
+
+/*
+ * The proxy reads Dify's chunked framing itself: extensions and trailers
+ * are skipped and the connection kept; bytes after the body, or a close
+ * before the last chunk, mean the connection is not used again.
+ */
+START_TEST(dify_chunk_framing_is_read_exactly)
+{
+	ck_assert_int_eq(misc_framed("ext"), 1);
+	ck_assert_int_eq(misc_framed("junk"), 2);
+	ck_assert_int_eq(misc_framed("nolast"), 2);
+}
+END_TEST
+
+/* Malformed framing ends the stream with an error at once. */
+START_TEST(malformed_chunk_framing_is_an_error)
+{
+	struct http_response	 r;
+	struct sse_frames	 f;
+	char			*body;
+
+	/* One event, a bad chunk, and the next event a second later. */
+	body = chat_body("mock:events=3 mock:interval=1000 mock:framing=bad",
+	    NULL, 1, 0);
+	ck_assert_int_eq(http_chat(misc_proxy.port, "app-chat", body, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(r.elapsed_ms < 800);
+	ck_assert(strstr(r.body, "\"content\":\"w0 \"") != NULL);
+	sse_split(r.body, r.bodylen, &f);
+	ck_assert(f.n >= 2);
+	ck_assert(strstr(f.data[f.n - 1], "upstream_incomplete") != NULL);
+	ck_assert(strstr(f.data[f.n - 1], "malformed chunked body") != NULL);
+	ck_assert(strstr(r.body, "[DONE]") == NULL);
+	sse_frames_free(&f);
+	http_response_free(&r);
 	free(body);
 }
 END_TEST
@@ -495,6 +633,9 @@ it_misc_suite(void)
 	tcase_add_test(tc, models_lists_the_app_and_caches_it);
 	tcase_add_test(tc, cors_and_request_ids);
 	tcase_add_test(tc, access_log_line_per_exchange);
+	tcase_add_test(tc, events_arriving_together_leave_together);
+	tcase_add_test(tc, dify_chunk_framing_is_read_exactly);
+	tcase_add_test(tc, malformed_chunk_framing_is_an_error);
 	tcase_add_test(tc, upstream_connections_are_reused);
 	tcase_add_test(tc, connection_closed_while_idle_is_replaced);
 	tcase_add_test(tc, sigterm_lets_streams_finish);

@@ -144,6 +144,16 @@ struct directives {
 	int		 hang_headers;
 	int		 workflow_failed;
 	int		 close_after_end;
+	int		 framing;	/* FRAMING_*: chunk framing by hand */
+};
+
+/* mock:framing=NAME: the mock frames its chunks itself. */
+enum {
+	FRAMING_EVHTTP,		/* evhttp frames (the default) */
+	FRAMING_EXT,		/* extensions on every chunk, a trailer */
+	FRAMING_BAD,		/* a malformed chunk after the first event */
+	FRAMING_JUNK,		/* bytes after the last chunk */
+	FRAMING_NOLAST		/* close without the last chunk */
 };
 void	 directive_parse(struct directives *, const char *, size_t);
 

@@ -15,6 +15,9 @@
  *   error error_nocode error_first=CODE,STATUS workflow_failed
  *   http=STATUS,CODE cut hang hang_headers close_after_end
  *                                           failures
+ *   framing=ext|bad|junk|nolast             chunk framing by hand:
+ *       extensions and a trailer, a malformed chunk after the first
+ *       event, bytes after the last chunk, or no last chunk
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -132,6 +135,18 @@ directive_apply(struct directives *d, const char *name, size_t nlen,
 		d->workflow_failed = 1;
 	else if (directive_is(name, nlen, "close_after_end"))
 		d->close_after_end = 1;
+	else if (directive_is(name, nlen, "framing") && v != NULL) {
+		size_t	vlen = (size_t)(vend - v);
+
+		if (directive_is(v, vlen, "ext"))
+			d->framing = FRAMING_EXT;
+		else if (directive_is(v, vlen, "bad"))
+			d->framing = FRAMING_BAD;
+		else if (directive_is(v, vlen, "junk"))
+			d->framing = FRAMING_JUNK;
+		else if (directive_is(v, vlen, "nolast"))
+			d->framing = FRAMING_NOLAST;
+	}
 	else if (directive_is(name, nlen, "usage") && v != NULL) {
 		/* usage=P,C */
 		const char *t = v;

@@ -5,7 +5,8 @@
  * A stream follows a plan, a short list of steps built once from the app
  * kind and the directives (workflow_started, the answer pieces,
  * message_end, ...).  stream_pump walks the plan and formats each data
- * event into s->out; it stops at a gate (first_delay, interval, or more
+ * event into s->out and hands it to evhttp as one HTTP chunk, as Dify's
+ * gunicorn does; it stops at a gate (first_delay, interval, or more
  * than MOCK_HIWAT bytes queued) and is resumed by a timer or by the
  * evhttp drain callback.  With mock:fragment the formatted bytes go to
  * s->frag instead and leave in 1-7 byte slices, one per millisecond.
@@ -174,6 +175,7 @@ struct stream {
 
 	/* Statistics for /mock/streams. */
 	unsigned long long	 events_sent;
+	int			 framing_broken;	/* mock:framing=bad sent */
 	unsigned long long	 bytes_sent;
 	size_t			 max_pending;
 	int			 blocked;
@@ -393,6 +395,45 @@ stream_drained(struct evhttp_connection *evcon, void *arg)
 		stream_pump(s);
 }
 
+/*
+ * mock:framing: write a chunk straight into the connection's output with
+ * our own framing (the stream is short: no drain callback is needed).
+ */
+static void
+stream_send_framed(struct stream *s, struct evbuffer *buf)
+{
+	struct evbuffer	*out = bufferevent_get_output(stream_bev(s));
+	size_t		 len = evbuffer_get_length(buf);
+
+	evbuffer_add_printf(out, "%zx%s\r\n", len,
+	    s->d.framing == FRAMING_EXT ? " ;ext=\"v\";x" : "");
+	evbuffer_add_buffer(out, buf);
+	evbuffer_add(out, "\r\n", 2);
+	if (s->d.framing == FRAMING_BAD && s->events_sent >= 1 &&
+	    !s->framing_broken) {
+		evbuffer_add_printf(out, "zz\r\nnot a chunk\r\n");
+		s->framing_broken = 1;
+	}
+}
+
+/*
+ * mock:framing: end the body our way, then let evhttp finish the request
+ * without a last chunk of its own.
+ */
+static void
+stream_end_framed(struct stream *s)
+{
+	struct evbuffer	*out = bufferevent_get_output(stream_bev(s));
+
+	if (s->d.framing == FRAMING_EXT)
+		evbuffer_add_printf(out, "0;last\r\nX-Trailer: t\r\n\r\n");
+	else if (s->d.framing == FRAMING_JUNK)
+		evbuffer_add_printf(out, "0\r\n\r\nJUNK");
+	else
+		evbuffer_add_printf(out, "0\r\n\r\n");
+	s->req->chunked = 0;
+}
+
 /* Hand a buffer to evhttp as one HTTP chunk. */
 static void
 stream_send(struct stream *s, struct evbuffer *buf)
@@ -406,6 +447,10 @@ stream_send(struct stream *s, struct evbuffer *buf)
 		return;
 	}
 	s->bytes_sent += len;
+	if (s->d.framing != FRAMING_EVHTTP) {
+		stream_send_framed(s, buf);
+		return;
+	}
 	evhttp_send_reply_chunk_with_cb(s->req, buf, stream_drained, s);
 	pend = stream_pending(s);
 	if (pend > s->max_pending)
@@ -1373,6 +1418,9 @@ stream_end(struct stream *s)
 	s->ended = 1;
 	if (s->ev_ping != NULL)
 		event_del(s->ev_ping);
+	if (req != NULL && s->d.framing != FRAMING_EVHTTP &&
+	    stream_bev(s) != NULL)
+		stream_end_framed(s);
 	if (req != NULL)
 		evhttp_send_reply_end(req);
 }
@@ -1440,11 +1488,15 @@ stream_pump(struct stream *s)
 		case ST_END:
 		case ST_CUT:
 			stream_flush(s);
-			if (!stream_quiet(s, st->kind == ST_CUT)) {
+			if (!stream_quiet(s, st->kind == ST_CUT ||
+			    s->d.framing == FRAMING_NOLAST)) {
 				s->wait_quiet = 1;
 				return;
 			}
-			if (st->kind == ST_END)
+			if (st->kind == ST_END &&
+			    s->d.framing == FRAMING_NOLAST)
+				stream_cut(s);
+			else if (st->kind == ST_END)
 				stream_end(s);
 			else
 				stream_cut(s);
@@ -1466,6 +1518,11 @@ stream_pump(struct stream *s)
 		s->events_sent++;
 		if (s->d.ping_each)
 			stream_add_ping(s);
+		/*
+		 * One HTTP chunk per event, as gunicorn writes each item
+		 * Dify's generator yields; they still leave in one write.
+		 */
+		stream_flush(s);
 	}
 	if (!s->done)
 		stream_flush(s);

@@ -15,6 +15,7 @@ main(void)
 
 	sr = srunner_create(buf_suite());
 	srunner_add_suite(sr, sse_suite());
+	srunner_add_suite(sr, chunked_suite());
 	srunner_add_suite(sr, dify_event_suite());
 	srunner_add_suite(sr, chat_request_suite());
 	srunner_add_suite(sr, api_error_suite());

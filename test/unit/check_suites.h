@@ -8,6 +8,7 @@
 
 Suite	*buf_suite(void);
 Suite	*sse_suite(void);
+Suite	*chunked_suite(void);
 Suite	*dify_event_suite(void);
 Suite	*chat_request_suite(void);
 Suite	*api_error_suite(void);
