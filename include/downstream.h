@@ -28,6 +28,8 @@ struct downstream {
 	int				 fd;	/* client socket */
 	struct event			*closed_ev;	/* hang-up watch */
 	struct evbuffer			*chunk;
+	struct evbuffer			*output;	/* the stream's, once started */
+	int				 queued;	/* bytes wait in output */
 	const struct downstream_handlers *h;
 	void				*arg;
 	unsigned			 write_timeout_ms;
