@@ -356,10 +356,16 @@ downstream_start(struct downstream *ds, int status)
 		/*
 		 * Nothing waits in the output but the headers we take; the
 		 * write event evhttp just asked for is dropped before the
-		 * loop applies it.
+		 * loop applies it.  A socket bufferevent freezes the front of
+		 * its output after each write it makes (and only a new fd
+		 * thaws it), so on a connection that has carried an evhttp
+		 * write the headers can only be taken with the front thawed.
+		 * It is left frozen: the state every write leaves it in.
 		 */
 		ds->output = bufferevent_get_output(bev);
+		evbuffer_unfreeze(ds->output, 1);
 		evbuffer_add_buffer(ds->chunk, ds->output);
+		evbuffer_freeze(ds->output, 1);
 		bufferevent_disable(bev, EV_WRITE);
 	}
 }

@@ -454,12 +454,11 @@ http_parse_response(char *buf, size_t len, struct http_response *r)
 }
 
 /*
- * Read one response until the server closes (requests are sent with
- * Connection: close) or timeout_ms passes.  Returns 0 if a status line
- * arrived, -1 otherwise.
+ * Read from fd until the server closes or timeout_ms passes.  Returns the
+ * bytes (with room for a NUL; the caller frees them), NULL if none came.
  */
-int
-http_read_response(int fd, struct http_response *r, int timeout_ms)
+static char *
+http_read_raw(int fd, size_t *lenp, int timeout_ms)
 {
 	char		*buf = NULL;
 	size_t		 len = 0, cap = 0;
@@ -467,7 +466,6 @@ http_read_response(int fd, struct http_response *r, int timeout_ms)
 	struct pollfd	 pfd;
 	ssize_t		 n;
 
-	memset(r, 0, sizeof(*r));
 	for (;;) {
 		left = timeout_ms - (harness_now_ms() - start);
 		if (left <= 0)
@@ -487,8 +485,92 @@ http_read_response(int fd, struct http_response *r, int timeout_ms)
 			break;
 		len += (size_t)n;
 	}
+	*lenp = len;
+	return (buf);
+}
+
+/*
+ * Read one response until the server closes (requests are sent with
+ * Connection: close) or timeout_ms passes.  Returns 0 if a status line
+ * arrived, -1 otherwise.
+ */
+int
+http_read_response(int fd, struct http_response *r, int timeout_ms)
+{
+	double	 start = harness_now_ms();
+	char	*buf;
+	size_t	 len;
+
+	memset(r, 0, sizeof(*r));
+	buf = http_read_raw(fd, &len, timeout_ms);
 	r->elapsed_ms = harness_now_ms() - start;
 	return (http_parse_response(buf, len, r));
+}
+
+/*
+ * Length of the response at the start of buf (status line, headers and a
+ * body framed by Content-Length or chunks), or 0 if it is not all there.
+ */
+static size_t
+http_response_length(const char *buf, size_t len)
+{
+	const char	*hdr_end, *p, *nl, *end = buf + len;
+	const char	*te, *cl;
+	char		*next;
+	size_t		 size, hlen;
+
+	if ((hdr_end = memmem(buf, len, "\r\n\r\n", 4)) == NULL)
+		return (0);
+	hlen = (size_t)(hdr_end - buf) + 2;
+	p = hdr_end + 4;
+	te = memmem(buf, hlen, "\r\nTransfer-Encoding: chunked\r\n", 30);
+	cl = memmem(buf, hlen, "\r\nContent-Length: ", 18);
+	if (te == NULL) {
+		size = cl != NULL ? strtoul(cl + 18, NULL, 10) : 0;
+		return ((size_t)(end - p) >= size ? (size_t)(p - buf) + size :
+		    0);
+	}
+	for (;;) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			return (0);
+		size = strtoul(p, &next, 16);
+		if (next == p)
+			return (0);
+		p = nl + 1;
+		if ((size_t)(end - p) < size + 2)
+			return (0);
+		p += size + 2;
+		if (size == 0)
+			return ((size_t)(p - buf));
+	}
+}
+
+/*
+ * Read the responses to pipelined requests until the server closes (the
+ * last request says Connection: close) or timeout_ms passes, and parse up
+ * to n of them into r.  Returns how many whole responses arrived.
+ */
+int
+http_read_responses(int fd, struct http_response *r, int n, int timeout_ms)
+{
+	char	*buf, *one;
+	size_t	 len, off = 0, rlen;
+	int	 got = 0;
+
+	memset(r, 0, sizeof(*r) * (size_t)n);
+	if ((buf = http_read_raw(fd, &len, timeout_ms)) == NULL)
+		return (0);
+	while (got < n && off < len &&
+	    (rlen = http_response_length(buf + off, len - off)) > 0) {
+		one = malloc(rlen + 1);
+		memcpy(one, buf + off, rlen);
+		if (http_parse_response(one, rlen, &r[got]) != 0)
+			break;
+		off += rlen;
+		got++;
+	}
+	free(buf);
+	return (got);
 }
 
 /*

@@ -50,6 +50,7 @@ long	 harness_rss_kb(pid_t);
 int	 http_connect(int);
 int	 http_send_all(int, const void *, size_t);
 int	 http_read_response(int, struct http_response *, int);
+int	 http_read_responses(int, struct http_response *, int, int);
 int	 http_parse_response(char *, size_t, struct http_response *);
 int	 http_request(int, const char *, const char *, const char *,
 	    const char *, struct http_response *, int);

@@ -256,6 +256,95 @@ START_TEST(pipelined_requests_are_answered_in_order)
 }
 END_TEST
 
+/*
+ * One keep-alive connection carries answers of every kind in a row.  The
+ * streamed ones after an evhttp-written reply (a whole JSON answer, or a
+ * stream the client read slowly) must still start with their headers.
+ */
+START_TEST(keep_alive_connection_carries_any_mix_of_replies)
+{
+	static const struct {
+		const char	*content;
+		int		 stream;
+	} turn[] = {
+		{ "one", 0 },
+		{ "two", 1 },
+		{ "mock:bytes=3000000", 1 },
+		{ "four", 1 },
+		{ "five", 0 },
+		{ "six", 1 },
+	};
+	const int		 n = (int)(sizeof(turn) / sizeof(turn[0]));
+	struct http_response	 r[sizeof(turn) / sizeof(turn[0])];
+	struct sse_frames	 f;
+	struct pollfd		 pfd;
+	struct sockaddr_in	 sin;
+	char			*req = NULL, *body, *one, *got, want[64];
+	size_t			 len = 0;
+	int			 fd, i, rcvbuf = 4096, m;
+
+	for (i = 0; i < n; i++) {
+		body = chat_body(turn[i].content, NULL, turn[i].stream, 0);
+		m = asprintf(&one, "POST /v1/chat/completions HTTP/1.1\r\n"
+		    "Host: x\r\nAuthorization: Bearer app-chat\r\n%s"
+		    "Content-Length: %zu\r\n\r\n%s", i == n - 1 ?
+		    "Connection: close\r\n" : "", strlen(body), body);
+		ck_assert_int_gt(m, 0);
+		req = realloc(req, len + (size_t)m + 1);
+		memcpy(req + len, one, (size_t)m + 1);
+		len += (size_t)m;
+		free(one);
+		free(body);
+	}
+	/* A small receive buffer: the long answer cannot all be written at
+	 * once, so part of it waits in evhttp's output. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)cl_proxy.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(http_send_all(fd, req, len), 0);
+	/* Let the proxy fill the socket before the first read. */
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+	cl_sleep(300);
+	ck_assert_int_eq(http_read_responses(fd, r, n, 30000), n);
+	close(fd);
+	for (i = 0; i < n; i++) {
+		ck_assert_msg(r[i].status == 200, "reply %d: status %d", i + 1,
+		    r[i].status);
+		ck_assert_msg(r[i].complete, "reply %d is cut short", i + 1);
+		if (!turn[i].stream) {
+			snprintf(want, sizeof(want), "\"content\":\"Echo: %s\"",
+			    turn[i].content);
+			ck_assert_msg(strstr(r[i].body, want) != NULL,
+			    "reply %d: %s", i + 1, r[i].body);
+			continue;
+		}
+		ck_assert(r[i].chunked);
+		sse_split(r[i].body, r[i].bodylen, &f);
+		ck_assert(f.well_formed);
+		ck_assert_str_eq(f.data[f.n - 1], "[DONE]");
+		got = sse_content(&f);
+		if (strncmp(turn[i].content, "mock:bytes=", 11) == 0)
+			ck_assert_uint_eq(strlen(got), 3000000);
+		else {
+			snprintf(want, sizeof(want), "Echo: %s",
+			    turn[i].content);
+			ck_assert_str_eq(got, want);
+		}
+		free(got);
+		sse_frames_free(&f);
+	}
+	for (i = 0; i < n; i++)
+		http_response_free(&r[i]);
+	free(req);
+}
+END_TEST
+
 START_TEST(disconnect_non_streaming_stops_the_task)
 {
 	char	*body;
@@ -614,6 +703,7 @@ it_client_suite(void)
 	tcase_add_test(tc, disconnect_non_streaming_stops_the_task);
 	tcase_add_test(tc, reset_before_first_event_stops_the_task_without_spinning);
 	tcase_add_test(tc, pipelined_requests_are_answered_in_order);
+	tcase_add_test(tc, keep_alive_connection_carries_any_mix_of_replies);
 	tcase_add_test(tc, slow_client_keeps_memory_bounded);
 	tcase_add_test(tc, bad_client_input_gets_clear_errors);
 	tcase_add_test(tc, missing_key_is_401_without_asking_dify);
