@@ -8,6 +8,8 @@
  * the environment (a .env file in the working directory fills in what the
  * real environment does not set).  -t checks them and exits.
  */
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
@@ -127,6 +129,33 @@ main_configure(struct config *cfg, const char *path)
 	return (bad ? -1 : 0);
 }
 
+/*
+ * Raise the soft open-file limit to the hard one: every open stream holds
+ * two descriptors, and the usual soft limit of 1024 would cap a worker at
+ * about 500 streams.  The hard limit is the administrator's choice
+ * (LimitNOFILE=, ulimit -Hn, docker --ulimit).
+ */
+static void
+main_raise_fd_limit(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			log_warn("cannot raise the open-file limit: %s",
+			    strerror(errno));
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	if (rl.rlim_cur != RLIM_INFINITY)
+		log_info("open-file limit %llu: up to about %llu streams "
+		    "per process", (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)rl.rlim_cur / 2);
+}
+
 /* Start the proxy. */
 int
 main(int argc, char **argv)
@@ -173,6 +202,7 @@ main(int argc, char **argv)
 	}
 	log_set_level(cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	main_raise_fd_limit();
 	/*
 	 * Keep freed memory for the next requests: by default glibc hands the
 	 * top of the heap back whenever 128 KiB are free there, and requests
