@@ -7,6 +7,7 @@
 #   make fuzz-smoke short libFuzzer runs of each fuzz target
 #   make demo       start the Dify look-alike and the proxy together
 #   make bench      the proxy and nginx in front of the look-alike, measured
+#   make bench-scale concurrent streams per worker vs latency, with nginx
 #
 # Missing libraries are installed by scripts/deps.sh on first use.
 
@@ -179,7 +180,7 @@ BENCH_COMMON	 = $(BUILD)/test/bench/bench_util.o $(BUILD)/test/bench/bench_http.
 BENCH_BINS	 = $(BUILD)/bench-latency $(BUILD)/bench-paced $(BUILD)/bench-freeport
 BENCH_OBJS	 = $(BENCH_COMMON) $(BUILD)/test/bench/latency.o \
 		   $(BUILD)/test/bench/paced.o $(BUILD)/test/bench/freeport.o
-.PHONY: bench
+.PHONY: bench bench-scale
 .SECONDARY: $(BENCH_OBJS)
 
 $(BUILD)/test/bench/%.o: test/bench/%.c | $(BUILD)/.deps-build
@@ -193,6 +194,10 @@ $(BUILD)/bench-%: $(BUILD)/test/bench/%.o $(BENCH_COMMON)
 
 bench: $(BUILD)/$(PROG) $(BUILD)/mock-dify $(BENCH_BINS)
 	bash test/bench/run.sh $(BUILD)
+
+# Concurrent streams one worker holds, at several counts (docs/benchmarks.md).
+bench-scale: $(BUILD)/$(PROG) $(BUILD)/mock-dify $(BENCH_BINS)
+	bash test/bench/scale.sh $(BUILD)
 
 clean:
 	rm -rf build build-asan build-fuzz
