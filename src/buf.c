@@ -80,20 +80,44 @@ buf_pool_drain(void)
 	buf_pool_bytes = 0;
 }
 
+/* Give a block of cap bytes back: to the pool if it fits, else free it. */
+static void
+buf_pool_put(char *p, size_t cap)
+{
+	int	i;
+
+	if (p == NULL)
+		return;
+	if ((i = buf_pool_class(cap)) != -1 &&
+	    buf_pool_count[i] < BUF_POOL_PER_CLASS &&
+	    buf_pool_bytes + cap <= BUF_POOL_BYTES) {
+		BUF_POISON(p, cap);
+		buf_pool[i][buf_pool_count[i]++] = p;
+		buf_pool_bytes += cap;
+	} else
+		free(p);
+}
+
+/* A pooled block of cap bytes, or NULL if none is kept. */
+static char *
+buf_pool_take(size_t cap)
+{
+	char	*p;
+	int	 i;
+
+	if ((i = buf_pool_class(cap)) == -1 || buf_pool_count[i] == 0)
+		return (NULL);
+	p = buf_pool[i][--buf_pool_count[i]];
+	buf_pool_bytes -= cap;
+	BUF_UNPOISON(p, cap);
+	return (p);
+}
+
 /* Release the buffer's memory (to the pool if it fits) and leave it empty. */
 void
 buf_free(struct buf *b)
 {
-	int	i;
-
-	if (b->data != NULL && (i = buf_pool_class(b->cap)) != -1 &&
-	    buf_pool_count[i] < BUF_POOL_PER_CLASS &&
-	    buf_pool_bytes + b->cap <= BUF_POOL_BYTES) {
-		BUF_POISON(b->data, b->cap);
-		buf_pool[i][buf_pool_count[i]++] = b->data;
-		buf_pool_bytes += b->cap;
-	} else
-		free(b->data);
+	buf_pool_put(b->data, b->cap);
 	buf_init(b);
 }
 
@@ -108,8 +132,8 @@ buf_reset(struct buf *b)
 void
 buf_grow(struct buf *b, size_t more)
 {
-	size_t	need, cap;
-	int	i;
+	size_t	 need, cap;
+	char	*p;
 
 	if (more > SIZE_MAX / 2 - b->len)
 		abort();
@@ -119,11 +143,18 @@ buf_grow(struct buf *b, size_t more)
 	cap = b->cap ? b->cap : BUF_POOL_MIN;
 	while (cap < need)
 		cap *= 2;
-	if (b->data == NULL && (i = buf_pool_class(cap)) != -1 &&
-	    buf_pool_count[i] > 0) {
-		b->data = buf_pool[i][--buf_pool_count[i]];
-		buf_pool_bytes -= cap;
-		BUF_UNPOISON(b->data, cap);
+	/*
+	 * A bigger block from the pool, or a fresh one when the buffer holds
+	 * nothing, takes only the bytes in use across (realloc would copy
+	 * the whole old block); the old block goes back to the pool.
+	 */
+	if ((p = buf_pool_take(cap)) == NULL && b->len == 0)
+		p = xmalloc(cap);
+	if (p != NULL) {
+		if (b->len > 0)
+			memcpy(p, b->data, b->len);
+		buf_pool_put(b->data, b->cap);
+		b->data = p;
 	} else
 		b->data = xrealloc(b->data, cap);
 	b->cap = cap;

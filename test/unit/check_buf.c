@@ -244,6 +244,53 @@ START_TEST(check_buf_pool_large)
 }
 END_TEST
 
+/*
+ * Growing takes a kept bigger block when there is one: the bytes in use
+ * come across, the old block is kept for the next buffer of its size, and
+ * an empty buffer with a small block gets a bigger one the same way.
+ */
+START_TEST(check_buf_pool_growth)
+{
+	struct buf	 a, b, c;
+	char		*big, *small;
+	size_t		 i;
+
+	buf_pool_drain();
+	buf_init(&a);
+	buf_reserve(&a, 3000);
+	ck_assert_uint_eq(a.cap, 4096);
+	big = a.data;
+	buf_free(&a);
+
+	buf_init(&b);
+	for (i = 0; i < 300; i++)
+		buf_add_char(&b, (char)('a' + i % 26));
+	ck_assert_uint_eq(b.cap, 512);
+	small = b.data;
+	buf_reserve(&b, 3000);
+	ck_assert_ptr_eq(b.data, big);
+	ck_assert_uint_eq(b.cap, 4096);
+	ck_assert_uint_eq(b.len, 300);
+	for (i = 0; i < 300; i++)
+		ck_assert_int_eq(b.data[i], 'a' + i % 26);
+
+	/* The 512-byte block was kept. */
+	buf_init(&c);
+	buf_reserve(&c, 400);
+	ck_assert_ptr_eq(c.data, small);
+	/* Empty but holding a block: grows without keeping old bytes. */
+	buf_reserve(&c, 5000);
+	ck_assert_uint_eq(c.cap, 8192);
+	ck_assert_uint_eq(c.len, 0);
+	memset(c.data, 'z', c.cap);
+	buf_add(&c, "end", 3);
+	ck_assert_int_eq(memcmp(c.data, "end", 3), 0);
+	buf_free(&b);
+	buf_free(&c);
+	buf_pool_drain();
+}
+END_TEST
+
 /* buf_cstr NUL-terminates without changing the length, also when empty. */
 START_TEST(check_buf_cstr)
 {
@@ -614,6 +661,7 @@ buf_suite(void)
 	tcase_add_test(tc, check_buf_growth);
 	tcase_add_test(tc, check_buf_pool_reuse);
 	tcase_add_test(tc, check_buf_pool_large);
+	tcase_add_test(tc, check_buf_pool_growth);
 	tcase_add_test(tc, check_buf_cstr);
 	tcase_add_test(tc, check_buf_detach);
 	tcase_add_test(tc, check_buf_integers);
