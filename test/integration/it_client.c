@@ -420,7 +420,14 @@ START_TEST(slow_client_keeps_memory_bounded)
 	    "the look-alike never had to wait: no backpressure");
 	ck_assert_int_eq(json_integer_value(json_object_get(st,
 	    "bytes_sent")), sent);
-	ck_assert_int_lt(sent, 8000000);
+	/*
+	 * Most of what was sent sits in the two kernel socket buffers between
+	 * the look-alike and the proxy, which Linux grows with the reader's
+	 * pace (tcp_rmem allows up to 32 MB on some machines): runs here
+	 * have stopped at up to 9.7 MB.  The proxy's own share is the RSS
+	 * bound below.
+	 */
+	ck_assert_int_lt(sent, 16000000);
 	json_decref(streams);
 	ck_assert_msg(during - before < 4 * 1024,
 	    "proxy grew %ld KiB holding a slow client's stream",

@@ -271,9 +271,13 @@ START_TEST(events_arriving_together_leave_together)
 	writes = harness_log_number(&misc_proxy, "access id=batch-200 ",
 	    "writes");
 	ck_assert_int_eq(events, 200);
-	/* 200 events of ~250 bytes: a few reads of Dify, as many writes. */
+	/*
+	 * 200 events, 60 KB written at once: libevent alone would read them
+	 * 4 KiB at a time, 15 reads and as many writes; the rest of a full
+	 * read is taken from the socket at once, so a few writes carry all.
+	 */
 	ck_assert_int_gt(writes, 0);
-	ck_assert_int_le(writes, 40);
+	ck_assert_int_le(writes, 10);
 
 	events = harness_log_number(&misc_proxy, "access id=paced-6 ",
 	    "events");
@@ -336,17 +340,17 @@ misc_accepted(void)
  * when the connection was kept, 2 when it was not.
  */
 static json_int_t
-misc_framed(const char *framing)
+misc_framed(const char *framing, int events)
 {
 	struct http_response	 r;
-	char			 query[128], want[256], *body;
+	char			 query[128], want[8192], *body;
 	json_int_t		 before;
 	struct sse_frames	 f;
 	char			*got;
 
-	snprintf(query, sizeof(query), "mock:events=5 mock:framing=%s",
-	    framing);
-	mock_words(5, want, sizeof(want));
+	snprintf(query, sizeof(query), "mock:events=%d mock:framing=%s",
+	    events, framing);
+	mock_words(events, want, sizeof(want));
 	body = chat_body(query, NULL, 1, 0);
 	ck_assert_int_eq(http_chat(misc_proxy.port, "app-chat", body, &r), 0);
 	ck_assert_int_eq(r.status, 200);
@@ -372,13 +376,18 @@ misc_framed(const char *framing)
 /*
  * The proxy reads Dify's chunked framing itself: extensions and trailers
  * are skipped and the connection kept; bytes after the body, or a close
- * before the last chunk, mean the connection is not used again.
+ * before the last chunk, mean the connection is not used again.  Short
+ * bodies come through libevent's reads; 300 events (90 KB at once) also
+ * through the proxy's direct reads of the socket.
  */
 START_TEST(dify_chunk_framing_is_read_exactly)
 {
-	ck_assert_int_eq(misc_framed("ext"), 1);
-	ck_assert_int_eq(misc_framed("junk"), 2);
-	ck_assert_int_eq(misc_framed("nolast"), 2);
+	ck_assert_int_eq(misc_framed("ext", 5), 1);
+	ck_assert_int_eq(misc_framed("junk", 5), 2);
+	ck_assert_int_eq(misc_framed("nolast", 5), 2);
+	ck_assert_int_eq(misc_framed("ext", 300), 1);
+	ck_assert_int_eq(misc_framed("junk", 300), 2);
+	ck_assert_int_eq(misc_framed("nolast", 300), 2);
 }
 END_TEST
 
