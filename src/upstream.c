@@ -36,14 +36,19 @@
  *    take for the end, is reported as a broken response, and bad framing
  *    drops the connection.
  *
- *  - libevent 2.1 reads a socket 4 KiB at a time, one read per loop turn,
- *    so a 30 KiB burst of events would take eight turns, eight relay
- *    calls and eight writes to the client.  When evhttp's read came back
- *    full, the rest of a plain-HTTP body that is already waiting is read
- *    from the socket directly, once, up to 64 KiB, into the decoder
- *    (upstream_call_read_more).  evhttp never sees those bytes; it reads
- *    "until close" and the decoder decides where the body ends, so
- *    nothing of evhttp's state depends on them.  TLS connections keep to
+ *  - libevent 2.1 reads a socket 4 KiB at a time, one read per loop turn
+ *    and an ioctl(FIONREAD) before each, so a 30 KiB burst of events
+ *    would take eight turns, eight relay calls and eight writes to the
+ *    client.  On plain HTTP, once evhttp has handed over the first body
+ *    bytes, the call reads the rest of a chunked body itself: evhttp's
+ *    reading is switched off and an event of the call's own
+ *    (upstream_call_readable) reads up to 64 KiB at a time straight into
+ *    the decoder, with the idle timeout as its timeout.  evhttp never
+ *    sees those bytes; it reads "until close" and the decoder decides
+ *    where the body ends.  At the last chunk the call sets ntoread to 0
+ *    and runs evhttp's read callback, which completes the request as
+ *    above.  At end of file or a read error evhttp gets the socket back
+ *    and finds the same by its own read.  TLS connections keep to
  *    evhttp's reads: their bytes must pass through OpenSSL.
  *
  * Host names are resolved here with evdns_getaddrinfo and cached; evhttp is
@@ -88,10 +93,11 @@
 #define UPSTREAM_DNS_TTL_USEC	(60ULL * 1000000)
 #define UPSTREAM_MAX_HEADERS	(64 * 1024)
 #define UPSTREAM_USER_AGENT	"openai-dify-proxy/" ODP_VERSION
-/* libevent 2.1 reads a socket at most this much at a time. */
-#define UPSTREAM_EVBUFFER_READ	4096
-/* What one direct read of a plain-HTTP Dify socket may take. */
-#define UPSTREAM_DIRECT_READ	(64 * 1024)
+/*
+ * What one read of a plain-HTTP Dify socket by the call may take: with
+ * room for a NUL its decoded bytes still fit the largest pooled buffer.
+ */
+#define UPSTREAM_DIRECT_READ	(64 * 1024 - 1)
 
 enum upstream_conn_where {
 	CONN_BUSY,
@@ -143,6 +149,10 @@ struct upstream_call {
 	int				 close_after;	/* Dify said close */
 	struct chunked			 dechunk;
 	struct buf			 decoded;	/* one read's body */
+	struct event			*read_ev;	/* our reads of the body */
+	int				 own_read;	/* read_ev is in charge */
+	int				 own_done;	/* evhttp has it back */
+	int				 paused;	/* backpressure */
 };
 TAILQ_HEAD(upstream_calls, upstream_call);
 
@@ -171,6 +181,7 @@ static int	upstream_ssl_index = -1;
 static void	upstream_call_finish(struct upstream_call *,
 		    enum upstream_result, const char *);
 static void	upstream_call_send(struct upstream_call *);
+static void	upstream_call_readable(evutil_socket_t, short, void *);
 
 /* Name of a result, for logs. */
 const char *
@@ -439,6 +450,8 @@ upstream_call_free(struct upstream_call *call)
 {
 	if (call->timer != NULL)
 		event_free(call->timer);
+	if (call->read_ev != NULL)
+		event_free(call->read_ev);
 	if (call->body != NULL)
 		evbuffer_free(call->body);
 	free(call->path);
@@ -675,50 +688,194 @@ upstream_call_feed(struct upstream_call *call, struct evbuffer *buf)
 	return (r);
 }
 
-/*
- * evhttp's read came back full: read what else of the body is already
- * waiting on a plain-HTTP socket, once, straight into the decoder (see
- * the top of this file).  Sets *extra when bytes followed the body.
- * Errors and end of file are left for evhttp's next read to find.
- */
-static enum chunked_result
-upstream_call_read_more(struct upstream_call *call, int *extra)
+/* The idle timeout between Dify's reads, as a timeval. */
+static struct timeval
+upstream_idle_tv(struct upstream_call *call)
 {
-	static char		 in[UPSTREAM_DIRECT_READ];
+	return (upstream_tv(call->up->cfg->upstream_idle_timeout_ms));
+}
+
+/* Stop reading Dify's socket ourselves. */
+static void
+upstream_call_own_stop(struct upstream_call *call)
+{
+	if (call->own_read && call->read_ev != NULL)
+		event_del(call->read_ev);
+	call->own_read = 0;
+}
+
+/*
+ * Take over reading a plain-HTTP chunked body from evhttp (see the top of
+ * this file).  Nothing happens where that is not possible.
+ */
+static void
+upstream_call_own_start(struct upstream_call *call)
+{
 	struct bufferevent	*bev;
-	enum chunked_result	 r;
-	size_t			 used;
-	ssize_t			 n;
+	struct timeval		 tv;
 	int			 fd;
 
-	if (call->up->cfg->upstream.tls || call->conn == NULL ||
+	if (call->own_read || call->own_done || !call->chunked ||
+	    call->up->cfg->upstream.tls || call->conn == NULL ||
 	    (bev = evhttp_connection_get_bufferevent(call->conn->evcon)) ==
-	    NULL || (bufferevent_get_enabled(bev) & EV_READ) == 0 ||
-	    (fd = bufferevent_getfd(bev)) == -1)
-		return (CHUNKED_MORE);
-	do
-		n = read(fd, in, sizeof(in));
-	while (n == -1 && errno == EINTR);
-	if (n <= 0)
-		return (CHUNKED_MORE);
-	buf_reserve(&call->decoded, (size_t)n);
-	r = chunked_feed(&call->dechunk, in, (size_t)n, &used, &call->decoded);
+	    NULL || (fd = bufferevent_getfd(bev)) == -1)
+		return;
+	if (call->read_ev == NULL && (call->read_ev = event_new(call->up->base,
+	    fd, EV_READ | EV_PERSIST, upstream_call_readable, call)) == NULL)
+		return;
+	bufferevent_disable(bev, EV_READ);
+	call->own_read = 1;
+	if (!call->paused) {
+		tv = upstream_idle_tv(call);
+		event_add(call->read_ev, &tv);
+	}
+}
+
+/* Give the socket back to evhttp for good (end of file, read error). */
+static void
+upstream_call_own_return(struct upstream_call *call)
+{
+	struct bufferevent	*bev;
+
+	upstream_call_own_stop(call);
+	call->own_done = 1;
+	bev = evhttp_connection_get_bufferevent(call->conn->evcon);
+	if (!call->paused && bev != NULL)
+		bufferevent_enable(bev, EV_READ);
+}
+
+/*
+ * Decode bytes read from Dify's socket by the call itself and pass the
+ * body on.  Sets *extra when bytes followed the body.
+ */
+static enum chunked_result
+upstream_call_feed_read(struct upstream_call *call, const char *in,
+    size_t n, int *extra)
+{
+	enum chunked_result	r;
+	size_t			used;
+
+	buf_reserve(&call->decoded, n);
+	r = chunked_feed(&call->dechunk, in, n, &used, &call->decoded);
 	if (call->decoded.len > 0)
 		call->h->data(call->arg, call->decoded.data, call->decoded.len);
 	buf_reset(&call->decoded);
-	if (r == CHUNKED_END && used < (size_t)n)
+	if (r == CHUNKED_END && used < n)
 		*extra = 1;
 	return (r);
 }
 
-/* Body bytes arrived. */
+/*
+ * End a call whose connection cannot be trusted or waited on any longer:
+ * drop the connection and report result.
+ */
+static void
+upstream_call_drop(struct upstream_call *call, enum upstream_result result,
+    const char *detail)
+{
+	struct evhttp_request	*req = call->req;
+
+	upstream_call_own_stop(call);
+	call->cancelled = 1;	/* evhttp's cancel error is ours */
+	call->req = NULL;
+	if (req != NULL)
+		evhttp_cancel_request(req);
+	call->cancelled = 0;
+	upstream_conn_release(call->conn, 0);
+	call->conn = NULL;
+	upstream_call_finish(call, result, detail);
+}
+
+/*
+ * After a read's bytes went to the owner: complete a cancel made from its
+ * data callback, or act on the decoder's verdict.  Returns 1 when the
+ * call is gone.  leftover: bytes of the read follow the body.
+ */
+static int
+upstream_call_after_read(struct upstream_call *call, enum chunked_result r,
+    int leftover)
+{
+	struct evhttp_request	*req = call->req;
+
+	if (call->cancelled) {
+		/* Cancelled from the data callback: completed here. */
+		upstream_call_own_stop(call);
+		call->req = NULL;
+		if (req != NULL)
+			evhttp_cancel_request(req);
+		TAILQ_REMOVE(&call->up->calls, call, entry);
+		upstream_conn_release(call->conn, 0);
+		upstream_call_free(call);
+		return (1);
+	}
+	if (r == CHUNKED_BAD) {
+		/* Nothing on this connection can be trusted now. */
+		upstream_call_drop(call, UPSTREAM_BROKEN,
+		    "malformed chunked body");
+		return (1);
+	}
+	if (r == CHUNKED_END) {
+		/* The body is complete: evhttp finishes the request. */
+		upstream_call_own_stop(call);
+		if (call->close_after || leftover)
+			evhttp_add_header(evhttp_request_get_input_headers(req),
+			    "Connection", "close");
+		req->ntoread = 0;
+	}
+	return (0);
+}
+
+/*
+ * Dify's socket is readable (or silent for the idle timeout) while the
+ * call reads the body itself.  One read of up to 64 KiB per wake-up.
+ */
+static void
+upstream_call_readable(evutil_socket_t fd, short what, void *arg)
+{
+	static char		 in[UPSTREAM_DIRECT_READ];
+	struct upstream_call	*call = arg;
+	struct bufferevent	*bev;
+	enum chunked_result	 r;
+	char			 detail[64];
+	ssize_t			 n;
+	int			 extra = 0;
+
+	if (what & EV_TIMEOUT) {
+		snprintf(detail, sizeof(detail), "no data for %u ms",
+		    call->up->cfg->upstream_idle_timeout_ms);
+		upstream_call_drop(call, UPSTREAM_TIMEOUT, detail);
+		return;
+	}
+	do
+		n = read(fd, in, sizeof(in));
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (n <= 0) {
+		/* evhttp's own read finds the end of file or the error. */
+		upstream_call_own_return(call);
+		return;
+	}
+	call->in_callback++;
+	r = upstream_call_feed_read(call, in, (size_t)n, &extra);
+	call->in_callback--;
+	if (upstream_call_after_read(call, r, extra) || r != CHUNKED_END)
+		return;
+	/*
+	 * Let evhttp complete the request now (its read callback sees
+	 * ntoread 0); the done callback frees the call before this returns.
+	 */
+	bev = evhttp_connection_get_bufferevent(call->conn->evcon);
+	bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
+}
+
+/* Body bytes arrived through evhttp's reading. */
 static void
 upstream_req_chunk(struct evhttp_request *req, void *arg)
 {
 	struct upstream_call	*call = arg;
 	struct evbuffer		*buf = evhttp_request_get_input_buffer(req);
 	enum chunked_result	 r;
-	int			 full, extra = 0;
 
 	if (call->cancelled)
 		return;
@@ -726,40 +883,14 @@ upstream_req_chunk(struct evhttp_request *req, void *arg)
 		/* This libevent frames the body itself after all: let it. */
 		call->chunked = 0;
 	}
-	full = evbuffer_get_length(buf) >= UPSTREAM_EVBUFFER_READ;
 	call->in_callback++;
 	r = upstream_call_feed(call, buf);
-	if (r == CHUNKED_MORE && full && call->chunked && !call->cancelled)
-		r = upstream_call_read_more(call, &extra);
 	call->in_callback--;
-	if (call->cancelled) {
-		/* Cancelled from the data callback: allowed here by evhttp. */
-		call->req = NULL;
-		evhttp_cancel_request(req);
-		TAILQ_REMOVE(&call->up->calls, call, entry);
-		upstream_conn_release(call->conn, 0);
-		upstream_call_free(call);
+	if (upstream_call_after_read(call, r, evbuffer_get_length(buf) > 0))
 		return;
-	}
-	if (r == CHUNKED_BAD) {
-		/* Nothing on this connection can be trusted now. */
-		call->cancelled = 1;	/* evhttp's cancel error is ours */
-		call->req = NULL;
-		evhttp_cancel_request(req);
-		call->cancelled = 0;
-		upstream_conn_release(call->conn, 0);
-		call->conn = NULL;
-		upstream_call_finish(call, UPSTREAM_BROKEN,
-		    "malformed chunked body");
-		return;
-	}
-	if (r == CHUNKED_END) {
-		/* The body is complete: evhttp finishes when we return. */
-		if (call->close_after || extra || evbuffer_get_length(buf) > 0)
-			evhttp_add_header(evhttp_request_get_input_headers(req),
-			    "Connection", "close");
-		req->ntoread = 0;
-	}
+	/* evhttp completes an ended body when we return. */
+	if (r == CHUNKED_MORE)
+		upstream_call_own_start(call);
 }
 
 /* evhttp reports an error; the done callback follows unless cancelled. */
@@ -807,6 +938,7 @@ upstream_req_done(struct evhttp_request *req, void *arg)
 	int			 tls_failed;
 
 	call->req = NULL;
+	upstream_call_own_stop(call);
 	if (call->cancelled) {
 		/* Aborted from the header callback. */
 		TAILQ_REMOVE(&call->up->calls, call, entry);
@@ -980,6 +1112,7 @@ upstream_call_cancel(struct upstream_call *call)
 	}
 	if (call->in_callback)
 		return;
+	upstream_call_own_stop(call);
 	req = call->req;
 	call->req = NULL;
 	if (req != NULL)
@@ -994,9 +1127,21 @@ void
 upstream_call_pause(struct upstream_call *call, int pause)
 {
 	struct bufferevent	*bev;
+	struct timeval		 tv;
 
 	if (call->conn == NULL || call->state != CALL_RECEIVING)
 		return;
+	call->paused = pause;
+	if (call->own_read) {
+		/* Paused, the idle timeout does not run either. */
+		if (pause)
+			event_del(call->read_ev);
+		else {
+			tv = upstream_idle_tv(call);
+			event_add(call->read_ev, &tv);
+		}
+		return;
+	}
 	bev = evhttp_connection_get_bufferevent(call->conn->evcon);
 	if (pause)
 		bufferevent_disable(bev, EV_READ);

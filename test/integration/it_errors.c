@@ -248,6 +248,34 @@ START_TEST(stream_cut_is_an_error_not_a_finish)
 }
 END_TEST
 
+/*
+ * Dify goes quiet in the middle of the body (the proxy reads it itself by
+ * then): the idle timeout (1.5 s) ends the stream with an error frame
+ * after the text that came.
+ */
+START_TEST(upstream_silent_mid_stream_times_out)
+{
+	struct http_response	 r;
+	struct sse_frames	 f;
+	char			*body, *got;
+
+	body = chat_body("mock:events=3 mock:interval=6000", NULL, 1, 0);
+	ck_assert_int_eq(http_chat(err_proxy.port, "app-chat", body, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(r.elapsed_ms > 1200 && r.elapsed_ms < 5000,
+	    "ended after %.0f ms", r.elapsed_ms);
+	sse_split(r.body, r.bodylen, &f);
+	got = sse_content(&f);
+	ck_assert_str_eq(got, "w0 ");
+	ck_assert(strstr(f.data[f.n - 1], "upstream_timeout") != NULL);
+	ck_assert(strstr(r.body, "[DONE]") == NULL);
+	free(got);
+	sse_frames_free(&f);
+	free(body);
+	http_response_free(&r);
+}
+END_TEST
+
 START_TEST(silent_upstream_times_out)
 {
 	struct http_response	 r;
@@ -466,6 +494,7 @@ it_errors_suite(void)
 	tcase_add_test(tc, dify_down_is_502_within_connect_timeout);
 	tcase_add_test(tc, unresolvable_host_is_502);
 	tcase_add_test(tc, short_timeouts_never_cut_a_live_stream);
+	tcase_add_test(tc, upstream_silent_mid_stream_times_out);
 	tcase_add_test(tc, blackholed_dify_is_502_within_connect_timeout);
 	suite_add_tcase(s, tc);
 	return (s);
