@@ -349,25 +349,18 @@ dify_scan_string_slow(struct dify_scan *s, struct dify_str *out)
 
 /*
  * Scan an object key: a string without NUL bytes (jansson refuses them).
- * A plain key has none (a raw NUL ends the plain run); only an escaped
- * one can decode to NUL.
+ * Raw control bytes are refused in any string, so only a key with escapes,
+ * decoded into scratch rather than pointing into the input, can hold one.
  */
 static int
 dify_scan_key(struct dify_scan *s, struct dify_str *out)
 {
 	const char	*start = s->p + 1;
-	size_t		 n;
 
-	n = dify_scan_plain(start, (size_t)(s->end - start));
-	if (start + n < s->end && start[n] == '"') {
-		out->s = start;
-		out->len = n;
-		s->p = start + n + 1;
-		return (0);
-	}
-	if (dify_scan_string_slow(s, out) != 0)
+	if (dify_scan_string(s, out) != 0)
 		return (-1);
-	return (memchr(out->s, '\0', out->len) != NULL ? -1 : 0);
+	return (out->s != start && memchr(out->s, '\0', out->len) != NULL ?
+	    -1 : 0);
 }
 
 /*

@@ -643,6 +643,15 @@ upstream_req_header(struct evhttp_request *req, void *arg)
 	return (call->cancelled ? -1 : 0);
 }
 
+/* Hand the body decoded from one read to the owner. */
+static void
+upstream_call_pass_decoded(struct upstream_call *call)
+{
+	if (call->decoded.len > 0 && !call->cancelled)
+		call->h->data(call->arg, call->decoded.data, call->decoded.len);
+	buf_reset(&call->decoded);
+}
+
 /*
  * Pass what a read brought to the owner: as it is, or decoded from the
  * chunked framing into one run (a read usually holds several of Dify's
@@ -677,10 +686,7 @@ upstream_call_feed(struct upstream_call *call, struct evbuffer *buf)
 			if (r != CHUNKED_MORE)
 				break;
 		}
-		if (call->decoded.len > 0 && !call->cancelled)
-			call->h->data(call->arg, call->decoded.data,
-			    call->decoded.len);
-		buf_reset(&call->decoded);
+		upstream_call_pass_decoded(call);
 		evbuffer_drain(buf, taken);
 		if (r != CHUNKED_MORE)
 			break;
@@ -757,9 +763,7 @@ upstream_call_feed_read(struct upstream_call *call, const char *in,
 
 	buf_reserve(&call->decoded, n);
 	r = chunked_feed(&call->dechunk, in, n, &used, &call->decoded);
-	if (call->decoded.len > 0)
-		call->h->data(call->arg, call->decoded.data, call->decoded.len);
-	buf_reset(&call->decoded);
+	upstream_call_pass_decoded(call);
 	if (r == CHUNKED_END && used < n)
 		*extra = 1;
 	return (r);
@@ -787,6 +791,24 @@ upstream_call_drop(struct upstream_call *call, enum upstream_result result,
 }
 
 /*
+ * Drop a cancelled call for good: its request, its connection (never
+ * reused after a cancel) and its memory.  No callback follows.
+ */
+static void
+upstream_call_discard(struct upstream_call *call)
+{
+	struct evhttp_request	*req = call->req;
+
+	upstream_call_own_stop(call);
+	call->req = NULL;
+	if (req != NULL)
+		evhttp_cancel_request(req);
+	TAILQ_REMOVE(&call->up->calls, call, entry);
+	upstream_conn_release(call->conn, 0);
+	upstream_call_free(call);
+}
+
+/*
  * After a read's bytes went to the owner: complete a cancel made from its
  * data callback, or act on the decoder's verdict.  Returns 1 when the
  * call is gone.  leftover: bytes of the read follow the body.
@@ -799,13 +821,7 @@ upstream_call_after_read(struct upstream_call *call, enum chunked_result r,
 
 	if (call->cancelled) {
 		/* Cancelled from the data callback: completed here. */
-		upstream_call_own_stop(call);
-		call->req = NULL;
-		if (req != NULL)
-			evhttp_cancel_request(req);
-		TAILQ_REMOVE(&call->up->calls, call, entry);
-		upstream_conn_release(call->conn, 0);
-		upstream_call_free(call);
+		upstream_call_discard(call);
 		return (1);
 	}
 	if (r == CHUNKED_BAD) {
@@ -941,9 +957,7 @@ upstream_req_done(struct evhttp_request *req, void *arg)
 	upstream_call_own_stop(call);
 	if (call->cancelled) {
 		/* Aborted from the header callback. */
-		TAILQ_REMOVE(&call->up->calls, call, entry);
-		upstream_conn_release(call->conn, 0);
-		upstream_call_free(call);
+		upstream_call_discard(call);
 		return;
 	}
 	tls_failed = call->conn->verify_error != 0 || call->ssl_error != 0;
@@ -1094,8 +1108,6 @@ upstream_call_finish(struct upstream_call *call, enum upstream_result result,
 void
 upstream_call_cancel(struct upstream_call *call)
 {
-	struct evhttp_request	*req;
-
 	if (call->cancelled || call->state == CALL_FINISHING)
 		return;
 	call->cancelled = 1;
@@ -1112,14 +1124,7 @@ upstream_call_cancel(struct upstream_call *call)
 	}
 	if (call->in_callback)
 		return;
-	upstream_call_own_stop(call);
-	req = call->req;
-	call->req = NULL;
-	if (req != NULL)
-		evhttp_cancel_request(req);
-	TAILQ_REMOVE(&call->up->calls, call, entry);
-	upstream_conn_release(call->conn, 0);
-	upstream_call_free(call);
+	upstream_call_discard(call);
 }
 
 /* Stop or resume reading the response (backpressure). */
