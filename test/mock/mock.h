@@ -70,6 +70,7 @@ void	 mbuf_adds(struct mbuf *, const char *);
 void	 mbuf_addc(struct mbuf *, char);
 void	 mbuf_addf(struct mbuf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+void	 mbuf_addnum(struct mbuf *, unsigned long long, unsigned);
 void	 mbuf_free(struct mbuf *);
 
 /* mock_util.c */

@@ -75,6 +75,19 @@ mbuf_addf(struct mbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* Append n in base 10 (or 16) without printf: it runs once per event. */
+void
+mbuf_addnum(struct mbuf *b, unsigned long long n, unsigned base)
+{
+	char	 tmp[24], *q = tmp + sizeof(tmp);
+
+	do {
+		*--q = "0123456789abcdef"[n % base];
+		n /= base;
+	} while (n != 0);
+	mbuf_add(b, q, (size_t)(tmp + sizeof(tmp) - q));
+}
+
 /* Release the memory and leave the buffer empty. */
 void
 mbuf_free(struct mbuf *b)
