@@ -54,6 +54,7 @@ struct upstream_call *upstream_call_start(struct upstream *,
 		    const struct upstream_handlers *, void *);
 void		 upstream_call_cancel(struct upstream_call *);
 void		 upstream_call_pause(struct upstream_call *, int);
+int		 upstream_call_reads_whole(const struct upstream_call *);
 const char	*upstream_result_name(enum upstream_result);
 
 #endif

@@ -284,6 +284,26 @@ exchange_flush(int fd UNUSED, short what UNUSED, void *arg)
 }
 
 /*
+ * Send a started stream's output now when it came from a whole read of
+ * Dify's socket; otherwise (evhttp's reads hand over one chunk per
+ * callback) on the flush event, once the turn's chunks are all in.  The
+ * event costs a trip through the loop per write, which is worth paying
+ * only when it joins events.
+ */
+static void
+exchange_schedule_flush(struct exchange *ex)
+{
+	if (ex->call != NULL && upstream_call_reads_whole(ex->call)) {
+		exchange_flush_now(ex);
+		return;
+	}
+	if (!ex->flush_armed) {
+		ex->flush_armed = 1;
+		event_active(ex->flush_ev, EV_TIMEOUT, 1);
+	}
+}
+
+/*
  * Move what the relay produced to the client, and act on what it decided:
  * finishing, and whether Dify is still needed.  A started stream's output
  * waits for the flush event.
@@ -301,12 +321,9 @@ exchange_pump(struct exchange *ex)
 			exchange_headers(ex);
 			downstream_start(&ex->ds, r->status);
 		}
-		if (ex->ds.started) {
-			if (!ex->flush_armed) {
-				ex->flush_armed = 1;
-				event_active(ex->flush_ev, EV_TIMEOUT, 1);
-			}
-		} else {
+		if (ex->ds.started)
+			exchange_schedule_flush(ex);
+		else {
 			if (r->complete) {
 				exchange_headers(ex);
 				downstream_reply(&ex->ds, r->status,

@@ -150,6 +150,8 @@ struct upstream_call {
 	struct chunked			 dechunk;
 	struct buf			 decoded;	/* one read's body */
 	struct event			*read_ev;	/* our reads of the body */
+	struct event			*idle_ev;	/* their idle clock */
+	uint64_t			 last_read_us;	/* of read_ev */
 	int				 own_read;	/* read_ev is in charge */
 	int				 own_done;	/* evhttp has it back */
 	int				 paused;	/* backpressure */
@@ -182,6 +184,7 @@ static void	upstream_call_finish(struct upstream_call *,
 		    enum upstream_result, const char *);
 static void	upstream_call_send(struct upstream_call *);
 static void	upstream_call_readable(evutil_socket_t, short, void *);
+static void	upstream_call_idle(evutil_socket_t, short, void *);
 
 /* Name of a result, for logs. */
 const char *
@@ -452,6 +455,8 @@ upstream_call_free(struct upstream_call *call)
 		event_free(call->timer);
 	if (call->read_ev != NULL)
 		event_free(call->read_ev);
+	if (call->idle_ev != NULL)
+		event_free(call->idle_ev);
 	if (call->body != NULL)
 		evbuffer_free(call->body);
 	free(call->path);
@@ -701,12 +706,31 @@ upstream_idle_tv(struct upstream_call *call)
 	return (upstream_tv(call->up->cfg->upstream_idle_timeout_ms));
 }
 
+/* Watch Dify's socket ourselves, with the idle clock starting now. */
+static void
+upstream_call_own_arm(struct upstream_call *call)
+{
+	struct timeval	tv = upstream_idle_tv(call);
+
+	call->last_read_us = util_now_usec();
+	event_add(call->read_ev, NULL);
+	evtimer_add(call->idle_ev, &tv);
+}
+
+/* Stop watching Dify's socket and its idle clock (pause or stop). */
+static void
+upstream_call_own_disarm(struct upstream_call *call)
+{
+	event_del(call->read_ev);
+	event_del(call->idle_ev);
+}
+
 /* Stop reading Dify's socket ourselves. */
 static void
 upstream_call_own_stop(struct upstream_call *call)
 {
 	if (call->own_read && call->read_ev != NULL)
-		event_del(call->read_ev);
+		upstream_call_own_disarm(call);
 	call->own_read = 0;
 }
 
@@ -718,7 +742,6 @@ static void
 upstream_call_own_start(struct upstream_call *call)
 {
 	struct bufferevent	*bev;
-	struct timeval		 tv;
 	int			 fd;
 
 	if (call->own_read || call->own_done || !call->chunked ||
@@ -729,12 +752,13 @@ upstream_call_own_start(struct upstream_call *call)
 	if (call->read_ev == NULL && (call->read_ev = event_new(call->up->base,
 	    fd, EV_READ | EV_PERSIST, upstream_call_readable, call)) == NULL)
 		return;
+	if (call->idle_ev == NULL && (call->idle_ev = evtimer_new(
+	    call->up->base, upstream_call_idle, call)) == NULL)
+		return;
 	bufferevent_disable(bev, EV_READ);
 	call->own_read = 1;
-	if (!call->paused) {
-		tv = upstream_idle_tv(call);
-		event_add(call->read_ev, &tv);
-	}
+	if (!call->paused)
+		upstream_call_own_arm(call);
 }
 
 /* Give the socket back to evhttp for good (end of file, read error). */
@@ -842,26 +866,46 @@ upstream_call_after_read(struct upstream_call *call, enum chunked_result r,
 }
 
 /*
- * Dify's socket is readable (or silent for the idle timeout) while the
- * call reads the body itself.  One read of up to 64 KiB per wake-up.
+ * The idle clock of a call reading the body itself.  Reads only note
+ * their time: re-arming a timeout on every read cost a timer-heap update
+ * per event.  This timer runs once per idle period and either finds Dify
+ * quiet for the whole timeout or waits for the rest of it.
  */
 static void
-upstream_call_readable(evutil_socket_t fd, short what, void *arg)
+upstream_call_idle(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
+{
+	struct upstream_call	*call = arg;
+	uint64_t		 idle_us, quiet_us;
+	struct timeval		 tv;
+	char			 detail[64];
+
+	idle_us = (uint64_t)call->up->cfg->upstream_idle_timeout_ms * 1000;
+	quiet_us = util_now_usec() - call->last_read_us;
+	if (quiet_us < idle_us) {
+		tv.tv_sec = (time_t)((idle_us - quiet_us) / 1000000);
+		tv.tv_usec = (suseconds_t)((idle_us - quiet_us) % 1000000);
+		evtimer_add(call->idle_ev, &tv);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "no data for %u ms",
+	    call->up->cfg->upstream_idle_timeout_ms);
+	upstream_call_drop(call, UPSTREAM_TIMEOUT, detail);
+}
+
+/*
+ * Dify's socket is readable while the call reads the body itself.  One
+ * read of up to 64 KiB per wake-up.
+ */
+static void
+upstream_call_readable(evutil_socket_t fd, short what UNUSED, void *arg)
 {
 	static char		 in[UPSTREAM_DIRECT_READ];
 	struct upstream_call	*call = arg;
 	struct bufferevent	*bev;
 	enum chunked_result	 r;
-	char			 detail[64];
 	ssize_t			 n;
 	int			 extra = 0;
 
-	if (what & EV_TIMEOUT) {
-		snprintf(detail, sizeof(detail), "no data for %u ms",
-		    call->up->cfg->upstream_idle_timeout_ms);
-		upstream_call_drop(call, UPSTREAM_TIMEOUT, detail);
-		return;
-	}
 	do
 		n = read(fd, in, sizeof(in));
 	while (n == -1 && errno == EINTR);
@@ -872,6 +916,7 @@ upstream_call_readable(evutil_socket_t fd, short what, void *arg)
 		upstream_call_own_return(call);
 		return;
 	}
+	call->last_read_us = util_now_usec();
 	call->in_callback++;
 	r = upstream_call_feed_read(call, in, (size_t)n, &extra);
 	call->in_callback--;
@@ -1127,12 +1172,22 @@ upstream_call_cancel(struct upstream_call *call)
 	upstream_call_discard(call);
 }
 
+/*
+ * Whether each delivery of the call's data is a whole read of Dify's
+ * socket (the call reads for itself), so its owner need not wait for
+ * more in the same loop turn before writing.
+ */
+int
+upstream_call_reads_whole(const struct upstream_call *call)
+{
+	return (call->own_read);
+}
+
 /* Stop or resume reading the response (backpressure). */
 void
 upstream_call_pause(struct upstream_call *call, int pause)
 {
 	struct bufferevent	*bev;
-	struct timeval		 tv;
 
 	if (call->conn == NULL || call->state != CALL_RECEIVING)
 		return;
@@ -1140,11 +1195,9 @@ upstream_call_pause(struct upstream_call *call, int pause)
 	if (call->own_read) {
 		/* Paused, the idle timeout does not run either. */
 		if (pause)
-			event_del(call->read_ev);
-		else {
-			tv = upstream_idle_tv(call);
-			event_add(call->read_ev, &tv);
-		}
+			upstream_call_own_disarm(call);
+		else
+			upstream_call_own_arm(call);
 		return;
 	}
 	bev = evhttp_connection_get_bufferevent(call->conn->evcon);
