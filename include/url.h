@@ -14,6 +14,9 @@ struct url {
 	char	 path[512];	/* base path without a trailing slash */
 };
 
+struct buf;
+
 int	 url_parse(const char *, struct url *, char *, size_t);
+int	 url_decode_segment(const char *, struct buf *);
 
 #endif

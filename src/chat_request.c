@@ -552,6 +552,14 @@ chat_request_query(const struct chat_request *cr, int continuing,
 	}
 }
 
+/* json_dump_callback's writer: append to a buf. */
+static int
+chat_request_dump_to_buf(const char *p, size_t n, void *arg)
+{
+	buf_add(arg, p, n);
+	return (0);
+}
+
 /*
  * Append the JSON body for POST /chat-messages.  user is the Dify user to
  * act as; conversation_id continues a Dify conversation (NULL for a new
@@ -563,16 +571,16 @@ chat_request_dify_body(const struct chat_request *cr, const char *user,
     const char *conversation_id, int auto_generate_name, struct buf *out)
 {
 	json_t	*inputs;
-	char	*dumped;
+	size_t	 mark;
 
 	buf_add_str(out, "{\"inputs\":");
+	mark = out->len;
 	inputs = json_object_get((json_t *)cr->root, "inputs");
-	if (json_is_object(inputs) &&
-	    (dumped = json_dumps(inputs, JSON_COMPACT)) != NULL) {
-		buf_add_str(out, dumped);
-		free(dumped);
-	} else
+	if (!json_is_object(inputs) || json_dump_callback(inputs,
+	    chat_request_dump_to_buf, out, JSON_COMPACT) != 0) {
+		out->len = mark;
 		buf_add_str(out, "{}");
+	}
 	buf_add_str(out, ",\"query\":\"");
 	{
 		struct buf	q = BUF_INIT;

@@ -19,12 +19,14 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "buf.h"
 #include "config.h"
 #include "dotenv.h"
 #include "log.h"
 #include "master.h"
+#include "mempool.h"
 #include "server.h"
 #include "sock.h"
 #include "util.h"
@@ -156,6 +158,17 @@ main_raise_fd_limit(void)
 		    (unsigned long long)rl.rlim_cur / 2);
 }
 
+/*
+ * Serve libevent's and jansson's blocks from the pool (see mempool.c).
+ * Before any call into either library: blocks must not change allocator.
+ */
+static void
+main_install_allocator(void)
+{
+	event_set_mem_functions(mempool_alloc, mempool_realloc, mempool_free);
+	json_set_alloc_funcs(mempool_alloc, mempool_free);
+}
+
 /* Start the proxy. */
 int
 main(int argc, char **argv)
@@ -167,6 +180,7 @@ main(int argc, char **argv)
 	long			 ncpu;
 	int			 ch, check = 0, fd, port = 0, rc;
 
+	main_install_allocator();
 	while ((ch = getopt(argc, argv, "c:thV")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -231,5 +245,6 @@ main(int argc, char **argv)
 		rc = master_run(&cfg, (int)workers);
 	config_free(&cfg);
 	buf_pool_drain();
+	mempool_drain(1);
 	return (rc);
 }

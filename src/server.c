@@ -47,6 +47,7 @@
 #include "models.h"
 #include "server.h"
 #include "upstream.h"
+#include "url.h"
 #include "util.h"
 
 #define SERVER_MAX_KEY		512
@@ -371,7 +372,8 @@ server_handle(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
 	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
 	const char		*path, *model_id = NULL, *allow;
-	char			 request_id[72], key[SERVER_MAX_KEY], *id;
+	char			 request_id[72], key[SERVER_MAX_KEY];
+	struct buf		 id = BUF_INIT;
 	enum server_route	 route;
 	struct api_error	 e;
 
@@ -409,18 +411,18 @@ server_handle(struct evhttp_request *req, void *arg)
 				server_no_key(srv, req);
 				return;
 			}
-			id = NULL;
 			if (route == ROUTE_MODEL &&
-			    (id = evhttp_uridecode(model_id, 0, NULL)) ==
-			    NULL) {
+			    url_decode_segment(model_id, &id) != 0) {
+				buf_free(&id);
 				api_error_set(&e, 400, "invalid_request_error",
 				    "invalid_value", NULL,
 				    "The model id in the URL is malformed.");
 				server_send_error(srv, req, NULL, &e);
 				return;
 			}
-			models_handle(srv, req, id, key, request_id);
-			free(id);
+			models_handle(srv, req, route == ROUTE_MODEL ?
+			    buf_cstr(&id) : NULL, key, request_id);
+			buf_free(&id);
 			return;
 		}
 		allow = "GET, HEAD, OPTIONS";

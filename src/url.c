@@ -1,5 +1,6 @@
 /*
- * url: parse the Dify base URL (http or https, host, port, base path).
+ * url: parse the Dify base URL (http or https, host, port, base path),
+ * and decode a path segment of a client's URL.
  *
  * Only what a base URL needs is accepted: a scheme, a host (name, IPv4 or
  * bracketed IPv6), an optional port and an optional path.  User info,
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "url.h"
 #include "util.h"
 
@@ -106,5 +108,44 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 		return (url_error(err, errlen, "has a too long path"));
 	memcpy(u->path, path, pathlen);
 	u->path[pathlen] = '\0';
+	return (0);
+}
+
+/* The value of hex digit c, or -1. */
+static int
+url_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+/*
+ * Decode %XX escapes of a URL path segment into out (a '+' stays a '+'; a
+ * '%' not followed by two hex digits stays as it is); buf_cstr(out) is
+ * the result.  Returns 0, or -1 when it would hold a NUL byte.
+ */
+int
+url_decode_segment(const char *s, struct buf *out)
+{
+	int	hi, lo;
+	char	c;
+
+	buf_reset(out);
+	for (; *s != '\0'; s++) {
+		c = *s;
+		if (c == '%' && (hi = url_hex(s[1])) != -1 &&
+		    (lo = url_hex(s[2])) != -1) {
+			c = (char)(hi << 4 | lo);
+			s += 2;
+			if (c == '\0')
+				return (-1);
+		}
+		buf_add_char(out, c);
+	}
 	return (0);
 }

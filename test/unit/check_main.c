@@ -24,6 +24,7 @@ main(void)
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, dotenv_suite());
 	srunner_add_suite(sr, url_suite());
+	srunner_add_suite(sr, mempool_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -17,5 +17,6 @@ Suite	*relay_suite(void);
 Suite	*config_suite(void);
 Suite	*dotenv_suite(void);
 Suite	*url_suite(void);
+Suite	*mempool_suite(void);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check_suites.h"
+#include "buf.h"
 #include "url.h"
 
 /* Parse a URL that must be accepted. */
@@ -205,6 +206,24 @@ START_TEST(check_url_lengths)
 }
 END_TEST
 
+/* A path segment: %XX decoded, '+' and broken escapes kept, NUL refused. */
+START_TEST(check_url_decode_segment)
+{
+	struct buf	b = BUF_INIT;
+
+	ck_assert_int_eq(url_decode_segment("app%20one", &b), 0);
+	ck_assert_str_eq(buf_cstr(&b), "app one");
+	ck_assert_int_eq(url_decode_segment("a+b%2Fc%e4%B8%AD", &b), 0);
+	ck_assert_str_eq(buf_cstr(&b), "a+b/c\xe4\xb8\xad");
+	ck_assert_int_eq(url_decode_segment("%zz%4%", &b), 0);
+	ck_assert_str_eq(buf_cstr(&b), "%zz%4%");
+	ck_assert_int_eq(url_decode_segment("", &b), 0);
+	ck_assert_str_eq(buf_cstr(&b), "");
+	ck_assert_int_eq(url_decode_segment("a%00b", &b), -1);
+	buf_free(&b);
+}
+END_TEST
+
 /* The url suite. */
 Suite *
 url_suite(void)
@@ -220,6 +239,7 @@ url_suite(void)
 	tcase_add_test(tc, check_url_path);
 	tcase_add_test(tc, check_url_refused);
 	tcase_add_test(tc, check_url_lengths);
+	tcase_add_test(tc, check_url_decode_segment);
 	suite_add_tcase(s, tc);
 	return (s);
 }
