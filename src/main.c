@@ -165,6 +165,8 @@ main_raise_fd_limit(void)
 static void
 main_install_allocator(void)
 {
+	if (!mempool_for_libraries())
+		return;
 	event_set_mem_functions(mempool_alloc, mempool_realloc, mempool_free);
 	json_set_alloc_funcs(mempool_alloc, mempool_free);
 }
@@ -178,6 +180,7 @@ main(int argc, char **argv)
 	char			*cause = NULL;
 	unsigned		 workers;
 	long			 ncpu;
+	size_t			 leaked;
 	int			 ch, check = 0, fd, port = 0, rc;
 
 	main_install_allocator();
@@ -245,6 +248,8 @@ main(int argc, char **argv)
 		rc = master_run(&cfg, (int)workers);
 	config_free(&cfg);
 	buf_pool_drain();
-	mempool_drain(1);
+	if ((leaked = mempool_drain()) != 0)
+		log_error("%zu blocks of libevent or jansson still in use at "
+		    "exit (a leak)", leaked);
 	return (rc);
 }

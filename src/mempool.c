@@ -1,30 +1,35 @@
 /*
- * mempool: size-class free lists for the small blocks that libevent and
- * jansson allocate and free on every request.
+ * mempool: slabs of small blocks for libevent and jansson.
  *
  * A streamed request through evhttp allocates about 145 blocks, nearly all
  * of 128 bytes or less (header names and values and their list entries,
- * request and connection objects, the parsed client JSON), and frees them
- * before the next request.  glibc serves such blocks from a per-thread
- * cache of seven per size; with many requests in flight that overflows,
- * and the fallback cost 100 to 300 instructions a call, an eighth of all
- * the instructions of a request under callgrind.  Here every block
- * carries a 16-byte header naming its capacity, and a freed block of one
- * of the six classes (32 bytes to 1 KiB) goes on its class's list, from
- * which the next allocation of that class pops it.
+ * the parsed client JSON), and frees them before the next request.  glibc
+ * serves such blocks from a per-thread cache of seven per size; with many
+ * requests in flight that overflows, and the fallback cost 100 to 300
+ * instructions a call, an eighth of all the instructions of a request
+ * under callgrind.
+ *
+ * Blocks of up to 256 bytes come in sixteen classes, 16 bytes apart.
+ * Each class carves its blocks from 64 KiB slabs aligned to their size,
+ * so a block's slab, and with it the class, is found by masking its
+ * address; a table of slab addresses tells a slab block from one of
+ * malloc(3).  A freed block goes on its class's list, and the next
+ * allocation of the class pops it.  Blocks carry no header, so an open
+ * stream's many small live blocks take no more memory than under glibc
+ * (a 16-byte header per block cost 5 KiB per stream).  Larger blocks go
+ * to malloc(3) and free(3) as they are.
  *
  * Ownership.  Memory from mempool_alloc, mempool_calloc and mempool_realloc
- * goes back through mempool_free and nothing else; main.c installs these
+ * goes back through mempool_free or mempool_realloc; main.c installs these
  * as libevent's and jansson's allocator, so nothing either library
  * allocates may reach free(3) (the proxy never hands their memory to it:
- * it dumps JSON through a callback and decodes URLs itself).  Blocks over
- * 1 KiB are malloc'd with the same header and freed at once.  The kept
- * blocks of a class are bounded (MEMPOOL_KEEP_BYTES); mempool_drain frees
- * them at exit so leak checkers see none, and frees after it bypass the
- * lists.  Under AddressSanitizer a kept block and the slack past the size
- * asked for are poisoned, so a use after free or an overflow into the
- * slack is still reported.  One pool per process: the proxy is
- * single-threaded (workers are processes).
+ * it dumps JSON through a callback and decodes URLs itself).  Slabs live
+ * until mempool_drain, which frees them at exit so leak checkers see
+ * none; like glibc's heap here (M_TRIM_THRESHOLD), they are kept for the
+ * next peak rather than handed back.  Under AddressSanitizer free and
+ * not yet carved blocks, and the slack past the size asked for, are
+ * poisoned, so use after free and overflows are still reported.  One pool
+ * per process: the proxy is single-threaded (workers are processes).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,78 +54,191 @@
 #define MEMPOOL_UNPOISON(p, n)	((void)(p), (void)(n))
 #endif
 
-#define MEMPOOL_MIN_SHIFT	5		/* the smallest class: 32 bytes */
-#define MEMPOOL_MAX		(MEMPOOL_MIN << (MEMPOOL_CLASSES - 1))
-#define MEMPOOL_MIN		((size_t)1 << MEMPOOL_MIN_SHIFT)
-#define MEMPOOL_KEEP_BYTES	(1024 * 1024)	/* kept per class, at most */
+#define MEMPOOL_STEP		16
+#define MEMPOOL_MAX		(MEMPOOL_STEP * MEMPOOL_CLASSES)
+#define MEMPOOL_SLAB		((size_t)64 * 1024)
+#define MEMPOOL_SLAB_HEAD	64	/* keeps blocks 16-byte aligned */
 
-/* In front of every block. */
-struct mempool_hdr {
-	size_t				 cap;	/* usable bytes after it */
-	union {
-		size_t			 size;	/* asked for, while in use */
-		struct mempool_hdr	*next;	/* while kept */
-	};
+/* The start of a slab; its blocks follow MEMPOOL_SLAB_HEAD bytes in. */
+struct mempool_slab {
+	int			 cls;
 };
 
-_Static_assert(sizeof(struct mempool_hdr) == 16,
-    "the header keeps blocks 16-byte aligned");
+/* A free block: the list runs through the blocks themselves. */
+struct mempool_free_block {
+	struct mempool_free_block	*next;
+};
 
-static struct mempool_hdr	*mempool_lists[MEMPOOL_CLASSES];
-static size_t			 mempool_count[MEMPOOL_CLASSES];
-static int			 mempool_drained;
+/* Per class: the free list and the slab being carved. */
+struct mempool_class {
+	struct mempool_free_block	*free;
+	char				*carve;		/* next uncarved block */
+	char				*carve_end;
+	size_t				 live;		/* blocks in use */
+};
 
-/* The class for n bytes, or -1 when blocks that size are not kept. */
+static struct mempool_class	 mempool_classes[MEMPOOL_CLASSES];
+
+/*
+ * Slab addresses, open addressing with linear probing; 0 marks an empty
+ * slot.  Grown to stay at most half full.
+ */
+static uintptr_t	*mempool_slabs;
+static size_t		 mempool_slabs_size;	/* a power of two, or 0 */
+static size_t		 mempool_nslabs;
+
+/* The class for n bytes (n <= MEMPOOL_MAX). */
 static int
-mempool_class(size_t n)
+mempool_class_of(size_t n)
 {
-	if (n <= MEMPOOL_MIN)
-		return (0);
-	if (n > MEMPOOL_MAX)
-		return (-1);
-	/* ceil(log2(n)) - MIN_SHIFT, for 33 <= n <= MAX. */
-	return ((int)(sizeof(unsigned long) * 8) -
-	    __builtin_clzl((unsigned long)(n - 1)) - MEMPOOL_MIN_SHIFT);
+	return (n == 0 ? 0 : (int)((n - 1) / MEMPOOL_STEP));
 }
 
 /* The usable size of class i. */
 static size_t
 mempool_class_size(int i)
 {
-	return (MEMPOOL_MIN << i);
+	return ((size_t)(i + 1) * MEMPOOL_STEP);
 }
 
-/* How many blocks of class i are kept at most. */
+/* Where slab address a goes in a table of size slots. */
 static size_t
-mempool_class_keep(int i)
+mempool_slot(uintptr_t a, size_t size)
 {
-	return (MEMPOOL_KEEP_BYTES /
-	    (mempool_class_size(i) + sizeof(struct mempool_hdr)));
+	return ((size_t)((a / MEMPOOL_SLAB) * 0x9e3779b97f4a7c15ULL) &
+	    (size - 1));
+}
+
+/* Whether a slab starts at a. */
+static int
+mempool_is_slab(uintptr_t a)
+{
+	size_t	i;
+
+	if (mempool_slabs_size == 0)
+		return (0);
+	for (i = mempool_slot(a, mempool_slabs_size); mempool_slabs[i] != 0;
+	    i = (i + 1) & (mempool_slabs_size - 1))
+		if (mempool_slabs[i] == a)
+			return (1);
+	return (0);
+}
+
+/* Put slab address a into the table; -1 when memory is short. */
+static int
+mempool_add_slab(uintptr_t a)
+{
+	uintptr_t	*old = mempool_slabs, *t;
+	size_t		 oldsize = mempool_slabs_size, size, i, j;
+
+	if ((mempool_nslabs + 1) * 2 > mempool_slabs_size) {
+		size = oldsize != 0 ? oldsize * 2 : 64;
+		if ((t = calloc(size, sizeof(*t))) == NULL)
+			return (-1);
+		for (i = 0; i < oldsize; i++) {
+			if (old[i] == 0)
+				continue;
+			for (j = mempool_slot(old[i], size); t[j] != 0;
+			    j = (j + 1) & (size - 1))
+				;
+			t[j] = old[i];
+		}
+		free(old);
+		mempool_slabs = t;
+		mempool_slabs_size = size;
+	}
+	for (j = mempool_slot(a, mempool_slabs_size); mempool_slabs[j] != 0;
+	    j = (j + 1) & (mempool_slabs_size - 1))
+		;
+	mempool_slabs[j] = a;
+	mempool_nslabs++;
+	return (0);
+}
+
+/* Give class i a new slab to carve; -1 when memory is short. */
+static int
+mempool_new_slab(int i)
+{
+	struct mempool_slab	*s;
+	void			*p;
+
+	if (posix_memalign(&p, MEMPOOL_SLAB, MEMPOOL_SLAB) != 0)
+		return (-1);
+	if (mempool_add_slab((uintptr_t)p) != 0) {
+		free(p);
+		return (-1);
+	}
+	s = p;
+	s->cls = i;
+	mempool_classes[i].carve = (char *)p + MEMPOOL_SLAB_HEAD;
+	mempool_classes[i].carve_end = (char *)p + MEMPOOL_SLAB;
+	MEMPOOL_POISON(mempool_classes[i].carve,
+	    MEMPOOL_SLAB - MEMPOOL_SLAB_HEAD);
+	return (0);
+}
+
+/* The class of a slab block, or -1 for a block of malloc(3). */
+static int
+mempool_block_class(const void *p)
+{
+	uintptr_t	a = (uintptr_t)p & ~(uintptr_t)(MEMPOOL_SLAB - 1);
+
+	if (!mempool_is_slab(a))
+		return (-1);
+	return (((const struct mempool_slab *)a)->cls);
+}
+
+/*
+ * How many bytes at the start of a class-i block p are in use: all of it,
+ * except under ASan, where the slack past what was asked for is poisoned.
+ */
+static size_t
+mempool_used(const void *p, int i)
+{
+#ifdef MEMPOOL_ASAN
+	const char	*bad;
+
+	bad = __asan_region_is_poisoned((void *)(uintptr_t)p,
+	    mempool_class_size(i));
+	if (bad != NULL)
+		return ((size_t)(bad - (const char *)p));
+#else
+	(void)p;
+#endif
+	return (mempool_class_size(i));
 }
 
 /* n bytes, uninitialised; NULL when memory is short. */
 void *
 mempool_alloc(size_t n)
 {
-	struct mempool_hdr	*h;
-	size_t			 cap;
-	int			 i;
+	struct mempool_class		*c;
+	struct mempool_free_block	*b;
+	size_t				 size;
+	char				*p;
+	int				 i;
 
-	if ((i = mempool_class(n)) != -1 && (h = mempool_lists[i]) != NULL) {
-		mempool_lists[i] = h->next;
-		mempool_count[i]--;
-		h->size = n;
-		MEMPOOL_UNPOISON(h + 1, n);
-		return (h + 1);
+	if (n > MEMPOOL_MAX)
+		return (malloc(n));
+	i = mempool_class_of(n);
+	c = &mempool_classes[i];
+	size = mempool_class_size(i);
+	if ((b = c->free) != NULL) {
+		MEMPOOL_UNPOISON(b, sizeof(*b));
+		c->free = b->next;
+		p = (char *)b;
+	} else {
+		if (c->carve == NULL || c->carve_end - c->carve < (long)size) {
+			if (mempool_new_slab(i) != 0)
+				return (NULL);
+		}
+		p = c->carve;
+		c->carve += size;
 	}
-	cap = i != -1 ? mempool_class_size(i) : n;
-	if (cap > SIZE_MAX - sizeof(*h) ||
-	    (h = malloc(sizeof(*h) + cap)) == NULL)
-		return (NULL);
-	h->cap = cap;
-	h->size = n;
-	MEMPOOL_POISON((char *)(h + 1) + n, cap - n);
-	return (h + 1);
+	c->live++;
+	MEMPOOL_UNPOISON(p, n);
+	MEMPOOL_POISON(p + n, size - n);
+	return (p);
 }
 
 /* count * n zeroed bytes; NULL on overflow or when memory is short. */
@@ -131,6 +249,8 @@ mempool_calloc(size_t count, size_t n)
 
 	if (n != 0 && count > SIZE_MAX / n)
 		return (NULL);
+	if (count * n > MEMPOOL_MAX)
+		return (calloc(count, n));
 	if ((p = mempool_alloc(count * n)) != NULL)
 		memset(p, 0, count * n);
 	return (p);
@@ -140,23 +260,20 @@ mempool_calloc(size_t count, size_t n)
 void
 mempool_free(void *p)
 {
-	struct mempool_hdr	*h;
-	int			 i;
+	struct mempool_free_block	*b = p;
+	int				 i;
 
 	if (p == NULL)
 		return;
-	h = (struct mempool_hdr *)p - 1;
-	i = mempool_class(h->cap);
-	if (mempool_drained || i == -1 || h->cap != mempool_class_size(i) ||
-	    mempool_count[i] >= mempool_class_keep(i)) {
-		MEMPOOL_UNPOISON(p, h->cap);
-		free(h);
+	if ((i = mempool_block_class(p)) == -1) {
+		free(p);
 		return;
 	}
-	MEMPOOL_POISON(p, h->cap);
-	h->next = mempool_lists[i];
-	mempool_lists[i] = h;
-	mempool_count[i]++;
+	MEMPOOL_UNPOISON(b, sizeof(*b));
+	b->next = mempool_classes[i].free;
+	mempool_classes[i].free = b;
+	mempool_classes[i].live--;
+	MEMPOOL_POISON(p, mempool_class_size(i));
 }
 
 /*
@@ -166,8 +283,9 @@ mempool_free(void *p)
 void *
 mempool_realloc(void *p, size_t n)
 {
-	struct mempool_hdr	*h;
-	void			*q;
+	void	*q;
+	size_t	 used;
+	int	 i;
 
 	if (p == NULL)
 		return (mempool_alloc(n));
@@ -175,51 +293,89 @@ mempool_realloc(void *p, size_t n)
 		mempool_free(p);
 		return (NULL);
 	}
-	h = (struct mempool_hdr *)p - 1;
-	if (n <= h->cap && mempool_class(n) == mempool_class(h->cap)) {
+	if ((i = mempool_block_class(p)) == -1) {
+		if (n > MEMPOOL_MAX)
+			return (realloc(p, n));
+		/* Shrinking below MAX: the old block holds more than n. */
+		if ((q = mempool_alloc(n)) == NULL)
+			return (NULL);
+		memcpy(q, p, n);
+		free(p);
+		return (q);
+	}
+	if (mempool_class_of(n) == i && n <= MEMPOOL_MAX) {
 		/* Same class: the block already fits. */
-		h->size = n;
 		MEMPOOL_UNPOISON(p, n);
-		MEMPOOL_POISON((char *)p + n, h->cap - n);
+		MEMPOOL_POISON((char *)p + n, mempool_class_size(i) - n);
 		return (p);
 	}
 	if ((q = mempool_alloc(n)) == NULL)
 		return (NULL);
-	memcpy(q, p, n < h->size ? n : h->size);
+	used = mempool_used(p, i);
+	memcpy(q, p, n < used ? n : used);
 	mempool_free(p);
 	return (q);
 }
 
-/* Bytes kept on the lists (for tests). */
+/*
+ * Whether libevent and jansson should use the pool.  Not under ASan: there
+ * their blocks go to malloc(3) as before, so LeakSanitizer names the
+ * allocation behind any leaked request or JSON object and every byte of
+ * theirs is checked.  The pool itself is tested on its own there, with
+ * its free blocks and slack poisoned.
+ */
+int
+mempool_for_libraries(void)
+{
+#ifdef MEMPOOL_ASAN
+	return (0);
+#else
+	return (1);
+#endif
+}
+
+/* Bytes in slabs (for tests). */
 size_t
-mempool_kept(void)
+mempool_slab_bytes(void)
+{
+	return (mempool_nslabs * MEMPOOL_SLAB);
+}
+
+/* Blocks in use (for tests, and the leak check at exit). */
+size_t
+mempool_live(void)
 {
 	size_t	n = 0;
 	int	i;
 
 	for (i = 0; i < MEMPOOL_CLASSES; i++)
-		n += mempool_count[i] * mempool_class_size(i);
+		n += mempool_classes[i].live;
 	return (n);
 }
 
 /*
- * Free every kept block.  With final set (at exit), later frees go
- * straight to free(3) so nothing is kept again.
+ * Free every slab.  Returns the number of blocks still in use; then
+ * nothing is freed (something may still use them), which at exit means a
+ * leak.
  */
-void
-mempool_drain(int final)
+size_t
+mempool_drain(void)
 {
-	struct mempool_hdr	*h;
-	int			 i;
+	size_t	i, live;
 
-	for (i = 0; i < MEMPOOL_CLASSES; i++) {
-		while ((h = mempool_lists[i]) != NULL) {
-			mempool_lists[i] = h->next;
-			MEMPOOL_UNPOISON(h + 1, h->cap);
-			free(h);
-		}
-		mempool_count[i] = 0;
+	if ((live = mempool_live()) != 0)
+		return (live);
+
+	for (i = 0; i < mempool_slabs_size; i++) {
+		if (mempool_slabs[i] == 0)
+			continue;
+		MEMPOOL_UNPOISON((void *)mempool_slabs[i], MEMPOOL_SLAB);
+		free((void *)mempool_slabs[i]);
 	}
-	if (final)
-		mempool_drained = 1;
+	free(mempool_slabs);
+	mempool_slabs = NULL;
+	mempool_slabs_size = 0;
+	mempool_nslabs = 0;
+	memset(mempool_classes, 0, sizeof(mempool_classes));
+	return (0);
 }

@@ -295,6 +295,7 @@ harness_proc_stop(struct proc *p)
 	p->pid = 0;
 	if (harness_log_contains(p, "ERROR: AddressSanitizer") ||
 	    harness_log_contains(p, "ERROR: LeakSanitizer") ||
+	    harness_log_contains(p, "still in use at exit") ||
 	    harness_log_contains(p, "runtime error:")) {
 		fprintf(stderr, "harness: sanitizer report in %s\n", p->log);
 		rc = -1;
