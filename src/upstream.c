@@ -755,10 +755,15 @@ upstream_call_own_start(struct upstream_call *call)
 	if (call->idle_ev == NULL && (call->idle_ev = evtimer_new(
 	    call->up->base, upstream_call_idle, call)) == NULL)
 		return;
-	bufferevent_disable(bev, EV_READ);
+	/*
+	 * Ours first, then evhttp's off: the socket keeps a reader
+	 * throughout, so libevent has no epoll change to make (off, then
+	 * ours, cost an epoll_ctl per stream; so does the way back).
+	 */
 	call->own_read = 1;
 	if (!call->paused)
 		upstream_call_own_arm(call);
+	bufferevent_disable(bev, EV_READ);
 }
 
 /* Give the socket back to evhttp for good (end of file, read error). */
@@ -767,11 +772,11 @@ upstream_call_own_return(struct upstream_call *call)
 {
 	struct bufferevent	*bev;
 
-	upstream_call_own_stop(call);
-	call->own_done = 1;
 	bev = evhttp_connection_get_bufferevent(call->conn->evcon);
 	if (!call->paused && bev != NULL)
-		bufferevent_enable(bev, EV_READ);
+		bufferevent_enable(bev, EV_READ);	/* before ours goes */
+	upstream_call_own_stop(call);
+	call->own_done = 1;
 }
 
 /*
@@ -855,7 +860,13 @@ upstream_call_after_read(struct upstream_call *call, enum chunked_result r,
 		return (1);
 	}
 	if (r == CHUNKED_END) {
-		/* The body is complete: evhttp finishes the request. */
+		/*
+		 * The body is complete: evhttp finishes the request, and
+		 * reads again (before ours stops, see own_start).
+		 */
+		if (call->own_read && !call->paused)
+			bufferevent_enable(evhttp_connection_get_bufferevent(
+			    call->conn->evcon), EV_READ);
 		upstream_call_own_stop(call);
 		if (call->close_after || leftover)
 			evhttp_add_header(evhttp_request_get_input_headers(req),
