@@ -508,10 +508,15 @@ smoke() {	# target
 # Record where the CPU went during a run (percent of one CPU each); what
 # the machine spent beyond target, look-alike and client is "other".
 cpu_line() {	# scenario target target% upstream% client% machine%
-	local other
+	local other up
 	other=$(calc %.0f "($6 - $3 - $4 - $5 < 0) ? 0 : $6 - $3 - $4 - $5")
 	[ -n "$other" ] || other=0
 	[ "$other" -gt "$max_other" ] && max_other=$other
+	# The look-alike is one process: near a whole CPU, it set the rate.
+	up=$(calc %.0f "$4")
+	if [ "${up:-0}" -ge 90 ]; then
+		warnings+=("$1 $(label_of "$2"): the look-alike used ${up}% of a CPU, so that rate is the look-alike's limit more than the target's; compare CPU per request")
+	fi
 	cpu_lines+=("$(printf '%-10s %-9s  target %4.0f  look-alike %4.0f  client %4.0f  other %4.0f  machine %4.0f' \
 	    "$1" "$(label_of "$2")" "$3" "$4" "$5" "$other" "$6")")
 }
