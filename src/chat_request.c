@@ -115,24 +115,28 @@ chat_request_check_content(json_t *content, size_t i, struct api_error *err,
 	const char	*t, *url;
 	size_t		 j;
 
+	/* Parameter names are formatted only for errors: valid requests,
+	 * long conversations included, pay no printf per message. */
 	*has_text = 0;
-	snprintf(param, sizeof(param), "messages[%zu].content", i);
 	if (content == NULL || json_is_null(content))
 		return (0);
 	if (json_is_string(content)) {
 		*has_text = json_string_length(content) > 0;
 		return (0);
 	}
-	if (!json_is_array(content))
+	if (!json_is_array(content)) {
+		snprintf(param, sizeof(param), "messages[%zu].content", i);
 		return (chat_request_bad_type(err, param,
 		    "a string or an array of content parts", content));
+	}
 
 	json_array_foreach(content, j, part) {
-		snprintf(param, sizeof(param), "messages[%zu].content[%zu]",
-		    i, j);
-		if (!json_is_object(part))
+		if (!json_is_object(part)) {
+			snprintf(param, sizeof(param),
+			    "messages[%zu].content[%zu]", i, j);
 			return (chat_request_bad_type(err, param, "an object",
 			    part));
+		}
 		type = json_object_get(part, "type");
 		if (!json_is_string(type)) {
 			snprintf(param, sizeof(param),
@@ -312,12 +316,17 @@ chat_request_messages(struct chat_request *cr, json_t *messages,
 		return (-1);
 	}
 	json_array_foreach(messages, i, msg) {
-		snprintf(param, sizeof(param), "messages[%zu]", i);
-		if (!json_is_object(msg))
+		if (!json_is_object(msg)) {
+			snprintf(param, sizeof(param), "messages[%zu]", i);
 			return (chat_request_bad_type(err, param, "an object",
 			    msg));
+		}
 		role = json_object_get(msg, "role");
-		snprintf(param, sizeof(param), "messages[%zu].role", i);
+		r = role != NULL && json_is_string(role) ?
+		    chat_request_role(json_string_value(role)) :
+		    CHAT_ROLE_INVALID;
+		if (r == CHAT_ROLE_INVALID)
+			snprintf(param, sizeof(param), "messages[%zu].role", i);
 		if (role == NULL) {
 			api_error_set(err, 400, "invalid_request_error",
 			    "missing_required_parameter", param,
@@ -327,7 +336,6 @@ chat_request_messages(struct chat_request *cr, json_t *messages,
 		if (!json_is_string(role))
 			return (chat_request_bad_type(err, param, "a string",
 			    role));
-		r = chat_request_role(json_string_value(role));
 		if (r == CHAT_ROLE_INVALID) {
 			api_error_set(err, 400, "invalid_request_error",
 			    "invalid_value", param,
