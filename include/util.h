@@ -24,4 +24,17 @@ int64_t		 util_wall_sec(void);
 int		 util_parse_uint(const char *, size_t, uint64_t, uint64_t *);
 int		 util_token_is_printable(const char *, size_t);
 
+/* The value of a hex digit, or -1 (inline: chunk sizes and \u escapes). */
+static inline int
+util_hex_digit(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
 #endif

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "chunked.h"
+#include "util.h"
 
 /* Start decoding a new body. */
 void
@@ -34,19 +35,6 @@ int
 chunked_done(const struct chunked *c)
 {
 	return (c->state == CHUNKED_DONE);
-}
-
-/* The value of a hex digit, or -1. */
-static int
-chunked_hex(unsigned char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return (ch - '0');
-	if (ch >= 'a' && ch <= 'f')
-		return (ch - 'a' + 10);
-	if (ch >= 'A' && ch <= 'F')
-		return (ch - 'A' + 10);
-	return (-1);
 }
 
 /* True for a byte that may not appear in a size line or trailer. */
@@ -90,7 +78,8 @@ chunked_fast_line(struct chunked *c, const unsigned char *p, size_t n)
 	size_t		i;
 	int		v;
 
-	for (i = 0; i < n && i < 15 && (v = chunked_hex(p[i])) != -1; i++)
+	for (i = 0; i < n && i < 15 &&
+	    (v = util_hex_digit((unsigned char)p[i])) != -1; i++)
 		size = (size << 4) | (uint64_t)v;
 	if (i == 0 || i + 2 > n || p[i] != '\r' || p[i + 1] != '\n')
 		return (0);
@@ -128,7 +117,7 @@ chunked_feed(struct chunked *c, const char *in, size_t len, size_t *used,
 				i += n;
 				continue;
 			}
-			if ((v = chunked_hex(p[i])) == -1) {
+			if ((v = util_hex_digit((unsigned char)p[i])) == -1) {
 				if (c->digits == 0)
 					goto bad;
 				c->state = CHUNKED_SIZE_REST;

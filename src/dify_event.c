@@ -132,19 +132,6 @@ dify_scan_ws(struct dify_scan *s)
 		s->p++;
 }
 
-/* Value of one hex digit, or -1. */
-static int
-dify_scan_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
 /* Read the four hex digits of a \u escape at p (p + 4 <= end). */
 static long
 dify_scan_u4(const char *p)
@@ -153,7 +140,7 @@ dify_scan_u4(const char *p)
 	int	i, h;
 
 	for (i = 0; i < 4; i++) {
-		if ((h = dify_scan_hex(p[i])) < 0)
+		if ((h = util_hex_digit((unsigned char)p[i])) < 0)
 			return (-1);
 		v = v * 16 + h;
 	}

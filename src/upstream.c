@@ -766,16 +766,27 @@ upstream_call_own_start(struct upstream_call *call)
 	bufferevent_disable(bev, EV_READ);
 }
 
+/*
+ * Stop reading the socket ourselves and let evhttp read it again: its
+ * reader on before ours goes (see own_start).  Paused, it stays off until
+ * the resume.
+ */
+static void
+upstream_call_own_hand_back(struct upstream_call *call)
+{
+	struct bufferevent	*bev;
+
+	if (call->own_read && !call->paused && (bev =
+	    evhttp_connection_get_bufferevent(call->conn->evcon)) != NULL)
+		bufferevent_enable(bev, EV_READ);
+	upstream_call_own_stop(call);
+}
+
 /* Give the socket back to evhttp for good (end of file, read error). */
 static void
 upstream_call_own_return(struct upstream_call *call)
 {
-	struct bufferevent	*bev;
-
-	bev = evhttp_connection_get_bufferevent(call->conn->evcon);
-	if (!call->paused && bev != NULL)
-		bufferevent_enable(bev, EV_READ);	/* before ours goes */
-	upstream_call_own_stop(call);
+	upstream_call_own_hand_back(call);
 	call->own_done = 1;
 }
 
@@ -860,14 +871,8 @@ upstream_call_after_read(struct upstream_call *call, enum chunked_result r,
 		return (1);
 	}
 	if (r == CHUNKED_END) {
-		/*
-		 * The body is complete: evhttp finishes the request, and
-		 * reads again (before ours stops, see own_start).
-		 */
-		if (call->own_read && !call->paused)
-			bufferevent_enable(evhttp_connection_get_bufferevent(
-			    call->conn->evcon), EV_READ);
-		upstream_call_own_stop(call);
+		/* The body is complete: evhttp finishes the request. */
+		upstream_call_own_hand_back(call);
 		if (call->close_after || leftover)
 			evhttp_add_header(evhttp_request_get_input_headers(req),
 			    "Connection", "close");

@@ -111,19 +111,6 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 	return (0);
 }
 
-/* The value of hex digit c, or -1. */
-static int
-url_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
 /*
  * Decode %XX escapes of a URL path segment into out (a '+' stays a '+'; a
  * '%' not followed by two hex digits stays as it is); buf_cstr(out) is
@@ -138,8 +125,9 @@ url_decode_segment(const char *s, struct buf *out)
 	buf_reset(out);
 	for (; *s != '\0'; s++) {
 		c = *s;
-		if (c == '%' && (hi = url_hex(s[1])) != -1 &&
-		    (lo = url_hex(s[2])) != -1) {
+		if (c == '%' &&
+		    (hi = util_hex_digit((unsigned char)s[1])) != -1 &&
+		    (lo = util_hex_digit((unsigned char)s[2])) != -1) {
 			c = (char)(hi << 4 | lo);
 			s += 2;
 			if (c == '\0')

@@ -616,12 +616,13 @@ measure_paced() {	# target
 		fail "paced $(label_of "$t"): no stream completed ($(kv "$out" streams_failed) failed, $(kv "$out" conn_errors) connection errors)"
 		return 0
 	fi
+	local round=paced
+	[ "$paced_run" -gt 1 ] && round="paced $paced_run"
+	cpu_line "$round" "$t" "$(kv "$out" cpu_pct)" "$(kv "$out" upstream_cpu_pct)" \
+	    "$(kv "$out" client_cpu_pct)" "$(kv "$out" machine_busy_pct)"
 	PACED_CPUS[$t]+=" $(calc %.2f "$(kv "$out" cpu_us_per_event)")"
 	if [ "$paced_run" -gt 1 ]; then
 		# The processes are no longer fresh: only CPU is taken again.
-		cpu_line "paced $paced_run" "$t" "$(kv "$out" cpu_pct)" \
-		    "$(kv "$out" upstream_cpu_pct)" "$(kv "$out" client_cpu_pct)" \
-		    "$(kv "$out" machine_busy_pct)"
 		log "paced run $paced_run: $(label_of "$t"): $(kv "$out" cpu_us_per_event) us/event"
 		return 0
 	fi
@@ -640,8 +641,6 @@ measure_paced() {	# target
 		NOTE[paced-eps.$t]="$sf failed streams, $ce connection errors"
 		notes+=("paced, $(label_of "$t"): $sf streams failed ($(kv "$out" bad_status) non-200, $(kv "$out" bad_end) unterminated, $(kv "$out" bad_count) short), $ce connection errors; $(kv "$out" streams_complete) complete")
 	fi
-	cpu_line paced "$t" "$(kv "$out" cpu_pct)" "$(kv "$out" upstream_cpu_pct)" \
-	    "$(kv "$out" client_cpu_pct)" "$(kv "$out" machine_busy_pct)"
 	log "paced: $(label_of "$t"): ${R[paced-eps.$t]} events/s, ${R[paced-cpu.$t]} us/event, ${R[paced-rss.$t]} KiB/stream ($(kv "$out" rss_idle_kib) KiB idle, samples $(kv "$out" rss_kib_samples) at $(kv "$out" open_samples) open)"
 }
 

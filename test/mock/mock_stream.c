@@ -468,6 +468,17 @@ stream_batches(const struct stream *s)
 	    stream_bev(s) != NULL);
 }
 
+/* Append len bytes at p to s->batch as one HTTP chunk. */
+static void
+stream_batch_chunk(struct stream *s, const char *p, size_t len)
+{
+	mbuf_addnum(&s->batch, len, 16);
+	mbuf_add(&s->batch, "\r\n", 2);
+	mbuf_add(&s->batch, p, len);
+	mbuf_add(&s->batch, "\r\n", 2);
+	s->bytes_sent += len;
+}
+
 /*
  * Frame what was formatted as one HTTP chunk at the end of s->batch.
  * Events written at once still leave one chunk each, as gunicorn writes
@@ -482,15 +493,8 @@ stream_frame(struct stream *s)
 
 	if (len == 0)
 		return;
-	mbuf_addnum(&s->batch, len, 16);
-	mbuf_add(&s->batch, "\r\n", 2);
-	mbuf_reserve(&s->batch, len + 2);
-	if (evbuffer_remove(s->out, s->batch.p + s->batch.len, len) !=
-	    (ev_ssize_t)len)
-		abort();
-	s->batch.len += len;
-	mbuf_add(&s->batch, "\r\n", 2);
-	s->bytes_sent += len;
+	stream_batch_chunk(s, (const char *)evbuffer_pullup(s->out, -1), len);
+	evbuffer_drain(s->out, len);
 }
 
 /* Queue one formatted event: framed straight into s->batch by default. */
@@ -502,11 +506,7 @@ stream_out(struct stream *s, const char *p, size_t len)
 		return;
 	}
 	stream_frame(s);	/* a ping queued before it is a chunk of its own */
-	mbuf_addnum(&s->batch, len, 16);
-	mbuf_add(&s->batch, "\r\n", 2);
-	mbuf_add(&s->batch, p, len);
-	mbuf_add(&s->batch, "\r\n", 2);
-	s->bytes_sent += len;
+	stream_batch_chunk(s, p, len);
 }
 
 /* Hand s->batch to evhttp, which must not frame it again. */
