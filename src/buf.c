@@ -287,6 +287,47 @@ buf_utf8_prefix(const char *s, size_t len, size_t max)
 }
 
 /*
+ * Write the escape for byte c (a quote, a backslash or a control
+ * character) at o, which has room for six bytes; returns its length.
+ */
+static size_t
+buf_json_escape_byte(char *o, unsigned char c)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	char			 e;
+
+	switch (c) {
+	case '"':
+	case '\\':
+		e = (char)c;
+		break;
+	case '\n':
+		e = 'n';
+		break;
+	case '\r':
+		e = 'r';
+		break;
+	case '\t':
+		e = 't';
+		break;
+	case '\b':
+		e = 'b';
+		break;
+	case '\f':
+		e = 'f';
+		break;
+	default:
+		memcpy(o, "\\u00", 4);
+		o[4] = hex[c >> 4];
+		o[5] = hex[c & 0xf];
+		return (6);
+	}
+	o[0] = '\\';
+	o[1] = e;
+	return (2);
+}
+
+/*
  * Append s as the inside of a JSON string: quotes, backslashes and control
  * characters are escaped, valid UTF-8 is copied as is, and each invalid
  * byte becomes U+FFFD so the output is always valid JSON.
@@ -294,66 +335,37 @@ buf_utf8_prefix(const char *s, size_t len, size_t max)
 void
 buf_add_json_escaped(struct buf *b, const char *s, size_t len)
 {
-	static const char	 hex[] = "0123456789abcdef";
 	const unsigned char	*p = (const unsigned char *)s;
 	size_t			 i = 0, run, n;
-	unsigned char		 c;
+	char			*o;
 
 	buf_reserve(b, len + 2);
 	while (i < len) {
-		/* Copy the longest run that needs no escaping in one go. */
-		run = i;
-		while (run < len && p[run] >= 0x20 && p[run] < 0x80 &&
-		    p[run] != '"' && p[run] != '\\')
-			run++;
-		if (run > i) {
-			buf_add(b, p + i, run - i);
-			i = run;
-			continue;
+		/*
+		 * The longest run that needs no escaping (plain ASCII and
+		 * valid UTF-8) goes in one copy, with the escape after it.
+		 */
+		run = i + buf_json_plain(s + i, len - i);
+		while (run < len && p[run] >= 0x80 &&
+		    (n = buf_utf8_seqlen(p + run, len - run)) != 0) {
+			run += n;
+			run += buf_json_plain(s + run, len - run);
 		}
-		c = p[i];
-		if (c >= 0x80) {
-			if ((n = buf_utf8_seqlen(p + i, len - i)) == 0) {
-				buf_add(b, "\\ufffd", 6);
-				i++;
-			} else {
-				buf_add(b, p + i, n);
-				i += n;
-			}
-			continue;
+		buf_reserve(b, run - i + 6);
+		o = b->data + b->len;
+		memcpy(o, p + i, run - i);
+		o += run - i;
+		i = run;
+		if (i < len) {
+			if (p[i] >= 0x80) {
+				/* Not valid UTF-8 (valid sequences are above). */
+				memcpy(o, "\\ufffd", 6);
+				o += 6;
+			} else
+				o += buf_json_escape_byte(o, p[i]);
+			i++;
 		}
-		switch (c) {
-		case '"':
-			buf_add(b, "\\\"", 2);
-			break;
-		case '\\':
-			buf_add(b, "\\\\", 2);
-			break;
-		case '\n':
-			buf_add(b, "\\n", 2);
-			break;
-		case '\r':
-			buf_add(b, "\\r", 2);
-			break;
-		case '\t':
-			buf_add(b, "\\t", 2);
-			break;
-		case '\b':
-			buf_add(b, "\\b", 2);
-			break;
-		case '\f':
-			buf_add(b, "\\f", 2);
-			break;
-		default: {
-			char	u[6] = { '\\', 'u', '0', '0', 0, 0 };
-
-			u[4] = hex[c >> 4];
-			u[5] = hex[c & 0xf];
-			buf_add(b, u, 6);
-			break;
-		}
-		}
-		i++;
+		b->len = (size_t)(o - b->data);
 	}
 }
 

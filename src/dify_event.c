@@ -19,16 +19,12 @@
  * NUL byte right after a number, which is an error here.
  * test/fuzz/fuzz_dify_event.c holds it to jansson.
  */
-#include <errno.h>
-#include <math.h>
 #include <stddef.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 #include <stdlib.h>
 #include <string.h>
 
 #include "dify_event.h"
+#include "json_scan.h"
 #include "util.h"
 
 #define DIFY_EVENT_MAX_DEPTH	2048
@@ -99,239 +95,19 @@ enum dify_scan_where {
 static int	dify_scan_object(struct dify_scan *, struct dify_fields *,
 		    enum dify_scan_where);
 
-static int	dify_scan_string_slow(struct dify_scan *, struct dify_str *);
-static size_t	dify_scan_plain(const char *, size_t);
-
-/*
- * Scan a string (s->p at its opening quote) into out.  Most strings are
- * plain ASCII up to their closing quote: those take one bulk search and
- * point into the input; anything else is the slow path's.
- */
-static inline int
-dify_scan_string(struct dify_scan *s, struct dify_str *out)
-{
-	const char	*start = s->p + 1;
-	size_t		 n;
-
-	n = dify_scan_plain(start, (size_t)(s->end - start));
-	if (start + n < s->end && start[n] == '"') {
-		out->s = start;
-		out->len = n;
-		s->p = start + n + 1;
-		return (0);
-	}
-	return (dify_scan_string_slow(s, out));
-}
-
 /* Skip JSON whitespace (orjson writes none: the loop rarely turns). */
 static inline void
 dify_scan_ws(struct dify_scan *s)
 {
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
-	    *s->p == '\n' || *s->p == '\r'))
-		s->p++;
+	s->p = json_scan_ws(s->p, s->end);
 }
 
-/* Read the four hex digits of a \u escape at p (p + 4 <= end). */
-static long
-dify_scan_u4(const char *p)
+/* Scan a string (s->p at its opening quote) into out. */
+static inline int
+dify_scan_string(struct dify_scan *s, struct dify_str *out)
 {
-	long	v = 0;
-	int	i, h;
-
-	for (i = 0; i < 4; i++) {
-		if ((h = util_hex_digit((unsigned char)p[i])) < 0)
-			return (-1);
-		v = v * 16 + h;
-	}
-	return (v);
-}
-
-/*
- * Length of the run of plain string bytes at p (at most n): bytes that are
- * not a quote, a backslash, a control character or non-ASCII, which a
- * string scan must look at one by one.  Sixteen bytes at a time with SSE2
- * (as signed bytes, < 0x20 also catches 0x80-0xff), else eight with the
- * usual word tricks.
- */
-static size_t
-dify_scan_plain(const char *p, size_t n)
-{
-	size_t	i = 0;
-
-#ifdef __SSE2__
-	const __m128i	quote = _mm_set1_epi8('"');
-	const __m128i	bslash = _mm_set1_epi8('\\');
-	const __m128i	space = _mm_set1_epi8(0x20);
-	__m128i		v;
-	int		mask;
-
-	for (; n - i >= 16; i += 16) {
-		v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-		mask = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
-		    _mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-		    _mm_cmplt_epi8(v, space)));
-		if (mask != 0)
-			return (i + (size_t)__builtin_ctz((unsigned)mask));
-	}
-#else
-	const uint64_t	ones = 0x0101010101010101ULL;
-	const uint64_t	highs = 0x8080808080808080ULL;
-	uint64_t	w, q, b;
-
-	for (; n - i >= 8; i += 8) {
-		memcpy(&w, p + i, 8);
-		q = w ^ (ones * '"');
-		b = w ^ (ones * '\\');
-		if (((((w - ones * 0x20) & ~w) | w | ((q - ones) & ~q) |
-		    ((b - ones) & ~b)) & highs) != 0)
-			break;
-	}
-#endif
-	for (; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
-			break;
-	}
-	return (i);
-}
-
-/* Append code point cp as UTF-8 to the scratch buffer (space reserved). */
-static void
-dify_scan_put_utf8(struct buf *b, long cp)
-{
-	char	*o = b->data + b->len;
-
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		b->len += 1;
-	} else if (cp < 0x800) {
-		o[0] = (char)(0xc0 | (cp >> 6));
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		b->len += 2;
-	} else if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | (cp >> 12));
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		b->len += 3;
-	} else {
-		o[0] = (char)(0xf0 | (cp >> 18));
-		o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[3] = (char)(0x80 | (cp & 0x3f));
-		b->len += 4;
-	}
-}
-
-/*
- * Scan a string (s->p at its opening quote) into out, the slow way: a
- * pointer into the input when it has no escapes, else its decoded form in
- * scratch.  dify_scan_string tries the common case first.
- */
-static int
-dify_scan_string_slow(struct dify_scan *s, struct dify_str *out)
-{
-	const char	*start = ++s->p, *q;
-	struct buf	*b = s->scratch;
-	size_t		 n, decoded = 0;
-	long		 cp, lo;
-	int		 escaped = 0;
-
-	for (q = start; q < s->end; ) {
-		unsigned char c;
-
-		/* Plain ASCII needs no decision: skip it in bulk. */
-		if (!escaped) {
-			q += dify_scan_plain(q, (size_t)(s->end - q));
-			if (q >= s->end)
-				break;
-		}
-		c = (unsigned char)*q;
-
-		if (c == '"')
-			break;
-		if (c < 0x20)
-			return (-1);
-		if (c == '\\') {
-			if (!escaped) {
-				/* Copy what came before the first escape. */
-				escaped = 1;
-				decoded = b->len;
-				memcpy(b->data + b->len, start,
-				    (size_t)(q - start));
-				b->len += (size_t)(q - start);
-			}
-			if (++q >= s->end)
-				return (-1);
-			switch (*q) {
-			case '"':
-			case '\\':
-			case '/':
-				b->data[b->len++] = *q;
-				break;
-			case 'b':
-				b->data[b->len++] = '\b';
-				break;
-			case 'f':
-				b->data[b->len++] = '\f';
-				break;
-			case 'n':
-				b->data[b->len++] = '\n';
-				break;
-			case 'r':
-				b->data[b->len++] = '\r';
-				break;
-			case 't':
-				b->data[b->len++] = '\t';
-				break;
-			case 'u':
-				if (s->end - q < 5 ||
-				    (cp = dify_scan_u4(q + 1)) < 0)
-					return (-1);
-				q += 4;
-				if (cp >= 0xdc00 && cp <= 0xdfff)
-					return (-1);	/* lone low half */
-				if (cp >= 0xd800 && cp <= 0xdbff) {
-					if (s->end - q < 7 || q[1] != '\\' ||
-					    q[2] != 'u' ||
-					    (lo = dify_scan_u4(q + 3)) < 0xdc00 ||
-					    lo > 0xdfff)
-						return (-1);
-					cp = 0x10000 + ((cp - 0xd800) << 10) +
-					    (lo - 0xdc00);
-					q += 6;
-				}
-				dify_scan_put_utf8(b, cp);
-				break;
-			default:
-				return (-1);
-			}
-			q++;
-			continue;
-		}
-		if (c < 0x80)
-			n = 1;
-		else if ((n = buf_utf8_seqlen((const unsigned char *)q,
-		    (size_t)(s->end - q))) == 0)
-			return (-1);
-		if (escaped) {
-			memcpy(b->data + b->len, q, n);
-			b->len += n;
-		}
-		q += n;
-	}
-	if (q >= s->end)
-		return (-1);
-	if (escaped) {
-		out->s = b->data + decoded;
-		out->len = b->len - decoded;
-	} else {
-		out->s = start;
-		out->len = (size_t)(q - start);
-	}
-	s->p = q + 1;
-	return (0);
+	return (json_scan_string(&s->p, s->end, s->scratch, &out->s,
+	    &out->len));
 }
 
 /*
@@ -350,79 +126,16 @@ dify_scan_key(struct dify_scan *s, struct dify_str *out)
 	    -1 : 0);
 }
 
-/*
- * Scan a number.  An integer (no fraction or exponent) must fit in 64
- * bits; a real must not overflow a double.
- */
+/* Scan a number; only an integer's value is kept. */
 static int
 dify_scan_number(struct dify_scan *s, struct dify_scan_value *v)
 {
-	const char	*start = s->p, *p = s->p;
-	char		 tmp[64], *end;
-	int		 neg = 0, overflow = 0;
-	double		 d;
-	uint64_t	 u = 0, digit, limit;
+	struct json_scan_number	n;
 
-	if (p < s->end && *p == '-') {
-		neg = 1;
-		p++;
-	}
-	if (p >= s->end)
+	if (json_scan_number(&s->p, s->end, &n) != 0)
 		return (-1);
-	limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	if (*p == '0')
-		p++;
-	else if (*p >= '1' && *p <= '9') {
-		/* The integer part, with its value, in one pass. */
-		for (; p < s->end && *p >= '0' && *p <= '9'; p++) {
-			digit = (uint64_t)(*p - '0');
-			if (u > (limit - digit) / 10)
-				overflow = 1;
-			u = u * 10 + digit;
-		}
-	} else
-		return (-1);
-	if (p < s->end && (*p == '.' || *p == 'e' || *p == 'E'))
-		goto real;
-	if (overflow)
-		return (-1);
-	s->p = p;
-	v->kind = SCAN_INTEGER;
-	v->integer = neg ? (int64_t)(0 - u) : (int64_t)u;
-	return (0);
-
-real:
-	if (*p == '.') {
-		if (++p >= s->end || *p < '0' || *p > '9')
-			return (-1);
-		while (p < s->end && *p >= '0' && *p <= '9')
-			p++;
-	}
-	if (p < s->end && (*p == 'e' || *p == 'E')) {
-		if (++p < s->end && (*p == '+' || *p == '-'))
-			p++;
-		if (p >= s->end || *p < '0' || *p > '9')
-			return (-1);
-		while (p < s->end && *p >= '0' && *p <= '9')
-			p++;
-	}
-	s->p = p;
-	/* Only the overflow check needs the value. */
-	if ((size_t)(p - start) < sizeof(tmp)) {
-		memcpy(tmp, start, (size_t)(p - start));
-		tmp[p - start] = '\0';
-		errno = 0;
-		d = strtod(tmp, &end);
-	} else {
-		char	*big = xstrndup(start, (size_t)(p - start));
-
-		errno = 0;
-		d = strtod(big, &end);
-		free(big);
-	}
-	if (errno == ERANGE && isinf(d))
-		return (-1);
-	v->kind = SCAN_OTHER;
+	v->kind = n.is_integer ? SCAN_INTEGER : SCAN_OTHER;
+	v->integer = n.integer;
 	return (0);
 }
 
