@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "chat_request.h"
+#include "json_reader.h"
 #include "util.h"
 
 #define CHAT_REQUEST_DEFAULT_MODEL	"dify"
@@ -375,7 +376,7 @@ chat_request_parse(struct chat_request *cr, const char *body, size_t len,
     struct api_error *err)
 {
 	json_t		*root, *v, *opts, *messages;
-	json_error_t	 jerr;
+	struct json_reader_error	 jerr;
 
 	memset(cr, 0, sizeof(*cr));
 	buf_init(&cr->files);
@@ -385,7 +386,7 @@ chat_request_parse(struct chat_request *cr, const char *body, size_t len,
 		    "expected.");
 		return (-1);
 	}
-	root = json_loadb(body, len, JSON_ALLOW_NUL, &jerr);
+	root = json_reader_parse(body, len, &jerr);
 	if (root == NULL) {
 		api_error_set(err, 400, "invalid_request_error", "invalid_json",
 		    NULL, "We could not parse the JSON body of your request: "

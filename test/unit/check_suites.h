@@ -18,5 +18,6 @@ Suite	*config_suite(void);
 Suite	*dotenv_suite(void);
 Suite	*url_suite(void);
 Suite	*mempool_suite(void);
+Suite	*json_reader_suite(void);
 
 #endif
