@@ -43,6 +43,7 @@
 #include "chat_request.h"
 #include "config.h"
 #include "exchange.h"
+#include "http_date.h"
 #include "log.h"
 #include "models.h"
 #include "server.h"
@@ -178,7 +179,10 @@ server_request_id(struct evhttp_request *req, char *out, size_t size)
 	util_random_alnum(out + 4, 24);
 }
 
-/* Add X-Request-Id and, for browsers, CORS headers to any response. */
+/*
+ * Add Date (from the once-a-second cache, which spares evhttp formatting
+ * its own), X-Request-Id and, for browsers, CORS headers to any response.
+ */
 static void
 server_common_headers(struct server *srv, struct evhttp_request *req,
     const char *request_id)
@@ -186,6 +190,7 @@ server_common_headers(struct server *srv, struct evhttp_request *req,
 	struct evkeyvalq	*out = evhttp_request_get_output_headers(req);
 	const char		*origin;
 
+	evhttp_add_header(out, "Date", http_date_for(util_wall_sec()));
 	evhttp_add_header(out, "X-Request-Id", request_id);
 	origin = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Origin");

@@ -19,5 +19,6 @@ Suite	*dotenv_suite(void);
 Suite	*url_suite(void);
 Suite	*mempool_suite(void);
 Suite	*json_reader_suite(void);
+Suite	*http_date_suite(void);
 
 #endif
