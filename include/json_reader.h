@@ -23,7 +23,7 @@ struct json_reader_error {
 	size_t	 offset;	/* bytes before the offending one */
 	int	 line;		/* 1-based */
 	int	 column;	/* 1-based, in UTF-8 characters */
-	char	 text[80];	/* what is wrong, e.g. "invalid escape" */
+	char	 text[96];	/* what is wrong */
 };
 
 json_t	*json_reader_parse(const char *, size_t, struct json_reader_error *);

@@ -4,7 +4,8 @@
  * decoded only when they hold escapes) and numbers.
  *
  * A scan starts with *pp at the first byte of the token and moves it past
- * the token on success; on failure (-1) *pp is left where it was.  Strings
+ * the token on success.  A number that fails leaves *pp where it was; a
+ * string that fails moves it to the offending byte.  Strings
  * without escapes point into the input.  Strings with escapes are decoded
  * into the caller's scratch buffer, at its end: the caller must have room
  * there for the rest of the input (a decoded string is never longer than
@@ -17,6 +18,14 @@
 #include <stdint.h>
 
 #include "buf.h"
+
+/* Why a string scan failed (0 is success). */
+enum json_scan_fault {
+	JSON_SCAN_UNCLOSED = -1,	/* the input ended inside it */
+	JSON_SCAN_CONTROL = -2,		/* a raw byte below 0x20 */
+	JSON_SCAN_BAD_ESCAPE = -3,	/* unknown, short or unpaired */
+	JSON_SCAN_BAD_UTF8 = -4
+};
 
 /* A number as jansson holds it: an integer (no fraction or exponent) or a real. */
 struct json_scan_number {

@@ -72,14 +72,29 @@ json_reader_fail(struct json_reader *r, const char *what)
 static int
 json_reader_string(struct json_reader *r, const char **s, size_t *len)
 {
+	int	fault;
+
 	if (r->scratch.data == NULL)
 		buf_reserve(&r->scratch, (size_t)(r->end - r->start));
-	if (json_scan_string(&r->p, r->end, &r->scratch, s, len) != 0) {
-		json_reader_fail(r, "the string starting here has a raw "
-		    "control character, a bad escape or invalid UTF-8");
-		return (-1);
+	if ((fault = json_scan_string(&r->p, r->end, &r->scratch, s,
+	    len)) == 0)
+		return (0);
+	switch (fault) {
+	case JSON_SCAN_CONTROL:
+		json_reader_fail(r, "a raw control character in a string "
+		    "(it must be escaped)");
+		break;
+	case JSON_SCAN_BAD_ESCAPE:
+		json_reader_fail(r, "an invalid escape in a string");
+		break;
+	case JSON_SCAN_BAD_UTF8:
+		json_reader_fail(r, "invalid UTF-8 in a string");
+		break;
+	default:
+		json_reader_fail(r, "a string that is not closed");
+		break;
 	}
-	return (0);
+	return (-1);
 }
 
 /* Read an object's members (r->p just past its brace). */

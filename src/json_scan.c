@@ -121,7 +121,9 @@ json_scan_escape(const char *q, const char *end, struct buf *b)
 /*
  * Scan a string (*pp at its opening quote) the slow way: a pointer into
  * the input when it has no escapes, else its decoded form at the end of
- * scratch.  json_scan_string tries the common case first.
+ * scratch.  json_scan_string tries the common case first.  On failure *pp
+ * is moved to the offending byte (the end of the input for a string that
+ * is not closed) and the result says what is wrong.
  */
 int
 json_scan_string_slow(const char **pp, const char *end, struct buf *scratch,
@@ -147,8 +149,10 @@ json_scan_string_slow(const char **pp, const char *end, struct buf *scratch,
 
 		if (c == '"')
 			break;
-		if (c < 0x20)
-			return (-1);
+		if (c < 0x20) {
+			*pp = q;
+			return (JSON_SCAN_CONTROL);
+		}
 		if (c == '\\') {
 			if (!escaped) {
 				/* Copy what came before the first escape. */
@@ -158,22 +162,28 @@ json_scan_string_slow(const char **pp, const char *end, struct buf *scratch,
 				    (size_t)(q - start));
 				scratch->len += (size_t)(q - start);
 			}
-			if ((n = json_scan_escape(q + 1, end, scratch)) == 0)
-				return (-1);
+			if ((n = json_scan_escape(q + 1, end, scratch)) == 0) {
+				*pp = q;
+				return (JSON_SCAN_BAD_ESCAPE);
+			}
 			q += 1 + n;
 			continue;
 		}
 		if ((n = buf_utf8_seqlen((const unsigned char *)q,
-		    (size_t)(end - q))) == 0)
-			return (-1);
+		    (size_t)(end - q))) == 0) {
+			*pp = q;
+			return (JSON_SCAN_BAD_UTF8);
+		}
 		if (escaped) {
 			memcpy(scratch->data + scratch->len, q, n);
 			scratch->len += n;
 		}
 		q += n;
 	}
-	if (q >= end)
-		return (-1);
+	if (q >= end) {
+		*pp = end;
+		return (JSON_SCAN_UNCLOSED);
+	}
 	if (escaped) {
 		*s = scratch->data + decoded;
 		*len = scratch->len - decoded;

@@ -487,6 +487,43 @@ START_TEST(check_chat_request_errors_body)
 }
 END_TEST
 
+/*
+ * A body that is not JSON gets a message saying what is wrong and where:
+ * the line and column of the offending byte, not of the string holding it.
+ */
+START_TEST(check_chat_request_errors_say_where)
+{
+	static const struct {
+		const char	*body;
+		const char	*says;
+	} cases[] = {
+		{ "{\"model\": \"m\",\n \"messages\": [{\"role\": \"user\", "
+		    "\"content\": \"one\ttwo\"}]}",
+		    "a raw control character in a string (it must be escaped) "
+		    "(line 2, column 47)" },
+		{ "{\"messages\": [{\"content\": \"caf\\xe9\"}]}",
+		    "an invalid escape in a string (line 1, column 31)" },
+		{ "{\"messages\": [{\"content\": \"caf\xe9\"}]}",
+		    "invalid UTF-8 in a string (line 1, column 31)" },
+		{ "{\"messages\": [1,]}",
+		    "a value expected (line 1, column 17)" },
+	};
+	struct chat_request	cr;
+	struct api_error	e;
+	size_t			i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&e, 0, sizeof(e));
+		ck_assert_int_eq(chat_request_parse(&cr, cases[i].body,
+		    strlen(cases[i].body), &e), -1);
+		ck_assert_str_eq(e.code, "invalid_json");
+		ck_assert_msg(strstr(e.message, cases[i].says) != NULL,
+		    "case %zu: \"%s\" does not say \"%s\"", i, e.message,
+		    cases[i].says);
+	}
+}
+END_TEST
+
 /* The messages array and each message. */
 START_TEST(check_chat_request_errors_messages)
 {
@@ -775,6 +812,7 @@ chat_request_suite(void)
 
 	tc = tcase_create("errors");
 	tcase_add_test(tc, check_chat_request_errors_body);
+	tcase_add_test(tc, check_chat_request_errors_say_where);
 	tcase_add_test(tc, check_chat_request_errors_messages);
 	tcase_add_test(tc, check_chat_request_errors_parts);
 	tcase_add_test(tc, check_chat_request_errors_fields);
