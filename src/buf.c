@@ -31,6 +31,9 @@ buf_init(struct buf *b)
  * AddressSanitizer the kept memory is poisoned, so a use after buf_free is
  * still reported.  One pool per process: the proxy is single-threaded.
  */
+/* Strings up to this long are escaped byte by byte, longer ones in runs. */
+#define BUF_SHORT_ESCAPE	16
+
 #define BUF_POOL_MIN		256
 #define BUF_POOL_CLASSES	9		/* 256 B .. 64 KiB */
 #define BUF_POOL_PER_CLASS	256
@@ -328,6 +331,38 @@ buf_json_escape_byte(char *o, unsigned char c)
 }
 
 /*
+ * buf_add_json_escaped for a few bytes (a token of streamed text, most
+ * often): one pass byte by byte into room reserved for the worst case
+ * costs less than setting up the runs.
+ */
+static void
+buf_json_escape_short(struct buf *b, const unsigned char *p, size_t len)
+{
+	size_t		 i, n;
+	unsigned char	 c;
+	char		*o;
+
+	buf_reserve(b, len * 6);
+	o = b->data + b->len;
+	for (i = 0; i < len; i++) {
+		c = p[i];
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
+			*o++ = (char)c;
+		else if (c < 0x80)
+			o += buf_json_escape_byte(o, c);
+		else if ((n = buf_utf8_seqlen(p + i, len - i)) == 0) {
+			memcpy(o, "\\ufffd", 6);
+			o += 6;
+		} else {
+			memcpy(o, p + i, n);
+			o += n;
+			i += n - 1;
+		}
+	}
+	b->len = (size_t)(o - b->data);
+}
+
+/*
  * Append s as the inside of a JSON string: quotes, backslashes and control
  * characters are escaped, valid UTF-8 is copied as is, and each invalid
  * byte becomes U+FFFD so the output is always valid JSON.
@@ -339,6 +374,10 @@ buf_add_json_escaped(struct buf *b, const char *s, size_t len)
 	size_t			 i = 0, run, n;
 	char			*o;
 
+	if (len <= BUF_SHORT_ESCAPE) {
+		buf_json_escape_short(b, p, len);
+		return;
+	}
 	buf_reserve(b, len + 2);
 	while (i < len) {
 		/*
