@@ -413,6 +413,15 @@ START_TEST(check_json_reader_table)
 		CASE_BAD("[\"\\ud83d \\ude00\"]"),
 		CASE_BAD("[\"\\ude00\"]"),		/* low alone */
 		CASE_BAD("[\"\\ude00\\ud83d\"]"),
+		/* The ends of each surrogate range, alone and mispaired. */
+		CASE_BAD("[\"\\udc00\"]"),
+		CASE_BAD("[\"\\udfff\"]"),
+		CASE_BAD("[\"\\ud800\"]"),
+		CASE_BAD("[\"\\udbff\"]"),
+		CASE_BAD("[\"\\udbff\\ue000\"]"),
+		CASE_BAD("[\"\\ud800\\udbff\"]"),
+		CASE_BAD("[\"\\udbff\\udbff\"]"),
+		CASE_OK("[\"\\udbff\\udc00\",\"\\ud800\\udfff\"]"),
 		CASE_BAD("[\"\\u12\"]"),
 		CASE_BAD("[\"\\u12g4\"]"),
 		CASE_BAD("[\"\\u\"]"),
