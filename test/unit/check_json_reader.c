@@ -931,6 +931,44 @@ START_TEST(check_json_reader_utf8_sweep34)
 }
 END_TEST
 
+/*
+ * Every proper prefix of a valid body is refused, read from a block of
+ * exactly its size: under AddressSanitizer a scan that looks one byte too
+ * far (a \u escape or a surrogate pair cut short) is caught here.
+ */
+START_TEST(check_json_reader_every_prefix)
+{
+	static const char	*docs[] = {
+		"[\"\\ud83d\\ude00\",\"\\u00e9\\n\",\"caf\xc3\xa9 \xf0\x9f\x98\x80\"]",
+		"{\"a\":[true,false,null,-12.5e+3,0,-0,123456789012345678],"
+		    "\"b\\u0041c\":{\"d\":\"\\\"\\\\\\/\\b\\f\\r\\t\"}}",
+		"{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+	};
+	struct json_reader_error	 err;
+	json_t				*v;
+	char				*p;
+	size_t				 d, len, n;
+
+	for (d = 0; d < sizeof(docs) / sizeof(docs[0]); d++) {
+		len = strlen(docs[d]);
+		v = json_reader_parse(docs[d], len, NULL);
+		ck_assert_msg(v != NULL, "document %zu refused", d);
+		json_decref(v);
+		for (n = 0; n < len; n++) {
+			ck_assert_ptr_nonnull(p = malloc(n > 0 ? n : 1));
+			memcpy(p, docs[d], n);
+			v = json_reader_parse(p, n, &err);
+			ck_assert_msg(v == NULL, "document %zu cut to %zu bytes "
+			    "accepted", d, n);
+			ck_assert_msg(err.offset <= n && err.text[0] != '\0',
+			    "document %zu cut to %zu: offset %zu", d, n,
+			    err.offset);
+			free(p);
+		}
+	}
+}
+END_TEST
+
 /* The json_reader suite. */
 Suite *
 json_reader_suite(void)
@@ -947,6 +985,7 @@ json_reader_suite(void)
 	tcase_add_test(tc, check_json_reader_values);
 	tcase_add_test(tc, check_json_reader_error_position);
 	tcase_add_test(tc, check_json_reader_long_strings);
+	tcase_add_test(tc, check_json_reader_every_prefix);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("utf8");
