@@ -24,6 +24,7 @@ struct chat_request {
 	int		 first_turn;	/* one message, from the user */
 	struct buf	 files;		/* Dify file mappings, JSON array items */
 	size_t		 nfiles;
+	size_t		 body_len;	/* of the request: sizes the query */
 };
 
 int	 chat_request_parse(struct chat_request *, const char *, size_t,

@@ -378,7 +378,8 @@ buf_add_json_escaped(struct buf *b, const char *s, size_t len)
 		buf_json_escape_short(b, p, len);
 		return;
 	}
-	buf_reserve(b, len + 2);
+	/* Room for an escape every eight bytes or so without growing. */
+	buf_reserve(b, len + len / 8 + 2);
 	while (i < len) {
 		/*
 		 * The longest run that needs no escaping (plain ASCII and
