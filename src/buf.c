@@ -290,8 +290,9 @@ buf_utf8_prefix(const char *s, size_t len, size_t max)
 }
 
 /*
- * Write the escape for byte c (a quote, a backslash or a control
- * character) at o, which has room for six bytes; returns its length.
+ * Write what stands for byte c at o, which has room for six bytes: the
+ * escape of a quote, a backslash or a control character, or U+FFFD for a
+ * byte that starts no valid UTF-8 sequence.  Returns its length.
  */
 static size_t
 buf_json_escape_byte(char *o, unsigned char c)
@@ -299,6 +300,10 @@ buf_json_escape_byte(char *o, unsigned char c)
 	static const char	 hex[] = "0123456789abcdef";
 	char			 e;
 
+	if (c >= 0x80) {
+		memcpy(o, "\\ufffd", 6);
+		return (6);
+	}
 	switch (c) {
 	case '"':
 	case '\\':
@@ -348,12 +353,9 @@ buf_json_escape_short(struct buf *b, const unsigned char *p, size_t len)
 		c = p[i];
 		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
 			*o++ = (char)c;
-		else if (c < 0x80)
+		else if (c < 0x80 || (n = buf_utf8_seqlen(p + i, len - i)) == 0)
 			o += buf_json_escape_byte(o, c);
-		else if ((n = buf_utf8_seqlen(p + i, len - i)) == 0) {
-			memcpy(o, "\\ufffd", 6);
-			o += 6;
-		} else {
+		else {
 			memcpy(o, p + i, n);
 			o += n;
 			i += n - 1;
@@ -396,15 +398,9 @@ buf_add_json_escaped(struct buf *b, const char *s, size_t len)
 		memcpy(o, p + i, run - i);
 		o += run - i;
 		i = run;
-		if (i < len) {
-			if (p[i] >= 0x80) {
-				/* Not valid UTF-8 (valid sequences are above). */
-				memcpy(o, "\\ufffd", 6);
-				o += 6;
-			} else
-				o += buf_json_escape_byte(o, p[i]);
-			i++;
-		}
+		/* What ended the run: an escape, or invalid UTF-8. */
+		if (i < len)
+			o += buf_json_escape_byte(o, p[i++]);
 		b->len = (size_t)(o - b->data);
 	}
 }

@@ -116,8 +116,10 @@ chat_request_check_content(json_t *content, size_t i, struct api_error *err,
 	const char	*t, *url;
 	size_t		 j;
 
-	/* Parameter names are formatted only for errors: valid requests,
-	 * long conversations included, pay no printf per message. */
+	/*
+	 * Parameter names are formatted only for errors: valid requests,
+	 * long conversations included, pay no printf per message.
+	 */
 	*has_text = 0;
 	if (content == NULL || json_is_null(content))
 		return (0);

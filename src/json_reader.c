@@ -97,6 +97,32 @@ json_reader_string(struct json_reader *r, const char **s, size_t *len)
 	return (-1);
 }
 
+/* Skip whitespace, then take byte c (and the whitespace after it) if next. */
+static int
+json_reader_take(struct json_reader *r, char c)
+{
+	r->p = json_scan_ws(r->p, r->end);
+	if (r->p >= r->end || *r->p != c)
+		return (0);
+	r->p = json_scan_ws(r->p + 1, r->end);
+	return (1);
+}
+
+/*
+ * After a member or an element: 1 when a ',' says another follows, 0 when
+ * close ends the container, -1 (the error recorded) for anything else.
+ */
+static int
+json_reader_next(struct json_reader *r, char close, const char *expected)
+{
+	if (json_reader_take(r, ','))
+		return (1);
+	if (json_reader_take(r, close))
+		return (0);
+	json_reader_fail(r, expected);
+	return (-1);
+}
+
 /* Read an object's members (r->p just past its brace). */
 static json_t *
 json_reader_object(struct json_reader *r, int depth)
@@ -104,15 +130,13 @@ json_reader_object(struct json_reader *r, int depth)
 	json_t		*obj, *v;
 	const char	*key;
 	size_t		 keylen;
+	int		 more;
 
 	if ((obj = json_object()) == NULL)
 		return (json_reader_fail(r, "out of memory"));
-	r->p = json_scan_ws(r->p, r->end);
-	if (r->p < r->end && *r->p == '}') {
-		r->p++;
+	if (json_reader_take(r, '}'))
 		return (obj);
-	}
-	for (;;) {
+	do {
 		if (r->p >= r->end || *r->p != '"') {
 			json_reader_fail(r, "a string key or '}' expected");
 			goto fail;
@@ -123,12 +147,10 @@ json_reader_object(struct json_reader *r, int depth)
 			json_reader_fail(r, "a NUL byte in an object key");
 			goto fail;
 		}
-		r->p = json_scan_ws(r->p, r->end);
-		if (r->p >= r->end || *r->p != ':') {
+		if (!json_reader_take(r, ':')) {
 			json_reader_fail(r, "':' expected");
 			goto fail;
 		}
-		r->p = json_scan_ws(r->p + 1, r->end);
 		v = json_reader_value(r, depth + 1);
 		if (v == NULL || json_object_setn_new_nocheck(obj, key, keylen,
 		    v) != 0) {
@@ -136,18 +158,9 @@ json_reader_object(struct json_reader *r, int depth)
 				json_reader_fail(r, "out of memory");
 			goto fail;
 		}
-		r->p = json_scan_ws(r->p, r->end);
-		if (r->p < r->end && *r->p == ',') {
-			r->p = json_scan_ws(r->p + 1, r->end);
-			continue;
-		}
-		if (r->p < r->end && *r->p == '}') {
-			r->p++;
-			return (obj);
-		}
-		json_reader_fail(r, "',' or '}' expected");
-		goto fail;
-	}
+	} while ((more = json_reader_next(r, '}', "',' or '}' expected")) == 1);
+	if (more == 0)
+		return (obj);
 fail:
 	json_decref(obj);
 	return (NULL);
@@ -158,33 +171,22 @@ static json_t *
 json_reader_array(struct json_reader *r, int depth)
 {
 	json_t	*arr, *v;
+	int	 more;
 
 	if ((arr = json_array()) == NULL)
 		return (json_reader_fail(r, "out of memory"));
-	r->p = json_scan_ws(r->p, r->end);
-	if (r->p < r->end && *r->p == ']') {
-		r->p++;
+	if (json_reader_take(r, ']'))
 		return (arr);
-	}
-	for (;;) {
+	do {
 		if ((v = json_reader_value(r, depth + 1)) == NULL)
 			goto fail;
 		if (json_array_append_new(arr, v) != 0) {
 			json_reader_fail(r, "out of memory");
 			goto fail;
 		}
-		r->p = json_scan_ws(r->p, r->end);
-		if (r->p < r->end && *r->p == ',') {
-			r->p = json_scan_ws(r->p + 1, r->end);
-			continue;
-		}
-		if (r->p < r->end && *r->p == ']') {
-			r->p++;
-			return (arr);
-		}
-		json_reader_fail(r, "',' or ']' expected");
-		goto fail;
-	}
+	} while ((more = json_reader_next(r, ']', "',' or ']' expected")) == 1);
+	if (more == 0)
+		return (arr);
 fail:
 	json_decref(arr);
 	return (NULL);

@@ -60,13 +60,38 @@ json_scan_put_utf8(struct buf *b, long cp)
 }
 
 /*
+ * Decode the \uXXXX escape at q (at its 'u'), or the surrogate pair it
+ * opens, onto the end of b; returns the bytes of input it took, or 0 if
+ * it is malformed.
+ */
+static size_t
+json_scan_unicode(const char *q, const char *end, struct buf *b)
+{
+	long	cp, lo;
+
+	if (end - q < 5 || (cp = json_scan_u4(q + 1)) < 0)
+		return (0);
+	if (cp >= 0xdc00 && cp <= 0xdfff)
+		return (0);	/* a lone low half */
+	if (cp < 0xd800 || cp > 0xdbff) {
+		json_scan_put_utf8(b, cp);
+		return (5);
+	}
+	if (end - q < 11 || q[5] != '\\' || q[6] != 'u' ||
+	    (lo = json_scan_u4(q + 7)) < 0xdc00 || lo > 0xdfff)
+		return (0);
+	json_scan_put_utf8(b, 0x10000 + ((cp - 0xd800) << 10) +
+	    (lo - 0xdc00));
+	return (11);
+}
+
+/*
  * Decode the escape at q (just past its backslash) onto the end of b;
  * returns the bytes of input it took, or 0 if it is malformed.
  */
 static size_t
 json_scan_escape(const char *q, const char *end, struct buf *b)
 {
-	long	cp, lo;
 	char	c;
 
 	if (q >= end)
@@ -93,29 +118,12 @@ json_scan_escape(const char *q, const char *end, struct buf *b)
 		c = '\t';
 		break;
 	case 'u':
-		c = 0;
-		break;
+		return (json_scan_unicode(q, end, b));
 	default:
 		return (0);
 	}
-	if (*q != 'u') {
-		b->data[b->len++] = c;
-		return (1);
-	}
-	if (end - q < 5 || (cp = json_scan_u4(q + 1)) < 0)
-		return (0);
-	if (cp >= 0xdc00 && cp <= 0xdfff)
-		return (0);	/* a lone low half */
-	if (cp < 0xd800 || cp > 0xdbff) {
-		json_scan_put_utf8(b, cp);
-		return (5);
-	}
-	if (end - q < 11 || q[5] != '\\' || q[6] != 'u' ||
-	    (lo = json_scan_u4(q + 7)) < 0xdc00 || lo > 0xdfff)
-		return (0);
-	json_scan_put_utf8(b, 0x10000 + ((cp - 0xd800) << 10) +
-	    (lo - 0xdc00));
-	return (11);
+	b->data[b->len++] = c;
+	return (1);
 }
 
 /*
