@@ -15,15 +15,21 @@
  *    clears it.
  *
  *  - Until the reply starts, evhttp does not read the client socket and
- *    would not notice a client hanging up.  A reply that has not started
- *    within DOWNSTREAM_WATCH_AFTER_MS gets a separate event that watches
- *    the socket for EV_READ|EV_CLOSED (sooner replies never need it, and
- *    skip its two epoll_ctl calls): libevent's epoll backend reports a
- *    reset (EPOLLERR) as EV_READ|EV_WRITE, never EV_CLOSED, so watching
- *    EV_CLOSED alone would miss resets and spin on the level-triggered
- *    error.  When the event fires, poll(2) with POLLRDHUP tells a hang-up
- *    from bytes of a pipelined request; in that case the event is dropped
- *    (its readiness would not clear) and the same check runs from a timer.
+ *    would not notice a client hanging up.  So a separate event watches
+ *    the socket for EV_READ from the moment the request arrives: a close
+ *    makes the socket readable (end of file), and libevent's epoll backend
+ *    reports a reset (EPOLLERR) as EV_READ|EV_WRITE.  The watch costs no
+ *    epoll_ctl of its own when set up and dropped at the right moments:
+ *    evhttp turns its reading off just before our handler runs, and the
+ *    watch is added in that loop turn, so the socket changes only from
+ *    evhttp's reader to ours (one EPOLL_CTL_MOD, where evhttp alone would
+ *    make a DEL now and an ADD when the reply starts); it is dropped just
+ *    after the reply has turned evhttp's reading back on, so the socket
+ *    always has a reader and libevent has nothing to change.  (EV_CLOSED
+ *    would add EPOLLRDHUP, and with it an epoll_ctl each way.)  When the
+ *    event fires, poll(2) with POLLRDHUP tells a hang-up from bytes of a
+ *    pipelined request; in that case the event is dropped (its readiness
+ *    would not clear) and the same check runs from a timer.
  *    A client that hung up gets a 499 with Connection: close, which evhttp
  *    writes (or fails to write) and cleans up through its normal paths.
  *    A client that half-closes its sending side also counts as gone: HTTP
@@ -57,8 +63,6 @@
 #define DOWNSTREAM_MAX_PIPELINED	(64 * 1024)
 /* How often a client with pipelined bytes is checked for a hang-up. */
 #define DOWNSTREAM_RECHECK_MS		250
-/* How long a request may wait for its reply before the hang-up watch. */
-#define DOWNSTREAM_WATCH_AFTER_MS	50
 
 /* Convert milliseconds to a timeval. */
 static struct timeval
@@ -214,27 +218,6 @@ downstream_watch(int fd UNUSED, short what, void *arg)
 	evtimer_add(ds->closed_ev, &tv);
 }
 
-/*
- * The reply has not started after DOWNSTREAM_WATCH_AFTER_MS: watch the
- * socket from now on.  Most replies start sooner, and then the watch,
- * which costs two epoll_ctl calls, is never set up.
- */
-static void
-downstream_watch_start(int fd UNUSED, short what UNUSED, void *arg)
-{
-	struct downstream	*ds = arg;
-
-	if (downstream_peer_gone(ds->fd)) {
-		downstream_hangup(ds);
-		return;
-	}
-	event_free(ds->closed_ev);
-	ds->closed_ev = event_new(ds->base, ds->fd, EV_READ | EV_CLOSED,
-	    downstream_watch, ds);
-	if (ds->closed_ev != NULL)
-		event_add(ds->closed_ev, NULL);
-}
-
 /* All output was written: tell the owner, which may resume reading Dify. */
 static void
 downstream_flushed(struct evhttp_connection *evcon UNUSED, void *arg)
@@ -275,13 +258,13 @@ downstream_init(struct downstream *ds, struct evhttp_request *req,
 		/*
 		 * Tokens must not wait for Nagle and delayed ACKs: accepted
 		 * sockets inherit TCP_NODELAY from the listener (server.c).
+		 * The hang-up watch starts now (see the top of this file).
 		 */
-		struct timeval	tv = downstream_tv(DOWNSTREAM_WATCH_AFTER_MS);
-
 		ds->fd = fd;
-		ds->closed_ev = evtimer_new(base, downstream_watch_start, ds);
+		ds->closed_ev = event_new(base, fd, EV_READ, downstream_watch,
+		    ds);
 		if (ds->closed_ev != NULL)
-			evtimer_add(ds->closed_ev, &tv);
+			event_add(ds->closed_ev, NULL);
 	}
 }
 
@@ -312,12 +295,13 @@ downstream_reply(struct downstream *ds, int status, const void *body,
 {
 	if (ds->req == NULL || ds->finished)
 		return;
-	downstream_unwatch(ds);
 	ds->finished = 1;
 	ds->status = status;
 	ds->bytes_out += len;
 	evbuffer_add(ds->chunk, body, len);
 	evhttp_send_reply(ds->req, status, NULL, ds->chunk);
+	/* After evhttp's reader is back on (see the top of this file). */
+	downstream_unwatch(ds);
 }
 
 /*
@@ -335,7 +319,6 @@ downstream_start(struct downstream *ds, int status)
 
 	if (ds->req == NULL || ds->finished || ds->started)
 		return;
-	downstream_unwatch(ds);
 	ds->started = 1;
 	ds->status = status;
 	/*
@@ -368,6 +351,8 @@ downstream_start(struct downstream *ds, int status)
 		evbuffer_freeze(ds->output, 1);
 		bufferevent_disable(bev, EV_WRITE);
 	}
+	/* After evhttp's reader is back on (see the top of this file). */
+	downstream_unwatch(ds);
 }
 
 /* Format n as the hex size line of an HTTP chunk; returns its length. */
