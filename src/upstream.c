@@ -43,7 +43,9 @@
  *    bytes, the call reads the rest of a chunked body itself: evhttp's
  *    reading is switched off and an event of the call's own
  *    (upstream_call_readable) reads up to 64 KiB at a time straight into
- *    the decoder, with the idle timeout as its timeout.  evhttp never
+ *    the decoder, with the idle timeout as its timeout.  When evhttp's
+ *    first read was cut at its 4 KiB, the call reads once more at once,
+ *    so a burst reaches the client in one write.  evhttp never
  *    sees those bytes; it reads "until close" and the decoder decides
  *    where the body ends.  At the last chunk the call sets ntoread to 0
  *    and runs evhttp's read callback, which completes the request as
@@ -98,6 +100,13 @@
  * room for a NUL its decoded bytes still fit the largest pooled buffer.
  */
 #define UPSTREAM_DIRECT_READ	(64 * 1024 - 1)
+/*
+ * libevent 2.1 reads a socket at most 4 KiB at a time (EVBUFFER_MAX_READ).
+ * When evhttp's first read of a response brought at least this much body
+ * besides the head, it was almost surely cut at that limit with more
+ * waiting, and the call reads on at once (see upstream_req_chunk).
+ */
+#define UPSTREAM_FULL_FIRST_READ	(3 * 1024)
 
 enum upstream_conn_where {
 	CONN_BUSY,
@@ -660,11 +669,13 @@ upstream_call_pass_decoded(struct upstream_call *call)
 /*
  * Pass what a read brought to the owner: as it is, or decoded from the
  * chunked framing into one run (a read usually holds several of Dify's
- * one-event chunks).  Returns the decoder's verdict (CHUNKED_MORE when
- * not chunked).
+ * one-event chunks).  With hold, decoded bytes stay in call->decoded for
+ * the caller to pass on with more.  Returns the decoder's verdict
+ * (CHUNKED_MORE when not chunked).
  */
 static enum chunked_result
-upstream_call_feed(struct upstream_call *call, struct evbuffer *buf)
+upstream_call_feed(struct upstream_call *call, struct evbuffer *buf,
+    int hold)
 {
 	struct evbuffer_iovec	 vec[8];
 	enum chunked_result	 r = CHUNKED_MORE;
@@ -691,7 +702,8 @@ upstream_call_feed(struct upstream_call *call, struct evbuffer *buf)
 			if (r != CHUNKED_MORE)
 				break;
 		}
-		upstream_call_pass_decoded(call);
+		if (!hold)
+			upstream_call_pass_decoded(call);
 		evbuffer_drain(buf, taken);
 		if (r != CHUNKED_MORE)
 			break;
@@ -736,9 +748,10 @@ upstream_call_own_stop(struct upstream_call *call)
 
 /*
  * Take over reading a plain-HTTP chunked body from evhttp (see the top of
- * this file).  Nothing happens where that is not possible.
+ * this file).  Nothing happens where that is not possible.  Returns the
+ * socket when the call now reads it itself and is not paused, else -1.
  */
-static void
+static int
 upstream_call_own_start(struct upstream_call *call)
 {
 	struct bufferevent	*bev;
@@ -748,13 +761,18 @@ upstream_call_own_start(struct upstream_call *call)
 	    call->up->cfg->upstream.tls || call->conn == NULL ||
 	    (bev = evhttp_connection_get_bufferevent(call->conn->evcon)) ==
 	    NULL || (fd = bufferevent_getfd(bev)) == -1)
-		return;
+		return (-1);
+	if (call->read_ev != NULL && event_get_fd(call->read_ev) != fd) {
+		/* Made for the socket the request went out on; not this one. */
+		event_free(call->read_ev);
+		call->read_ev = NULL;
+	}
 	if (call->read_ev == NULL && (call->read_ev = event_new(call->up->base,
 	    fd, EV_READ | EV_PERSIST, upstream_call_readable, call)) == NULL)
-		return;
+		return (-1);
 	if (call->idle_ev == NULL && (call->idle_ev = evtimer_new(
 	    call->up->base, upstream_call_idle, call)) == NULL)
-		return;
+		return (-1);
 	/*
 	 * Ours first, then evhttp's off: the socket keeps a reader
 	 * throughout, so libevent has no epoll change to make (off, then
@@ -764,12 +782,14 @@ upstream_call_own_start(struct upstream_call *call)
 	if (!call->paused)
 		upstream_call_own_arm(call);
 	bufferevent_disable(bev, EV_READ);
+	return (call->paused ? -1 : fd);
 }
 
 /*
- * Stop reading the socket ourselves and let evhttp read it again: its
- * reader on before ours goes (see own_start).  Paused, it stays off until
- * the resume.
+ * Stop reading the socket ourselves and let evhttp read it again (end of
+ * file, read error): its reader on before ours goes (see own_start).
+ * Paused, it stays off until the resume.  At the end of the body the call
+ * keeps its reader instead (upstream_call_after_read).
  */
 static void
 upstream_call_own_hand_back(struct upstream_call *call)
@@ -791,22 +811,34 @@ upstream_call_own_return(struct upstream_call *call)
 }
 
 /*
- * Decode bytes read from Dify's socket by the call itself and pass the
- * body on.  Sets *extra when bytes followed the body.
+ * Read Dify's socket once, as the call, and decode what came into
+ * call->decoded (the caller passes it on).  Returns 1 with the decoder's
+ * verdict in *r (*extra set when bytes followed the body), 0 when there
+ * was nothing to read, -1 at end of file or on an error, which evhttp's
+ * own read is left to find.
  */
-static enum chunked_result
-upstream_call_feed_read(struct upstream_call *call, const char *in,
-    size_t n, int *extra)
+static int
+upstream_call_read_once(struct upstream_call *call, int fd,
+    enum chunked_result *r, int *extra)
 {
-	enum chunked_result	r;
-	size_t			used;
+	static char	in[UPSTREAM_DIRECT_READ];
+	ssize_t		n;
+	size_t		used;
 
-	buf_reserve(&call->decoded, n);
-	r = chunked_feed(&call->dechunk, in, n, &used, &call->decoded);
-	upstream_call_pass_decoded(call);
-	if (r == CHUNKED_END && used < n)
+	do
+		n = read(fd, in, sizeof(in));
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return (0);
+	if (n <= 0)
+		return (-1);
+	call->last_read_us = util_now_usec();
+	buf_reserve(&call->decoded, (size_t)n);
+	*r = chunked_feed(&call->dechunk, in, (size_t)n, &used,
+	    &call->decoded);
+	if (*r == CHUNKED_END && used < (size_t)n)
 		*extra = 1;
-	return (r);
+	return (1);
 }
 
 /*
@@ -871,8 +903,13 @@ upstream_call_after_read(struct upstream_call *call, enum chunked_result r,
 		return (1);
 	}
 	if (r == CHUNKED_END) {
-		/* The body is complete: evhttp finishes the request. */
-		upstream_call_own_hand_back(call);
+		/*
+		 * The body is complete: evhttp finishes the request within
+		 * this loop turn, turning its reader off and on again to
+		 * watch the idle connection, and the done callback stops
+		 * ours.  Ours stays until then, so the socket never lacks a
+		 * reader and libevent has no epoll change to make.
+		 */
 		if (call->close_after || leftover)
 			evhttp_add_header(evhttp_request_get_input_headers(req),
 			    "Connection", "close");
@@ -915,26 +952,20 @@ upstream_call_idle(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 static void
 upstream_call_readable(evutil_socket_t fd, short what UNUSED, void *arg)
 {
-	static char		 in[UPSTREAM_DIRECT_READ];
 	struct upstream_call	*call = arg;
 	struct bufferevent	*bev;
-	enum chunked_result	 r;
-	ssize_t			 n;
-	int			 extra = 0;
+	enum chunked_result	 r = CHUNKED_MORE;
+	int			 extra = 0, got;
 
-	do
-		n = read(fd, in, sizeof(in));
-	while (n == -1 && errno == EINTR);
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if ((got = upstream_call_read_once(call, fd, &r, &extra)) == 0)
 		return;
-	if (n <= 0) {
+	if (got == -1) {
 		/* evhttp's own read finds the end of file or the error. */
 		upstream_call_own_return(call);
 		return;
 	}
-	call->last_read_us = util_now_usec();
 	call->in_callback++;
-	r = upstream_call_feed_read(call, in, (size_t)n, &extra);
+	upstream_call_pass_decoded(call);
 	call->in_callback--;
 	if (upstream_call_after_read(call, r, extra) || r != CHUNKED_END)
 		return;
@@ -953,6 +984,8 @@ upstream_req_chunk(struct evhttp_request *req, void *arg)
 	struct upstream_call	*call = arg;
 	struct evbuffer		*buf = evhttp_request_get_input_buffer(req);
 	enum chunked_result	 r;
+	size_t			 first;
+	int			 extra, fd, got = 0;
 
 	if (call->cancelled)
 		return;
@@ -960,13 +993,28 @@ upstream_req_chunk(struct evhttp_request *req, void *arg)
 		/* This libevent frames the body itself after all: let it. */
 		call->chunked = 0;
 	}
+	/*
+	 * Hold what evhttp read: when its read was cut at its 4 KiB limit,
+	 * the call takes the socket over now and reads the rest at once, so
+	 * a burst of events reaches the owner, and the client, in one pass
+	 * instead of one now and one a loop turn later.
+	 */
 	call->in_callback++;
-	r = upstream_call_feed(call, buf);
+	first = evbuffer_get_length(buf);
+	r = upstream_call_feed(call, buf, 1);
+	extra = evbuffer_get_length(buf) > 0;
+	if (r == CHUNKED_MORE && !call->cancelled &&
+	    first >= UPSTREAM_FULL_FIRST_READ &&
+	    (fd = upstream_call_own_start(call)) != -1)
+		got = upstream_call_read_once(call, fd, &r, &extra);
+	upstream_call_pass_decoded(call);
 	call->in_callback--;
-	if (upstream_call_after_read(call, r, evbuffer_get_length(buf) > 0))
+	if (upstream_call_after_read(call, r, extra))
 		return;
+	if (got == -1)
+		upstream_call_own_return(call);
 	/* evhttp completes an ended body when we return. */
-	if (r == CHUNKED_MORE)
+	else if (r == CHUNKED_MORE)
 		upstream_call_own_start(call);
 }
 
@@ -1053,6 +1101,76 @@ upstream_req_done(struct evhttp_request *req, void *arg)
 	upstream_call_finish(call, result, detail);
 }
 
+/*
+ * Write a request evhttp has just queued on a live plain connection now.
+ * Left to libevent, it goes out a loop turn later, after an epoll_ctl that
+ * adds EPOLLOUT and an epoll_wait that reports it, and a second epoll_ctl
+ * drops EPOLLOUT again.  A socket bufferevent keeps the front of its
+ * output frozen between its own writes, so the write thaws it as libevent
+ * does.  Once everything is out, evhttp's write callback runs here, as it
+ * would from the write event: the connection moves on to reading the
+ * response, and the write event it had enabled is withdrawn within the
+ * same loop turn, so epoll never hears of it.  Whatever a short write
+ * leaves, and any error, is left to libevent's own write as before.  A
+ * new connection has nothing queued yet (evhttp writes after the
+ * connect), and TLS bytes must pass through OpenSSL: both are left alone.
+ *
+ * Sending also turns evhttp's reader of an idle connection off (it was
+ * watching for a close) and on again (for the response), which in one
+ * loop turn libevent applies as an EPOLL_CTL_MOD that changes nothing.
+ * The call's own read event, which it needs later anyway, holds the
+ * socket meanwhile (upstream_call_hold), so the reader count never
+ * drops to zero and there is nothing to apply.
+ */
+static void
+upstream_call_flush(struct upstream_call *call)
+{
+	struct bufferevent	*bev;
+	struct evbuffer		*out;
+	int			 fd, n;
+
+	if (call->up->cfg->upstream.tls || (bev =
+	    evhttp_connection_get_bufferevent(call->conn->evcon)) == NULL ||
+	    (fd = bufferevent_getfd(bev)) == -1)
+		return;
+	out = bufferevent_get_output(bev);
+	if (evbuffer_get_length(out) == 0)
+		return;
+	evbuffer_unfreeze(out, 1);
+	n = evbuffer_write(out, fd);
+	evbuffer_freeze(out, 1);
+	if (n > 0 && evbuffer_get_length(out) == 0)
+		bufferevent_trigger(bev, EV_WRITE, 0);
+}
+
+/*
+ * Add (on) or remove the call's read event on a live plain connection's
+ * socket around evhttp's send, as upstream_call_flush explains.  The
+ * event is the one the call reads the body with later; its callback
+ * never runs while held, since both calls happen in one function.
+ */
+static void
+upstream_call_hold(struct upstream_call *call, int on)
+{
+	struct bufferevent	*bev;
+	int			 fd;
+
+	if (!on) {
+		if (call->read_ev != NULL && !call->own_read)
+			event_del(call->read_ev);
+		return;
+	}
+	if (call->up->cfg->upstream.tls || (bev =
+	    evhttp_connection_get_bufferevent(call->conn->evcon)) == NULL ||
+	    (fd = bufferevent_getfd(bev)) == -1)
+		return;
+	if (call->read_ev == NULL)
+		call->read_ev = event_new(call->up->base, fd,
+		    EV_READ | EV_PERSIST, upstream_call_readable, call);
+	if (call->read_ev != NULL)
+		event_add(call->read_ev, NULL);
+}
+
 /* Hand the request to evhttp on a pooled or new connection. */
 static void
 upstream_call_send(struct upstream_call *call)
@@ -1095,9 +1213,11 @@ upstream_call_send(struct upstream_call *call)
 
 	call->state = CALL_SENT;
 	call->req = req;
+	upstream_call_hold(call, 1);
 	if (evhttp_make_request(call->conn->evcon, req, call->method,
 	    path) != 0) {
 		/* evhttp freed req. */
+		upstream_call_hold(call, 0);
 		call->req = NULL;
 		upstream_conn_release(call->conn, 0);
 		call->conn = NULL;
@@ -1112,6 +1232,8 @@ upstream_call_send(struct upstream_call *call)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		call->conn->nodelay = 1;
 	}
+	upstream_call_flush(call);
+	upstream_call_hold(call, 0);
 }
 
 /*

@@ -249,6 +249,46 @@ START_TEST(stream_cut_is_an_error_not_a_finish)
 END_TEST
 
 /*
+ * Dify closes right after a burst of any length: every size from one
+ * event to 18 KB, so the close lands inside libevent's first 4 KiB read,
+ * in the read the proxy makes at once when that one was full, and in its
+ * later reads.  Each stream carries exactly the text that came, then the
+ * error frame, never a finish; a non-streaming call gets a 502.
+ */
+START_TEST(stream_cut_after_any_burst_is_an_error)
+{
+	struct http_response	 r;
+	struct sse_frames	 f;
+	char			 query[64], want[1024], *body, *got;
+	int			 n;
+
+	for (n = 1; n <= 60; n++) {
+		snprintf(query, sizeof(query), "mock:events=100 mock:cut=%d",
+		    n);
+		mock_words(n, want, sizeof(want));
+		body = chat_body(query, NULL, 1, 0);
+		ck_assert_int_eq(http_chat(err_proxy.port, "app-chat", body,
+		    &r), 0);
+		ck_assert_int_eq(r.status, 200);
+		sse_split(r.body, r.bodylen, &f);
+		got = sse_content(&f);
+		ck_assert_msg(strcmp(got, want) == 0, "cut after %d: got %s",
+		    n, got);
+		ck_assert_msg(strstr(f.data[f.n - 1], "upstream_incomplete") !=
+		    NULL, "cut after %d: ends %s", n, f.data[f.n - 1]);
+		ck_assert(strstr(r.body, "[DONE]") == NULL);
+		free(got);
+		sse_frames_free(&f);
+		free(body);
+		http_response_free(&r);
+		if (n % 10 == 0)
+			err_expect(err_proxy.port, "app-chat", query, 0, 502,
+			    "server_error", "upstream_incomplete", NULL);
+	}
+}
+END_TEST
+
+/*
  * Dify goes quiet in the middle of the body (the proxy reads it itself by
  * then): the idle timeout (1.5 s) ends the stream with an error frame
  * after the text that came.
@@ -489,6 +529,7 @@ it_errors_suite(void)
 	tcase_add_test(tc, first_event_error_keeps_http_status);
 	tcase_add_test(tc, failed_workflow_is_an_error);
 	tcase_add_test(tc, stream_cut_is_an_error_not_a_finish);
+	tcase_add_test(tc, stream_cut_after_any_burst_is_an_error);
 	tcase_add_test(tc, silent_upstream_times_out);
 	tcase_add_test(tc, keepalive_is_an_empty_chunk);
 	tcase_add_test(tc, dify_down_is_502_within_connect_timeout);

@@ -141,6 +141,7 @@ struct directives {
 	int		 http_status;
 	char		 http_code[64];
 	int		 cut;
+	long long	 cut_after;	/* pieces before the cut */
 	int		 hang;
 	int		 hang_headers;
 	int		 workflow_failed;

@@ -13,8 +13,9 @@
  *   crlf spaced fragment                    framing and serializer
  *   message_file replace usage=P,C          event variants
  *   error error_nocode error_first=CODE,STATUS workflow_failed
- *   http=STATUS,CODE cut hang hang_headers close_after_end
- *                                           failures
+ *   http=STATUS,CODE cut[=N] hang hang_headers close_after_end
+ *                                           failures (cut: after N pieces,
+ *                                           2 by default)
  *   framing=ext|bad|junk|nolast             chunk framing by hand:
  *       extensions and a trailer, a malformed chunk after the first
  *       event, bytes after the last chunk, or no last chunk
@@ -125,8 +126,10 @@ directive_apply(struct directives *d, const char *name, size_t nlen,
 		d->error = 1;
 	else if (directive_is(name, nlen, "error_nocode"))
 		d->error_nocode = 1;
-	else if (directive_is(name, nlen, "cut"))
+	else if (directive_is(name, nlen, "cut")) {
 		d->cut = 1;
+		d->cut_after = n >= 0 ? n : 2;
+	}
 	else if (directive_is(name, nlen, "hang"))
 		d->hang = 1;
 	else if (directive_is(name, nlen, "hang_headers"))

@@ -876,8 +876,10 @@ stream_plan(struct stream *s)
 	}
 	if (flow && d->workflow_failed)
 		lim = lim < 1 ? lim : 1;
-	else if (d->error || d->cut)
+	else if (d->error)
 		lim = lim < 2 ? lim : 2;
+	else if (d->cut)
+		lim = lim < d->cut_after ? lim : d->cut_after;
 	stream_plan_pieces(s, lim);
 	if (flow && d->workflow_failed) {
 		stream_plan_add(s, ST_WF_FAILED, 0);
