@@ -51,7 +51,7 @@ PURE_SRCS	 = buf.c sse.c chunked.c dify_event.c chat_request.c api_error.c \
 		   mempool.c json_scan.c json_reader.c http_date.c
 # libevent glue.
 GLUE_SRCS	 = main.c master.c server.c sock.c exchange.c downstream.c upstream.c \
-		   models.c
+		   models.c bev.c
 
 PURE_OBJS	 = $(PURE_SRCS:%.c=$(BUILD)/obj/%.o)
 GLUE_OBJS	 = $(GLUE_SRCS:%.c=$(BUILD)/obj/%.o)

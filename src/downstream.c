@@ -56,6 +56,7 @@
 #include <event2/http.h>
 #include <event2/http_struct.h>
 
+#include "bev.h"
 #include "downstream.h"
 #include "util.h"
 
@@ -289,39 +290,25 @@ downstream_headers(struct downstream *ds)
 }
 
 /*
- * Write a whole response evhttp has just queued, now.  Left to libevent
- * it goes out a loop turn later: an epoll_ctl adds EPOLLOUT, an
- * epoll_wait reports it, and another epoll_ctl drops it.  The output's
- * front is frozen between libevent's writes, so it is thawed for the
- * write as libevent does.  When all of it is out, the write event evhttp
- * asked for is withdrawn before the loop applies it, and evhttp's write
+ * Write a whole response evhttp has just queued, now, not a loop turn
+ * later (see bev.c).  When all of it is out, the write event evhttp asked
+ * for is withdrawn before the loop applies it, and evhttp's write
  * callback (which completes the request: on_complete, then the next
  * request or the close) is deferred, as if the write event had fired:
  * run from here it would free the request under the caller of
- * downstream_reply.  A short write or an error is left to libevent.
+ * downstream_reply.
  */
 static void
 downstream_flush_reply(struct downstream *ds)
 {
 	struct evhttp_connection	*evcon;
 	struct bufferevent		*bev;
-	struct evbuffer			*out;
-	int				 fd;
 
 	if (ds->req == NULL ||
 	    (evcon = evhttp_request_get_connection(ds->req)) == NULL ||
 	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
-	    (fd = bufferevent_getfd(bev)) == -1)
+	    !bev_write_queued(bev))
 		return;
-	out = bufferevent_get_output(bev);
-	if (evbuffer_get_length(out) == 0)
-		return;
-	evbuffer_unfreeze(out, 1);
-	if (evbuffer_write(out, fd) <= 0 || evbuffer_get_length(out) > 0) {
-		evbuffer_freeze(out, 1);
-		return;
-	}
-	evbuffer_freeze(out, 1);
 	bufferevent_disable(bev, EV_WRITE);
 	bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
 }

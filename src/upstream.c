@@ -85,6 +85,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
+#include "bev.h"
 #include "buf.h"
 #include "chunked.h"
 #include "config.h"
@@ -657,6 +658,42 @@ upstream_req_header(struct evhttp_request *req, void *arg)
 	return (call->cancelled ? -1 : 0);
 }
 
+/*
+ * The socket of the call's connection when it is plain HTTP (TLS bytes
+ * must pass through OpenSSL) and has one, else -1; *bevp gets its
+ * bufferevent.
+ */
+static int
+upstream_call_plain_fd(struct upstream_call *call, struct bufferevent **bevp)
+{
+	struct bufferevent	*bev;
+
+	if (call->up->cfg->upstream.tls || call->conn == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(call->conn->evcon)) ==
+	    NULL)
+		return (-1);
+	*bevp = bev;
+	return (bufferevent_getfd(bev));
+}
+
+/*
+ * The call's own read event for socket fd, made on first use (or made
+ * again if the connection's socket changed since); NULL when out of
+ * memory.  Not added here.
+ */
+static struct event *
+upstream_call_read_event(struct upstream_call *call, int fd)
+{
+	if (call->read_ev != NULL && event_get_fd(call->read_ev) != fd) {
+		event_free(call->read_ev);
+		call->read_ev = NULL;
+	}
+	if (call->read_ev == NULL)
+		call->read_ev = event_new(call->up->base, fd,
+		    EV_READ | EV_PERSIST, upstream_call_readable, call);
+	return (call->read_ev);
+}
+
 /* Hand the body decoded from one read to the owner. */
 static void
 upstream_call_pass_decoded(struct upstream_call *call)
@@ -758,17 +795,8 @@ upstream_call_own_start(struct upstream_call *call)
 	int			 fd;
 
 	if (call->own_read || call->own_done || !call->chunked ||
-	    call->up->cfg->upstream.tls || call->conn == NULL ||
-	    (bev = evhttp_connection_get_bufferevent(call->conn->evcon)) ==
-	    NULL || (fd = bufferevent_getfd(bev)) == -1)
-		return (-1);
-	if (call->read_ev != NULL && event_get_fd(call->read_ev) != fd) {
-		/* Made for the socket the request went out on; not this one. */
-		event_free(call->read_ev);
-		call->read_ev = NULL;
-	}
-	if (call->read_ev == NULL && (call->read_ev = event_new(call->up->base,
-	    fd, EV_READ | EV_PERSIST, upstream_call_readable, call)) == NULL)
+	    (fd = upstream_call_plain_fd(call, &bev)) == -1 ||
+	    upstream_call_read_event(call, fd) == NULL)
 		return (-1);
 	if (call->idle_ev == NULL && (call->idle_ev = evtimer_new(
 	    call->up->base, upstream_call_idle, call)) == NULL)
@@ -786,13 +814,13 @@ upstream_call_own_start(struct upstream_call *call)
 }
 
 /*
- * Stop reading the socket ourselves and let evhttp read it again (end of
- * file, read error): its reader on before ours goes (see own_start).
- * Paused, it stays off until the resume.  At the end of the body the call
- * keeps its reader instead (upstream_call_after_read).
+ * Give the socket back to evhttp for good (end of file, read error), so
+ * that its own read finds the same: its reader on before ours goes (see
+ * own_start).  Paused, it stays off until the resume.  At the end of the
+ * body the call keeps its reader instead (upstream_call_after_read).
  */
 static void
-upstream_call_own_hand_back(struct upstream_call *call)
+upstream_call_own_return(struct upstream_call *call)
 {
 	struct bufferevent	*bev;
 
@@ -800,13 +828,6 @@ upstream_call_own_hand_back(struct upstream_call *call)
 	    evhttp_connection_get_bufferevent(call->conn->evcon)) != NULL)
 		bufferevent_enable(bev, EV_READ);
 	upstream_call_own_stop(call);
-}
-
-/* Give the socket back to evhttp for good (end of file, read error). */
-static void
-upstream_call_own_return(struct upstream_call *call)
-{
-	upstream_call_own_hand_back(call);
 	call->own_done = 1;
 }
 
@@ -1102,18 +1123,14 @@ upstream_req_done(struct evhttp_request *req, void *arg)
 }
 
 /*
- * Write a request evhttp has just queued on a live plain connection now.
- * Left to libevent, it goes out a loop turn later, after an epoll_ctl that
- * adds EPOLLOUT and an epoll_wait that reports it, and a second epoll_ctl
- * drops EPOLLOUT again.  A socket bufferevent keeps the front of its
- * output frozen between its own writes, so the write thaws it as libevent
- * does.  Once everything is out, evhttp's write callback runs here, as it
- * would from the write event: the connection moves on to reading the
- * response, and the write event it had enabled is withdrawn within the
- * same loop turn, so epoll never hears of it.  Whatever a short write
- * leaves, and any error, is left to libevent's own write as before.  A
- * new connection has nothing queued yet (evhttp writes after the
- * connect), and TLS bytes must pass through OpenSSL: both are left alone.
+ * Write a request evhttp has just queued on a live plain connection now,
+ * not a loop turn later (see bev.c).  Once everything is out, evhttp's
+ * write callback runs here, as it would from the write event: the
+ * connection moves on to reading the response, and the write event it
+ * had enabled is withdrawn within the same loop turn, so epoll never
+ * hears of it.  A new connection has nothing queued yet (evhttp writes
+ * after the connect), and TLS bytes must pass through OpenSSL: both are
+ * left alone.
  *
  * Sending also turns evhttp's reader of an idle connection off (it was
  * watching for a close) and on again (for the response), which in one
@@ -1126,20 +1143,8 @@ static void
 upstream_call_flush(struct upstream_call *call)
 {
 	struct bufferevent	*bev;
-	struct evbuffer		*out;
-	int			 fd, n;
 
-	if (call->up->cfg->upstream.tls || (bev =
-	    evhttp_connection_get_bufferevent(call->conn->evcon)) == NULL ||
-	    (fd = bufferevent_getfd(bev)) == -1)
-		return;
-	out = bufferevent_get_output(bev);
-	if (evbuffer_get_length(out) == 0)
-		return;
-	evbuffer_unfreeze(out, 1);
-	n = evbuffer_write(out, fd);
-	evbuffer_freeze(out, 1);
-	if (n > 0 && evbuffer_get_length(out) == 0)
+	if (upstream_call_plain_fd(call, &bev) != -1 && bev_write_queued(bev))
 		bufferevent_trigger(bev, EV_WRITE, 0);
 }
 
@@ -1160,14 +1165,8 @@ upstream_call_hold(struct upstream_call *call, int on)
 			event_del(call->read_ev);
 		return;
 	}
-	if (call->up->cfg->upstream.tls || (bev =
-	    evhttp_connection_get_bufferevent(call->conn->evcon)) == NULL ||
-	    (fd = bufferevent_getfd(bev)) == -1)
-		return;
-	if (call->read_ev == NULL)
-		call->read_ev = event_new(call->up->base, fd,
-		    EV_READ | EV_PERSIST, upstream_call_readable, call);
-	if (call->read_ev != NULL)
+	if ((fd = upstream_call_plain_fd(call, &bev)) != -1 &&
+	    upstream_call_read_event(call, fd) != NULL)
 		event_add(call->read_ev, NULL);
 }
 
