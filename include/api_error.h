@@ -25,7 +25,8 @@ enum api_error_upstream {
 	API_ERROR_UPSTREAM_TLS,		/* handshake or verification failed */
 	API_ERROR_UPSTREAM_TIMEOUT,	/* nothing arrived in time */
 	API_ERROR_UPSTREAM_INCOMPLETE,	/* stream ended before its end event */
-	API_ERROR_UPSTREAM_PROTOCOL	/* bytes we cannot read as Dify's */
+	API_ERROR_UPSTREAM_PROTOCOL,	/* bytes we cannot read as Dify's */
+	API_ERROR_UPSTREAM_NO_DESCRIPTORS /* the proxy ran out of sockets */
 };
 
 void	 api_error_set(struct api_error *, int, const char *, const char *,

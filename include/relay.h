@@ -31,7 +31,8 @@ enum relay_end {
 	RELAY_END_DNS,
 	RELAY_END_TLS,
 	RELAY_END_TIMEOUT,
-	RELAY_END_BROKEN	/* reset or malformed HTTP mid-response */
+	RELAY_END_BROKEN,	/* reset or malformed HTTP mid-response */
+	RELAY_END_NO_DESCRIPTORS /* no socket could be made for Dify */
 };
 
 struct relay_params {

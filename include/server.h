@@ -42,6 +42,9 @@ struct server {
 	unsigned			 ntasks;
 	struct event			*drain_ev;
 	struct event			*accept_ev;	/* re-enable after EMFILE */
+	int				 reserve_fd;	/* freed to refuse at EMFILE */
+	uint64_t			 refused_fd;	/* since the last log line */
+	uint64_t			 refused_logged; /* usec of that line */
 	int				 draining;
 	int				 aborted;
 	int				 closing;	/* in server_free */

@@ -8,5 +8,6 @@
 #define SOCK_NOLISTEN	0x2	/* bind only: reserve the port */
 
 int	sock_listen(const char *, int, int, int *, char **);
+void	sock_refuse(int, const char *);
 
 #endif

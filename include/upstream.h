@@ -21,7 +21,8 @@ enum upstream_result {
 	UPSTREAM_DNS,		/* the host name did not resolve */
 	UPSTREAM_TLS,		/* handshake or certificate check failed */
 	UPSTREAM_TIMEOUT,	/* nothing arrived within the timeout */
-	UPSTREAM_BROKEN		/* closed, reset or malformed mid-response */
+	UPSTREAM_BROKEN,	/* closed, reset or malformed mid-response */
+	UPSTREAM_NO_DESCRIPTORS	/* the proxy is out of file descriptors */
 };
 
 struct upstream_handlers {

@@ -337,6 +337,9 @@ api_error_upstream(struct api_error *e, enum api_error_upstream what,
 		[API_ERROR_UPSTREAM_PROTOCOL] = { 502,
 		    "upstream_protocol_error",
 		    "Dify sent a response the proxy could not read" },
+		[API_ERROR_UPSTREAM_NO_DESCRIPTORS] = { 503,
+		    "proxy_overloaded", "the proxy is out of file descriptors "
+		    "and cannot reach Dify now; retry the request" },
 	};
 
 	if (detail != NULL && *detail != '\0')
@@ -345,6 +348,8 @@ api_error_upstream(struct api_error *e, enum api_error_upstream what,
 	else
 		api_error_set(e, rows[what].status, "server_error",
 		    rows[what].code, NULL, "%s", rows[what].text);
+	if (what == API_ERROR_UPSTREAM_NO_DESCRIPTORS)
+		e->retry_after = 1;
 }
 
 /* Append the error as OpenAI's {"error":{...}} JSON object. */

@@ -398,6 +398,7 @@ exchange_up_done(void *arg, enum upstream_result result, const char *detail)
 		[UPSTREAM_TLS] = RELAY_END_TLS,
 		[UPSTREAM_TIMEOUT] = RELAY_END_TIMEOUT,
 		[UPSTREAM_BROKEN] = RELAY_END_BROKEN,
+		[UPSTREAM_NO_DESCRIPTORS] = RELAY_END_NO_DESCRIPTORS,
 	};
 	struct exchange	*ex = arg;
 

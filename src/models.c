@@ -214,6 +214,7 @@ models_up_done(void *arg, enum upstream_result result, const char *detail)
 		[UPSTREAM_TLS] = API_ERROR_UPSTREAM_TLS,
 		[UPSTREAM_TIMEOUT] = API_ERROR_UPSTREAM_TIMEOUT,
 		[UPSTREAM_BROKEN] = API_ERROR_UPSTREAM_INCOMPLETE,
+		[UPSTREAM_NO_DESCRIPTORS] = API_ERROR_UPSTREAM_NO_DESCRIPTORS,
 	};
 	struct models_req	*mr = arg;
 	struct api_error	 e;

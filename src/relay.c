@@ -456,6 +456,7 @@ relay_end(struct relay *r, enum relay_end how, const char *detail)
 		[RELAY_END_TLS] = API_ERROR_UPSTREAM_TLS,
 		[RELAY_END_TIMEOUT] = API_ERROR_UPSTREAM_TIMEOUT,
 		[RELAY_END_BROKEN] = API_ERROR_UPSTREAM_INCOMPLETE,
+		[RELAY_END_NO_DESCRIPTORS] = API_ERROR_UPSTREAM_NO_DESCRIPTORS,
 	};
 	struct api_error	e;
 

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
 #include <netinet/in.h>
@@ -47,12 +48,15 @@
 #include "log.h"
 #include "models.h"
 #include "server.h"
+#include "sock.h"
 #include "upstream.h"
 #include "url.h"
 #include "util.h"
 
 #define SERVER_MAX_KEY		512
 #define SERVER_ABORT_GRACE_MS	1000
+/* Connections refused at most per accept error, before the loop runs on. */
+#define SERVER_REFUSE_BATCH	64
 #define SERVER_EXPOSE_HEADERS	"x-request-id, retry-after, retry-after-ms, " \
 				"x-should-retry, openai-processing-ms"
 #define SERVER_ALLOW_HEADERS	"authorization, content-type, accept, " \
@@ -456,7 +460,14 @@ server_handle(struct evhttp_request *req, void *arg)
 	server_send_error(srv, req, NULL, &e);
 }
 
-/* Re-enable accepting after a pause for EMFILE. */
+/*
+ * The server of this process.  libevent calls a listener's error callback
+ * with the listener's own argument, which evhttp set to itself, not with
+ * ours; a worker runs one server, so the callback finds it here.
+ */
+static struct server	*server_self;
+
+/* Re-enable accepting after a pause. */
 static void
 server_accept_resume(int fd UNUSED, short what UNUSED, void *arg)
 {
@@ -467,25 +478,79 @@ server_accept_resume(int fd UNUSED, short what UNUSED, void *arg)
 		    srv->bound));
 }
 
+/* Open the descriptor kept in reserve for refusing at EMFILE. */
+static void
+server_reserve_open(struct server *srv)
+{
+	if (srv->reserve_fd == -1)
+		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * Out of descriptors: answer what waits in the backlog with a 503 instead
+ * of leaving it there.  The reserve descriptor is closed to make room for
+ * one accept(2) at a time and opened again after it.  Returns how many
+ * connections were refused; stops when the backlog is empty.
+ */
+static unsigned
+server_refuse_backlog(struct server *srv, int lfd)
+{
+	unsigned	n = 0;
+	int		fd;
+
+	while (srv->reserve_fd != -1 && n < SERVER_REFUSE_BATCH) {
+		close(srv->reserve_fd);
+		srv->reserve_fd = -1;
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd != -1) {
+			sock_refuse(fd, "the proxy is out of file descriptors; "
+			    "retry the request");
+			n++;
+		}
+		server_reserve_open(srv);
+		if (fd == -1)
+			break;
+	}
+	return (n);
+}
+
 /*
  * accept() failed.  Out of descriptors, the listener would spin on a
- * readable socket it cannot accept from: pause it for a second instead.
+ * readable socket it cannot accept from: the waiting connections are
+ * refused with a 503 through the reserve descriptor, and if even that is
+ * not possible the listener pauses for a second.  Open connections and
+ * streams are not touched.
  */
 static void
-server_accept_error(struct evconnlistener *l, void *arg)
+server_accept_error(struct evconnlistener *l, void *arg UNUSED)
 {
-	struct server	*srv = arg;
+	struct server	*srv = server_self;
 	struct timeval	 tv = { 1, 0 };
 	int		 err = EVUTIL_SOCKET_ERROR();
+	uint64_t	 now;
+	unsigned	 refused;
 
-	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
-	    err == ENOMEM) {
-		log_warn("accept: %s; pausing new connections for 1 s",
-		    strerror(err));
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS &&
+	    err != ENOMEM) {
+		log_warn("accept: %s", strerror(err));
+		return;
+	}
+	refused = server_refuse_backlog(srv, evconnlistener_get_fd(l));
+	now = util_now_usec();
+	srv->refused_fd += refused;
+	if (now - srv->refused_logged >= 1000000) {
+		log_warn("accept: %s; %llu connections refused with 503 since "
+		    "the last report", strerror(err),
+		    (unsigned long long)srv->refused_fd);
+		srv->refused_fd = 0;
+		srv->refused_logged = now;
+	}
+	if (srv->reserve_fd == -1) {
+		log_warn("accept: no reserve descriptor; pausing new "
+		    "connections for 1 s");
 		evconnlistener_disable(l);
 		evtimer_add(srv->accept_ev, &tv);
-	} else
-		log_warn("accept: %s", strerror(err));
+	}
 }
 
 /* Accept connections on fd, a listening socket (taken over). */
@@ -518,6 +583,9 @@ server_new(struct event_base *base, const struct config *cfg, int fd,
 	srv->started = util_wall_sec();
 	TAILQ_INIT(&srv->tasks);
 	srv->accept_ev = evtimer_new(base, server_accept_resume, srv);
+	srv->reserve_fd = -1;
+	server_reserve_open(srv);
+	server_self = srv;
 
 	if ((srv->http = evhttp_new(base)) == NULL) {
 		*cause = xstrdup("evhttp_new failed");
@@ -643,6 +711,10 @@ server_free(struct server *srv)
 		event_free(srv->drain_ev);
 	if (srv->accept_ev != NULL)
 		event_free(srv->accept_ev);
+	if (srv->reserve_fd != -1)
+		close(srv->reserve_fd);
+	if (server_self == srv)
+		server_self = NULL;
 	free(srv);
 }
 

@@ -5,6 +5,8 @@
  * same address with SO_REUSEPORT, and the kernel spreads connections over
  * them.  The master binds first without listening: that reserves the port
  * (and resolves port 0) without taking connections itself.
+ *
+ * sock_refuse answers a connection the proxy cannot take with a 503.
  */
 #include <sys/socket.h>
 
@@ -16,6 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api_error.h"
+#include "buf.h"
+#include "http_reply.h"
 #include "sock.h"
 #include "util.h"
 
@@ -74,4 +79,33 @@ fail:
 		close(fd);
 	freeaddrinfo(res);
 	return (-1);
+}
+
+/*
+ * Refuse an accepted connection fd (taken over) with a 503 and close it.
+ * What the client already sent is read first: closing with unread bytes
+ * resets the connection, and the reset can discard the answer before the
+ * client reads it.  Best effort: a short write is not retried.
+ */
+void
+sock_refuse(int fd, const char *message)
+{
+	struct api_error	 e;
+	struct buf		 b = BUF_INIT;
+	char			 id[32], junk[4096];
+	ssize_t			 n;
+
+	api_error_set(&e, 503, "server_error", "overloaded", NULL, "%s",
+	    message);
+	e.retry_after = 1;
+	memcpy(id, "req_", 4);
+	util_random_alnum(id + 4, 24);
+	http_reply_error(&b, &e, id, util_wall_sec());
+	while (read(fd, junk, sizeof(junk)) > 0)
+		;
+	n = write(fd, b.data, b.len);
+	(void)n;
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	buf_free(&b);
 }

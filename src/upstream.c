@@ -121,6 +121,7 @@ struct upstream_conn {
 	TAILQ_ENTRY(upstream_conn)	 entry;	/* idle or dying list */
 	enum upstream_conn_where	 where;
 	int				 closed; /* evhttp reset it */
+	int				 used;	/* has carried a request */
 	long				 verify_error; /* X509_V_*, 0 if none */
 	int				 nodelay;	/* TCP_NODELAY set */
 };
@@ -145,6 +146,8 @@ struct upstream_call {
 	TAILQ_ENTRY(upstream_call)	 entry;	/* all calls */
 	TAILQ_ENTRY(upstream_call)	 wentry; /* waiting for DNS */
 	int				 in_callback;
+	int				 sending;	/* in evhttp_make_request */
+	int				 failed_in_send; /* evhttp ended it there */
 	int				 cancelled;
 	int				 have_error;
 	enum evhttp_request_error	 error;
@@ -207,6 +210,7 @@ upstream_result_name(enum upstream_result r)
 		[UPSTREAM_TLS] = "tls",
 		[UPSTREAM_TIMEOUT] = "timeout",
 		[UPSTREAM_BROKEN] = "broken",
+		[UPSTREAM_NO_DESCRIPTORS] = "no_descriptors",
 	};
 
 	return (names[r]);
@@ -1084,6 +1088,11 @@ upstream_req_done(struct evhttp_request *req, void *arg)
 	int			 tls_failed;
 
 	call->req = NULL;
+	if (call->sending) {
+		/* Failed inside evhttp_make_request: finished by the sender. */
+		call->failed_in_send = 1;
+		return;
+	}
 	upstream_call_own_stop(call);
 	if (call->cancelled) {
 		/* Aborted from the header callback. */
@@ -1170,6 +1179,22 @@ upstream_call_hold(struct upstream_call *call, int on)
 		event_add(call->read_ev, NULL);
 }
 
+/*
+ * True unless the process is out of file descriptors: a socket for a new
+ * connection to Dify can be made now.  Without this check evhttp finds out
+ * inside evhttp_make_request and reports it as a connect failure.
+ */
+static int
+upstream_socket_available(void)
+{
+	int	fd;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (errno != EMFILE && errno != ENFILE);
+	close(fd);
+	return (1);
+}
+
 /* Hand the request to evhttp on a pooled or new connection. */
 static void
 upstream_call_send(struct upstream_call *call)
@@ -1180,13 +1205,21 @@ upstream_call_send(struct upstream_call *call)
 	struct bufferevent	*bev;
 	struct timeval		 tv;
 	char			 path[1024];
-	int			 fd, one = 1;
+	int			 fd, one = 1, rc;
 
 	if ((call->conn = upstream_conn_get(up)) == NULL) {
 		upstream_call_finish(call, UPSTREAM_UNREACHABLE,
 		    "cannot create a connection");
 		return;
 	}
+	if (!call->conn->used && !upstream_socket_available()) {
+		upstream_conn_release(call->conn, 0);
+		call->conn = NULL;
+		upstream_call_finish(call, UPSTREAM_NO_DESCRIPTORS,
+		    "out of file descriptors");
+		return;
+	}
+	call->conn->used = 1;
 	tv = upstream_tv(up->cfg->connect_timeout_ms);
 	evhttp_connection_set_timeout_tv(call->conn->evcon, &tv);
 
@@ -1213,8 +1246,15 @@ upstream_call_send(struct upstream_call *call)
 	call->state = CALL_SENT;
 	call->req = req;
 	upstream_call_hold(call, 1);
-	if (evhttp_make_request(call->conn->evcon, req, call->method,
-	    path) != 0) {
+	/*
+	 * A connect that fails at once (no socket, no route) ends the
+	 * request inside evhttp_make_request, done callback included; the
+	 * callback leaves the ending to this function.
+	 */
+	call->sending = 1;
+	rc = evhttp_make_request(call->conn->evcon, req, call->method, path);
+	call->sending = 0;
+	if (rc != 0 || call->failed_in_send) {
 		/* evhttp freed req. */
 		upstream_call_hold(call, 0);
 		call->req = NULL;

@@ -87,10 +87,14 @@ harness_init(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* Fork and exec argv with stdout and stderr going to logpath. */
+/*
+ * Fork and exec argv with stdout and stderr going to logpath.  nofile,
+ * unless 0, is the child's open-file limit (soft and hard).
+ */
 static pid_t
-harness_spawn(char *const argv[], const char *logpath)
+harness_spawn(char *const argv[], const char *logpath, int nofile)
 {
+	struct rlimit	rl;
 	pid_t	pid;
 	int	fd;
 
@@ -111,6 +115,11 @@ harness_spawn(char *const argv[], const char *logpath)
 			close(fd);
 		}
 		setpgid(0, 0);
+		if (nofile > 0) {
+			rl.rlim_cur = rl.rlim_max = (rlim_t)nofile;
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				_exit(126);
+		}
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -151,7 +160,7 @@ harness_mock_start(struct proc *p, const char *extra)
 			argv[argc++] = tok;
 	}
 	argv[argc] = NULL;
-	p->pid = harness_spawn(argv, p->log);
+	p->pid = harness_spawn(argv, p->log, 0);
 	for (i = 0; i < 1000; i++) {
 		if ((text = harness_slurp(portfile, NULL)) != NULL) {
 			p->port = atoi(text);
@@ -176,6 +185,14 @@ harness_mock_start(struct proc *p, const char *extra)
  */
 void
 harness_proxy_start(struct proc *p, int mock_port, const char *extra)
+{
+	harness_proxy_start_limited(p, mock_port, extra, 0);
+}
+
+/* The same, with an open-file limit of nofile (0: inherited). */
+void
+harness_proxy_start_limited(struct proc *p, int mock_port, const char *extra,
+    int nofile)
 {
 	char		 bin[256], *argv[4], *text, *at, opt_c[] = "-c";
 	FILE		*f;
@@ -207,7 +224,7 @@ harness_proxy_start(struct proc *p, int mock_port, const char *extra)
 	argv[1] = opt_c;
 	argv[2] = p->config;
 	argv[3] = NULL;
-	p->pid = harness_spawn(argv, p->log);
+	p->pid = harness_spawn(argv, p->log, nofile);
 	for (i = 0; i < 1000; i++) {
 		if ((text = harness_slurp(p->log, NULL)) != NULL) {
 			at = strstr(text, "listening on 127.0.0.1:");

@@ -12,5 +12,6 @@ Suite	*it_client_suite(void);
 Suite	*it_misc_suite(void);
 Suite	*it_cli_suite(void);
 Suite	*it_workers_suite(void);
+Suite	*it_hardening_suite(void);
 
 #endif

@@ -20,5 +20,6 @@ Suite	*url_suite(void);
 Suite	*mempool_suite(void);
 Suite	*json_reader_suite(void);
 Suite	*http_date_suite(void);
+Suite	*http_reply_suite(void);
 
 #endif
