@@ -54,10 +54,9 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/http_struct.h>
 
-#include "bev.h"
 #include "downstream.h"
+#include "libevent_internals.h"
 #include "util.h"
 
 /* Input a streaming client may pipeline before reading pauses. */
@@ -291,7 +290,7 @@ downstream_headers(struct downstream *ds)
 
 /*
  * Write a whole response evhttp has just queued, now, not a loop turn
- * later (see bev.c).  When all of it is out, the write event evhttp asked
+ * later (see libevent_internals.c).  When all of it is out, the write event evhttp asked
  * for is withdrawn before the loop applies it, and evhttp's write
  * callback (which completes the request: on_complete, then the next
  * request or the close) is deferred, as if the write event had fired:
@@ -307,10 +306,10 @@ downstream_flush_reply(struct downstream *ds)
 	if (ds->req == NULL ||
 	    (evcon = evhttp_request_get_connection(ds->req)) == NULL ||
 	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
-	    !bev_write_queued(bev))
+	    !libevent_internals_write_queued(bev))
 		return;
 	bufferevent_disable(bev, EV_WRITE);
-	bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+	libevent_internals_run_write_cb(bev, 1);
 }
 
 /* Send a whole response with body (Content-Length is set by evhttp). */
@@ -352,7 +351,7 @@ downstream_start(struct downstream *ds, int status)
 	 * evhttp_send_reply_start; without keep-alive the stream is framed by
 	 * closing the connection, as HTTP/1.0 expects.
 	 */
-	if (ds->req->major == 1 && ds->req->minor == 0)
+	if (libevent_internals_is_http10(ds->req))
 		evhttp_remove_header(evhttp_request_get_input_headers(ds->req),
 		    "Connection");
 	evhttp_send_reply_start(ds->req, status, NULL);
@@ -372,9 +371,7 @@ downstream_start(struct downstream *ds, int status)
 		 * It is left frozen: the state every write leaves it in.
 		 */
 		ds->output = bufferevent_get_output(bev);
-		evbuffer_unfreeze(ds->output, 1);
-		evbuffer_add_buffer(ds->chunk, ds->output);
-		evbuffer_freeze(ds->output, 1);
+		libevent_internals_take_output(bev, ds->chunk);
 		bufferevent_disable(bev, EV_WRITE);
 	}
 	/* After evhttp's reader is back on (see the top of this file). */
@@ -401,21 +398,16 @@ downstream_chunk_line(char *line, size_t n)
 }
 
 /*
- * Queue ds->chunk behind what the client has not read yet.  Its bytes are
- * already framed, so evhttp must add no chunk framing of its own: its
- * chunked flag is lowered around the call.  evhttp enables writing and
- * calls downstream_flushed when the output has drained.
+ * Queue ds->chunk, already framed, behind what the client has not read
+ * yet.  evhttp enables writing and calls downstream_flushed when the
+ * output has drained.
  */
 static void
 downstream_queue(struct downstream *ds)
 {
-	unsigned	chunked = ds->req->chunked;
-
 	ds->queued = 1;
-	ds->req->chunked = 0;
-	evhttp_send_reply_chunk_with_cb(ds->req, ds->chunk, downstream_flushed,
+	libevent_internals_send_framed(ds->req, ds->chunk, downstream_flushed,
 	    ds);
-	ds->req->chunked = chunked;
 }
 
 /*
@@ -450,7 +442,7 @@ downstream_send(struct downstream *ds, const void *data, size_t len,
 	    ds->output == NULL ||
 	    (len == 0 && !last && evbuffer_get_length(ds->chunk) == 0))
 		return;
-	chunked = ds->req->chunked;
+	chunked = libevent_internals_reply_is_chunked(ds->req);
 	ds->bytes_out += len;
 
 	/* The headers, if not sent yet: a few pieces of evhttp's buffer. */
@@ -511,12 +503,8 @@ downstream_send(struct downstream *ds, const void *data, size_t len,
 		evbuffer_drain(ds->chunk, evbuffer_get_length(ds->chunk));
 	if (last) {
 		ds->finished = 1;
-		/*
-		 * The last chunk is written or queued; evhttp must not add
-		 * another.  With nothing queued it completes the response now.
-		 */
-		ds->req->chunked = 0;
-		evhttp_send_reply_end(ds->req);
+		/* With nothing queued this completes the response now. */
+		libevent_internals_end_framed(ds->req);
 	}
 }
 

@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "config.h"
 #include "dotenv.h"
+#include "libevent_internals.h"
 #include "log.h"
 #include "master.h"
 #include "mempool.h"
@@ -177,7 +178,7 @@ main(int argc, char **argv)
 {
 	struct config		 cfg;
 	const char		*path = NULL;
-	char			*cause = NULL;
+	char			*cause = NULL, why[256];
 	unsigned		 workers;
 	long			 ncpu;
 	size_t			 leaked;
@@ -206,6 +207,10 @@ main(int argc, char **argv)
 	if (optind != argc) {
 		main_usage(stderr);
 		return (2);
+	}
+	if (libevent_internals_check(why, sizeof(why)) != 0) {
+		fprintf(stderr, "openai-dify-proxy: %s\n", why);
+		return (1);
 	}
 
 	if (main_configure(&cfg, path) != 0) {

@@ -29,7 +29,7 @@
  *    evhttp looks at them: evhttp then reads "until close" and hands over
  *    whatever each read brought.  When the decoder reads the last chunk,
  *    the data callback sets the request's ntoread to 0 (a field of the
- *    public struct), and evhttp completes the request as it does at the
+ *    public struct, see libevent_internals.c), and evhttp completes the request as it does at the
  *    end of a known length, keeping the connection for reuse; it adds
  *    "Connection: close" back first if Dify asked for that or sent bytes
  *    past the body.  A close before the last chunk, which evhttp would
@@ -81,14 +81,13 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
-#include "bev.h"
 #include "buf.h"
 #include "chunked.h"
 #include "config.h"
+#include "libevent_internals.h"
 #include "log.h"
 #include "upstream.h"
 #include "util.h"
@@ -635,8 +634,7 @@ upstream_take_chunked(struct upstream_call *call, struct evhttp_request *req)
 		;
 	while (evhttp_remove_header(hdrs, "Content-Length") == 0)
 		;
-	/* Patched 2.1.12 builds decide while parsing the headers. */
-	req->chunked = 0;
+	libevent_internals_take_framing(req);
 	chunked_init(&call->dechunk);
 	call->chunked = 1;
 }
@@ -938,7 +936,7 @@ upstream_call_after_read(struct upstream_call *call, enum chunked_result r,
 		if (call->close_after || leftover)
 			evhttp_add_header(evhttp_request_get_input_headers(req),
 			    "Connection", "close");
-		req->ntoread = 0;
+		libevent_internals_end_body(req);
 	}
 	return (0);
 }
@@ -999,7 +997,7 @@ upstream_call_readable(evutil_socket_t fd, short what UNUSED, void *arg)
 	 * ntoread 0); the done callback frees the call before this returns.
 	 */
 	bev = evhttp_connection_get_bufferevent(call->conn->evcon);
-	bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
+	libevent_internals_run_read_cb(bev);
 }
 
 /* Body bytes arrived through evhttp's reading. */
@@ -1014,7 +1012,7 @@ upstream_req_chunk(struct evhttp_request *req, void *arg)
 
 	if (call->cancelled)
 		return;
-	if (call->chunked && (req->chunked || req->ntoread >= 0)) {
+	if (call->chunked && libevent_internals_frames_body(req)) {
 		/* This libevent frames the body itself after all: let it. */
 		call->chunked = 0;
 	}
@@ -1133,7 +1131,7 @@ upstream_req_done(struct evhttp_request *req, void *arg)
 
 /*
  * Write a request evhttp has just queued on a live plain connection now,
- * not a loop turn later (see bev.c).  Once everything is out, evhttp's
+ * not a loop turn later (see libevent_internals.c).  Once everything is out, evhttp's
  * write callback runs here, as it would from the write event: the
  * connection moves on to reading the response, and the write event it
  * had enabled is withdrawn within the same loop turn, so epoll never
@@ -1153,8 +1151,9 @@ upstream_call_flush(struct upstream_call *call)
 {
 	struct bufferevent	*bev;
 
-	if (upstream_call_plain_fd(call, &bev) != -1 && bev_write_queued(bev))
-		bufferevent_trigger(bev, EV_WRITE, 0);
+	if (upstream_call_plain_fd(call, &bev) != -1 &&
+	    libevent_internals_write_queued(bev))
+		libevent_internals_run_write_cb(bev, 0);
 }
 
 /*

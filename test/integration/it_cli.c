@@ -69,7 +69,7 @@ cli_write(const char *name, const char *text)
 static int
 cli_run(const char *args, const char *env)
 {
-	char	*argv[8], *copy, *tok, *save, *envp[3];
+	char	*argv[8], *copy, *tok, *save, *envp[4];
 	int	 argc = 0, status, fd;
 	pid_t	 pid;
 
@@ -80,8 +80,10 @@ cli_run(const char *args, const char *env)
 		argv[argc++] = tok;
 	argv[argc] = NULL;
 	envp[0] = (char *)(uintptr_t)"PATH=/usr/bin:/bin";
-	envp[1] = env != NULL ? (char *)(uintptr_t)env : NULL;
-	envp[2] = NULL;
+	/* An LD_PRELOAD shim must not stop an ASan build from starting. */
+	envp[1] = (char *)(uintptr_t)"ASAN_OPTIONS=verify_asan_link_order=0";
+	envp[2] = env != NULL ? (char *)(uintptr_t)env : NULL;
+	envp[3] = NULL;
 	if ((pid = fork()) == 0) {
 		if (chdir(cli_dir) != 0)
 			_exit(126);
@@ -174,6 +176,24 @@ START_TEST(environment_overrides_file_and_dotenv)
 }
 END_TEST
 
+/* A libevent other than the tested 2.1.12 is refused, with the reason. */
+START_TEST(untested_libevent_is_refused)
+{
+	char	env[300], cwd[128];
+
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		abort();
+	snprintf(env, sizeof(env), "LD_PRELOAD=%s/%s/fake-libevent-version.so",
+	    cwd, harness_build);
+	ck_assert_int_eq(cli_run("-t", env), 1);
+	ck_assert(cli_said("libevent 2.2.1-alpha-dev is not the tested "
+	    "2.1.12"));
+	ck_assert(!cli_said("configuration OK"));
+	/* The real one passes the same check. */
+	ck_assert_int_eq(cli_run("-t", NULL), 0);
+}
+END_TEST
+
 /* The command-line suite. */
 Suite *
 it_cli_suite(void)
@@ -187,6 +207,7 @@ it_cli_suite(void)
 	tcase_add_test(tc, check_mode_accepts_the_sample_config);
 	tcase_add_test(tc, check_mode_reports_every_error_with_its_place);
 	tcase_add_test(tc, environment_overrides_file_and_dotenv);
+	tcase_add_test(tc, untested_libevent_is_refused);
 	suite_add_tcase(s, tc);
 	return (s);
 }
