@@ -18,6 +18,7 @@ struct config {
 	unsigned	 connect_timeout_ms;
 	unsigned	 upstream_idle_timeout_ms;
 	unsigned	 client_idle_timeout_ms;
+	unsigned	 send_timeout_ms;
 	unsigned	 keepalive_interval_ms;
 	unsigned	 drain_timeout_ms;
 	unsigned	 upstream_keepalive_ms;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct config;
 struct event;
 struct event_base;
 struct evbuffer;
@@ -35,6 +36,7 @@ struct downstream {
 	unsigned			 write_timeout_ms;
 	unsigned			 idle_timeout_ms;
 	int				 started;	/* streaming reply begun */
+	int				 timeouts_changed; /* for a reply */
 	int				 finished;	/* last byte queued */
 	int				 gone;		/* client left early */
 	int				 status;	/* status sent */
@@ -43,8 +45,8 @@ struct downstream {
 };
 
 void		 downstream_init(struct downstream *, struct evhttp_request *,
-		    struct event_base *, unsigned, const struct downstream_handlers *,
-		    void *);
+		    struct event_base *, const struct config *,
+		    const struct downstream_handlers *, void *);
 void		 downstream_free(struct downstream *);
 struct evkeyvalq *downstream_headers(struct downstream *);
 void		 downstream_reply(struct downstream *, int, const void *, size_t);

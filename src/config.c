@@ -62,6 +62,8 @@ static const struct config_key config_keys[] = {
 	    OFF(upstream_idle_timeout_ms), 0.05, 86400, NULL },
 	{ "client_idle_timeout", CONFIG_SECONDS, OFF(client_idle_timeout_ms),
 	    0.05, 86400, NULL },
+	{ "send_timeout", CONFIG_SECONDS, OFF(send_timeout_ms), 0.05, 86400,
+	    NULL },
 	{ "keepalive_interval", CONFIG_SECONDS, OFF(keepalive_interval_ms),
 	    0.05, 3600, NULL },
 	{ "drain_timeout", CONFIG_SECONDS, OFF(drain_timeout_ms), 0, 86400,
@@ -140,6 +142,7 @@ config_defaults(struct config *c)
 	c->connect_timeout_ms = 10 * 1000;
 	c->upstream_idle_timeout_ms = 300 * 1000;
 	c->client_idle_timeout_ms = 60 * 1000;
+	c->send_timeout_ms = 60 * 1000;
 	c->keepalive_interval_ms = 15 * 1000;
 	c->drain_timeout_ms = 30 * 1000;
 	c->upstream_keepalive_ms = 30 * 1000;

@@ -37,8 +37,9 @@
  *
  *  - While a stream is sent, evhttp reads the socket only to notice a
  *    close.  Its read timeout would end long streams, so it is switched off
- *    for the stream (a write timeout still catches clients that stop
- *    reading) and restored when the response completes.
+ *    for the stream and restored when the response completes.  The write
+ *    timeout (send_timeout) catches clients that stop reading: it counts
+ *    from the last write that made progress (see downstream_queue).
  */
 #include <errno.h>
 #include <poll.h>
@@ -55,6 +56,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "config.h"
 #include "downstream.h"
 #include "libevent_internals.h"
 #include "util.h"
@@ -118,9 +120,9 @@ downstream_complete(struct evhttp_request *req, void *arg)
 
 	if ((evcon = evhttp_request_get_connection(req)) != NULL) {
 		evhttp_connection_set_closecb(evcon, NULL, NULL);
-		if (ds->started &&
+		if ((ds->started || ds->timeouts_changed) &&
 		    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL) {
-			/* Undo the stream's settings for the next request. */
+			/* Undo the response's settings for the next request. */
 			tv = downstream_tv(ds->idle_timeout_ms);
 			bufferevent_set_timeouts(bev, &tv, &tv);
 			bufferevent_setwatermark(bev, EV_READ, 0, 0);
@@ -230,13 +232,14 @@ downstream_flushed(struct evhttp_connection *evcon UNUSED, void *arg)
 }
 
 /*
- * Take charge of a request that evhttp handed to a route.  write_timeout_ms
- * bounds how long a client may stop reading a stream; idle_timeout_ms is
- * the connection's normal timeout, restored after a stream.
+ * Take charge of a request that evhttp handed to a route.  The config's
+ * send_timeout bounds how long a response may make no progress writing
+ * to a client that stops reading; client_idle_timeout is the
+ * connection's normal timeout, restored after the response.
  */
 void
 downstream_init(struct downstream *ds, struct evhttp_request *req,
-    struct event_base *base, unsigned idle_timeout_ms,
+    struct event_base *base, const struct config *cfg,
     const struct downstream_handlers *h, void *arg)
 {
 	struct evhttp_connection	*evcon;
@@ -248,8 +251,8 @@ downstream_init(struct downstream *ds, struct evhttp_request *req,
 	ds->fd = -1;
 	ds->h = h;
 	ds->arg = arg;
-	ds->idle_timeout_ms = idle_timeout_ms;
-	ds->write_timeout_ms = idle_timeout_ms;
+	ds->idle_timeout_ms = cfg->client_idle_timeout_ms;
+	ds->write_timeout_ms = cfg->send_timeout_ms;
 	ds->chunk = evbuffer_new();
 	evhttp_request_set_on_complete_cb(req, downstream_complete, ds);
 	if ((evcon = evhttp_request_get_connection(req)) != NULL)
@@ -312,6 +315,26 @@ downstream_flush_reply(struct downstream *ds)
 	libevent_internals_run_write_cb(bev, 1);
 }
 
+/*
+ * Give the client's connection the send timeout for writing a response
+ * (reading keeps the idle timeout); downstream_complete restores it.
+ */
+static void
+downstream_set_send_timeout(struct downstream *ds)
+{
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+	struct timeval			 rtv, wtv;
+
+	if ((evcon = evhttp_request_get_connection(ds->req)) == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
+		return;
+	rtv = downstream_tv(ds->idle_timeout_ms);
+	wtv = downstream_tv(ds->write_timeout_ms);
+	bufferevent_set_timeouts(bev, &rtv, &wtv);
+	ds->timeouts_changed = 1;
+}
+
 /* Send a whole response with body (Content-Length is set by evhttp). */
 void
 downstream_reply(struct downstream *ds, int status, const void *body,
@@ -319,6 +342,8 @@ downstream_reply(struct downstream *ds, int status, const void *body,
 {
 	if (ds->req == NULL || ds->finished)
 		return;
+	if (ds->write_timeout_ms != ds->idle_timeout_ms)
+		downstream_set_send_timeout(ds);
 	ds->finished = 1;
 	ds->status = status;
 	ds->bytes_out += len;
@@ -399,12 +424,21 @@ downstream_chunk_line(char *line, size_t n)
 
 /*
  * Queue ds->chunk, already framed, behind what the client has not read
- * yet.  evhttp enables writing and calls downstream_flushed when the
- * output has drained.
+ * yet.  The first time, evhttp enables writing, arming the write timeout,
+ * and calls downstream_flushed when the output has drained.  While bytes
+ * wait, more are appended to the output directly: through evhttp, every
+ * append would enable writing again and so restart the timeout, and a
+ * client that stopped reading would never be cut as long as keepalives
+ * or Dify's events kept coming.  The timeout thus counts from the last
+ * write that made progress (nginx's send_timeout).
  */
 static void
 downstream_queue(struct downstream *ds)
 {
+	if (ds->queued) {
+		evbuffer_add_buffer(ds->output, ds->chunk);
+		return;
+	}
 	ds->queued = 1;
 	libevent_internals_send_framed(ds->req, ds->chunk, downstream_flushed,
 	    ds);

@@ -596,7 +596,7 @@ exchange_start(struct server *srv, struct evhttp_request *req,
 
 	ex->refs = 2;	/* the downstream and the upstream call */
 	ex->ds_live = 1;
-	downstream_init(&ex->ds, req, srv->base, cfg->client_idle_timeout_ms,
+	downstream_init(&ex->ds, req, srv->base, cfg,
 	    &exchange_downstream_handlers, ex);
 
 	memset(&ur, 0, sizeof(ur));

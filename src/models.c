@@ -336,8 +336,8 @@ models_handle(struct server *srv, struct evhttp_request *req,
 		mr->model_id = xstrdup(model_id);
 	mr->free_ev = event_new(srv->base, -1, 0, models_req_free, mr);
 	server_task_add(srv, &mr->task, models_req_abort, mr);
-	downstream_init(&mr->ds, req, srv->base,
-	    srv->cfg->client_idle_timeout_ms, &models_downstream_handlers, mr);
+	downstream_init(&mr->ds, req, srv->base, srv->cfg,
+	    &models_downstream_handlers, mr);
 
 	memset(&ur, 0, sizeof(ur));
 	ur.method = EVHTTP_REQ_GET;

@@ -8,6 +8,9 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <check.h>
 #include <errno.h>
 #include <poll.h>
@@ -233,6 +236,93 @@ START_TEST(descriptor_exhaustion_refuses_and_recovers)
 }
 END_TEST
 
+/* Connect to port with a small receive buffer (set before connecting). */
+static int
+hd_connect_small(int port, int rcvbuf)
+{
+	struct sockaddr_in	sin;
+	int			fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return (fd);
+}
+
+/* Milliseconds on the monotonic clock. */
+static double
+hd_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6);
+}
+
+/* Wait until the look-alike recorded a stop call; its delay in ms, or -1. */
+static double
+hd_wait_stop(int timeout_ms)
+{
+	double	 start = hd_now_ms();
+	json_t	*stops;
+	size_t	 n;
+
+	for (; timeout_ms > 0; timeout_ms -= 100) {
+		stops = mock_get(hd_mock.port, "/mock/stops");
+		n = json_array_size(stops);
+		json_decref(stops);
+		if (n > 0)
+			return (hd_now_ms() - start);
+		hd_sleep(100);
+	}
+	return (-1);
+}
+
+/*
+ * A streaming client that stops reading a long answer is cut once nothing
+ * could be written to it for send_timeout, and Dify gets its stop call,
+ * although keepalives keep coming meanwhile (they used to restart the
+ * write timeout, so the stream stayed open for ever).
+ */
+START_TEST(unread_stream_is_cut_at_send_timeout)
+{
+	struct proc		 p;
+	struct hd_read		 rd = { NULL, 0 };
+	double			 waited;
+	char			*body, *req;
+	int			 fd, n;
+
+	mock_reset(hd_mock.port);
+	harness_proxy_start(&p, hd_mock.port, "\"send_timeout\": 2, "
+	    "\"keepalive_interval\": 0.3, \"client_idle_timeout\": 30");
+	fd = hd_connect_small(p.port, 4096);
+	body = chat_body("mock:bytes=4000000", NULL, 1, 0);
+	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\nAuthorization: Bearer app-chat\r\n"
+	    "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+	ck_assert_int_eq(http_send_all(fd, req, (size_t)n), 0);
+	free(req);
+	free(body);
+	ck_assert(hd_read_until(fd, &rd, "data: ", 5000));
+	/* Stop reading: the stop call must come within the timeout + slack. */
+	waited = hd_wait_stop(12000);
+	ck_assert_msg(waited >= 0, "the unread stream was never cut");
+	ck_assert_msg(waited < 9000, "cut after %.0f ms", waited);
+	/* Reading again finds the end of a cut stream: no [DONE]. */
+	hd_read_until(fd, &rd, "[DONE]", 5000);
+	ck_assert(rd.buf == NULL || strstr(rd.buf, "[DONE]") == NULL);
+	free(rd.buf);
+	close(fd);
+	ck_assert(harness_log_contains(&p, "end=client_gone"));
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+}
+END_TEST
+
 /* The hardening suite. */
 Suite *
 it_hardening_suite(void)
@@ -243,6 +333,7 @@ it_hardening_suite(void)
 	tcase_add_unchecked_fixture(tc, hd_setup, hd_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, descriptor_exhaustion_refuses_and_recovers);
+	tcase_add_test(tc, unread_stream_is_cut_at_send_timeout);
 	suite_add_tcase(s, tc);
 	return (s);
 }
