@@ -40,9 +40,11 @@ struct chunked {
 	size_t			 line;		/* bytes of the current line */
 	size_t			 trailers;	/* bytes of the trailer section */
 	uint64_t		 body;		/* decoded bytes so far */
+	int			 strict;	/* a request body: see .c */
 };
 
 void			 chunked_init(struct chunked *);
+void			 chunked_init_strict(struct chunked *);
 enum chunked_result	 chunked_feed(struct chunked *, const char *, size_t,
 			    size_t *, struct buf *);
 int			 chunked_done(const struct chunked *);

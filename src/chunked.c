@@ -16,6 +16,11 @@
  * bytes, trailers over CHUNKED_MAX_TRAILERS, control characters in either,
  * or anything but a line end after a chunk's data is an error, after which
  * the decoder takes nothing more.
+ *
+ * Strict mode, for a client's request body (http_guard.c), accepts only
+ * what libevent's own request reader reads the same way: no extensions or
+ * whitespace after a chunk size and no trailer fields.  A NULL output
+ * buffer only counts the decoded bytes (c->body).
  */
 #include <string.h>
 
@@ -28,6 +33,14 @@ chunked_init(struct chunked *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->state = CHUNKED_SIZE;
+}
+
+/* Start decoding a new request body, strictly. */
+void
+chunked_init_strict(struct chunked *c)
+{
+	chunked_init(c);
+	c->strict = 1;
 }
 
 /* True once the last chunk and the trailers have been read. */
@@ -118,7 +131,8 @@ chunked_feed(struct chunked *c, const char *in, size_t len, size_t *used,
 				continue;
 			}
 			if ((v = util_hex_digit((unsigned char)p[i])) == -1) {
-				if (c->digits == 0)
+				if (c->digits == 0 || (c->strict &&
+				    p[i] != '\r' && p[i] != '\n'))
 					goto bad;
 				c->state = CHUNKED_SIZE_REST;
 				continue;
@@ -148,7 +162,8 @@ chunked_feed(struct chunked *c, const char *in, size_t len, size_t *used,
 			n = len - i;
 			if ((uint64_t)n > c->size)
 				n = (size_t)c->size;
-			buf_add(out, in + i, n);
+			if (out != NULL)
+				buf_add(out, in + i, n);
 			c->size -= n;
 			c->body += n;
 			i += n;
@@ -182,6 +197,8 @@ chunked_feed(struct chunked *c, const char *in, size_t len, size_t *used,
 				*used = i + 1;
 				return (CHUNKED_END);
 			}
+			if (c->strict && p[i] != '\r')
+				goto bad;	/* no trailer fields */
 			if (p[i] != '\r' && chunked_ctl(p[i]))
 				goto bad;
 			if (!chunked_trailers_ok(c))

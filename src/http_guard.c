@@ -1,0 +1,597 @@
+/*
+ * http_guard: a strict check of a client's HTTP/1.1 request stream (RFC
+ * 9112), run on the bytes before evhttp parses them.
+ *
+ * libevent 2.1.12's request reader is lenient where leniency lets a
+ * request mean two things: it takes the first of two Content-Length
+ * headers, reads "+57" as 57, serves HTTP/1.1 without Host, joins folded
+ * lines, keeps a bare CR inside a value and ignores a Content-Length on
+ * HEAD.  A balancer in front that reads such a request the other way is
+ * out of step with us from then on (request smuggling).  Its own errors
+ * are HTML pages.  So every byte a client sends passes through this
+ * guard first, which accepts a strict subset of what evhttp accepts, and
+ * refuses the rest with an OpenAI-shaped error before evhttp sees it.
+ *
+ * It also tells its caller where each request starts, where its head
+ * ends and where it is complete, which is what the header and body
+ * deadlines and the buffered-request budget are measured on
+ * (client_conn.c).
+ *
+ * Accepted:
+ *  - request line: method SP request-target SP HTTP-version, ended by
+ *    CRLF or a bare LF (as evhttp reads lines); the method one of GET,
+ *    HEAD, POST, PUT, DELETE, OPTIONS, TRACE, CONNECT, PATCH (another
+ *    token: 501); the target visible ASCII; HTTP/1.1 or HTTP/1.0 (another
+ *    HTTP/d.d: 505).
+ *  - header fields: a token, a colon with no space before it, a value of
+ *    SP, HTAB, visible ASCII and bytes 0x80-0xff; at most
+ *    HTTP_GUARD_MAX_FIELDS of them and lim.max_head bytes of head in all
+ *    (over it: 414 while in the request line, else 431).  No folded
+ *    lines, no bare CR, no NUL or other control bytes.
+ *  - framing: at most one Content-Length, of digits only (leading SP and
+ *    trailing whitespace allowed, as evhttp trims them), up to
+ *    lim.max_body (over it: 413); or one Transfer-Encoding: chunked
+ *    (another coding: 501), never both, never in HTTP/1.0; no body on
+ *    HEAD or TRACE (evhttp would read it as the next request).  Chunked
+ *    bodies are read strictly (chunked.c): hex sizes alone on their line,
+ *    no trailer fields, lim.max_body decoded bytes at most.
+ *  - HTTP/1.1 needs exactly one Host, of the characters a host and port
+ *    are made of; an Expect other than 100-continue gets 417.
+ *
+ * Everything here is pure: bytes in, events and an api_error out.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http_guard.h"
+
+/* Byte states of the head. */
+enum http_guard_state {
+	GS_METHOD,		/* method token */
+	GS_TARGET,		/* request-target */
+	GS_VERSION,		/* HTTP-version */
+	GS_LINE_LF,		/* the LF after the request line's CR */
+	GS_FIELD,		/* start of a field line, or the blank line */
+	GS_NAME,		/* field name */
+	GS_VALUE,		/* field value */
+	GS_FIELD_LF,		/* the LF after a field line's CR */
+	GS_END_LF		/* the LF after the blank line's CR */
+};
+
+/* Methods libevent 2.1.12 knows. */
+static const char *const http_guard_methods[] = {
+	"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE",
+	"CONNECT", "PATCH"
+};
+
+/* The fields whose values the guard reads, by lowercased name. */
+static const struct {
+	const char		*name;
+	enum http_guard_field	 field;
+} http_guard_fields[] = {
+	{ "content-length", HTTP_GUARD_F_CONTENT_LENGTH },
+	{ "transfer-encoding", HTTP_GUARD_F_TRANSFER_ENCODING },
+	{ "host", HTTP_GUARD_F_HOST },
+	{ "expect", HTTP_GUARD_F_EXPECT },
+};
+
+/* True for a tchar (RFC 9110, 5.6.2). */
+static int
+http_guard_tchar(unsigned char ch)
+{
+	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9'))
+		return (1);
+	return (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* True for a byte allowed in a field value (SP, HTAB, VCHAR, obs-text). */
+static int
+http_guard_value_byte(unsigned char ch)
+{
+	return (ch == ' ' || ch == '\t' || (ch > 0x20 && ch != 0x7f));
+}
+
+/* True for a byte of a Host value: a host name or address and a port. */
+static int
+http_guard_host_byte(unsigned char ch)
+{
+	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9'))
+		return (1);
+	return (ch != '\0' && strchr("-._~!$&'()*+,;=:[]%", ch) != NULL);
+}
+
+/* Start reading a stream of requests. */
+void
+http_guard_init(struct http_guard *g, const struct http_guard_limits *lim)
+{
+	memset(g, 0, sizeof(*g));
+	g->lim = *lim;
+	g->phase = HTTP_GUARD_IDLE;
+}
+
+/*
+ * Refuse the request with status: the guard takes nothing more.  The
+ * error's type is invalid_request_error (each refusal is the client's to
+ * fix), or server_error for a 5xx the proxy itself decided (503).
+ */
+void
+http_guard_fail(struct http_guard *g, int status, const char *code,
+    const char *fmt, ...)
+{
+	va_list	ap;
+	char	msg[sizeof(g->error.message)];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	api_error_set(&g->error, status, status == 503 ? "server_error" :
+	    "invalid_request_error", code, NULL, "%s", msg);
+	if (status == 503)
+		g->error.retry_after = 1;
+	g->phase = HTTP_GUARD_FAILED;
+}
+
+/* Reset the per-request state for a request starting now. */
+static void
+http_guard_start(struct http_guard *g)
+{
+	struct http_guard_limits	lim = g->lim;
+
+	http_guard_init(g, &lim);
+	g->phase = HTTP_GUARD_HEAD;
+	g->state = GS_METHOD;
+}
+
+/*
+ * The method read: a known one, or 501 for another token.  g->method
+ * holds its first characters, NUL-terminated (the struct starts zeroed).
+ */
+static int
+http_guard_method_done(struct http_guard *g)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(http_guard_methods) /
+	    sizeof(http_guard_methods[0]); i++) {
+		if (strcmp(g->method, http_guard_methods[i]) == 0 &&
+		    g->methodlen == strlen(http_guard_methods[i]))
+			return (0);
+	}
+	http_guard_fail(g, 501, "not_implemented", "The method %s%s is not "
+	    "implemented: use POST /v1/chat/completions or GET /v1/models.",
+	    g->method, g->methodlen >= sizeof(g->method) ? "..." : "");
+	return (-1);
+}
+
+/* The version read (in g->value): HTTP/1.1, HTTP/1.0, or an error. */
+static int
+http_guard_version_done(struct http_guard *g)
+{
+	const char	*v = g->value;
+
+	if (g->valuelen == 8 && memcmp(v, "HTTP/1.", 7) == 0 &&
+	    (v[7] == '0' || v[7] == '1')) {
+		g->version = v[7] == '1' ? 11 : 10;
+		return (0);
+	}
+	if (g->valuelen == 8 && memcmp(v, "HTTP/", 5) == 0 &&
+	    v[5] >= '0' && v[5] <= '9' && v[6] == '.' &&
+	    v[7] >= '0' && v[7] <= '9') {
+		http_guard_fail(g, 505, "http_version_not_supported",
+		    "HTTP version %.8s is not supported: use HTTP/1.1.", v);
+		return (-1);
+	}
+	http_guard_fail(g, 400, "bad_request", "The request line does not "
+	    "end in an HTTP version (HTTP/1.1).");
+	return (-1);
+}
+
+/* A field name ended at its colon: which field is it. */
+static void
+http_guard_name_done(struct http_guard *g)
+{
+	size_t	i;
+
+	g->field = HTTP_GUARD_F_OTHER;
+	for (i = 0; i < sizeof(http_guard_fields) /
+	    sizeof(http_guard_fields[0]); i++) {
+		if (g->namelen == strlen(http_guard_fields[i].name) &&
+		    memcmp(g->name, http_guard_fields[i].name,
+		    g->namelen) == 0)
+			g->field = http_guard_fields[i].field;
+	}
+	g->valuelen = 0;
+	g->value_long = g->value_bad = g->value_ws = 0;
+	g->length = 0;
+}
+
+/*
+ * One byte of a field value the guard reads (Content-Length,
+ * Transfer-Encoding, Host, Expect).  Leading SP is skipped, as evhttp
+ * skips it; a leading HTAB, which evhttp would keep, is refused.
+ * Trailing SP and HTAB are dropped, as evhttp trims them; whitespace
+ * inside the value stays.
+ */
+static void
+http_guard_value_add(struct http_guard *g, unsigned char ch)
+{
+	if (ch == ' ' || ch == '\t') {
+		if (g->valuelen == 0 && !g->value_ws) {
+			if (ch == '\t')
+				g->value_bad = 1;
+			return;		/* leading SP */
+		}
+		g->value_ws++;
+		return;
+	}
+	if (g->value_ws > 0) {
+		/* Whitespace inside the value. */
+		if (g->field != HTTP_GUARD_F_TRANSFER_ENCODING &&
+		    g->field != HTTP_GUARD_F_EXPECT)
+			g->value_bad = 1;
+		for (; g->value_ws > 0; g->value_ws--) {
+			if (g->valuelen < sizeof(g->value))
+				g->value[g->valuelen++] = ' ';
+			else
+				g->value_long = 1;
+		}
+	}
+	switch (g->field) {
+	case HTTP_GUARD_F_CONTENT_LENGTH:
+		if (ch < '0' || ch > '9')
+			g->value_bad = 1;
+		else if (g->length > (UINT64_MAX - 9) / 10)
+			g->value_long = 1;
+		else
+			g->length = g->length * 10 + (uint64_t)(ch - '0');
+		g->valuelen++;
+		return;
+	case HTTP_GUARD_F_HOST:
+		if (!http_guard_host_byte(ch))
+			g->value_bad = 1;
+		g->valuelen++;
+		return;
+	default:
+		break;
+	}
+	if (g->valuelen < sizeof(g->value))
+		g->value[g->valuelen++] = (char)ch;
+	else
+		g->value_long = 1;
+}
+
+/* True if the stored value is s, ignoring case. */
+static int
+http_guard_value_is(const struct http_guard *g, const char *s)
+{
+	return (!g->value_long && g->valuelen == strlen(s) &&
+	    strncasecmp(g->value, s, g->valuelen) == 0);
+}
+
+/* A field line ended: check what it says.  Returns -1 when refused. */
+static int
+http_guard_field_done(struct http_guard *g)
+{
+	g->value_ws = 0;
+	switch (g->field) {
+	case HTTP_GUARD_F_CONTENT_LENGTH:
+		if (g->have_length) {
+			http_guard_fail(g, 400, "bad_request", "The request "
+			    "has two Content-Length headers: its length is "
+			    "ambiguous.");
+			return (-1);
+		}
+		if (g->value_bad || g->valuelen == 0) {
+			http_guard_fail(g, 400, "bad_request", "The "
+			    "Content-Length header is not a number of bytes "
+			    "(digits only).");
+			return (-1);
+		}
+		if (g->value_long || g->length > g->lim.max_body) {
+			http_guard_fail(g, 413, "request_too_large", "The "
+			    "request body is larger than the limit of %llu "
+			    "bytes.", (unsigned long long)g->lim.max_body);
+			return (-1);
+		}
+		g->have_length = 1;
+		return (0);
+	case HTTP_GUARD_F_TRANSFER_ENCODING:
+		if (g->have_chunked || g->value_bad) {
+			http_guard_fail(g, 400, "bad_request", "The "
+			    "Transfer-Encoding header is repeated or "
+			    "malformed.");
+			return (-1);
+		}
+		if (!http_guard_value_is(g, "chunked")) {
+			http_guard_fail(g, 501, "not_implemented", "Only "
+			    "Transfer-Encoding: chunked is supported.");
+			return (-1);
+		}
+		g->have_chunked = 1;
+		return (0);
+	case HTTP_GUARD_F_HOST:
+		if (g->have_host || g->value_bad) {
+			http_guard_fail(g, 400, "bad_request", "The Host "
+			    "header is repeated or malformed.");
+			return (-1);
+		}
+		g->have_host = 1;
+		return (0);
+	case HTTP_GUARD_F_EXPECT:
+		if (g->value_bad || !http_guard_value_is(g, "100-continue"))
+			g->bad_expect = 1;
+		return (0);
+	default:
+		return (0);
+	}
+}
+
+/*
+ * The head ended: decide how the body is framed.  Returns the event: a
+ * request without a body is complete here.
+ */
+static enum http_guard_event
+http_guard_head_done(struct http_guard *g)
+{
+	int	bodyless = strcmp(g->method, "HEAD") == 0 ||
+		    strcmp(g->method, "TRACE") == 0;
+
+	if (g->version == 11 && !g->have_host) {
+		http_guard_fail(g, 400, "bad_request", "An HTTP/1.1 request "
+		    "must have a Host header.");
+		return (HTTP_GUARD_ERROR);
+	}
+	if (g->have_chunked && (g->have_length || g->version == 10)) {
+		http_guard_fail(g, 400, "bad_request", "Transfer-Encoding "
+		    "cannot be combined with Content-Length or HTTP/1.0: the "
+		    "request's length is ambiguous.");
+		return (HTTP_GUARD_ERROR);
+	}
+	if (bodyless && (g->have_chunked || g->length > 0)) {
+		http_guard_fail(g, 400, "bad_request", "A %s request cannot "
+		    "have a body.", g->method);
+		return (HTTP_GUARD_ERROR);
+	}
+	if (g->version == 11 && g->bad_expect) {
+		http_guard_fail(g, 417, "expectation_failed", "The only "
+		    "expectation supported is Expect: 100-continue.");
+		return (HTTP_GUARD_ERROR);
+	}
+	if (g->have_chunked) {
+		chunked_init_strict(&g->chunk);
+		g->phase = HTTP_GUARD_BODY;
+		return (HTTP_GUARD_HEAD_DONE);
+	}
+	if (g->length > 0) {
+		g->left = g->length;
+		g->phase = HTTP_GUARD_BODY;
+		return (HTTP_GUARD_HEAD_DONE);
+	}
+	g->phase = HTTP_GUARD_IDLE;
+	return (HTTP_GUARD_COMPLETE);
+}
+
+/* Refuse a malformed head. */
+static enum http_guard_event
+http_guard_malformed(struct http_guard *g, const char *what)
+{
+	http_guard_fail(g, 400, "bad_request", "Malformed request: %s.",
+	    what);
+	return (HTTP_GUARD_ERROR);
+}
+
+/*
+ * One byte of the head.  Returns HTTP_GUARD_MORE to go on, or the event
+ * the byte ends on.
+ */
+static enum http_guard_event
+http_guard_head_byte(struct http_guard *g, unsigned char ch)
+{
+	if (++g->head > g->lim.max_head) {
+		if (g->state <= GS_LINE_LF)
+			http_guard_fail(g, 414, "uri_too_long", "The request "
+			    "line is longer than the limit of %zu bytes.",
+			    g->lim.max_head);
+		else
+			http_guard_fail(g, 431, "headers_too_large", "The "
+			    "request's headers are larger than the limit of "
+			    "%zu bytes.", g->lim.max_head);
+		return (HTTP_GUARD_ERROR);
+	}
+	switch (g->state) {
+	case GS_METHOD:
+		if (ch == ' ' && g->methodlen > 0) {
+			if (http_guard_method_done(g) != 0)
+				return (HTTP_GUARD_ERROR);
+			g->state = GS_TARGET;
+			return (HTTP_GUARD_MORE);
+		}
+		if (!http_guard_tchar(ch))
+			return (http_guard_malformed(g, g->methodlen == 0 ?
+			    "it does not start with a method" :
+			    "a character not allowed in a method"));
+		/* Known methods fit; a longer one is kept in part. */
+		if (g->methodlen < sizeof(g->method) - 1)
+			g->method[g->methodlen] = (char)ch;
+		g->methodlen++;
+		return (HTTP_GUARD_MORE);
+	case GS_TARGET:
+		if (ch == ' ' && g->in_target) {
+			g->state = GS_VERSION;
+			g->valuelen = 0;
+			return (HTTP_GUARD_MORE);
+		}
+		if (ch <= 0x20 || ch >= 0x7f)
+			return (http_guard_malformed(g, "a space or control "
+			    "character in the request target"));
+		g->in_target = 1;
+		return (HTTP_GUARD_MORE);
+	case GS_VERSION:
+		if (ch == '\r' || ch == '\n') {
+			if (http_guard_version_done(g) != 0)
+				return (HTTP_GUARD_ERROR);
+			g->state = ch == '\r' ? GS_LINE_LF : GS_FIELD;
+			return (HTTP_GUARD_MORE);
+		}
+		if (ch <= 0x20 || ch >= 0x7f || g->valuelen >= 8)
+			return (http_guard_malformed(g, "the request line "
+			    "does not end in an HTTP version"));
+		g->value[g->valuelen++] = (char)ch;
+		return (HTTP_GUARD_MORE);
+	case GS_LINE_LF:
+	case GS_FIELD_LF:
+		if (ch != '\n')
+			return (http_guard_malformed(g, "a CR not followed "
+			    "by LF"));
+		g->state = GS_FIELD;
+		return (HTTP_GUARD_MORE);
+	case GS_FIELD:
+		if (ch == '\r') {
+			g->state = GS_END_LF;
+			return (HTTP_GUARD_MORE);
+		}
+		if (ch == '\n')
+			return (http_guard_head_done(g));
+		if (ch == ' ' || ch == '\t')
+			return (http_guard_malformed(g, "a folded header line "
+			    "(obsolete line folding)"));
+		if (!http_guard_tchar(ch))
+			return (http_guard_malformed(g, "a character not "
+			    "allowed in a header name"));
+		if (++g->fields > HTTP_GUARD_MAX_FIELDS) {
+			http_guard_fail(g, 431, "headers_too_large", "The "
+			    "request has more than %d headers.",
+			    HTTP_GUARD_MAX_FIELDS);
+			return (HTTP_GUARD_ERROR);
+		}
+		g->namelen = 0;
+		g->state = GS_NAME;
+		/* FALLTHROUGH */
+	case GS_NAME:
+		if (ch == ':') {
+			http_guard_name_done(g);
+			g->state = GS_VALUE;
+			return (HTTP_GUARD_MORE);
+		}
+		if (!http_guard_tchar(ch))
+			return (http_guard_malformed(g, ch == ' ' || ch == '\t' ?
+			    "whitespace between a header name and its colon" :
+			    ch == '\r' || ch == '\n' ? "a header line without "
+			    "a colon" : "a character not allowed in a header "
+			    "name"));
+		if (g->namelen < sizeof(g->name))
+			g->name[g->namelen] = (char)(ch >= 'A' && ch <= 'Z' ?
+			    ch + 32 : ch);
+		g->namelen++;
+		if (g->namelen > sizeof(g->name))
+			g->namelen = sizeof(g->name);	/* matches none */
+		return (HTTP_GUARD_MORE);
+	case GS_VALUE:
+		if (ch == '\r' || ch == '\n') {
+			if (http_guard_field_done(g) != 0)
+				return (HTTP_GUARD_ERROR);
+			g->state = ch == '\r' ? GS_FIELD_LF : GS_FIELD;
+			return (HTTP_GUARD_MORE);
+		}
+		if (!http_guard_value_byte(ch))
+			return (http_guard_malformed(g, "a control character "
+			    "in a header value"));
+		if (g->field != HTTP_GUARD_F_OTHER)
+			http_guard_value_add(g, ch);
+		return (HTTP_GUARD_MORE);
+	case GS_END_LF:
+		if (ch != '\n')
+			return (http_guard_malformed(g, "a CR not followed "
+			    "by LF"));
+		return (http_guard_head_done(g));
+	}
+	return (http_guard_malformed(g, "an unexpected byte"));
+}
+
+/*
+ * Body bytes: as many of in as belong to the body.  Sets *ev to
+ * COMPLETE at its end, ERROR if malformed or too large, else MORE.
+ */
+static size_t
+http_guard_body(struct http_guard *g, const char *in, size_t len,
+    enum http_guard_event *ev)
+{
+	enum chunked_result	r;
+	size_t			n;
+
+	*ev = HTTP_GUARD_MORE;
+	if (!g->have_chunked) {
+		n = (uint64_t)len < g->left ? len : (size_t)g->left;
+		g->left -= n;
+		if (g->left == 0) {
+			g->phase = HTTP_GUARD_IDLE;
+			*ev = HTTP_GUARD_COMPLETE;
+		}
+		return (n);
+	}
+	r = chunked_feed(&g->chunk, in, len, &n, NULL);
+	if (r == CHUNKED_BAD) {
+		http_guard_fail(g, 400, "bad_request", "Malformed chunked "
+		    "request body (chunk sizes are hex digits alone on their "
+		    "line; no trailers).");
+		*ev = HTTP_GUARD_ERROR;
+	} else if (g->chunk.body > g->lim.max_body ||
+	    g->chunk.size > g->lim.max_body - g->chunk.body) {
+		http_guard_fail(g, 413, "request_too_large", "The request "
+		    "body is larger than the limit of %llu bytes.",
+		    (unsigned long long)g->lim.max_body);
+		*ev = HTTP_GUARD_ERROR;
+	} else if (r == CHUNKED_END) {
+		g->phase = HTTP_GUARD_IDLE;
+		*ev = HTTP_GUARD_COMPLETE;
+	}
+	return (n);
+}
+
+/*
+ * Feed len bytes of the stream.  Returns how many were taken and sets *ev
+ * to what the feed stopped at: after the first byte of a request
+ * (STARTED), after the end of a head a body follows (HEAD_DONE), after
+ * the last byte of a request (COMPLETE), at a refused byte (ERROR, and
+ * every later call), or with all of it taken (MORE).  g->bytes counts the
+ * bytes of the current request, and still does at COMPLETE.
+ */
+size_t
+http_guard_feed(struct http_guard *g, const char *in, size_t len,
+    enum http_guard_event *ev)
+{
+	const unsigned char	*p = (const unsigned char *)in;
+	size_t			 i = 0, n;
+
+	*ev = HTTP_GUARD_MORE;
+	if (g->phase == HTTP_GUARD_FAILED) {
+		*ev = HTTP_GUARD_ERROR;
+		return (0);
+	}
+	if (len == 0)
+		return (0);
+	if (g->phase == HTTP_GUARD_IDLE) {
+		http_guard_start(g);
+		*ev = http_guard_head_byte(g, p[0]);
+		g->bytes = 1;
+		if (*ev == HTTP_GUARD_MORE)
+			*ev = HTTP_GUARD_STARTED;
+		return (1);
+	}
+	if (g->phase == HTTP_GUARD_BODY) {
+		n = http_guard_body(g, in, len, ev);
+		g->bytes += n;
+		return (n);
+	}
+	while (i < len) {
+		*ev = http_guard_head_byte(g, p[i++]);
+		if (*ev != HTTP_GUARD_MORE)
+			break;
+	}
+	g->bytes += i;
+	return (i);
+}
