@@ -68,6 +68,7 @@ struct http_guard {
 	int			 have_length;
 	int			 have_chunked;
 	int			 have_host;
+	uint64_t		 number;	/* of a Content-Length line */
 	uint64_t		 length;	/* Content-Length */
 	int			 bad_expect;
 	/* The body. */

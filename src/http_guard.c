@@ -206,7 +206,7 @@ http_guard_name_done(struct http_guard *g)
 	}
 	g->valuelen = 0;
 	g->value_long = g->value_bad = g->value_ws = 0;
-	g->length = 0;
+	g->number = 0;
 }
 
 /*
@@ -244,10 +244,10 @@ http_guard_value_add(struct http_guard *g, unsigned char ch)
 	case HTTP_GUARD_F_CONTENT_LENGTH:
 		if (ch < '0' || ch > '9')
 			g->value_bad = 1;
-		else if (g->length > (UINT64_MAX - 9) / 10)
+		else if (g->number > (UINT64_MAX - 9) / 10)
 			g->value_long = 1;
 		else
-			g->length = g->length * 10 + (uint64_t)(ch - '0');
+			g->number = g->number * 10 + (uint64_t)(ch - '0');
 		g->valuelen++;
 		return;
 	case HTTP_GUARD_F_HOST:
@@ -291,13 +291,14 @@ http_guard_field_done(struct http_guard *g)
 			    "(digits only).");
 			return (-1);
 		}
-		if (g->value_long || g->length > g->lim.max_body) {
+		if (g->value_long || g->number > g->lim.max_body) {
 			http_guard_fail(g, 413, "request_too_large", "The "
 			    "request body is larger than the limit of %llu "
 			    "bytes.", (unsigned long long)g->lim.max_body);
 			return (-1);
 		}
 		g->have_length = 1;
+		g->length = g->number;
 		return (0);
 	case HTTP_GUARD_F_TRANSFER_ENCODING:
 		if (g->have_chunked || g->value_bad) {
@@ -533,17 +534,23 @@ http_guard_body(struct http_guard *g, const char *in, size_t len,
 		}
 		return (n);
 	}
+	/*
+	 * The size is checked before the framing: decoded plus declared
+	 * bytes only grow as the body is read, and the decoder stops at a
+	 * bad byte, so the verdict does not depend on how the bytes were
+	 * split into reads.
+	 */
 	r = chunked_feed(&g->chunk, in, len, &n, NULL);
-	if (r == CHUNKED_BAD) {
-		http_guard_fail(g, 400, "bad_request", "Malformed chunked "
-		    "request body (chunk sizes are hex digits alone on their "
-		    "line; no trailers).");
-		*ev = HTTP_GUARD_ERROR;
-	} else if (g->chunk.body > g->lim.max_body ||
+	if (g->chunk.body > g->lim.max_body ||
 	    g->chunk.size > g->lim.max_body - g->chunk.body) {
 		http_guard_fail(g, 413, "request_too_large", "The request "
 		    "body is larger than the limit of %llu bytes.",
 		    (unsigned long long)g->lim.max_body);
+		*ev = HTTP_GUARD_ERROR;
+	} else if (r == CHUNKED_BAD) {
+		http_guard_fail(g, 400, "bad_request", "Malformed chunked "
+		    "request body (chunk sizes are hex digits alone on their "
+		    "line; no trailers).");
 		*ev = HTTP_GUARD_ERROR;
 	} else if (r == CHUNKED_END) {
 		g->phase = HTTP_GUARD_IDLE;
