@@ -52,7 +52,7 @@ PURE_SRCS	 = buf.c sse.c chunked.c dify_event.c chat_request.c api_error.c \
 		   http_guard.c
 # libevent glue.
 GLUE_SRCS	 = main.c master.c server.c sock.c exchange.c downstream.c upstream.c \
-		   models.c libevent_internals.c
+		   models.c libevent_internals.c client_conn.c
 
 PURE_OBJS	 = $(PURE_SRCS:%.c=$(BUILD)/obj/%.o)
 GLUE_OBJS	 = $(GLUE_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -165,7 +165,11 @@ $(FUZZ_BUILD)/.deps-fuzz: scripts/deps.sh
 
 $(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(PURE_SRCS:%=src/%) $(wildcard include/*.h) | $(FUZZ_BUILD)/.deps-fuzz $(BUILD)/.deps-build
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS:%=src/%) -ljansson
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS:%=src/%) -ljansson \
+	    $(FUZZ_LIBS_$*)
+
+# The guard's fuzz target checks it against libevent's own request parser.
+FUZZ_LIBS_http_guard	 = $(PKG_LIBS)
 
 fuzz: $(FUZZ_TARGETS)
 
@@ -179,6 +183,40 @@ fuzz-smoke: fuzz
 		    $(FUZZ_BUILD)/corpus-$$name $$corpus >$(FUZZ_BUILD)/$$name.log 2>&1 \
 		    || { tail -40 $(FUZZ_BUILD)/$$name.log; exit 1; }; \
 	done
+
+# A bounded run of a hostile client against the proxy (CI runs it), and a
+# long soak of mixed traffic (not in CI).  Both reuse the integration
+# harness's processes and raw HTTP.
+HOSTILE_SRCS	 = $(wildcard test/hostile/*.c)
+HOSTILE_OBJS	 = $(HOSTILE_SRCS:test/hostile/%.c=$(BUILD)/test/hostile/%.o)
+SOAK_SRCS	 = $(wildcard test/soak/*.c)
+SOAK_OBJS	 = $(SOAK_SRCS:test/soak/%.c=$(BUILD)/test/soak/%.o)
+.PHONY: test-hostile soak
+
+$(BUILD)/test/hostile/%.o $(BUILD)/test/soak/%.o: | $(BUILD)/.deps-test $(BUILD)/.deps-build
+$(BUILD)/test/hostile/%.o: test/hostile/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) $(PKG_CFLAGS) -Itest/integration -MMD -MP -c $< -o $@
+
+$(BUILD)/test/soak/%.o: test/soak/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) $(PKG_CFLAGS) -Itest/integration -MMD -MP -c $< -o $@
+
+$(BUILD)/hostile: $(HOSTILE_OBJS) $(BUILD)/test/integration/harness.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/soak: $(SOAK_OBJS) $(BUILD)/test/integration/harness.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+test-hostile: $(BUILD)/hostile $(BUILD)/$(PROG) $(BUILD)/mock-dify
+	ODP_BUILD=$(BUILD) ./$(BUILD)/hostile
+
+soak: $(BUILD)/soak $(BUILD)/$(PROG) $(BUILD)/mock-dify
+	ODP_BUILD=$(BUILD) ./$(BUILD)/soak
 
 demo: $(BUILD)/$(PROG) $(BUILD)/mock-dify
 	sh scripts/demo.sh $(BUILD)
@@ -214,3 +252,4 @@ clean:
 
 -include $(DEPS)
 -include $(BENCH_OBJS:.o=.d)
+-include $(HOSTILE_OBJS:.o=.d) $(SOAK_OBJS:.o=.d)

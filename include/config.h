@@ -19,6 +19,10 @@ struct config {
 	unsigned	 upstream_idle_timeout_ms;
 	unsigned	 client_idle_timeout_ms;
 	unsigned	 send_timeout_ms;
+	unsigned	 client_header_timeout_ms;
+	unsigned	 client_body_timeout_ms;
+	unsigned	 max_connections;		/* 0: from the fd limit */
+	size_t		 max_buffered_request_bytes;
 	unsigned	 keepalive_interval_ms;
 	unsigned	 drain_timeout_ms;
 	unsigned	 upstream_keepalive_ms;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct client_conn;
 struct config;
 struct event;
 struct event_base;
@@ -46,7 +47,8 @@ struct downstream {
 
 void		 downstream_init(struct downstream *, struct evhttp_request *,
 		    struct event_base *, const struct config *,
-		    const struct downstream_handlers *, void *);
+		    struct client_conn *, const struct downstream_handlers *,
+		    void *);
 void		 downstream_free(struct downstream *);
 struct evkeyvalq *downstream_headers(struct downstream *);
 void		 downstream_reply(struct downstream *, int, const void *, size_t);

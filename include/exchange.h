@@ -6,11 +6,13 @@
 #define ODP_EXCHANGE_H
 
 struct chat_request;
+struct client_conn;
 struct evhttp_request;
 struct server;
 
-void	exchange_start(struct server *, struct evhttp_request *, const char *,
-	    struct chat_request *, const char *, const char *, size_t);
+void	exchange_start(struct server *, struct evhttp_request *,
+	    struct client_conn *, const char *, struct chat_request *,
+	    const char *, const char *, size_t);
 void	exchange_stop_task(struct server *, const char *, const char *,
 	    const char *, const char *);
 

@@ -29,5 +29,6 @@ int	 libevent_internals_frames_body(const struct evhttp_request *);
 void	 libevent_internals_end_body(struct evhttp_request *);
 struct evhttp_connection *libevent_internals_connection_of(
 	    struct bufferevent *);
+void	 libevent_internals_close_incoming(struct bufferevent *);
 
 #endif

@@ -4,6 +4,7 @@
 #ifndef ODP_MODELS_H
 #define ODP_MODELS_H
 
+struct client_conn;
 struct evhttp_request;
 struct models;
 struct server;
@@ -11,6 +12,7 @@ struct server;
 struct models	*models_new(void);
 void		 models_free(struct models *);
 void		 models_handle(struct server *, struct evhttp_request *,
-		    const char *, const char *, const char *);
+		    struct client_conn *, const char *, const char *,
+		    const char *);
 
 #endif

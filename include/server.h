@@ -11,6 +11,7 @@
 
 #include "api_error.h"
 
+struct client_conns;
 struct config;
 struct event;
 struct event_base;
@@ -38,6 +39,7 @@ struct server {
 	struct evhttp_bound_socket	*bound;
 	struct upstream			*upstream;
 	struct models			*models;
+	struct client_conns		*conns;		/* every client's */
 	struct server_tasks		 tasks;
 	unsigned			 ntasks;
 	struct event			*drain_ev;

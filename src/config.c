@@ -64,6 +64,15 @@ static const struct config_key config_keys[] = {
 	    0.05, 86400, NULL },
 	{ "send_timeout", CONFIG_SECONDS, OFF(send_timeout_ms), 0.05, 86400,
 	    NULL },
+	{ "client_header_timeout", CONFIG_SECONDS,
+	    OFF(client_header_timeout_ms), 0.05, 3600, NULL },
+	{ "client_body_timeout", CONFIG_SECONDS, OFF(client_body_timeout_ms),
+	    0.05, 86400, NULL },
+	{ "max_connections", CONFIG_COUNT, OFF(max_connections), 0, 10000000,
+	    NULL },
+	{ "max_buffered_request_bytes", CONFIG_BYTES,
+	    OFF(max_buffered_request_bytes), 65536, 1024.0 * 1024 * 1024 * 64,
+	    NULL },
 	{ "keepalive_interval", CONFIG_SECONDS, OFF(keepalive_interval_ms),
 	    0.05, 3600, NULL },
 	{ "drain_timeout", CONFIG_SECONDS, OFF(drain_timeout_ms), 0, 86400,
@@ -143,6 +152,9 @@ config_defaults(struct config *c)
 	c->upstream_idle_timeout_ms = 300 * 1000;
 	c->client_idle_timeout_ms = 60 * 1000;
 	c->send_timeout_ms = 60 * 1000;
+	c->client_header_timeout_ms = 30 * 1000;
+	c->client_body_timeout_ms = 60 * 1000;
+	c->max_buffered_request_bytes = 128 * 1024 * 1024;
 	c->keepalive_interval_ms = 15 * 1000;
 	c->drain_timeout_ms = 30 * 1000;
 	c->upstream_keepalive_ms = 30 * 1000;
@@ -662,6 +674,13 @@ config_finish(struct config *c, struct config_errors *errs)
 		    err);
 	if (strlen(c->default_user) > 255)
 		config_error(errs, "default_user must be at most 255 bytes");
+	if (c->max_buffered_request_bytes <
+	    (uint64_t)c->max_body_bytes + c->max_header_bytes)
+		config_error(errs, "max_buffered_request_bytes (%zu) must be at "
+		    "least max_body_bytes + max_header_bytes (%zu): a request "
+		    "that size could never be taken",
+		    c->max_buffered_request_bytes,
+		    c->max_body_bytes + c->max_header_bytes);
 	return ((int)errs->n - before);
 }
 

@@ -9,10 +9,11 @@
  *    orphan: the connection failed before the response was finished, evhttp
  *    detached the request (its connection is NULL) and left it to us.
  *
- *  - The released handler runs exactly once: from on_complete or from the
- *    closecb, whichever comes first.  The closecb belongs to the
- *    connection and outlives the request on keep-alive, so on_complete
- *    clears it.
+ *  - The released handler runs exactly once: when the response is
+ *    complete, or when the connection closes first.  evhttp allows one
+ *    on_complete callback per request and one close callback per
+ *    connection; both belong to the connection object (client_conn.c),
+ *    which passes them on to the request's downstream.
  *
  *  - Until the reply starts, evhttp does not read the client socket and
  *    would not notice a client hanging up.  So a separate event watches
@@ -56,6 +57,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "client_conn.h"
 #include "config.h"
 #include "downstream.h"
 #include "libevent_internals.h"
@@ -119,7 +121,6 @@ downstream_complete(struct evhttp_request *req, void *arg)
 	struct timeval			 tv;
 
 	if ((evcon = evhttp_request_get_connection(req)) != NULL) {
-		evhttp_connection_set_closecb(evcon, NULL, NULL);
 		if ((ds->started || ds->timeouts_changed) &&
 		    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL) {
 			/* Undo the response's settings for the next request. */
@@ -137,7 +138,7 @@ downstream_complete(struct evhttp_request *req, void *arg)
  * handler can reach the request evhttp is about to free (or we free).
  */
 static void
-downstream_closed(struct evhttp_connection *evcon UNUSED, void *arg)
+downstream_closed(void *arg)
 {
 	struct downstream	*ds = arg;
 	struct evhttp_request	*req = ds->req;
@@ -231,18 +232,23 @@ downstream_flushed(struct evhttp_connection *evcon UNUSED, void *arg)
 		ds->h->drained(ds->arg);
 }
 
+static const struct client_conn_handlers downstream_conn_handlers = {
+	downstream_complete,
+	downstream_closed,
+};
+
 /*
- * Take charge of a request that evhttp handed to a route.  The config's
+ * Take charge of a request that evhttp handed to a route, on the client
+ * connection conn.  The config's
  * send_timeout bounds how long a response may make no progress writing
  * to a client that stops reading; client_idle_timeout is the
  * connection's normal timeout, restored after the response.
  */
 void
 downstream_init(struct downstream *ds, struct evhttp_request *req,
-    struct event_base *base, const struct config *cfg,
+    struct event_base *base, const struct config *cfg, struct client_conn *conn,
     const struct downstream_handlers *h, void *arg)
 {
-	struct evhttp_connection	*evcon;
 	int				 fd;
 
 	memset(ds, 0, sizeof(*ds));
@@ -254,9 +260,7 @@ downstream_init(struct downstream *ds, struct evhttp_request *req,
 	ds->idle_timeout_ms = cfg->client_idle_timeout_ms;
 	ds->write_timeout_ms = cfg->send_timeout_ms;
 	ds->chunk = evbuffer_new();
-	evhttp_request_set_on_complete_cb(req, downstream_complete, ds);
-	if ((evcon = evhttp_request_get_connection(req)) != NULL)
-		evhttp_connection_set_closecb(evcon, downstream_closed, ds);
+	client_conn_attach(conn, &downstream_conn_handlers, ds);
 	if ((fd = downstream_fd(req)) != -1) {
 		/*
 		 * Tokens must not wait for Nagle and delayed ACKs: accepted

@@ -546,13 +546,14 @@ static const struct downstream_handlers exchange_downstream_handlers = {
 };
 
 /*
- * Start an exchange for a validated request.  cr is consumed (freed here);
- * api_key is the caller's Dify app key; path is only for the access log.
+ * Start an exchange for a validated request that came on conn.  cr is
+ * consumed (freed here); api_key is the caller's Dify app key; path is
+ * only for the access log.
  */
 void
 exchange_start(struct server *srv, struct evhttp_request *req,
-    const char *path, struct chat_request *cr, const char *api_key,
-    const char *request_id, size_t bytes_in)
+    struct client_conn *conn, const char *path, struct chat_request *cr,
+    const char *api_key, const char *request_id, size_t bytes_in)
 {
 	const struct config	*cfg = srv->cfg;
 	struct exchange		*ex;
@@ -596,7 +597,7 @@ exchange_start(struct server *srv, struct evhttp_request *req,
 
 	ex->refs = 2;	/* the downstream and the upstream call */
 	ex->ds_live = 1;
-	downstream_init(&ex->ds, req, srv->base, cfg,
+	downstream_init(&ex->ds, req, srv->base, cfg, conn,
 	    &exchange_downstream_handlers, ex);
 
 	memset(&ur, 0, sizeof(ur));

@@ -31,6 +31,13 @@
  *  6. The bufferevent that evhttp_set_bevcb's callback returns becomes the
  *     connection's, before any byte of it is read; evhttp closes the
  *     socket itself at free (the bufferevent has no BEV_OPT_CLOSE_ON_FREE).
+ *     An evbuffer callback on its input runs inside each socket read,
+ *     before evhttp's read callback parses the bytes read.
+ *  7. evhttp's error callback, given a read timeout on an incoming
+ *     connection, frees it through its own path (close callback first, a
+ *     request handed to the application detached from it), as its own
+ *     idle timeout does; there is always a request on the connection's
+ *     queue to fail.
  */
 #include <stdio.h>
 
@@ -217,4 +224,16 @@ libevent_internals_connection_of(struct bufferevent *bev)
 
 	bufferevent_getcb(bev, NULL, NULL, NULL, &arg);
 	return (arg);
+}
+
+/*
+ * Contract 7.  Close an incoming connection as evhttp's own read timeout
+ * would.  Not from inside an evhttp or evbuffer callback of the same
+ * connection: evhttp frees it before this returns.
+ */
+void
+libevent_internals_close_incoming(struct bufferevent *bev)
+{
+	bufferevent_trigger_event(bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT,
+	    0);
 }

@@ -307,7 +307,8 @@ static const struct downstream_handlers models_downstream_handlers = {
  */
 void
 models_handle(struct server *srv, struct evhttp_request *req,
-    const char *model_id, const char *api_key, const char *request_id)
+    struct client_conn *conn, const char *model_id, const char *api_key,
+    const char *request_id)
 {
 	struct models_req	*mr;
 	struct upstream_request	 ur;
@@ -336,7 +337,7 @@ models_handle(struct server *srv, struct evhttp_request *req,
 		mr->model_id = xstrdup(model_id);
 	mr->free_ev = event_new(srv->base, -1, 0, models_req_free, mr);
 	server_task_add(srv, &mr->task, models_req_abort, mr);
-	downstream_init(&mr->ds, req, srv->base, srv->cfg,
+	downstream_init(&mr->ds, req, srv->base, srv->cfg, conn,
 	    &models_downstream_handlers, mr);
 
 	memset(&ur, 0, sizeof(ur));

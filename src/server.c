@@ -42,6 +42,7 @@
 #include "api_error.h"
 #include "buf.h"
 #include "chat_request.h"
+#include "client_conn.h"
 #include "config.h"
 #include "exchange.h"
 #include "http_date.h"
@@ -322,10 +323,13 @@ server_no_key(struct server *srv, struct evhttp_request *req)
 	server_send_error(srv, req, NULL, &e);
 }
 
-/* POST /v1/chat/completions. */
+/*
+ * POST /v1/chat/completions.  The body's size was checked by the guard
+ * (client_conn.c) before evhttp read it.
+ */
 static void
-server_chat(struct server *srv, struct evhttp_request *req, const char *path,
-    const char *request_id)
+server_chat(struct server *srv, struct evhttp_request *req,
+    struct client_conn *conn, const char *path, const char *request_id)
 {
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
 	struct chat_request	 cr;
@@ -333,6 +337,7 @@ server_chat(struct server *srv, struct evhttp_request *req, const char *path,
 	char			 key[SERVER_MAX_KEY];
 	size_t			 len;
 	const char		*body;
+	int			 rc;
 
 	if (server_api_key(req, key, sizeof(key)) != 0) {
 		server_no_key(srv, req);
@@ -341,23 +346,20 @@ server_chat(struct server *srv, struct evhttp_request *req, const char *path,
 		return;
 	}
 	len = evbuffer_get_length(in);
-	if (len > srv->cfg->max_body_bytes) {
-		api_error_set(&e, 413, "invalid_request_error",
-		    "request_too_large", NULL, "The request body is %zu bytes; "
-		    "the limit is %zu bytes.", len, srv->cfg->max_body_bytes);
-		server_send_error(srv, req, "close", &e);
-		server_log_local(request_id, EVHTTP_REQ_POST, path, 413,
-		    "too_large");
-		return;
-	}
 	body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
-	if (chat_request_parse(&cr, body, len, &e) != 0) {
+	rc = chat_request_parse(&cr, body, len, &e);
+	/*
+	 * The parsed request owns copies of what it needs: the body's
+	 * memory goes now, not when the (maybe long) response ends.
+	 */
+	evbuffer_drain(in, len);
+	if (rc != 0) {
 		server_send_error(srv, req, NULL, &e);
 		server_log_local(request_id, EVHTTP_REQ_POST, path, e.status,
 		    "bad_request");
 		return;
 	}
-	exchange_start(srv, req, path, &cr, key, request_id, len);
+	exchange_start(srv, req, conn, path, &cr, key, request_id, len);
 }
 
 /* GET /healthz. */
@@ -385,7 +387,17 @@ server_handle(struct evhttp_request *req, void *arg)
 	struct buf		 id = BUF_INIT;
 	enum server_route	 route;
 	struct api_error	 e;
+	struct client_conn	*conn;
 
+	/* Every connection has one (client_conn.c); this is the request's. */
+	if ((conn = client_conns_find(srv->conns, req)) == NULL) {
+		log_error("a request on an unknown connection; closing it");
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		evhttp_send_reply(req, 500, "Internal Server Error", NULL);
+		return;
+	}
+	client_conn_begin(conn, req);
 	server_request_id(req, request_id, sizeof(request_id));
 	server_common_headers(srv, req, request_id);
 	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
@@ -408,7 +420,7 @@ server_handle(struct evhttp_request *req, void *arg)
 	switch (route) {
 	case ROUTE_CHAT:
 		if (m == EVHTTP_REQ_POST) {
-			server_chat(srv, req, path, request_id);
+			server_chat(srv, req, conn, path, request_id);
 			return;
 		}
 		allow = "POST, OPTIONS";
@@ -429,7 +441,7 @@ server_handle(struct evhttp_request *req, void *arg)
 				server_send_error(srv, req, NULL, &e);
 				return;
 			}
-			models_handle(srv, req, route == ROUTE_MODEL ?
+			models_handle(srv, req, conn, route == ROUTE_MODEL ?
 			    buf_cstr(&id) : NULL, key, request_id);
 			buf_free(&id);
 			return;
@@ -575,7 +587,6 @@ server_new(struct event_base *base, const struct config *cfg, int fd,
 {
 	struct server	*srv;
 	struct timeval	 tv;
-	size_t		 hard;
 
 	srv = xcalloc(1, sizeof(*srv));
 	srv->base = base;
@@ -597,15 +608,8 @@ server_new(struct event_base *base, const struct config *cfg, int fd,
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH |
 	    EVHTTP_REQ_CONNECT);
-	evhttp_set_max_headers_size(srv->http, (ev_ssize_t)cfg->max_header_bytes);
-	/*
-	 * evhttp answers bodies over its limit with an HTML 413 we cannot
-	 * shape.  Its limit is set above ours so that oversized bodies up to
-	 * twice the limit get our JSON 413; beyond that evhttp refuses them
-	 * (from Content-Length, before reading them).
-	 */
-	hard = cfg->max_body_bytes * 2;
-	evhttp_set_max_body_size(srv->http, (ev_ssize_t)hard);
+	/* Connections, their limits and deadlines, and the guard. */
+	srv->conns = client_conns_new(base, cfg, srv->http);
 	tv = server_tv(cfg->client_idle_timeout_ms);
 	evhttp_set_timeout_tv(srv->http, &tv);
 
@@ -705,6 +709,7 @@ server_free(struct server *srv)
 			break;
 		}
 	}
+	client_conns_free(srv->conns);
 	upstream_free(srv->upstream);
 	models_free(srv->models);
 	if (srv->drain_ev != NULL)
