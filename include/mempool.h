@@ -16,5 +16,6 @@ int	 mempool_for_libraries(void);
 size_t	 mempool_slab_bytes(void);
 size_t	 mempool_live(void);
 size_t	 mempool_drain(void);
+size_t	 mempool_trim(void);
 
 #endif

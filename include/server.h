@@ -51,6 +51,9 @@ struct server {
 	int				 aborted;
 	int				 closing;	/* in server_free */
 	int64_t				 started;	/* Unix time */
+	struct event			*quiet_ev;	/* gives memory back */
+	uint64_t			 last_busy;	/* usec: a task came or went */
+	uint64_t			 last_trim;	/* usec */
 };
 
 struct server	*server_new(struct event_base *, const struct config *, int,

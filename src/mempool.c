@@ -26,7 +26,9 @@
  * it dumps JSON through a callback and decodes URLs itself).  Slabs live
  * until mempool_drain, which frees them at exit so leak checkers see
  * none; like glibc's heap here (M_TRIM_THRESHOLD), they are kept for the
- * next peak rather than handed back.  Under AddressSanitizer free and
+ * next peak rather than handed back on every free, and mempool_trim hands
+ * back the slabs with no block in use (the server calls it when a worker
+ * has gone quiet).  Under AddressSanitizer free and
  * not yet carved blocks, and the slack past the size asked for, are
  * poisoned, so use after free and overflows are still reported.  One pool
  * per process: the proxy is single-threaded (workers are processes).
@@ -62,6 +64,7 @@
 /* The start of a slab; its blocks follow MEMPOOL_SLAB_HEAD bytes in. */
 struct mempool_slab {
 	int			 cls;
+	unsigned		 nfree;		/* scratch for mempool_trim */
 };
 
 /* A free block: the list runs through the blocks themselves. */
@@ -378,4 +381,103 @@ mempool_drain(void)
 	mempool_nslabs = 0;
 	memset(mempool_classes, 0, sizeof(mempool_classes));
 	return (0);
+}
+
+/* The slab block b is in. */
+static struct mempool_slab *
+mempool_slab_of(const void *b)
+{
+	return ((struct mempool_slab *)((uintptr_t)b &
+	    ~(uintptr_t)(MEMPOOL_SLAB - 1)));
+}
+
+/* Read the next free block after b (its link is poisoned under ASan). */
+static struct mempool_free_block *
+mempool_next_free(struct mempool_free_block *b)
+{
+	struct mempool_free_block	*next;
+
+	MEMPOOL_UNPOISON(b, sizeof(*b));
+	next = b->next;
+	MEMPOOL_POISON(b, sizeof(*b));
+	return (next);
+}
+
+/* Blocks carved so far from slab s of class i. */
+static size_t
+mempool_carved(const struct mempool_slab *s, int i)
+{
+	const struct mempool_class	*c = &mempool_classes[i];
+	const char			*start = (const char *)s +
+					    MEMPOOL_SLAB_HEAD;
+
+	if (c->carve != NULL && mempool_slab_of(c->carve_end - 1) == s)
+		return ((size_t)(c->carve - start) / mempool_class_size(i));
+	return ((MEMPOOL_SLAB - MEMPOOL_SLAB_HEAD) / mempool_class_size(i));
+}
+
+/*
+ * Free the slabs none of whose blocks is in use, and take their blocks
+ * off the free lists.  Returns the bytes handed back.  It walks every
+ * free block, so it is for quiet moments, not for each free.
+ */
+size_t
+mempool_trim(void)
+{
+	struct mempool_free_block	*b, *next, **tail;
+	struct mempool_slab		*s;
+	struct mempool_class		*c;
+	uintptr_t			*old = mempool_slabs;
+	size_t				 oldsize = mempool_slabs_size, i, freed = 0;
+	int				 k;
+
+	for (i = 0; i < oldsize; i++)
+		if (old[i] != 0)
+			((struct mempool_slab *)old[i])->nfree = 0;
+	for (k = 0; k < MEMPOOL_CLASSES; k++)
+		for (b = mempool_classes[k].free; b != NULL;
+		    b = mempool_next_free(b))
+			mempool_slab_of(b)->nfree++;
+	/* Unlink the blocks of empty slabs, then free those slabs. */
+	for (k = 0; k < MEMPOOL_CLASSES; k++) {
+		c = &mempool_classes[k];
+		tail = &c->free;
+		for (b = c->free; b != NULL; b = next) {
+			next = mempool_next_free(b);
+			s = mempool_slab_of(b);
+			if (s->nfree == mempool_carved(s, k))
+				continue;
+			MEMPOOL_UNPOISON(tail, sizeof(*tail));
+			*tail = b;
+			if (tail != &c->free)
+				MEMPOOL_POISON(tail, sizeof(*tail));
+			tail = &b->next;
+		}
+		MEMPOOL_UNPOISON(tail, sizeof(*tail));
+		*tail = NULL;
+		if (tail != &c->free)
+			MEMPOOL_POISON(tail, sizeof(*tail));
+	}
+	mempool_slabs = NULL;
+	mempool_slabs_size = 0;
+	mempool_nslabs = 0;
+	for (i = 0; i < oldsize; i++) {
+		if (old[i] == 0)
+			continue;
+		s = (struct mempool_slab *)old[i];
+		c = &mempool_classes[s->cls];
+		if (s->nfree != mempool_carved(s, s->cls) ||
+		    mempool_carved(s, s->cls) == 0) {
+			if (mempool_add_slab(old[i]) != 0)
+				abort();	/* smaller than before */
+			continue;
+		}
+		if (c->carve != NULL && mempool_slab_of(c->carve_end - 1) == s)
+			c->carve = c->carve_end = NULL;
+		MEMPOOL_UNPOISON(s, MEMPOOL_SLAB);
+		free(s);
+		freed += MEMPOOL_SLAB;
+	}
+	free(old);
+	return (freed);
 }

@@ -13,6 +13,15 @@
  * one) and, for browser callers, the CORS headers.  Errors are always
  * OpenAI's {"error": {...}} with Content-Type application/json.
  *
+ * Memory: under load the pools and glibc's heap keep freed memory for
+ * the next requests (main.c, mempool.c, buf.c), so after a peak the
+ * process stays at the peak's size.  Once no task has started or ended
+ * for SERVER_QUIET_MS, server_quiet hands back what is free: empty
+ * mempool slabs, pooled buffers and glibc's free heap.  The size a
+ * worker keeps is thus its working set under load, and its baseline
+ * plus libevent's per-descriptor tables (sized by the highest
+ * descriptor seen) when quiet.
+ *
  * Shutdown: server_drain stops accepting, lets the tasks (exchanges,
  * model lookups, stop calls) finish up to drain_timeout, then aborts what
  * is left, gives the aborts a moment to reach clients and Dify, and ends
@@ -23,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
 #include <netinet/in.h>
@@ -47,6 +57,7 @@
 #include "exchange.h"
 #include "http_date.h"
 #include "log.h"
+#include "mempool.h"
 #include "models.h"
 #include "server.h"
 #include "sock.h"
@@ -56,6 +67,8 @@
 
 #define SERVER_MAX_KEY		512
 #define SERVER_ABORT_GRACE_MS	1000
+/* A worker quiet this long gives back the memory its last peak left. */
+#define SERVER_QUIET_MS		2000
 /* Connections refused at most per accept error, before the loop runs on. */
 #define SERVER_REFUSE_BATCH	64
 #define SERVER_EXPOSE_HEADERS	"x-request-id, retry-after, retry-after-ms, " \
@@ -77,6 +90,8 @@ enum server_route {
 	ROUTE_HEALTH
 };
 
+static void	server_quiet(int, short, void *);
+
 /* Register work the server waits for at shutdown. */
 void
 server_task_add(struct server *srv, struct server_task *t,
@@ -86,6 +101,7 @@ server_task_add(struct server *srv, struct server_task *t,
 	t->arg = arg;
 	TAILQ_INSERT_TAIL(&srv->tasks, t, entry);
 	srv->ntasks++;
+	srv->last_busy = util_now_usec();
 }
 
 /* Work finished; a draining server with nothing left stops its loop. */
@@ -94,6 +110,7 @@ server_task_remove(struct server *srv, struct server_task *t)
 {
 	TAILQ_REMOVE(&srv->tasks, t, entry);
 	srv->ntasks--;
+	srv->last_busy = util_now_usec();
 	if (srv->draining && srv->ntasks == 0)
 		event_base_loopexit(srv->base, NULL);
 }
@@ -618,12 +635,36 @@ server_new(struct event_base *base, const struct config *cfg, int fd,
 		goto fail;
 	}
 	srv->models = models_new();
+	tv = server_tv(SERVER_QUIET_MS);
+	srv->quiet_ev = event_new(base, -1, EV_PERSIST, server_quiet, srv);
+	evtimer_add(srv->quiet_ev, &tv);
 	if (server_listen(srv, fd, cause) != 0)
 		goto fail;
 	return (srv);
 fail:
 	server_free(srv);
 	return (NULL);
+}
+
+/*
+ * Every SERVER_QUIET_MS: if no task started or ended for that long since
+ * the last look, give the memory the last peak left back to the system.
+ */
+static void
+server_quiet(int fd UNUSED, short what UNUSED, void *arg)
+{
+	struct server	*srv = arg;
+	size_t		 slabs;
+
+	if (srv->ntasks > 0 || srv->last_busy <= srv->last_trim ||
+	    util_now_usec() - srv->last_busy < SERVER_QUIET_MS * 1000ULL)
+		return;
+	srv->last_trim = util_now_usec();
+	buf_pool_drain();
+	slabs = mempool_trim();
+	malloc_trim(0);
+	log_debug("quiet: handed back %zu KiB of slabs and the free heap",
+	    slabs / 1024);
 }
 
 /* Final stage of shutdown: stop the loop whatever is left. */
@@ -716,6 +757,8 @@ server_free(struct server *srv)
 		event_free(srv->drain_ev);
 	if (srv->accept_ev != NULL)
 		event_free(srv->accept_ev);
+	if (srv->quiet_ev != NULL)
+		event_free(srv->quiet_ev);
 	if (srv->reserve_fd != -1)
 		close(srv->reserve_fd);
 	if (server_self == srv)

@@ -208,7 +208,7 @@ harness_proxy_start_limited(struct proc *p, int mock_port, const char *extra,
 	if ((f = fopen(p->config, "w")) == NULL)
 		abort();
 	fprintf(f, "{\n  // written by the integration harness\n"
-	    "  \"host\": \"127.0.0.1\",\n  \"port\": 0,\n");
+	    "  \"host\": \"127.0.0.1\",\n");
 	if (extra == NULL || strstr(extra, "dify_api_url") == NULL)
 		fprintf(f, "  \"dify_api_url\": \"http://127.0.0.1:%d/v1\",\n",
 		    mock_port);
@@ -217,7 +217,9 @@ harness_proxy_start_limited(struct proc *p, int mock_port, const char *extra,
 	/* One process unless the test is about workers. */
 	if (extra == NULL || strstr(extra, "workers") == NULL)
 		fprintf(f, "  \"workers\": 1,\n");
-	fprintf(f, "  \"log_level\": \"info\"\n}\n");
+	if (extra == NULL || strstr(extra, "log_level") == NULL)
+		fprintf(f, "  \"log_level\": \"info\",\n");
+	fprintf(f, "  \"port\": 0\n}\n");
 	fclose(f);
 
 	argv[0] = bin;

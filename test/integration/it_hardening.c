@@ -730,6 +730,62 @@ START_TEST(valid_requests_pass_the_guard_in_any_form)
 }
 END_TEST
 
+/*
+ * After a peak of concurrent streams the worker keeps the peak's memory
+ * only while busy: once quiet for a moment it hands the free part back.
+ * (After 2,000 streams RSS used to stay at ~34 MB against a 4 MB start.)
+ * Under ASan the sanitizer's allocator keeps freed memory itself, so
+ * there only the hand-back is checked, not its size.
+ */
+START_TEST(memory_of_a_peak_is_handed_back_when_quiet)
+{
+	enum { N = 300 };
+	struct proc		 p;
+	struct http_response	 r;
+	char			*body, *req;
+	int			 fds[N], i, n, done = 0, asan;
+	long			 base, peak, quiet;
+
+	asan = strstr(harness_build, "asan") != NULL;
+	setenv("ASAN_OPTIONS", "quarantine_size_mb=0:detect_leaks=1", 1);
+	harness_proxy_start(&p, hd_mock.port, "\"log_level\": \"debug\"");
+	unsetenv("ASAN_OPTIONS");
+	ck_assert(hd_healthy_within(p.port, 1000));
+	base = harness_rss_kb(p.pid);
+	body = chat_body("mock:events=30 mock:interval=20", NULL, 1, 0);
+	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
+	    "Host: x\r\nAuthorization: Bearer app-chat\r\nConnection: close"
+	    "\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+	for (i = 0; i < N; i++) {
+		fds[i] = http_connect(p.port);
+		ck_assert_int_ge(fds[i], 0);
+		ck_assert_int_eq(http_send_all(fds[i], req, (size_t)n), 0);
+	}
+	hd_sleep(300);
+	peak = harness_rss_kb(p.pid);
+	for (i = 0; i < N; i++) {
+		if (http_read_response(fds[i], &r, 10000) == 0 &&
+		    strstr(r.body, "[DONE]") != NULL)
+			done++;
+		http_response_free(&r);
+		close(fds[i]);
+	}
+	ck_assert_int_eq(done, N);
+	hd_sleep(5000);
+	quiet = harness_rss_kb(p.pid);
+	ck_assert(harness_log_contains(&p, "quiet: handed back"));
+	if (!asan) {
+		ck_assert_msg(peak - base > 4096, "the load took only %ld KiB",
+		    peak - base);
+		ck_assert_msg(quiet - base < (peak - base) / 2, "RSS %ld KiB "
+		    "at rest, %ld at the peak, %ld before", quiet, peak, base);
+	}
+	free(req);
+	free(body);
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+}
+END_TEST
+
 /* The hardening suite. */
 Suite *
 it_hardening_suite(void)
@@ -748,6 +804,7 @@ it_hardening_suite(void)
 	tcase_add_test(tc, malformed_http_gets_json_errors);
 	tcase_add_test(tc, slow_bodies_cannot_exhaust_memory);
 	tcase_add_test(tc, valid_requests_pass_the_guard_in_any_form);
+	tcase_add_test(tc, memory_of_a_peak_is_handed_back_when_quiet);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -149,6 +149,56 @@ START_TEST(check_mempool_slabs)
 END_TEST
 
 /* The mempool suite. */
+/*
+ * Trimming frees the slabs with no block in use and keeps the others
+ * whole: their live blocks keep their bytes, their free blocks are still
+ * handed out, and allocating after a trim carves new slabs.
+ */
+START_TEST(check_mempool_trim_frees_empty_slabs_only)
+{
+	enum { N = 3000 };
+	static char	*p[N];
+	char		*kept, *again;
+	size_t		 before, i;
+
+	check_mempool_empty();
+	for (i = 0; i < N; i++) {
+		p[i] = mempool_alloc(64);	/* 64 bytes: ~1000 a slab */
+		memset(p[i], (int)(i & 0xff), 64);
+	}
+	before = mempool_slab_bytes();
+	ck_assert_uint_ge(before, 3 * 64 * 1024);
+	/* Keep one block of the first slab; free all the others. */
+	kept = p[0];
+	for (i = 1; i < N; i++)
+		mempool_free(p[i]);
+	ck_assert_uint_eq(mempool_trim(), before - 64 * 1024);
+	ck_assert_uint_eq(mempool_slab_bytes(), 64 * 1024);
+	ck_assert_uint_eq(mempool_live(), 1);
+	for (i = 0; i < 64; i++)
+		ck_assert_int_eq(kept[i], 0);
+	/* The kept slab's free blocks are reused before a new slab is made. */
+	again = mempool_alloc(64);
+	ck_assert_ptr_eq((void *)((uintptr_t)again & ~(uintptr_t)0xffff),
+	    (void *)((uintptr_t)kept & ~(uintptr_t)0xffff));
+	for (i = 1; i < N; i++)
+		p[i] = mempool_alloc(64);
+	ck_assert_uint_ge(mempool_slab_bytes(), before);
+	for (i = 1; i < N; i++)
+		mempool_free(p[i]);
+	mempool_free(again);
+	mempool_free(kept);
+	/* Nothing in use: everything goes, and a second trim has nothing. */
+	ck_assert_uint_gt(mempool_trim(), 0);
+	ck_assert_uint_eq(mempool_slab_bytes(), 0);
+	ck_assert_uint_eq(mempool_trim(), 0);
+	p[0] = mempool_alloc(64);
+	ck_assert_ptr_nonnull(p[0]);
+	mempool_free(p[0]);
+	ck_assert_uint_eq(mempool_drain(), 0);
+}
+END_TEST
+
 Suite *
 mempool_suite(void)
 {
@@ -161,6 +211,7 @@ mempool_suite(void)
 	tcase_add_test(tc, check_mempool_large_and_zeroed);
 	tcase_add_test(tc, check_mempool_realloc_keeps_bytes);
 	tcase_add_test(tc, check_mempool_slabs);
+	tcase_add_test(tc, check_mempool_trim_frees_empty_slabs_only);
 	suite_add_tcase(s, tc);
 	return (s);
 }
