@@ -11,6 +11,9 @@
 #include "api_error.h"
 #include "chunked.h"
 
+/* Bytes of a request target kept to check its form (a host fits). */
+#define HTTP_GUARD_TARGET_KEEP	280
+
 /* Header field lines one request may have. */
 #define HTTP_GUARD_MAX_FIELDS	256
 
@@ -56,7 +59,8 @@ struct http_guard {
 	char			 method[8];	/* known methods fit */
 	size_t			 methodlen;
 	int			 version;	/* 10 or 11 */
-	int			 in_target;	/* request line: in the target */
+	size_t			 targetlen;	/* of the request target */
+	char			 target[HTTP_GUARD_TARGET_KEEP]; /* its start */
 	char			 name[24];	/* field name, lowercased */
 	size_t			 namelen;
 	enum http_guard_field	 field;

@@ -20,9 +20,12 @@
  * Accepted:
  *  - request line: method SP request-target SP HTTP-version, ended by
  *    CRLF or a bare LF (as evhttp reads lines); the method one of GET,
- *    HEAD, POST, PUT, DELETE, OPTIONS, TRACE, CONNECT, PATCH (another
- *    token: 501); the target visible ASCII; HTTP/1.1 or HTTP/1.0 (another
- *    HTTP/d.d: 505).
+ *    HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH (CONNECT, or another
+ *    token: 501); the target visible ASCII, in origin form (a path not
+ *    starting "//"), "*" for OPTIONS, or absolute form with an http or
+ *    https scheme, a host name or bracketed IPv6 address and an optional
+ *    port up to 65535 (libevent parses the target as a URI and refuses
+ *    what does not parse); HTTP/1.1 or HTTP/1.0 (another HTTP/d.d: 505).
  *  - header fields: a token, a colon with no space before it, a value of
  *    SP, HTAB, visible ASCII and bytes 0x80-0xff; at most
  *    HTTP_GUARD_MAX_FIELDS of them and lim.max_head bytes of head in all
@@ -40,6 +43,8 @@
  *
  * Everything here is pure: bytes in, events and an api_error out.
  */
+#include <arpa/inet.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -184,6 +189,11 @@ http_guard_method_done(struct http_guard *g)
 {
 	size_t	i;
 
+	if (strcmp(g->method, "CONNECT") == 0) {
+		http_guard_fail(g, 501, "not_implemented", "CONNECT is not "
+		    "supported: this is an API gateway, not a forward proxy.");
+		return (-1);
+	}
 	for (i = 0; i < sizeof(http_guard_methods) /
 	    sizeof(http_guard_methods[0]); i++) {
 		if (strcmp(g->method, http_guard_methods[i]) == 0 &&
@@ -219,6 +229,15 @@ http_guard_version_done(struct http_guard *g)
 	return (-1);
 }
 
+/* One byte of the request target; its start is kept to check its form. */
+static void
+http_guard_target_add(struct http_guard *g, unsigned char ch)
+{
+	if (g->targetlen < sizeof(g->target))
+		g->target[g->targetlen] = (char)ch;
+	g->targetlen++;
+}
+
 /* One byte of a field name, lowercased; a long name matches no field. */
 static void
 http_guard_name_add(struct http_guard *g, unsigned char ch)
@@ -226,6 +245,106 @@ http_guard_name_add(struct http_guard *g, unsigned char ch)
 	if (g->namelen < sizeof(g->name))
 		g->name[g->namelen++] = (char)(ch >= 'A' && ch <= 'Z' ?
 		    ch + 32 : ch);
+}
+
+/* True if the port digits p (n of them) name a port, 0 to 65535. */
+static int
+http_guard_port_ok(const char *p, size_t n)
+{
+	unsigned long	v = 0;
+	size_t		i;
+
+	if (n == 0 || n > 5)
+		return (0);
+	for (i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return (0);
+		v = v * 10 + (unsigned long)(p[i] - '0');
+	}
+	return (v <= 65535);
+}
+
+/*
+ * True if the authority a (n bytes) is a host and optional port: a host
+ * name of letters, digits, '-', '.', '_', '~' and sub-delims, or an IPv6
+ * address in brackets.  No user information, no percent-encoding.
+ */
+static int
+http_guard_authority_ok(const char *a, size_t n)
+{
+	char		 v6[64];
+	const char	*end;
+	size_t		 i, hostlen;
+
+	if (n > 0 && a[0] == '[') {
+		if ((end = memchr(a, ']', n)) == NULL ||
+		    (size_t)(end - a - 1) >= sizeof(v6))
+			return (0);
+		memcpy(v6, a + 1, (size_t)(end - a - 1));
+		v6[end - a - 1] = '\0';
+		if (inet_pton(AF_INET6, v6, v6 + 32) != 1)
+			return (0);
+		hostlen = (size_t)(end - a) + 1;
+	} else {
+		for (hostlen = 0; hostlen < n && a[hostlen] != ':'; hostlen++) {
+			if (!http_guard_host_byte((unsigned char)a[hostlen]) ||
+			    a[hostlen] == '%' || a[hostlen] == '[' ||
+			    a[hostlen] == ']')
+				return (0);
+		}
+		if (hostlen == 0)
+			return (0);
+	}
+	if (hostlen == n)
+		return (1);
+	if (a[hostlen] != ':')
+		return (0);
+	for (i = hostlen + 1; i < n; i++)
+		if (a[i] < '0' || a[i] > '9')
+			return (0);
+	return (http_guard_port_ok(a + hostlen + 1, n - hostlen - 1));
+}
+
+/*
+ * The request target ended: check its form (see the top of this file).
+ * Its first HTTP_GUARD_TARGET_KEEP bytes are in g->target.
+ */
+static int
+http_guard_target_done(struct http_guard *g)
+{
+	const char	*t = g->target, *a, *end;
+	size_t		 n = g->targetlen < sizeof(g->target) ? g->targetlen :
+			    sizeof(g->target), skip;
+
+	if (t[0] == '/' && (n == 1 || t[1] != '/'))
+		return (0);
+	if (n == 1 && t[0] == '*' && g->targetlen == 1 &&
+	    strcmp(g->method, "OPTIONS") == 0)
+		return (0);
+	if (n > 7 && strncasecmp(t, "http://", 7) == 0)
+		skip = 7;
+	else if (n > 8 && strncasecmp(t, "https://", 8) == 0)
+		skip = 8;
+	else {
+		http_guard_fail(g, 400, "bad_request", "Malformed request: "
+		    "the request target is not a path (/...) or an http URL.");
+		return (-1);
+	}
+	a = t + skip;
+	for (end = a; end < t + n && *end != '/' && *end != '?' &&
+	    *end != '#'; end++)
+		;
+	if (end == t + n && g->targetlen > n) {
+		http_guard_fail(g, 400, "bad_request", "Malformed request: "
+		    "the request target's host is too long.");
+		return (-1);
+	}
+	if (!http_guard_authority_ok(a, (size_t)(end - a))) {
+		http_guard_fail(g, 400, "bad_request", "Malformed request: "
+		    "the request target's host or port is malformed.");
+		return (-1);
+	}
+	return (0);
 }
 
 /* A field name ended at its colon: which field is it. */
@@ -459,7 +578,9 @@ http_guard_head_byte(struct http_guard *g, unsigned char ch)
 		g->methodlen++;
 		return (HTTP_GUARD_MORE);
 	case GS_TARGET:
-		if (ch == ' ' && g->in_target) {
+		if (ch == ' ' && g->targetlen > 0) {
+			if (http_guard_target_done(g) != 0)
+				return (HTTP_GUARD_ERROR);
 			g->state = GS_VERSION;
 			g->valuelen = 0;
 			return (HTTP_GUARD_MORE);
@@ -467,7 +588,7 @@ http_guard_head_byte(struct http_guard *g, unsigned char ch)
 		if (ch <= 0x20 || ch >= 0x7f)
 			return (http_guard_malformed(g, "a space or control "
 			    "character in the request target"));
-		g->in_target = 1;
+		http_guard_target_add(g, ch);
 		return (HTTP_GUARD_MORE);
 	case GS_VERSION:
 		if (ch == '\r' || ch == '\n') {
@@ -562,9 +683,10 @@ http_guard_head_run(struct http_guard *g, const unsigned char *p, size_t n)
 		n = g->lim.max_head - g->head;
 	switch (g->state) {
 	case GS_TARGET:
-		if (g->in_target)
-			while (i < n && (http_guard_class[p[i]] & GC_TARGET))
-				i++;
+		if (g->targetlen > 0)
+			for (; i < n && (http_guard_class[p[i]] & GC_TARGET);
+			    i++)
+				http_guard_target_add(g, p[i]);
 		break;
 	case GS_NAME:
 		for (; i < n && (http_guard_class[p[i]] & GC_TCHAR); i++)

@@ -28,6 +28,7 @@ main(void)
 	srunner_add_suite(sr, json_reader_suite());
 	srunner_add_suite(sr, http_date_suite());
 	srunner_add_suite(sr, http_reply_suite());
+	srunner_add_suite(sr, http_guard_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

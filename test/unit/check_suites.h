@@ -21,5 +21,6 @@ Suite	*mempool_suite(void);
 Suite	*json_reader_suite(void);
 Suite	*http_date_suite(void);
 Suite	*http_reply_suite(void);
+Suite	*http_guard_suite(void);
 
 #endif
