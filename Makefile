@@ -3,7 +3,9 @@
 #   make            build build/openai-dify-proxy
 #   make run        build and start the proxy in the foreground on its defaults
 #   make test       build and run every test (unit, integration, Node client)
-#   make test-asan  the same C and client tests under AddressSanitizer + UBSan
+#   make test-asan  the same tests and the hostile run under ASan + UBSan
+#   make test-hostile a bounded run of hostile clients against the proxy
+#   make soak       ten minutes of mixed traffic: RSS and descriptors
 #   make fuzz-smoke short libFuzzer runs of each fuzz target
 #   make demo       start the Dify look-alike and the proxy together
 #   make bench      the proxy and nginx in front of the look-alike, measured
@@ -149,7 +151,7 @@ test-node: $(BUILD)/$(PROG) $(BUILD)/mock-dify test/node/node_modules/.package-l
 # The same tests with AddressSanitizer and UBSan in a separate build tree.
 ASAN_FLAGS	 = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 test-asan:
-	$(MAKE) BUILD=build-asan OPT=-O1 SAN="$(ASAN_FLAGS)" test
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="$(ASAN_FLAGS)" test test-hostile
 
 # libFuzzer targets, built with clang in their own tree.
 FUZZ_BUILD	 = build-fuzz
