@@ -275,8 +275,8 @@ hostile_config_ok(int mock_port, const char *extra, char *why, size_t size)
 static int
 hostile_client_fds(const struct proc *p, int *upstream)
 {
-	int	all = hostile_count_fds(p->pid);
-	int	up = hostile_count_peer_sockets(p->pid, hostile_mock.port);
+	int	up;
+	int	all = harness_fd_count(p->pid, hostile_mock.port, &up);
 
 	if (up < 0)
 		up = 0;
@@ -507,7 +507,7 @@ hostile_unread_streams(void)
 	run.timeout_ms = 10000;
 	run.stop_when_parked = 1;
 	hostile_conns_run(c, N, &run);
-	now = hostile_now_ms();
+	now = harness_now_ms();
 	for (i = 0; i < N; i++)
 		if (c[i].parked) {
 			parked++;
@@ -519,16 +519,16 @@ hostile_unread_streams(void)
 	/* Stop calls, until one per stream or well past the limit. */
 	deadline = now + limit + 3000;
 	do {
-		hostile_sleep_ms(200);
+		harness_sleep_ms(200);
 		stops = hostile_stops();
 		nstops = json_array_size(stops);
 		if (nstops < parked)
 			json_decref(stops);
-	} while (nstops < parked && hostile_now_ms() < deadline);
+	} while (nstops < parked && harness_now_ms() < deadline);
 	if (nstops >= parked) {
 		/* Any second stop call for a stream comes soon after. */
 		json_decref(stops);
-		hostile_sleep_ms(500);
+		harness_sleep_ms(500);
 		stops = hostile_stops();
 		nstops = json_array_size(stops);
 	}
@@ -730,7 +730,7 @@ hostile_resets(void)
 	free(needle);
 	for (i = 0; i < N; i++)
 		free(req[i]);
-	hostile_sleep_ms(500);
+	harness_sleep_ms(500);
 	stops = hostile_stops();
 	hostile_note("the look-alike got %zu stop calls",
 	    json_array_size(stops));
@@ -939,7 +939,7 @@ static int
 hostile_rss_tick(struct hostile_conn *c, size_t n, void *arg)
 {
 	struct hostile_rss	*s = arg;
-	double			 now = hostile_now_ms();
+	double			 now = harness_now_ms();
 	long			 kb;
 
 	(void)c;
@@ -1033,7 +1033,7 @@ hostile_exhaust_tick(struct hostile_conn *c, size_t n, void *arg)
 	const double	*start = arg;
 
 	(void)n;
-	return (c[0].end != HOSTILE_OPEN && hostile_now_ms() - *start >= 1500);
+	return (c[0].end != HOSTILE_OPEN && harness_now_ms() - *start >= 1500);
 }
 
 /*
@@ -1078,7 +1078,7 @@ hostile_exhaustion(void)
 	c[0].park_needle = NULL;
 	for (i = 1; i <= N; i++)
 		hostile_conn_init(&c[i], p.port, NULL, 0);
-	start = hostile_now_ms();
+	start = harness_now_ms();
 	run.timeout_ms = 20000;
 	run.stop_when_parked = 0;
 	run.tick = hostile_exhaust_tick;
@@ -1110,11 +1110,11 @@ hostile_exhaustion(void)
 	hostile_conns_free(c, N + 1);
 	free(req);
 	if (alive) {
-		start = hostile_now_ms();
+		start = harness_now_ms();
 		healthy = hostile_healthy_within(p.port, 5000);
 		hostile_check(healthy, "GET /healthz after closing them: %s "
 		    "after %.2f s (limit 5 s)", healthy ? "200" : "no 200",
-		    (hostile_now_ms() - start) / 1000);
+		    (harness_now_ms() - start) / 1000);
 	}
 	hostile_note("\"Too many open files\" logged: %s",
 	    harness_log_contains(&p, "Too many open files") ? "yes" : "no");
@@ -1131,15 +1131,15 @@ hostile_exhaustion(void)
 static void
 hostile_finish(int fds_before, int up_before, long rss_before)
 {
-	double	 deadline = hostile_now_ms() + 6000;
+	double	 deadline = harness_now_ms() + 6000;
 	int	 fds, up = 0, stopped;
 	long	 rss;
 
 	hostile_begin("end", "the main proxy after the attacks");
 	/* Connections the proxy lingers on close within about 2 s. */
 	while ((fds = hostile_client_fds(&hostile_proxy, &up)) >
-	    fds_before + HOSTILE_FD_SLACK && hostile_now_ms() < deadline)
-		hostile_sleep_ms(200);
+	    fds_before + HOSTILE_FD_SLACK && harness_now_ms() < deadline)
+		harness_sleep_ms(200);
 	rss = harness_rss_kb(hostile_proxy.pid);
 	hostile_check(fds >= 0 && fds <= fds_before + HOSTILE_FD_SLACK,
 	    "open descriptors %d before, %d after (limit +%d), not counting "
@@ -1179,7 +1179,7 @@ main(void)
 	struct http_response	 r;
 	const char		*env;
 	char			 why[512];
-	double			 start = hostile_now_ms();
+	double			 start = harness_now_ms();
 	long			 rss_before = 0;
 	int			 fds_before = 0, up_before = 0;
 	size_t			 i;
@@ -1222,7 +1222,7 @@ main(void)
 		http_request(hostile_proxy.port, "GET", "/healthz", NULL, NULL,
 		    &r, 3000);
 		http_response_free(&r);
-		hostile_sleep_ms(200);
+		harness_sleep_ms(200);
 		fds_before = hostile_client_fds(&hostile_proxy, &up_before);
 		rss_before = harness_rss_kb(hostile_proxy.pid);
 		printf("hostile: proxy pid %d: %d descriptors (and %d to the "
@@ -1248,10 +1248,10 @@ main(void)
 		printf("hostile: the look-alike did not exit cleanly\n");
 	if (hostile_nfailed == 0)
 		printf("hostile: everything held (%.0f s)\n",
-		    (hostile_now_ms() - start) / 1000);
+		    (harness_now_ms() - start) / 1000);
 	else
 		printf("hostile: %d scenarios did not hold (%.0f s): %s\n",
-		    hostile_nfailed, (hostile_now_ms() - start) / 1000,
+		    hostile_nfailed, (harness_now_ms() - start) / 1000,
 		    hostile_failed);
 	return (hostile_nfailed == 0 ? 0 : 1);
 }

@@ -92,12 +92,8 @@ struct hostile_run {
 	int		  stop_when_parked;	/* end once all are parked */
 };
 
-double	 hostile_now_ms(void);
 double	 hostile_wall(void);
-void	 hostile_sleep_ms(int);
 void	 hostile_raise_nofile(void);
-int	 hostile_count_fds(pid_t);
-int	 hostile_count_peer_sockets(pid_t, int);
 int	 hostile_alive(pid_t);
 
 void	 hostile_conn_init(struct hostile_conn *, int, const char *, size_t);

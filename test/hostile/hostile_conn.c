@@ -15,7 +15,6 @@
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -37,15 +36,6 @@
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
-/* Milliseconds on the monotonic clock. */
-double
-hostile_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6);
-}
 
 /* Seconds on the wall clock (what the look-alike stamps its records with). */
 double
@@ -57,15 +47,6 @@ hostile_wall(void)
 	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
 }
 
-/* Sleep for ms milliseconds. */
-void
-hostile_sleep_ms(int ms)
-{
-	struct timespec	ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
 
 /* Raise this process's open-file soft limit to the hard limit. */
 void
@@ -79,93 +60,8 @@ hostile_raise_nofile(void)
 	}
 }
 
-/* Open descriptors of a process (entries of /proc/PID/fd), or -1. */
-int
-hostile_count_fds(pid_t pid)
-{
-	char		 path[64];
-	DIR		*d;
-	struct dirent	*e;
-	int		 n = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if ((d = opendir(path)) == NULL)
-		return (-1);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return (n);
-}
 
-/* Order socket inodes for bsearch. */
-static int
-hostile_inode_cmp(const void *a, const void *b)
-{
-	unsigned long	x = *(const unsigned long *)a;
-	unsigned long	y = *(const unsigned long *)b;
-
-	return (x < y ? -1 : x > y);
-}
-
-/*
- * TCP sockets of a process whose peer is port on this host (its
- * connections to the look-alike, busy or pooled), or -1.
- */
-int
-hostile_count_peer_sockets(pid_t pid, int port)
-{
-	static const char *const tables[] = { "tcp", "tcp6" };
-	char		 path[320], link[128], line[512];
-	unsigned long	*inodes = NULL, inode;
-	size_t		 n = 0, cap = 0, i;
-	unsigned int	 rport, state;
-	DIR		*d;
-	FILE		*f;
-	struct dirent	*e;
-	ssize_t		 len;
-	int		 count = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if ((d = opendir(path)) == NULL)
-		return (-1);
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid,
-		    e->d_name);
-		if ((len = readlink(path, link, sizeof(link) - 1)) <= 0)
-			continue;
-		link[len] = '\0';
-		if (sscanf(link, "socket:[%lu]", &inode) != 1)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			inodes = realloc(inodes, cap * sizeof(*inodes));
-		}
-		inodes[n++] = inode;
-	}
-	closedir(d);
-	if (n > 0)
-		qsort(inodes, n, sizeof(*inodes), hostile_inode_cmp);
-	for (i = 0; i < nitems(tables) && n > 0; i++) {
-		snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)pid,
-		    tables[i]);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		while (fgets(line, sizeof(line), f) != NULL) {
-			if (sscanf(line, " %*s %*s %*[0-9A-Fa-f]:%x %x %*s %*s "
-			    "%*s %*d %*d %lu", &rport, &state, &inode) != 3)
-				continue;
-			if ((int)rport == port && bsearch(&inode,
-			    inodes, n, sizeof(*inodes), hostile_inode_cmp))
-				count++;
-		}
-		fclose(f);
-	}
-	free(inodes);
-	return (count);
-}
 
 /* True while the process runs (it has not died or exited). */
 int
@@ -434,11 +330,11 @@ hostile_conns_run(struct hostile_conn *c, size_t n,
 
 	pfd = calloc(n + 1, sizeof(*pfd));
 	idx = calloc(n + 1, sizeof(*idx));
-	deadline = hostile_now_ms() + run->timeout_ms;
+	deadline = harness_now_ms() + run->timeout_ms;
 	while (next < n && c[next].started)
 		next++;
 	for (;;) {
-		now = hostile_now_ms();
+		now = harness_now_ms();
 		if (now >= deadline)
 			break;
 		active = 0;
@@ -488,7 +384,7 @@ hostile_conns_run(struct hostile_conn *c, size_t n,
 		r = poll(pfd, (nfds_t)np, timeout);
 		if (r == -1 && errno != EINTR)
 			break;
-		now = hostile_now_ms();
+		now = harness_now_ms();
 		for (i = 0; i < np && r > 0; i++) {
 			struct hostile_conn	*k = &c[idx[i]];
 
@@ -527,7 +423,7 @@ void
 hostile_conn_close(struct hostile_conn *c)
 {
 	if (c->fd != -1)
-		hostile_conn_end(c, HOSTILE_CLOSED, hostile_now_ms());
+		hostile_conn_end(c, HOSTILE_CLOSED, harness_now_ms());
 }
 
 /* Close every connection still open. */
@@ -648,16 +544,16 @@ int
 hostile_healthy_within(int port, int timeout_ms)
 {
 	struct http_response	r;
-	double			end = hostile_now_ms() + timeout_ms;
+	double			end = harness_now_ms() + timeout_ms;
 	int			ok = 0;
 
-	while (!ok && hostile_now_ms() < end) {
+	while (!ok && harness_now_ms() < end) {
 		if (http_request(port, "GET", "/healthz", NULL, NULL, &r,
 		    1000) == 0 && r.status == 200)
 			ok = 1;
 		http_response_free(&r);
 		if (!ok)
-			hostile_sleep_ms(100);
+			harness_sleep_ms(100);
 	}
 	return (ok);
 }

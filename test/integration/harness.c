@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -28,10 +29,12 @@
 
 #include "harness.h"
 
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
 const char	*harness_build = "build";
 
 /* Milliseconds on the monotonic clock. */
-static double
+double
 harness_now_ms(void)
 {
 	struct timespec	ts;
@@ -41,7 +44,7 @@ harness_now_ms(void)
 }
 
 /* Sleep for ms milliseconds. */
-static void
+void
 harness_sleep_ms(int ms)
 {
 	struct timespec	ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -358,6 +361,75 @@ harness_rss_kb(pid_t pid)
 		kb = strtol(at + 6, NULL, 10);
 	free(text);
 	return (kb);
+}
+
+/* Order socket inodes for bsearch. */
+static int
+harness_inode_cmp(const void *a, const void *b)
+{
+	unsigned long	x = *(const unsigned long *)a;
+	unsigned long	y = *(const unsigned long *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/*
+ * Count a process's open descriptors (/proc/PID/fd) and, of them, its TCP
+ * connections to port.  Returns -1 if the process is gone.
+ */
+int
+harness_fd_count(pid_t pid, int port, int *peer)
+{
+	static const char *const tables[] = { "tcp", "tcp6" };
+	char		 path[320], link[128], line[512];
+	unsigned long	*inodes = NULL, inode;
+	size_t		 n = 0, cap = 0, i;
+	unsigned int	 rport;
+	DIR		*d;
+	FILE		*f;
+	struct dirent	*e;
+	ssize_t		 len;
+	int		 all = 0;
+
+	*peer = 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return (-1);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		all++;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid,
+		    e->d_name);
+		if ((len = readlink(path, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[len] = '\0';
+		if (sscanf(link, "socket:[%lu]", &inode) != 1)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			inodes = realloc(inodes, cap * sizeof(*inodes));
+		}
+		inodes[n++] = inode;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(inodes, n, sizeof(*inodes), harness_inode_cmp);
+	for (i = 0; i < nitems(tables) && n > 0; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)pid,
+		    tables[i]);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, " %*s %*s %*[0-9A-Fa-f]:%x %*x %*s "
+			    "%*s %*s %*d %*d %lu", &rport, &inode) == 2 &&
+			    (int)rport == port && bsearch(&inode, inodes, n,
+			    sizeof(*inodes), harness_inode_cmp) != NULL)
+				(*peer)++;
+		fclose(f);
+	}
+	free(inodes);
+	return (all);
 }
 
 /* Connect to 127.0.0.1:port; returns the socket or -1. */

@@ -47,6 +47,9 @@ void	 harness_proc_kill(struct proc *);
 int	 harness_log_contains(const struct proc *, const char *);
 long	 harness_log_number(const struct proc *, const char *, const char *);
 long	 harness_rss_kb(pid_t);
+int	 harness_fd_count(pid_t, int, int *);
+double	 harness_now_ms(void);
+void	 harness_sleep_ms(int);
 
 int	 http_connect(int);
 int	 http_send_all(int, const void *, size_t);

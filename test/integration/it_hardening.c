@@ -47,14 +47,6 @@ hd_teardown(void)
 	    "look-alike did not shut down cleanly");
 }
 
-/* Sleep for ms milliseconds. */
-static void
-hd_sleep(int ms)
-{
-	struct timespec	ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 /* True while the process runs (it has not died of a signal or exited). */
 static int
@@ -170,7 +162,7 @@ hd_healthy_within(int port, int timeout_ms)
 			ok = 1;
 		http_response_free(&r);
 		if (!ok)
-			hd_sleep(100);
+			harness_sleep_ms(100);
 	}
 	return (ok);
 }
@@ -202,10 +194,10 @@ START_TEST(descriptor_exhaustion_refuses_and_recovers)
 	ck_assert(hd_read_until(stream, &rd, "data: ", 5000));
 	idle = http_connect(p.port);
 	ck_assert_int_ge(idle, 0);
-	hd_sleep(100);
+	harness_sleep_ms(100);
 	for (i = 0; i < N; i++)
 		fds[i] = http_connect(p.port);
-	hd_sleep(300);
+	harness_sleep_ms(300);
 	ck_assert_msg(hd_alive(p.pid), "the proxy died at EMFILE");
 	/* The last connections could not be taken: each has a 503. */
 	for (i = N - 20; i < N; i++) {
@@ -262,7 +254,7 @@ START_TEST(connections_over_the_cap_get_503)
 	for (i = 0; i < N; i++) {
 		fds[i] = http_connect(p.port);
 		ck_assert_int_ge(fds[i], 0);
-		hd_sleep(20);
+		harness_sleep_ms(20);
 	}
 	/* The first 8 were taken: one of them is served normally. */
 	ck_assert_int_eq(http_send_all(fds[0], HD_HEALTH, strlen(HD_HEALTH)),
@@ -305,21 +297,12 @@ hd_connect_small(int port, int rcvbuf)
 	return (fd);
 }
 
-/* Milliseconds on the monotonic clock. */
-static double
-hd_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6);
-}
 
 /* Wait until the look-alike recorded a stop call; its delay in ms, or -1. */
 static double
 hd_wait_stop(int timeout_ms)
 {
-	double	 start = hd_now_ms();
+	double	 start = harness_now_ms();
 	json_t	*stops;
 	size_t	 n;
 
@@ -328,8 +311,8 @@ hd_wait_stop(int timeout_ms)
 		n = json_array_size(stops);
 		json_decref(stops);
 		if (n > 0)
-			return (hd_now_ms() - start);
-		hd_sleep(100);
+			return (harness_now_ms() - start);
+		harness_sleep_ms(100);
 	}
 	return (-1);
 }
@@ -384,14 +367,14 @@ hd_trickle(int fd, const char *bytes, size_t len, int interval_ms,
     int timeout_ms, struct hd_read *rd)
 {
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	double		 start = hd_now_ms(), next = start;
+	double		 start = harness_now_ms(), next = start;
 	char		 chunk[8192];
 	size_t		 sent = 0;
 	ssize_t		 n;
 	int		 writing = 1;
 
-	while (hd_now_ms() - start < timeout_ms) {
-		if (writing && sent < len && hd_now_ms() >= next) {
+	while (harness_now_ms() - start < timeout_ms) {
+		if (writing && sent < len && harness_now_ms() >= next) {
 			if (write(fd, bytes + sent, 1) != 1)
 				writing = 0;	/* the proxy has closed */
 			sent++;
@@ -400,7 +383,7 @@ hd_trickle(int fd, const char *bytes, size_t len, int interval_ms,
 		if (poll(&pfd, 1, 10) <= 0)
 			continue;
 		if ((n = read(fd, chunk, sizeof(chunk))) <= 0)
-			return (hd_now_ms() - start);
+			return (harness_now_ms() - start);
 		rd->buf = realloc(rd->buf, rd->len + (size_t)n + 1);
 		memcpy(rd->buf + rd->len, chunk, (size_t)n);
 		rd->len += (size_t)n;
@@ -474,7 +457,7 @@ START_TEST(slow_headers_and_bodies_are_cut_at_their_deadlines)
 	free(rd.buf);
 	rd.buf = NULL;
 	rd.len = 0;
-	hd_sleep(2500);
+	harness_sleep_ms(2500);
 	ck_assert_int_eq(http_send_all(fd, HD_HEALTH, strlen(HD_HEALTH)), 0);
 	ck_assert_int_eq(http_read_response(fd, &r, 3000), 0);
 	ck_assert_int_eq(r.status, 200);
@@ -672,7 +655,7 @@ START_TEST(slow_bodies_cannot_exhaust_memory)
 		/* Refused connections stop reading soon: ignore the error. */
 		http_send_all(fds[i], chunk, SENT);
 	}
-	hd_sleep(500);
+	harness_sleep_ms(500);
 	during = harness_rss_kb(p.pid);
 	for (i = 0; i < N; i++) {
 		if (http_read_response(fds[i], &r, 200) == 0 && r.status == 503) {
@@ -761,7 +744,7 @@ START_TEST(memory_of_a_peak_is_handed_back_when_quiet)
 		ck_assert_int_ge(fds[i], 0);
 		ck_assert_int_eq(http_send_all(fds[i], req, (size_t)n), 0);
 	}
-	hd_sleep(300);
+	harness_sleep_ms(300);
 	peak = harness_rss_kb(p.pid);
 	for (i = 0; i < N; i++) {
 		if (http_read_response(fds[i], &r, 10000) == 0 &&
@@ -771,7 +754,7 @@ START_TEST(memory_of_a_peak_is_handed_back_when_quiet)
 		close(fds[i]);
 	}
 	ck_assert_int_eq(done, N);
-	hd_sleep(5000);
+	harness_sleep_ms(5000);
 	quiet = harness_rss_kb(p.pid);
 	ck_assert(harness_log_contains(&p, "quiet: handed back"));
 	if (!asan) {

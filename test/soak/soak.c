@@ -26,7 +26,6 @@
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -156,25 +155,7 @@ static unsigned long long	 soak_rng = 0x2545f4914f6cdd1dULL;
 static char			 soak_words[4096];
 static int			 soak_dead;	/* the proxy is gone */
 
-/* Milliseconds on the monotonic clock. */
-static double
-soak_now_ms(void)
-{
-	struct timespec	ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6);
-}
-
-/* Sleep for ms milliseconds. */
-static void
-soak_sleep_ms(int ms)
-{
-	struct timespec	ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
 
 /* A pseudo-random number below n (xorshift64*). */
 static unsigned
@@ -214,74 +195,7 @@ soak_raise_nofile(void)
 	}
 }
 
-/* Order socket inodes for bsearch. */
-static int
-soak_inode_cmp(const void *a, const void *b)
-{
-	unsigned long	x = *(const unsigned long *)a;
-	unsigned long	y = *(const unsigned long *)b;
 
-	return (x < y ? -1 : x > y);
-}
-
-/*
- * Count a process's open descriptors (/proc/PID/fd) and, of them, its TCP
- * connections to port.  Returns -1 if the process is gone.
- */
-static int
-soak_count_fds(pid_t pid, int port, int *peer)
-{
-	static const char *const tables[] = { "tcp", "tcp6" };
-	char		 path[320], link[128], line[512];
-	unsigned long	*inodes = NULL, inode;
-	size_t		 n = 0, cap = 0, i;
-	unsigned int	 rport;
-	DIR		*d;
-	FILE		*f;
-	struct dirent	*e;
-	ssize_t		 len;
-	int		 all = 0;
-
-	*peer = 0;
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if ((d = opendir(path)) == NULL)
-		return (-1);
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		all++;
-		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid,
-		    e->d_name);
-		if ((len = readlink(path, link, sizeof(link) - 1)) <= 0)
-			continue;
-		link[len] = '\0';
-		if (sscanf(link, "socket:[%lu]", &inode) != 1)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			inodes = realloc(inodes, cap * sizeof(*inodes));
-		}
-		inodes[n++] = inode;
-	}
-	closedir(d);
-	if (n > 0)
-		qsort(inodes, n, sizeof(*inodes), soak_inode_cmp);
-	for (i = 0; i < nitems(tables) && n > 0; i++) {
-		snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)pid,
-		    tables[i]);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		while (fgets(line, sizeof(line), f) != NULL)
-			if (sscanf(line, " %*s %*s %*[0-9A-Fa-f]:%x %*x %*s "
-			    "%*s %*s %*d %*d %lu", &rport, &inode) == 2 &&
-			    (int)rport == port && bsearch(&inode, inodes, n,
-			    sizeof(*inodes), soak_inode_cmp) != NULL)
-				(*peer)++;
-		fclose(f);
-	}
-	free(inodes);
-	return (all);
-}
 
 /* Record and (the first few) print an error. */
 static void __attribute__((format(printf, 2, 3)))
@@ -803,12 +717,12 @@ static void
 soak_drive(struct soak_client *cl, size_t n, struct pollfd *pfd,
     size_t *idx, int ms, int pausing)
 {
-	double	 now, end = soak_now_ms() + ms, wake, check = 0;
+	double	 now, end = harness_now_ms() + ms, wake, check = 0;
 	size_t	 i, np, busy;
 	int	 r;
 
 	for (;;) {
-		now = soak_now_ms();
+		now = harness_now_ms();
 		if (now >= end)
 			return;
 		if (now >= check) {
@@ -854,7 +768,7 @@ soak_drive(struct soak_client *cl, size_t n, struct pollfd *pfd,
 		    0);
 		if (r <= 0)
 			continue;
-		now = soak_now_ms();
+		now = harness_now_ms();
 		for (i = 0; i < np; i++) {
 			struct soak_client	*c = &cl[idx[i]];
 
@@ -881,7 +795,7 @@ static void
 soak_sample(struct soak_sample *s)
 {
 	s->rss_kb = harness_rss_kb(soak_proxy.pid);
-	s->fds = soak_count_fds(soak_proxy.pid, soak_mock.port, &s->upstream);
+	s->fds = harness_fd_count(soak_proxy.pid, soak_mock.port, &s->upstream);
 }
 
 /*
@@ -901,7 +815,7 @@ soak_report(struct soak_client *cl, size_t n, struct pollfd *pfd,
 	for (i = 0; i < n; i++)
 		soak_client_close(&cl[i], 0);
 	/* Let the proxy see the closes and let go. */
-	soak_sleep_ms(500);
+	harness_sleep_ms(500);
 	soak_sample(s);
 	for (i = 0; i < SOAK_NKINDS; i++) {
 		off += (size_t)snprintf(line + off, sizeof(line) - off,
@@ -911,7 +825,7 @@ soak_report(struct soak_client *cl, size_t n, struct pollfd *pfd,
 		all += soak_stats.total[i];
 		soak_stats.done[i] = 0;
 	}
-	secs = (int)((soak_now_ms() - start) / 1000 + 0.5);
+	secs = (int)((harness_now_ms() - start) / 1000 + 0.5);
 	printf("soak: %d:%02d  %s (%lu this minute, %lu in all); errors %lu; "
 	    "RSS %ld KiB; %d descriptors (%d to the look-alike)\n", secs / 60,
 	    secs % 60, line, period, all, soak_stats.errors, s->rss_kb, s->fds,
@@ -957,7 +871,7 @@ main(void)
 	cl = calloc(nclients, sizeof(*cl));
 	pfd = calloc(nclients, sizeof(*pfd));
 	idx = calloc(nclients, sizeof(*idx));
-	start = soak_now_ms();
+	start = harness_now_ms();
 	for (i = 0; i < nclients; i++) {
 		cl[i].fd = -1;
 		/* Spread the first requests over a second. */
@@ -965,12 +879,12 @@ main(void)
 	}
 	end = start + seconds * 1000.0;
 	next = start + 60000;
-	while ((now = soak_now_ms()) < end) {
+	while ((now = harness_now_ms()) < end) {
 		soak_drive(cl, nclients, pfd, idx, (int)((next < end ? next :
 		    end) - now), 0);
 		if (soak_dead)
 			break;
-		if (soak_now_ms() >= next || soak_now_ms() >= end) {
+		if (harness_now_ms() >= next || harness_now_ms() >= end) {
 			soak_report(cl, nclients, pfd, idx, start, &last);
 			if (++minutes == 1)
 				first = last;
