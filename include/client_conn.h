@@ -77,8 +77,6 @@ struct client_conn {
 struct client_conns	*client_conns_new(struct event_base *,
 			    const struct config *, struct evhttp *);
 void			 client_conns_free(struct client_conns *);
-unsigned		 client_conns_count(const struct client_conns *);
-uint64_t		 client_conns_held(const struct client_conns *);
 struct client_conn	*client_conns_find(struct client_conns *,
 			    struct evhttp_request *);
 void			 client_conn_begin(struct client_conn *,

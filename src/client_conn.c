@@ -597,20 +597,6 @@ client_conns_free(struct client_conns *set)
 	free(set);
 }
 
-/* Connections open now. */
-unsigned
-client_conns_count(const struct client_conns *set)
-{
-	return (set->count);
-}
-
-/* Bytes of unfinished requests held now (the budget in use). */
-uint64_t
-client_conns_held(const struct client_conns *set)
-{
-	return (set->held);
-}
-
 /* The connection a request came on, or NULL. */
 struct client_conn *
 client_conns_find(struct client_conns *set, struct evhttp_request *req)
