@@ -1111,7 +1111,7 @@ hostile_exhaustion(void)
 	free(req);
 	if (alive) {
 		start = harness_now_ms();
-		healthy = hostile_healthy_within(p.port, 5000);
+		healthy = harness_healthy_within(p.port, 5000);
 		hostile_check(healthy, "GET /healthz after closing them: %s "
 		    "after %.2f s (limit 5 s)", healthy ? "200" : "no 200",
 		    (harness_now_ms() - start) / 1000);

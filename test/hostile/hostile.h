@@ -108,6 +108,5 @@ int	 hostile_conn_response(const struct hostile_conn *,
 const char *hostile_error_problem(const struct http_response *, int,
 	     const char *, int);
 const char *hostile_end_name(enum hostile_end);
-int	 hostile_healthy_within(int, int);
 
 #endif

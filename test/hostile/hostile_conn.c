@@ -539,21 +539,3 @@ hostile_end_name(enum hostile_end e)
 	return ("?");
 }
 
-/* GET /healthz until it answers 200, for up to timeout_ms. */
-int
-hostile_healthy_within(int port, int timeout_ms)
-{
-	struct http_response	r;
-	double			end = harness_now_ms() + timeout_ms;
-	int			ok = 0;
-
-	while (!ok && harness_now_ms() < end) {
-		if (http_request(port, "GET", "/healthz", NULL, NULL, &r,
-		    1000) == 0 && r.status == 200)
-			ok = 1;
-		http_response_free(&r);
-		if (!ok)
-			harness_sleep_ms(100);
-	}
-	return (ok);
-}

@@ -432,6 +432,25 @@ harness_fd_count(pid_t pid, int port, int *peer)
 	return (all);
 }
 
+/* GET /healthz until it answers 200, for up to timeout_ms. */
+int
+harness_healthy_within(int port, int timeout_ms)
+{
+	struct http_response	r;
+	double			end = harness_now_ms() + timeout_ms;
+	int			ok = 0;
+
+	while (!ok && harness_now_ms() < end) {
+		if (http_request(port, "GET", "/healthz", NULL, NULL, &r,
+		    1000) == 0 && r.status == 200)
+			ok = 1;
+		http_response_free(&r);
+		if (!ok)
+			harness_sleep_ms(100);
+	}
+	return (ok);
+}
+
 /* Connect to 127.0.0.1:port; returns the socket or -1. */
 int
 http_connect(int port)

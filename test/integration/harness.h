@@ -52,6 +52,7 @@ double	 harness_now_ms(void);
 void	 harness_sleep_ms(int);
 
 int	 http_connect(int);
+int	 harness_healthy_within(int, int);
 int	 http_send_all(int, const void *, size_t);
 int	 http_read_response(int, struct http_response *, int);
 int	 http_read_responses(int, struct http_response *, int, int);

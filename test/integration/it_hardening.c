@@ -57,24 +57,40 @@ hd_alive(pid_t pid)
 	return (waitpid(pid, &status, WNOHANG) == 0);
 }
 
+/*
+ * A chat request for text (streamed or not, with Connection: close or
+ * not) as the bytes to send (malloc'd); *len gets their length.
+ */
+static char *
+hd_chat_request(const char *text, int stream, int close_after, size_t *len)
+{
+	char	*body, *req;
+	int	 n;
+
+	body = chat_body(text, NULL, stream, 0);
+	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\nAuthorization: Bearer app-chat\r\n%s"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+	    close_after ? "Connection: close\r\n" : "", strlen(body), body);
+	ck_assert_int_gt(n, 0);
+	free(body);
+	*len = (size_t)n;
+	return (req);
+}
+
 /* Send a streamed chat request with Connection: close on a new socket. */
 static int
 hd_start_stream(int port, const char *text)
 {
-	char	*body, *req;
-	int	 fd, n;
+	char	*req;
+	size_t	 len;
+	int	 fd;
 
-	body = chat_body(text, NULL, 1, 0);
-	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
-	    "Host: 127.0.0.1\r\nAuthorization: Bearer app-chat\r\n"
-	    "Connection: close\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
-	ck_assert_int_gt(n, 0);
+	req = hd_chat_request(text, 1, 1, &len);
 	fd = http_connect(port);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(http_send_all(fd, req, (size_t)n), 0);
+	ck_assert_int_eq(http_send_all(fd, req, len), 0);
 	free(req);
-	free(body);
 	return (fd);
 }
 
@@ -149,23 +165,6 @@ hd_expect_json_error(const struct http_response *r, int status)
 	free(id);
 }
 
-/* GET /healthz until it answers 200, for up to timeout_ms. */
-static int
-hd_healthy_within(int port, int timeout_ms)
-{
-	struct http_response	r;
-	int			ok = 0;
-
-	for (; timeout_ms > 0 && !ok; timeout_ms -= 100) {
-		if (http_request(port, "GET", "/healthz", NULL, NULL, &r,
-		    1000) == 0 && r.status == 200)
-			ok = 1;
-		http_response_free(&r);
-		if (!ok)
-			harness_sleep_ms(100);
-	}
-	return (ok);
-}
 
 /*
  * Connections beyond the open-file limit: the process and its open stream
@@ -180,8 +179,9 @@ START_TEST(descriptor_exhaustion_refuses_and_recovers)
 	struct proc		 p;
 	struct http_response	 r;
 	struct hd_read		 rd = { NULL, 0 };
-	char			 want[256], *body, *req;
-	int			 fds[N], i, stream, idle, refused = 0, n;
+	char			 want[256], *req;
+	size_t			 len;
+	int			 fds[N], i, stream, idle, refused = 0;
 
 	/*
 	 * No pooled Dify connection: the request below needs a new one.  A
@@ -211,26 +211,21 @@ START_TEST(descriptor_exhaustion_refuses_and_recovers)
 	}
 	ck_assert_int_gt(refused, 0);
 	/* A chat on a connection the proxy already holds: 503, no hang. */
-	body = chat_body("during exhaustion", NULL, 0, 0);
-	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
-	    "Host: 127.0.0.1\r\nAuthorization: Bearer app-chat\r\n"
-	    "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
-	    strlen(body), body);
-	ck_assert_int_eq(http_send_all(idle, req, (size_t)n), 0);
+	req = hd_chat_request("during exhaustion", 0, 1, &len);
+	ck_assert_int_eq(http_send_all(idle, req, len), 0);
 	ck_assert_int_eq(http_read_response(idle, &r, 3000), 0);
 	ck_assert_msg(r.elapsed_ms < 2500, "the request hung");
 	hd_expect_json_error(&r, 503);
 	ck_assert(strstr(r.body, "proxy_overloaded") != NULL);
 	http_response_free(&r);
 	free(req);
-	free(body);
 	close(idle);
 	hd_expect_whole_stream(stream, &rd, want);
 	close(stream);
 	for (i = 0; i < N; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	ck_assert_msg(hd_healthy_within(p.port, 5000),
+	ck_assert_msg(harness_healthy_within(p.port, 5000),
 	    "not serving after the connections closed");
 	ck_assert(harness_log_contains(&p, "Too many open files"));
 	ck_assert_int_eq(harness_proc_stop(&p), 0);
@@ -273,7 +268,7 @@ START_TEST(connections_over_the_cap_get_503)
 	}
 	for (i = 1; i < N; i++)
 		close(fds[i]);
-	ck_assert_msg(hd_healthy_within(p.port, 3000),
+	ck_assert_msg(harness_healthy_within(p.port, 3000),
 	    "not serving after the connections closed");
 	ck_assert_int_eq(harness_proc_stop(&p), 0);
 }
@@ -328,20 +323,17 @@ START_TEST(unread_stream_is_cut_at_send_timeout)
 	struct proc		 p;
 	struct hd_read		 rd = { NULL, 0 };
 	double			 waited;
-	char			*body, *req;
-	int			 fd, n;
+	char			*req;
+	size_t			 len;
+	int			 fd;
 
 	mock_reset(hd_mock.port);
 	harness_proxy_start(&p, hd_mock.port, "\"send_timeout\": 2, "
 	    "\"keepalive_interval\": 0.3, \"client_idle_timeout\": 30");
 	fd = hd_connect_small(p.port, 4096);
-	body = chat_body("mock:bytes=4000000", NULL, 1, 0);
-	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
-	    "Host: 127.0.0.1\r\nAuthorization: Bearer app-chat\r\n"
-	    "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
-	ck_assert_int_eq(http_send_all(fd, req, (size_t)n), 0);
+	req = hd_chat_request("mock:bytes=4000000", 1, 0, &len);
+	ck_assert_int_eq(http_send_all(fd, req, len), 0);
 	free(req);
-	free(body);
 	ck_assert(hd_read_until(fd, &rd, "data: ", 5000));
 	/* Stop reading: the stop call must come within the timeout + slack. */
 	waited = hd_wait_stop(12000);
@@ -550,7 +542,7 @@ START_TEST(smuggling_attempts_are_refused_and_nothing_more_is_served)
 		http_response_free(&r[1]);
 		close(fd);
 	}
-	ck_assert(hd_healthy_within(p.port, 1000));
+	ck_assert(harness_healthy_within(p.port, 1000));
 	ck_assert_int_eq(harness_proc_stop(&p), 0);
 #undef HD_SMUGGLED
 }
@@ -616,7 +608,7 @@ START_TEST(malformed_http_gets_json_errors)
 	}
 	free(big);
 	free(many);
-	ck_assert(hd_healthy_within(p.port, 1000));
+	ck_assert(harness_healthy_within(p.port, 1000));
 	ck_assert_int_eq(harness_proc_stop(&p), 0);
 }
 END_TEST
@@ -641,7 +633,7 @@ START_TEST(slow_bodies_cannot_exhaust_memory)
 	    "\"max_buffered_request_bytes\": 4194304, "
 	    "\"client_body_timeout\": 30");
 	unsetenv("ASAN_OPTIONS");
-	ck_assert(hd_healthy_within(p.port, 1000));
+	ck_assert(harness_healthy_within(p.port, 1000));
 	before = harness_rss_kb(p.pid);
 	chunk = malloc(SENT);
 	memset(chunk, 'a', SENT);
@@ -669,7 +661,7 @@ START_TEST(slow_bodies_cannot_exhaust_memory)
 	ck_assert_int_gt(refused, N / 2);
 	ck_assert_msg(during - before < 4096 + 16384,
 	    "RSS grew by %ld KiB holding slow bodies", during - before);
-	ck_assert(hd_healthy_within(p.port, 2000));
+	ck_assert(harness_healthy_within(p.port, 2000));
 	ck_assert_int_eq(harness_proc_stop(&p), 0);
 }
 END_TEST
@@ -725,24 +717,22 @@ START_TEST(memory_of_a_peak_is_handed_back_when_quiet)
 	enum { N = 300 };
 	struct proc		 p;
 	struct http_response	 r;
-	char			*body, *req;
-	int			 fds[N], i, n, done = 0, asan;
+	char			*req;
+	size_t			 len;
+	int			 fds[N], i, done = 0, asan;
 	long			 base, peak, quiet;
 
 	asan = strstr(harness_build, "asan") != NULL;
 	setenv("ASAN_OPTIONS", "quarantine_size_mb=0:detect_leaks=1", 1);
 	harness_proxy_start(&p, hd_mock.port, "\"log_level\": \"debug\"");
 	unsetenv("ASAN_OPTIONS");
-	ck_assert(hd_healthy_within(p.port, 1000));
+	ck_assert(harness_healthy_within(p.port, 1000));
 	base = harness_rss_kb(p.pid);
-	body = chat_body("mock:events=30 mock:interval=20", NULL, 1, 0);
-	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
-	    "Host: x\r\nAuthorization: Bearer app-chat\r\nConnection: close"
-	    "\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+	req = hd_chat_request("mock:events=30 mock:interval=20", 1, 1, &len);
 	for (i = 0; i < N; i++) {
 		fds[i] = http_connect(p.port);
 		ck_assert_int_ge(fds[i], 0);
-		ck_assert_int_eq(http_send_all(fds[i], req, (size_t)n), 0);
+		ck_assert_int_eq(http_send_all(fds[i], req, len), 0);
 	}
 	harness_sleep_ms(300);
 	peak = harness_rss_kb(p.pid);
@@ -764,7 +754,6 @@ START_TEST(memory_of_a_peak_is_handed_back_when_quiet)
 		    "at rest, %ld at the peak, %ld before", quiet, peak, base);
 	}
 	free(req);
-	free(body);
 	ck_assert_int_eq(harness_proc_stop(&p), 0);
 }
 END_TEST
