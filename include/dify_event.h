@@ -19,6 +19,9 @@ enum dify_event_type {
 	DIFY_EVENT_WORKFLOW_STARTED,
 	DIFY_EVENT_WORKFLOW_FINISHED,
 	DIFY_EVENT_WORKFLOW_PAUSED,
+	DIFY_EVENT_TEXT_CHUNK,		/* workflow apps: data.text */
+	DIFY_EVENT_TEXT_REPLACE,	/* workflow apps: data.text */
+	DIFY_EVENT_AGENT_THOUGHT,
 	DIFY_EVENT_ERROR,
 	DIFY_EVENT_OTHER		/* known and never content: nodes, TTS */
 };
@@ -56,6 +59,7 @@ enum dify_scan_kind {
 struct dify_scan_value {
 	enum dify_scan_kind	 kind;
 	struct dify_str		 str;
+	struct dify_str		 raw;		/* the value's JSON text */
 	int64_t			 integer;
 };
 
@@ -64,7 +68,10 @@ struct dify_scan_value {
 struct dify_fields {
 	struct dify_scan_value	 event, answer, task_id, conversation_id;
 	struct dify_scan_value	 message_id, code, message, status;
+	struct dify_scan_value	 id, type, url, belongs_to, position;
+	struct dify_scan_value	 thought, observation, tool, tool_input;
 	struct dify_scan_value	 wf_status, wf_error, wf_total;
+	struct dify_scan_value	 wf_text, wf_outputs;
 	struct dify_scan_value	 prompt, completion, total;
 	int			 have_meta_usage;	/* metadata.usage object */
 };
@@ -87,7 +94,8 @@ struct dify_span {
 struct dify_event {
 	enum dify_event_type	 type;
 	struct dify_str		 name;		/* the "event" value */
-	struct dify_str		 answer;	/* text of message-like events */
+	struct dify_str		 answer;	/* text of message-like events,
+						   data.text of text_chunk */
 	struct dify_str		 task_id;
 	struct dify_str		 conversation_id;
 	struct dify_str		 message_id;
@@ -96,6 +104,16 @@ struct dify_event {
 	int			 status;	/* error; 0 if absent */
 	struct dify_str		 wf_status;	/* workflow_finished data */
 	struct dify_str		 wf_error;
+	struct dify_str		 wf_outputs;	/* JSON text of data.outputs */
+	struct dify_str		 id;		/* agent_thought, message_file */
+	int64_t			 position;	/* agent_thought; 0 if absent */
+	struct dify_str		 thought;	/* agent_thought */
+	struct dify_str		 observation;
+	struct dify_str		 tool;
+	struct dify_str		 tool_input;
+	struct dify_str		 file_type;	/* message_file: "image" */
+	struct dify_str		 url;
+	struct dify_str		 belongs_to;
 	struct dify_usage	 usage;		/* message_end or workflow */
 	struct buf		 scratch;	/* unescaped strings live here */
 	struct buf		 memo;		/* bytes before "answer" */

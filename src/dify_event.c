@@ -47,7 +47,8 @@ static const struct {
 	DIFY_EVENT_NAME("workflow_paused", DIFY_EVENT_WORKFLOW_PAUSED),
 	DIFY_EVENT_NAME("error", DIFY_EVENT_ERROR),
 	DIFY_EVENT_NAME("ping", DIFY_EVENT_OTHER),
-	DIFY_EVENT_NAME("agent_thought", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("text_chunk", DIFY_EVENT_TEXT_CHUNK),
+	DIFY_EVENT_NAME("agent_thought", DIFY_EVENT_AGENT_THOUGHT),
 	DIFY_EVENT_NAME("agent_log", DIFY_EVENT_OTHER),
 	DIFY_EVENT_NAME("tts_message", DIFY_EVENT_OTHER),
 	DIFY_EVENT_NAME("tts_message_end", DIFY_EVENT_OTHER),
@@ -60,8 +61,7 @@ static const struct {
 	DIFY_EVENT_NAME("loop_started", DIFY_EVENT_OTHER),
 	DIFY_EVENT_NAME("loop_next", DIFY_EVENT_OTHER),
 	DIFY_EVENT_NAME("loop_completed", DIFY_EVENT_OTHER),
-	DIFY_EVENT_NAME("text_chunk", DIFY_EVENT_OTHER),
-	DIFY_EVENT_NAME("text_replace", DIFY_EVENT_OTHER),
+	DIFY_EVENT_NAME("text_replace", DIFY_EVENT_TEXT_REPLACE),
 	DIFY_EVENT_NAME("reasoning_chunk", DIFY_EVENT_OTHER),
 	DIFY_EVENT_NAME("human_input_required", DIFY_EVENT_OTHER),
 	DIFY_EVENT_NAME("human_input_form_filled", DIFY_EVENT_OTHER),
@@ -270,13 +270,21 @@ static struct dify_scan_value *
 dify_scan_field(struct dify_fields *f, enum dify_scan_where where,
     const struct dify_str *k)
 {
-	if (k->len < 4 || k->len > 17)
+	if (k->len < 2 || k->len > 17)
 		return (NULL);
 	switch (where) {
 	case WHERE_TOP:
 		switch (k->len) {
+		case 2:
+			return (dify_scan_key_is(k, "id") ? &f->id : NULL);
+		case 3:
+			return (dify_scan_key_is(k, "url") ? &f->url : NULL);
 		case 4:
-			return (dify_scan_key_is(k, "code") ? &f->code : NULL);
+			if (dify_scan_key_is(k, "code"))
+				return (&f->code);
+			if (dify_scan_key_is(k, "type"))
+				return (&f->type);
+			return (dify_scan_key_is(k, "tool") ? &f->tool : NULL);
 		case 5:
 			return (dify_scan_key_is(k, "event") ? &f->event : NULL);
 		case 6:
@@ -285,11 +293,23 @@ dify_scan_field(struct dify_fields *f, enum dify_scan_where where,
 			return (dify_scan_key_is(k, "status") ? &f->status :
 			    NULL);
 		case 7:
+			if (dify_scan_key_is(k, "thought"))
+				return (&f->thought);
 			return (dify_scan_key_is(k, "task_id") ? &f->task_id :
 			    dify_scan_key_is(k, "message") ? &f->message : NULL);
+		case 8:
+			return (dify_scan_key_is(k, "position") ?
+			    &f->position : NULL);
 		case 10:
+			if (dify_scan_key_is(k, "belongs_to"))
+				return (&f->belongs_to);
+			if (dify_scan_key_is(k, "tool_input"))
+				return (&f->tool_input);
 			return (dify_scan_key_is(k, "message_id") ?
 			    &f->message_id : NULL);
+		case 11:
+			return (dify_scan_key_is(k, "observation") ?
+			    &f->observation : NULL);
 		case 15:
 			return (dify_scan_key_is(k, "conversation_id") ?
 			    &f->conversation_id : NULL);
@@ -310,6 +330,10 @@ dify_scan_field(struct dify_fields *f, enum dify_scan_where where,
 			return (&f->wf_error);
 		if (dify_scan_key_is(k, "total_tokens"))
 			return (&f->wf_total);
+		if (dify_scan_key_is(k, "text"))
+			return (&f->wf_text);
+		if (dify_scan_key_is(k, "outputs"))
+			return (&f->wf_outputs);
 		break;
 	default:
 		break;
@@ -332,6 +356,7 @@ dify_scan_reset(struct dify_fields *f, enum dify_scan_where where)
 		break;
 	case WHERE_DATA:
 		f->wf_status = f->wf_error = f->wf_total = none;
+		f->wf_text = f->wf_outputs = none;
 		break;
 	default:
 		break;
@@ -423,6 +448,8 @@ dify_scan_members(struct dify_scan *s, struct dify_fields *f,
 				return (-1);
 			if ((field = dify_scan_field(f, where, &key.str)) !=
 			    NULL) {
+				v.raw.s = value;
+				v.raw.len = (size_t)(s->p - value);
 				*field = v;
 				s->sets++;
 			}
@@ -453,6 +480,8 @@ dify_event_rebase(struct dify_scan_value *v, const char *from, const char *to)
 {
 	if (v->kind == SCAN_STRING && v->str.s != NULL)
 		v->str.s = to + (v->str.s - from);
+	if (v->raw.s != NULL)
+		v->raw.s = to + (v->raw.s - from);
 }
 
 /* Rebase every string field of f. */
@@ -471,6 +500,17 @@ dify_event_rebase_all(struct dify_fields *f, const char *from, const char *to)
 		offsetof(struct dify_fields, wf_status),
 		offsetof(struct dify_fields, wf_error),
 		offsetof(struct dify_fields, wf_total),
+		offsetof(struct dify_fields, wf_text),
+		offsetof(struct dify_fields, wf_outputs),
+		offsetof(struct dify_fields, id),
+		offsetof(struct dify_fields, type),
+		offsetof(struct dify_fields, url),
+		offsetof(struct dify_fields, belongs_to),
+		offsetof(struct dify_fields, position),
+		offsetof(struct dify_fields, thought),
+		offsetof(struct dify_fields, observation),
+		offsetof(struct dify_fields, tool),
+		offsetof(struct dify_fields, tool_input),
 		offsetof(struct dify_fields, prompt),
 		offsetof(struct dify_fields, completion),
 		offsetof(struct dify_fields, total),
@@ -729,6 +769,12 @@ dify_event_parse(struct dify_event *ev, const char *json, size_t len)
 	case DIFY_EVENT_MESSAGE_FILE:
 	case DIFY_EVENT_MESSAGE_REPLACE:
 		ev->answer = dify_event_str(&f.answer);
+		if (ev->type == DIFY_EVENT_MESSAGE_FILE) {
+			ev->id = dify_event_str(&f.id);
+			ev->file_type = dify_event_str(&f.type);
+			ev->url = dify_event_str(&f.url);
+			ev->belongs_to = dify_event_str(&f.belongs_to);
+		}
 		/* A blocking-mode body carries the usage as well. */
 		if (f.have_meta_usage)
 			dify_event_usage(&f, &ev->usage);
@@ -748,8 +794,23 @@ dify_event_parse(struct dify_event *ev, const char *json, size_t len)
 	case DIFY_EVENT_WORKFLOW_PAUSED:
 		ev->wf_status = dify_event_str(&f.wf_status);
 		ev->wf_error = dify_event_str(&f.wf_error);
+		if (f.wf_outputs.kind == SCAN_OTHER)
+			ev->wf_outputs = f.wf_outputs.raw;
 		if (dify_event_count(&f.wf_total, &ev->usage.total_tokens) == 0)
 			ev->usage.present = 1;
+		break;
+	case DIFY_EVENT_TEXT_CHUNK:
+	case DIFY_EVENT_TEXT_REPLACE:
+		ev->answer = dify_event_str(&f.wf_text);
+		break;
+	case DIFY_EVENT_AGENT_THOUGHT:
+		ev->id = dify_event_str(&f.id);
+		if (f.position.kind == SCAN_INTEGER)
+			ev->position = f.position.integer;
+		ev->thought = dify_event_str(&f.thought);
+		ev->observation = dify_event_str(&f.observation);
+		ev->tool = dify_event_str(&f.tool);
+		ev->tool_input = dify_event_str(&f.tool_input);
 		break;
 	default:
 		break;

@@ -146,14 +146,26 @@ START_TEST(check_dify_event_agent)
 	ck_assert(dify_event_is_text(&ev));
 
 	ck_assert_int_eq(check_dify_event_parse(&ev, CHECK_FX_AGENT_2), 0);
-	ck_assert_int_eq(ev.type, DIFY_EVENT_OTHER);
+	ck_assert_int_eq(ev.type, DIFY_EVENT_AGENT_THOUGHT);
 	ck_assert(check_dify_event_str_is(&ev.name, "agent_thought"));
 	ck_assert(check_dify_event_str_is(&ev.task_id, "T"));
+	ck_assert(check_dify_event_str_is(&ev.id, "A1"));
+	ck_assert_int_eq(ev.position, 1);
+	ck_assert(check_dify_event_str_is(&ev.tool, "current_time"));
+	ck_assert(check_dify_event_str_is(&ev.tool_input,
+	    "{\"current_time\": {\"timezone\": \"UTC\"}}"));
+	ck_assert(check_dify_event_str_is(&ev.observation, ""));
 	ck_assert(!dify_event_is_text(&ev));
+
+	ck_assert_int_eq(check_dify_event_parse(&ev, CHECK_FX_AGENT_3), 0);
+	ck_assert(check_dify_event_str_is(&ev.observation,
+	    "{\"current_time\": \"2026-06-12 10:00:00\"}"));
 
 	/* The thought that repeats the answer text is still not text. */
 	ck_assert_int_eq(check_dify_event_parse(&ev, CHECK_FX_AGENT_6), 0);
-	ck_assert_int_eq(ev.type, DIFY_EVENT_OTHER);
+	ck_assert_int_eq(ev.type, DIFY_EVENT_AGENT_THOUGHT);
+	ck_assert_int_eq(ev.position, 2);
+	ck_assert(check_dify_event_str_is(&ev.thought, "It is 10:00 UTC."));
 	ck_assert(!dify_event_is_text(&ev));
 
 	ck_assert_int_eq(check_dify_event_parse(&ev, CHECK_FX_AGENT_END), 0);
@@ -341,12 +353,11 @@ END_TEST
 START_TEST(check_dify_event_other)
 {
 	static const char	*names[] = {
-		"ping", "agent_thought", "agent_log", "tts_message",
+		"ping", "agent_log", "tts_message",
 		"tts_message_end", "node_started", "node_finished",
 		"node_retry", "iteration_started", "iteration_next",
 		"iteration_completed", "loop_started", "loop_next",
-		"loop_completed", "text_chunk", "text_replace",
-		"reasoning_chunk", "human_input_required",
+		"loop_completed", "reasoning_chunk", "human_input_required",
 		"human_input_form_filled", "human_input_form_timeout"
 	};
 	struct dify_event	 ev;
@@ -367,13 +378,71 @@ START_TEST(check_dify_event_other)
 	/* The real node and text_chunk events of §3.5. */
 	ck_assert_int_eq(check_dify_event_parse(&ev, CHECK_FX_WORKFLOW_3), 0);
 	ck_assert_int_eq(ev.type, DIFY_EVENT_OTHER);
-	ck_assert_int_eq(check_dify_event_parse(&ev, CHECK_FX_WORKFLOW_5), 0);
-	ck_assert_int_eq(ev.type, DIFY_EVENT_OTHER);
-	ck_assert(!dify_event_is_text(&ev));
 	ck_assert_int_eq(check_dify_event_parse(&ev, CHECK_FX_CF_NODE_FINISHED),
 	    0);
 	ck_assert_int_eq(ev.type, DIFY_EVENT_OTHER);
 	ck_assert_int_eq(ev.usage.present, 0);
+	dify_event_clear(&ev);
+}
+END_TEST
+
+/* Workflow apps: text_chunk's data.text, workflow_finished's outputs. */
+START_TEST(check_dify_event_workflow)
+{
+	struct dify_event	ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ck_assert_int_eq(check_dify_event_parse(&ev, CHECK_FX_WORKFLOW_5), 0);
+	ck_assert_int_eq(ev.type, DIFY_EVENT_TEXT_CHUNK);
+	ck_assert(check_dify_event_str_is(&ev.answer, "Bonjour"));
+	ck_assert(check_dify_event_str_is(&ev.task_id, "T"));
+	/* Not chat text: only the workflow kind reads it. */
+	ck_assert(!dify_event_is_text(&ev));
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"event\":\"text_replace\",\"task_id\":\"T\","
+	    "\"data\":{\"text\":\"a\\nb\"}}"), 0);
+	ck_assert_int_eq(ev.type, DIFY_EVENT_TEXT_REPLACE);
+	ck_assert(check_dify_event_str_is(&ev.answer, "a\nb"));
+
+	ck_assert_int_eq(check_dify_event_parse(&ev, CHECK_FX_WORKFLOW_10), 0);
+	ck_assert_int_eq(ev.type, DIFY_EVENT_WORKFLOW_FINISHED);
+	ck_assert(check_dify_event_str_is(&ev.wf_outputs,
+	    "{\"result\":\"Bonjour le monde\"}"));
+	ck_assert(check_dify_event_str_is(&ev.wf_status, "succeeded"));
+	ck_assert_uint_eq(ev.usage.total_tokens, 150);
+	/* A node's outputs are not the run's. */
+	ck_assert_int_eq(check_dify_event_parse(&ev, CHECK_FX_WORKFLOW_3), 0);
+	ck_assert_ptr_null(ev.wf_outputs.s);
+	/* The last "outputs" counts; null is kept as its JSON text. */
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"event\":\"workflow_finished\",\"data\":{\"outputs\":"
+	    "{\"a\":[1,{\"b\":2}]},\"outputs\": null}}"), 0);
+	ck_assert(check_dify_event_str_is(&ev.wf_outputs, "null"));
+	/* A string outputs is not a JSON object: absent. */
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"event\":\"workflow_finished\",\"data\":{\"outputs\":"
+	    "\"x\"}}"), 0);
+	ck_assert_ptr_null(ev.wf_outputs.s);
+	dify_event_clear(&ev);
+}
+END_TEST
+
+/* A real message_file event names its file. */
+START_TEST(check_dify_event_file_fields)
+{
+	struct dify_event	ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ck_assert_int_eq(check_dify_event_parse(&ev,
+	    "{\"event\":\"message_file\",\"conversation_id\":\"C\","
+	    "\"id\":\"F1\",\"type\":\"image\",\"belongs_to\":"
+	    "\"assistant\",\"url\":\"https://f.example/a.png\"}"), 0);
+	ck_assert_int_eq(ev.type, DIFY_EVENT_MESSAGE_FILE);
+	ck_assert(check_dify_event_str_is(&ev.id, "F1"));
+	ck_assert(check_dify_event_str_is(&ev.file_type, "image"));
+	ck_assert(check_dify_event_str_is(&ev.belongs_to, "assistant"));
+	ck_assert(check_dify_event_str_is(&ev.url, "https://f.example/a.png"));
+	ck_assert(!dify_event_is_text(&ev));
 	dify_event_clear(&ev);
 }
 END_TEST
@@ -735,6 +804,8 @@ dify_event_suite(void)
 	tcase_add_test(tc, check_dify_event_workflow_finished);
 	tcase_add_test(tc, check_dify_event_workflow_other);
 	tcase_add_test(tc, check_dify_event_other);
+	tcase_add_test(tc, check_dify_event_workflow);
+	tcase_add_test(tc, check_dify_event_file_fields);
 	tcase_add_test(tc, check_dify_event_unknown);
 	tcase_add_test(tc, check_dify_event_not_object);
 	tcase_add_test(tc, check_dify_event_old_style);
