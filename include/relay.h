@@ -9,6 +9,7 @@
 
 #include "api_error.h"
 #include "buf.h"
+#include "dify_app.h"
 #include "dify_event.h"
 #include "openai_format.h"
 #include "sse.h"
@@ -17,7 +18,7 @@ enum relay_state {
 	RELAY_AWAIT_RESPONSE,	/* Dify's status not known yet */
 	RELAY_AWAIT_EVENT,	/* Dify answered 200; no data event yet */
 	RELAY_STREAMING,	/* the answer is under way */
-	RELAY_FINISHING,	/* chatflow: one end event seen, not both */
+	RELAY_FINISHING,	/* the answer is whole; an end event may follow */
 	RELAY_ERROR_BODY,	/* Dify answered an error status; reading it */
 	RELAY_JSON_BODY,	/* Dify answered with a blocking JSON body */
 	RELAY_DONE,		/* the whole answer was delivered */
@@ -36,6 +37,8 @@ enum relay_end {
 };
 
 struct relay_params {
+	const struct dify_app *app;	/* NULL: the chat kind */
+	const char	*output_var;	/* workflow: the output to answer */
 	const char	*id;		/* chatcmpl-... */
 	int64_t		 created;
 	const char	*model;
@@ -48,6 +51,8 @@ struct relay_params {
 
 struct relay {
 	enum relay_state	 state;
+	const struct dify_app	*app;
+	struct dify_app_state	 app_state;
 	int			 stream;
 	int			 include_usage;
 	size_t			 max_answer;
@@ -63,11 +68,7 @@ struct relay {
 	/* What was learnt from Dify. */
 	int			 upstream_status;
 	int			 upstream_done;	/* Dify is no longer needed */
-	int			 chatflow;
-	int			 saw_message_end;
-	int			 saw_workflow_finished;
 	int			 frozen;	/* message_replace: answer final */
-	int			 agent_text;	/* agent_message text was seen */
 	const char		*finish_reason;
 	struct dify_usage	 usage;
 	char			 task_id[80];
@@ -94,5 +95,13 @@ void		 relay_keepalive(struct relay *);
 void		 relay_grace_expired(struct relay *);
 void		 relay_fail(struct relay *, const struct api_error *);
 const char	*relay_state_name(enum relay_state);
+
+/* For the app kinds (dify_app_*.c), from their event translation. */
+void		 relay_content(struct relay *, const char *, size_t);
+void		 relay_finish(struct relay *);
+void		 relay_finishing(struct relay *);
+void		 relay_fail_upstream(struct relay *, enum api_error_upstream,
+		    const char *);
+void		 relay_keep_ids(struct relay *, const struct dify_event *);
 
 #endif

@@ -3,8 +3,9 @@
  * event.
  *
  * An exchange joins a downstream (the client's request, downstream.c), an
- * upstream call (Dify's POST /chat-messages, upstream.c) and a relay (the
- * translation state machine, relay.c).  Events from either side feed the
+ * upstream call (the app kind's run path on Dify, upstream.c) and a relay
+ * (the translation state machine, relay.c).  The kind of Dify app
+ * (dify_app.h) gives the paths and the body; the exchange names none.  Events from either side feed the
  * relay; exchange_pump then moves what the relay produced to the client.
  *
  * Lifetime: the exchange is reference counted.  The downstream holds one
@@ -41,6 +42,7 @@
 #include "buf.h"
 #include "chat_request.h"
 #include "config.h"
+#include "dify_app.h"
 #include "downstream.h"
 #include "exchange.h"
 #include "log.h"
@@ -78,6 +80,7 @@ static const char *exchange_state_names[] = {
 
 struct exchange {
 	struct server		*srv;
+	const struct dify_app	*app;
 	struct server_task	 task;
 	int			 refs;
 	enum exchange_state	 state;
@@ -107,7 +110,7 @@ struct exchange {
 	unsigned		 pauses;
 };
 
-/* A stop call in flight: Dify's POST /chat-messages/{task_id}/stop. */
+/* A stop call in flight: the app kind's stop path for a task. */
 struct stop_call {
 	struct server		*srv;
 	struct server_task	 task;
@@ -216,7 +219,7 @@ static void
 exchange_stop_and_cancel(struct exchange *ex)
 {
 	if (ex->relay.task_id[0] != '\0')
-		exchange_stop_task(ex->srv, ex->api_key, ex->user,
+		exchange_stop_task(ex->srv, ex->app, ex->api_key, ex->user,
 		    ex->relay.task_id, ex->request_id);
 	exchange_cancel_upstream(ex);
 }
@@ -556,14 +559,17 @@ exchange_start(struct server *srv, struct evhttp_request *req,
     const char *api_key, const char *request_id, size_t bytes_in)
 {
 	const struct config	*cfg = srv->cfg;
+	const struct dify_app	*app = &dify_app_chat;
 	struct exchange		*ex;
 	struct relay_params	 rp;
+	struct dify_app_call	 call;
 	struct upstream_request	 ur;
 	struct buf		 body = BUF_INIT;
 	struct timeval		 tv;
 
 	ex = xcalloc(1, sizeof(*ex));
 	ex->srv = srv;
+	ex->app = app;
 	ex->state = EXCHANGE_UPSTREAM;
 	ex->t_start = ex->t_last_write = util_now_usec();
 	ex->stream = cr->stream;
@@ -581,6 +587,7 @@ exchange_start(struct server *srv, struct evhttp_request *req,
 	server_task_add(srv, &ex->task, exchange_abort, ex);
 
 	memset(&rp, 0, sizeof(rp));
+	rp.app = app;
 	rp.id = ex->id;
 	rp.created = util_wall_sec();
 	rp.model = cr->model;
@@ -591,8 +598,11 @@ exchange_start(struct server *srv, struct evhttp_request *req,
 	rp.max_answer = EXCHANGE_MAX_ANSWER;
 	relay_init(&ex->relay, &rp);
 
-	chat_request_dify_body(cr, ex->user, NULL, cfg->auto_generate_name,
-	    &body);
+	memset(&call, 0, sizeof(call));
+	call.cr = cr;
+	call.user = ex->user;
+	call.auto_generate_name = cfg->auto_generate_name;
+	app->body(&call, &body);
 	chat_request_free(cr);
 
 	ex->refs = 2;	/* the downstream and the upstream call */
@@ -602,7 +612,7 @@ exchange_start(struct server *srv, struct evhttp_request *req,
 
 	memset(&ur, 0, sizeof(ur));
 	ur.method = EVHTTP_REQ_POST;
-	ur.path = "/chat-messages";
+	ur.path = app->run_path;
 	ur.api_key = api_key;
 	ur.accept = "text/event-stream";
 	ur.request_id = ex->request_id;
@@ -680,31 +690,26 @@ static const struct upstream_handlers exchange_stop_handlers = {
  * a stop from another user).  Runs on its own; nothing waits for it.
  */
 void
-exchange_stop_task(struct server *srv, const char *api_key, const char *user,
-    const char *task_id, const char *request_id)
+exchange_stop_task(struct server *srv, const struct dify_app *app,
+    const char *api_key, const char *user, const char *task_id,
+    const char *request_id)
 {
 	struct stop_call	*sc;
 	struct upstream_request	 ur;
 	struct buf		 body = BUF_INIT;
-	char			 path[128];
-	const char		*p;
+	char			 path[160];
 
 	if (srv->closing)
 		return;		/* it could not complete any more */
-	/* The id goes into the URL path: only what a UUID is made of. */
-	for (p = task_id; *p != '\0'; p++) {
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= 'A' && *p <= 'Z') || *p == '-')) {
-			log_warn("exchange %s: not stopping task with an "
-			    "unexpected id", request_id);
-			return;
-		}
+	if (dify_app_stop_path(app, task_id, path, sizeof(path)) != 0) {
+		log_warn("exchange %s: not stopping task with an unexpected "
+		    "id", request_id);
+		return;
 	}
 	sc = xcalloc(1, sizeof(*sc));
 	sc->srv = srv;
 	snprintf(sc->task_id, sizeof(sc->task_id), "%s", task_id);
 	snprintf(sc->request_id, sizeof(sc->request_id), "%s", request_id);
-	snprintf(path, sizeof(path), "/chat-messages/%s/stop", task_id);
 	buf_add_str(&body, "{\"user\":");
 	buf_add_json_cstring(&body, user);
 	buf_add_char(&body, '}');

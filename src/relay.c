@@ -14,12 +14,16 @@
  *   AWAIT_RESPONSE --200 JSON--> JSON_BODY --end--> DONE | FAILED
  *   AWAIT_RESPONSE --4xx/5xx--> ERROR_BODY --end--> FAILED
  *   AWAIT_RESPONSE --transport failure--> FAILED
- *   STREAMING --message_end (chat, agent)--> DONE
- *   STREAMING --first of message_end/workflow_finished (chatflow)-->
+ *   STREAMING --the kind's end event--> DONE
+ *   STREAMING --the first of two end events (chatflow)-->
  *       FINISHING --the other one, EOF or grace timer--> DONE
  *   AWAIT_EVENT, STREAMING --error event, failed workflow, EOF or
  *       timeout before the end event--> FAILED
  *
+ * What the events mean depends on the kind of Dify app (dify_app.h): the
+ * relay handles what every kind shares (ids, error events, the stream's
+ * start and end) and hands every other event to the kind's table, which
+ * calls back relay_content, relay_finish and relay_finishing.
  * Streaming clients get their 200 and SSE headers at Dify's first data
  * event, so an error that Dify reports as its first event (Dify >= 1.13
  * reports validation failures that way) still gets its own HTTP status.
@@ -70,6 +74,8 @@ relay_init(struct relay *r, const struct relay_params *p)
 {
 	memset(r, 0, sizeof(*r));
 	r->state = RELAY_AWAIT_RESPONSE;
+	r->app = p->app != NULL ? p->app : &dify_app_chat;
+	r->app_state.output_var = p->output_var;
 	r->stream = p->stream;
 	r->include_usage = p->include_usage;
 	r->max_answer = p->max_answer;
@@ -138,7 +144,7 @@ relay_fail(struct relay *r, const struct api_error *e)
 }
 
 /* Fail with one of the upstream failure kinds. */
-static void
+void
 relay_fail_upstream(struct relay *r, enum api_error_upstream what,
     const char *detail)
 {
@@ -149,7 +155,7 @@ relay_fail_upstream(struct relay *r, enum api_error_upstream what,
 }
 
 /* End the response successfully. */
-static void
+void
 relay_finish(struct relay *r)
 {
 	if (relay_finished(r))
@@ -172,7 +178,7 @@ relay_finish(struct relay *r)
 }
 
 /* Deliver answer text: a chunk for streams, the running answer otherwise. */
-static void
+void
 relay_content(struct relay *r, const char *text, size_t len)
 {
 	if (len == 0)
@@ -205,57 +211,24 @@ relay_keep_id(char *dst, size_t size, const struct dify_str *s)
 	dst[s->len] = '\0';
 }
 
-/* The first of chatflow's two end events finishes later; both finish now. */
-static void
-relay_end_event(struct relay *r)
+/* Keep the task and conversation ids an event names. */
+void
+relay_keep_ids(struct relay *r, const struct dify_event *ev)
 {
-	if (!r->chatflow ||
-	    (r->saw_message_end && r->saw_workflow_finished))
-		relay_finish(r);
-	else
+	relay_keep_id(r->task_id, sizeof(r->task_id), &ev->task_id);
+	relay_keep_id(r->conversation_id, sizeof(r->conversation_id),
+	    &ev->conversation_id);
+}
+
+/*
+ * The answer is whole but an end event may still come (chatflow sends
+ * two): wait for it, for EOF or for the grace timer.
+ */
+void
+relay_finishing(struct relay *r)
+{
+	if (!relay_finished(r))
 		relay_set_state(r, RELAY_FINISHING);
-}
-
-/* True if a workflow status means the run produced its answer. */
-static int
-relay_workflow_ok(const struct dify_str *status)
-{
-	if (status->s == NULL)
-		return (1);
-	return (dify_str_eq(status, "succeeded") ||
-	    dify_str_eq(status, "partial-succeeded"));
-}
-
-/* Handle a workflow_finished event. */
-static void
-relay_workflow_finished(struct relay *r, const struct dify_event *ev)
-{
-	struct api_error	e;
-
-	r->chatflow = 1;
-	if (!relay_workflow_ok(&ev->wf_status)) {
-		if (dify_str_eq(&ev->wf_status, "stopped"))
-			api_error_set(&e, 502, "server_error",
-			    "workflow_stopped", NULL,
-			    "the Dify workflow run was stopped");
-		else {
-			char	msg[512];
-
-			api_error_sanitize(ev->wf_error.s ? ev->wf_error.s :
-			    "", ev->wf_error.len, 500, msg, sizeof(msg));
-			if (msg[0] == '\0')
-				api_error_sanitize(ev->wf_status.s,
-				    ev->wf_status.len, 500, msg, sizeof(msg));
-			api_error_set(&e, 502, "server_error",
-			    "workflow_failed", NULL, "Run failed: %s", msg);
-		}
-		relay_fail(r, &e);
-		return;
-	}
-	r->saw_workflow_finished = 1;
-	if (!r->usage.present && ev->usage.present)
-		r->usage = ev->usage;
-	relay_end_event(r);
 }
 
 /*
@@ -275,9 +248,7 @@ relay_event(struct relay *r, const char *data, size_t len)
 		    "an event was not a JSON object");
 		return (1);
 	}
-	relay_keep_id(r->task_id, sizeof(r->task_id), &ev->task_id);
-	relay_keep_id(r->conversation_id, sizeof(r->conversation_id),
-	    &ev->conversation_id);
+	relay_keep_ids(r, ev);
 
 	if (ev->type == DIFY_EVENT_ERROR) {
 		api_error_from_dify(&e, ev->status, ev->code.s, ev->code.len,
@@ -290,59 +261,14 @@ relay_event(struct relay *r, const char *data, size_t len)
 		if (r->stream)
 			relay_commit_stream(r);
 	}
-
-	switch (ev->type) {
-	case DIFY_EVENT_WORKFLOW_STARTED:
-		r->chatflow = 1;
-		break;
-	case DIFY_EVENT_AGENT_MESSAGE:
-		r->agent_text = 1;
-		/* FALLTHROUGH */
-	case DIFY_EVENT_MESSAGE:
-	case DIFY_EVENT_MESSAGE_FILE:
-		/*
-		 * Dify's New Agent (mode "agent") streams agent_message deltas
-		 * and then one closing message repeating the whole answer:
-		 * after agent text, message events are not new text.
-		 */
-		if (ev->type == DIFY_EVENT_MESSAGE && r->agent_text)
-			break;
-		if (dify_event_is_text(ev) && !r->frozen)
-			relay_content(r, ev->answer.s, ev->answer.len);
-		break;
-	case DIFY_EVENT_MESSAGE_REPLACE:
-		/*
-		 * Output moderation replaced the answer.  A non-streaming
-		 * answer is replaced; a stream has already shown the old
-		 * text, so the replacement follows it and the stream ends
-		 * with content_filter.
-		 */
-		if (!r->stream)
-			buf_reset(&r->answer);
-		if (ev->answer.s != NULL)
-			relay_content(r, ev->answer.s, ev->answer.len);
-		r->finish_reason = "content_filter";
-		r->frozen = 1;
-		break;
-	case DIFY_EVENT_MESSAGE_END:
-		r->saw_message_end = 1;
-		if (ev->usage.present)
-			r->usage = ev->usage;
-		relay_end_event(r);
-		break;
-	case DIFY_EVENT_WORKFLOW_FINISHED:
-		relay_workflow_finished(r, ev);
-		break;
-	case DIFY_EVENT_WORKFLOW_PAUSED:
+	if (ev->type == DIFY_EVENT_WORKFLOW_PAUSED) {
 		api_error_set(&e, 502, "server_error", "workflow_paused", NULL,
 		    "the Dify app paused for human input, which the Chat "
 		    "Completions API cannot express");
 		relay_fail(r, &e);
-		break;
-	default:
-		/* Agent thoughts, nodes, TTS and unknown events: not text. */
-		break;
+		return (1);
 	}
+	r->app->event(r, ev);
 	return (relay_finished(r));
 }
 
@@ -421,27 +347,6 @@ relay_data(struct relay *r, const char *data, size_t len)
 	}
 }
 
-/* A blocking JSON answer (200, application/json) arrived whole. */
-static void
-relay_json_body(struct relay *r)
-{
-	struct dify_event	*ev = &r->ev;
-
-	if (dify_event_parse(ev, r->body.data ? r->body.data : "",
-	    r->body.len) != 0 || ev->answer.s == NULL) {
-		relay_fail_upstream(r, API_ERROR_UPSTREAM_PROTOCOL,
-		    "the answer was not Dify's JSON");
-		return;
-	}
-	relay_keep_id(r->task_id, sizeof(r->task_id), &ev->task_id);
-	relay_keep_id(r->conversation_id, sizeof(r->conversation_id),
-	    &ev->conversation_id);
-	if (ev->usage.present)
-		r->usage = ev->usage;
-	relay_content(r, ev->answer.s, ev->answer.len);
-	relay_finish(r);
-}
-
 /*
  * Dify's response ended: how says whether the body was complete as HTTP
  * (EOF) or the transport failed; detail may describe the failure.
@@ -473,7 +378,8 @@ relay_end(struct relay *r, enum relay_end how, const char *detail)
 		return;
 	case RELAY_JSON_BODY:
 		if (how == RELAY_END_EOF)
-			relay_json_body(r);
+			r->app->blocking(r, r->body.data ? r->body.data : "",
+			    r->body.len);
 		else
 			relay_fail_upstream(r, kinds[how], detail);
 		return;
