@@ -51,6 +51,7 @@ endif
 PURE_SRCS	 = buf.c sse.c chunked.c dify_event.c chat_request.c api_error.c \
 		   openai_format.c relay.c config.c dotenv.c url.c log.c util.c \
 		   mempool.c json_scan.c json_reader.c http_date.c http_reply.c \
+		   route.c cors.c auth.c \
 		   http_guard.c dify_app.c dify_app_chat.c
 # libevent glue.
 GLUE_SRCS	 = main.c master.c server.c sock.c exchange.c downstream.c upstream.c \

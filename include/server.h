@@ -1,5 +1,5 @@
 /*
- * server: the evhttp server, its routes, and what every response shares.
+ * server: the evhttp server, its dispatch, and what every response shares.
  */
 #ifndef ODP_SERVER_H
 #define ODP_SERVER_H

@@ -1,13 +1,11 @@
 /*
- * server: the evhttp server, its routes, and what every response shares.
+ * server: the evhttp server, its dispatch, and what every response shares.
  *
- * Routes:
- *   POST /v1/chat/completions, /chat/completions   chat (exchange.c)
- *   GET  /v1/models, /models                       the app as a model
- *   GET  /v1/models/{id}, /models/{id}             one model
- *   GET  /healthz                                  200 while serving
- *   OPTIONS anything                               CORS preflight
- * Anything else is a JSON 404, or a JSON 405 for a known path.
+ * The routes, the methods each takes and the 404 and 405 are route.c's;
+ * the CORS headers cors.c's, and the key a request carries auth.c's.
+ * This file asks them and answers through evhttp: the chat goes to
+ * exchange.c, the models to models.c, the preflight and /healthz are
+ * answered here.
  *
  * Every response carries X-Request-Id (the client's, if it sent a usable
  * one) and, for browser callers, the CORS headers.  Errors are always
@@ -40,7 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -50,45 +47,29 @@
 #include <event2/listener.h>
 
 #include "api_error.h"
+#include "auth.h"
 #include "buf.h"
 #include "chat_request.h"
 #include "client_conn.h"
 #include "config.h"
+#include "cors.h"
 #include "exchange.h"
 #include "http_date.h"
 #include "log.h"
 #include "mempool.h"
 #include "models.h"
+#include "route.h"
 #include "server.h"
 #include "sock.h"
 #include "upstream.h"
 #include "url.h"
 #include "util.h"
 
-#define SERVER_MAX_KEY		512
 #define SERVER_ABORT_GRACE_MS	1000
 /* A worker quiet this long gives back the memory its last peak left. */
 #define SERVER_QUIET_MS		2000
 /* Connections refused at most per accept error, before the loop runs on. */
 #define SERVER_REFUSE_BATCH	64
-#define SERVER_EXPOSE_HEADERS	"x-request-id, retry-after, retry-after-ms, " \
-				"x-should-retry, openai-processing-ms"
-#define SERVER_ALLOW_HEADERS	"authorization, content-type, accept, " \
-				"user-agent, x-requested-with, openai-beta, " \
-				"openai-organization, openai-project, " \
-				"x-request-id, x-stainless-arch, " \
-				"x-stainless-async, x-stainless-lang, " \
-				"x-stainless-os, x-stainless-package-version, " \
-				"x-stainless-retry-count, x-stainless-runtime, " \
-				"x-stainless-runtime-version, x-stainless-timeout"
-
-enum server_route {
-	ROUTE_NONE,
-	ROUTE_CHAT,
-	ROUTE_MODELS,
-	ROUTE_MODEL,
-	ROUTE_HEALTH
-};
 
 static void	server_quiet(int, short, void *);
 
@@ -127,30 +108,15 @@ server_tv(unsigned ms)
 }
 
 /*
- * Copy the Dify app key from "Authorization: Bearer <key>" into out.
- * Returns 0, or -1 if there is no usable key.
+ * Copy the key of the request's Authorization header into out (see
+ * auth_bearer).  Returns 0, or -1 if there is no usable key.
  */
 int
 server_api_key(struct evhttp_request *req, char *out, size_t size)
 {
-	const char	*v, *key;
-	size_t		 len;
-
-	v = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Authorization");
-	if (v == NULL || strncasecmp(v, "Bearer", 6) != 0 ||
-	    (v[6] != ' ' && v[6] != '\t'))
-		return (-1);
-	for (key = v + 6; *key == ' ' || *key == '\t'; key++)
-		;
-	len = strlen(key);
-	while (len > 0 && (key[len - 1] == ' ' || key[len - 1] == '\t'))
-		len--;
-	if (len == 0 || len >= size || !util_token_is_printable(key, len))
-		return (-1);
-	memcpy(out, key, len);
-	out[len] = '\0';
-	return (0);
+	return (auth_bearer(evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Authorization"), out,
+	    size));
 }
 
 /* Headers that go with an error: when to retry. */
@@ -201,6 +167,17 @@ server_request_id(struct evhttp_request *req, char *out, size_t size)
 	util_random_alnum(out + 4, 24);
 }
 
+/* Add the headers in h to the response. */
+static void
+server_add_cors(struct evhttp_request *req, const struct cors_headers *h)
+{
+	struct evkeyvalq	*out = evhttp_request_get_output_headers(req);
+	size_t			 i;
+
+	for (i = 0; i < h->n; i++)
+		evhttp_add_header(out, h->v[i].name, h->v[i].value);
+}
+
 /*
  * Add Date (from the once-a-second cache, which spares evhttp formatting
  * its own), X-Request-Id and, for browsers, CORS headers to any response.
@@ -210,122 +187,62 @@ server_common_headers(struct server *srv, struct evhttp_request *req,
     const char *request_id)
 {
 	struct evkeyvalq	*out = evhttp_request_get_output_headers(req);
-	const char		*origin;
+	struct cors_headers	 cors;
 
 	evhttp_add_header(out, "Date", http_date_for(util_wall_sec()));
 	evhttp_add_header(out, "X-Request-Id", request_id);
-	origin = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Origin");
-	if (origin == NULL || !config_cors_allows(srv->cfg, origin))
-		return;
-	if (config_cors_allows(srv->cfg, "*"))
-		evhttp_add_header(out, "Access-Control-Allow-Origin", "*");
-	else {
-		evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
-		evhttp_add_header(out, "Vary", "Origin");
-	}
-	evhttp_add_header(out, "Access-Control-Expose-Headers",
-	    SERVER_EXPOSE_HEADERS);
-}
-
-/* True if s is a comma-separated list of header names. */
-static int
-server_header_list_ok(const char *s)
-{
-	size_t	n = 0;
-
-	for (; *s != '\0'; s++, n++) {
-		if (n > 2048)
-			return (0);
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' ||
-		    *s == ',' || *s == ' '))
-			return (0);
-	}
-	return (1);
+	cors_response(&cors, srv->cfg, evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Origin"));
+	server_add_cors(req, &cors);
 }
 
 /* Answer a CORS preflight. */
 static void
-server_preflight(struct evhttp_request *req)
+server_preflight(struct server *srv, struct evhttp_request *req)
 {
 	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
-	struct evkeyvalq	*out = evhttp_request_get_output_headers(req);
-	const char		*want;
+	struct cors_headers	 cors;
 
-	if (evhttp_find_header(out, "Access-Control-Allow-Origin") != NULL) {
-		want = evhttp_find_header(in, "Access-Control-Request-Headers");
-		evhttp_add_header(out, "Access-Control-Allow-Methods",
-		    "GET, POST, OPTIONS");
-		/* Authorization must be named: "*" does not cover it. */
-		evhttp_add_header(out, "Access-Control-Allow-Headers",
-		    want != NULL && server_header_list_ok(want) ? want :
-		    SERVER_ALLOW_HEADERS);
-		evhttp_add_header(out, "Access-Control-Max-Age", "86400");
-		evhttp_add_header(out, "Vary",
-		    "Origin, Access-Control-Request-Headers");
-	}
+	cors_preflight(&cors, srv->cfg, evhttp_find_header(in, "Origin"),
+	    evhttp_find_header(in, "Access-Control-Request-Headers"));
+	server_add_cors(req, &cors);
 	evhttp_send_reply(req, 204, "No Content", NULL);
 }
 
-/* Match a path to a route; *model_id points into path for ROUTE_MODEL. */
-static enum server_route
-server_match(const char *path, const char **model_id)
-{
-	size_t	len;
-
-	if (strncmp(path, "/v1/", 4) == 0)
-		path += 3;
-	len = strlen(path);
-	if (len > 1 && path[len - 1] == '/')
-		len--;
-	if (len == 17 && strncmp(path, "/chat/completions", 17) == 0)
-		return (ROUTE_CHAT);
-	if (len == 7 && strncmp(path, "/models", 7) == 0)
-		return (ROUTE_MODELS);
-	if (len > 8 && strncmp(path, "/models/", 8) == 0) {
-		*model_id = path + 8;
-		return (ROUTE_MODEL);
-	}
-	if (len == 8 && strncmp(path, "/healthz", 8) == 0)
-		return (ROUTE_HEALTH);
-	return (ROUTE_NONE);
-}
-
-/* Name of a method for messages. */
-static const char *
-server_method_name(enum evhttp_cmd_type m)
+/* evhttp's method as the router's. */
+static enum route_method
+server_method(enum evhttp_cmd_type m)
 {
 	switch (m) {
 	case EVHTTP_REQ_GET:
-		return ("GET");
+		return (ROUTE_METHOD_GET);
 	case EVHTTP_REQ_POST:
-		return ("POST");
+		return (ROUTE_METHOD_POST);
 	case EVHTTP_REQ_HEAD:
-		return ("HEAD");
+		return (ROUTE_METHOD_HEAD);
 	case EVHTTP_REQ_PUT:
-		return ("PUT");
+		return (ROUTE_METHOD_PUT);
 	case EVHTTP_REQ_DELETE:
-		return ("DELETE");
+		return (ROUTE_METHOD_DELETE);
 	case EVHTTP_REQ_OPTIONS:
-		return ("OPTIONS");
+		return (ROUTE_METHOD_OPTIONS);
 	case EVHTTP_REQ_TRACE:
-		return ("TRACE");
+		return (ROUTE_METHOD_TRACE);
 	case EVHTTP_REQ_CONNECT:
-		return ("CONNECT");
+		return (ROUTE_METHOD_CONNECT);
 	case EVHTTP_REQ_PATCH:
-		return ("PATCH");
+		return (ROUTE_METHOD_PATCH);
 	}
-	return ("?");
+	return (ROUTE_METHOD_OTHER);
 }
 
 /* Log a request answered here, without an exchange. */
 static void
-server_log_local(const char *request_id, enum evhttp_cmd_type m,
+server_log_local(const char *request_id, enum route_method m,
     const char *path, int status, const char *end)
 {
 	log_info("access id=%s method=%s path=%s status=%d end=%s",
-	    request_id, server_method_name(m), path, status, end);
+	    request_id, route_method_name(m), path, status, end);
 }
 
 /* 401 for a missing or malformed key, without asking Dify. */
@@ -351,14 +268,14 @@ server_chat(struct server *srv, struct evhttp_request *req,
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
 	struct chat_request	 cr;
 	struct api_error	 e;
-	char			 key[SERVER_MAX_KEY];
+	char			 key[AUTH_MAX_KEY];
 	size_t			 len;
 	const char		*body;
 	int			 rc;
 
 	if (server_api_key(req, key, sizeof(key)) != 0) {
 		server_no_key(srv, req);
-		server_log_local(request_id, EVHTTP_REQ_POST, path, 401,
+		server_log_local(request_id, ROUTE_METHOD_POST, path, 401,
 		    "no_key");
 		return;
 	}
@@ -372,11 +289,40 @@ server_chat(struct server *srv, struct evhttp_request *req,
 	evbuffer_drain(in, len);
 	if (rc != 0) {
 		server_send_error(srv, req, NULL, &e);
-		server_log_local(request_id, EVHTTP_REQ_POST, path, e.status,
+		server_log_local(request_id, ROUTE_METHOD_POST, path, e.status,
 		    "bad_request");
 		return;
 	}
 	exchange_start(srv, req, conn, path, &cr, key, request_id, len);
+}
+
+/*
+ * GET /v1/models, and /v1/models/{id} with model_id (still URL-encoded)
+ * not NULL.
+ */
+static void
+server_models(struct server *srv, struct evhttp_request *req,
+    struct client_conn *conn, const char *model_id, const char *request_id)
+{
+	struct buf		 id = BUF_INIT;
+	struct api_error	 e;
+	char			 key[AUTH_MAX_KEY];
+
+	if (server_api_key(req, key, sizeof(key)) != 0) {
+		server_no_key(srv, req);
+		return;
+	}
+	if (model_id != NULL && url_decode_segment(model_id, &id) != 0) {
+		buf_free(&id);
+		api_error_set(&e, 400, "invalid_request_error",
+		    "invalid_value", NULL,
+		    "The model id in the URL is malformed.");
+		server_send_error(srv, req, NULL, &e);
+		return;
+	}
+	models_handle(srv, req, conn, model_id != NULL ? buf_cstr(&id) : NULL,
+	    key, request_id);
+	buf_free(&id);
 }
 
 /* GET /healthz. */
@@ -392,17 +338,36 @@ server_health(struct evhttp_request *req)
 	evhttp_send_reply(req, 200, "OK", NULL);
 }
 
+/*
+ * Answer a request route.c has no handler for: a 404 for an unknown
+ * path, a 405 with the Allow list for a method its route does not take.
+ */
+static void
+server_unrouted(struct server *srv, struct evhttp_request *req,
+    enum route route, enum route_method m, const char *path,
+    const char *request_id)
+{
+	struct api_error	 e;
+
+	route_error(&e, route, m, path);
+	if (route_allow(route) != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", route_allow(route));
+	server_send_error(srv, req, NULL, &e);
+	if (route == ROUTE_NONE)
+		server_log_local(request_id, m, "-", 404, "unknown_url");
+}
+
 /* Dispatch a request to its route. */
 static void
 server_handle(struct evhttp_request *req, void *arg)
 {
 	struct server		*srv = arg;
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
-	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
-	const char		*path, *model_id = NULL, *allow;
-	char			 request_id[72], key[SERVER_MAX_KEY];
-	struct buf		 id = BUF_INIT;
-	enum server_route	 route;
+	enum route_method	 m;
+	const char		*path, *model_id = NULL;
+	char			 request_id[72];
+	enum route		 route;
 	struct api_error	 e;
 	struct client_conn	*conn;
 
@@ -417,6 +382,7 @@ server_handle(struct evhttp_request *req, void *arg)
 	client_conn_begin(conn, req);
 	server_request_id(req, request_id, sizeof(request_id));
 	server_common_headers(srv, req, request_id);
+	m = server_method(evhttp_request_get_command(req));
 	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	if (path == NULL)
 		path = "";
@@ -428,65 +394,32 @@ server_handle(struct evhttp_request *req, void *arg)
 		server_send_error(srv, req, "close", &e);
 		return;
 	}
-	if (m == EVHTTP_REQ_OPTIONS) {
-		server_preflight(req);
+	if (m == ROUTE_METHOD_OPTIONS) {
+		server_preflight(srv, req);
 		return;
 	}
 
-	route = server_match(path, &model_id);
-	switch (route) {
-	case ROUTE_CHAT:
-		if (m == EVHTTP_REQ_POST) {
-			server_chat(srv, req, conn, path, request_id);
-			return;
-		}
-		allow = "POST, OPTIONS";
-		break;
-	case ROUTE_MODELS:
-	case ROUTE_MODEL:
-		if (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD) {
-			if (server_api_key(req, key, sizeof(key)) != 0) {
-				server_no_key(srv, req);
-				return;
-			}
-			if (route == ROUTE_MODEL &&
-			    url_decode_segment(model_id, &id) != 0) {
-				buf_free(&id);
-				api_error_set(&e, 400, "invalid_request_error",
-				    "invalid_value", NULL,
-				    "The model id in the URL is malformed.");
-				server_send_error(srv, req, NULL, &e);
-				return;
-			}
-			models_handle(srv, req, conn, route == ROUTE_MODEL ?
-			    buf_cstr(&id) : NULL, key, request_id);
-			buf_free(&id);
-			return;
-		}
-		allow = "GET, HEAD, OPTIONS";
-		break;
-	case ROUTE_HEALTH:
-		if (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD) {
-			server_health(req);
-			return;
-		}
-		allow = "GET, HEAD, OPTIONS";
-		break;
-	default:
-		api_error_set(&e, 404, "invalid_request_error", "unknown_url",
-		    NULL, "Unknown request URL: %s %.200s. Use POST "
-		    "/v1/chat/completions or GET /v1/models.",
-		    server_method_name(m), path);
-		server_send_error(srv, req, NULL, &e);
-		server_log_local(request_id, m, "-", 404, "unknown_url");
+	route = route_match(path, &model_id);
+	if (!route_allows(route, m)) {
+		server_unrouted(srv, req, route, m, path, request_id);
 		return;
 	}
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-	    allow);
-	api_error_set(&e, 405, "invalid_request_error", "method_not_allowed",
-	    NULL, "%s is not allowed here; allowed: %s.", server_method_name(m),
-	    allow);
-	server_send_error(srv, req, NULL, &e);
+	switch (route) {
+	case ROUTE_CHAT:
+		server_chat(srv, req, conn, path, request_id);
+		break;
+	case ROUTE_MODELS:
+		server_models(srv, req, conn, NULL, request_id);
+		break;
+	case ROUTE_MODEL:
+		server_models(srv, req, conn, model_id, request_id);
+		break;
+	case ROUTE_HEALTH:
+		server_health(req);
+		break;
+	case ROUTE_NONE:
+		break;
+	}
 }
 
 /*

@@ -29,6 +29,9 @@ main(void)
 	srunner_add_suite(sr, http_date_suite());
 	srunner_add_suite(sr, http_reply_suite());
 	srunner_add_suite(sr, http_guard_suite());
+	srunner_add_suite(sr, route_suite());
+	srunner_add_suite(sr, cors_suite());
+	srunner_add_suite(sr, auth_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

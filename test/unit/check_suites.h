@@ -22,5 +22,8 @@ Suite	*json_reader_suite(void);
 Suite	*http_date_suite(void);
 Suite	*http_reply_suite(void);
 Suite	*http_guard_suite(void);
+Suite	*route_suite(void);
+Suite	*cors_suite(void);
+Suite	*auth_suite(void);
 
 #endif
