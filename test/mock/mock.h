@@ -7,6 +7,7 @@
  *   mock_api.c        api_*        routing, auth, validation, records
  *   mock_stream.c     stream_*     SSE streams and the blocking body
  *   mock_directive.c  directive_*  "mock:NAME=VALUE" scenario switches
+ *   mock_upload.c     upload_*     multipart/form-data, issued file ids
  *   mock_jw.c         jw_*         JSON writer in Dify's three styles
  *   mock_mbuf.c       mbuf_*       growable byte buffer
  *   mock_util.c       util_*       allocation, random ids, clocks
@@ -36,7 +37,11 @@ struct mock_env {
 	int			 quiet;
 	int			 no_records;	/* benchmarks: keep none */
 	unsigned long long	 info_calls;
+	unsigned long long	 parameters_calls;
 	unsigned long long	 chat_requests;
+	unsigned long long	 completion_requests;
+	unsigned long long	 workflow_requests;
+	unsigned long long	 upload_requests;
 	unsigned long long	 conns_accepted;
 };
 extern struct mock_env	 env;
@@ -48,14 +53,27 @@ enum app_kind {
 	APP_CHATFLOW,		/* >= 1.13.1: ..., message_end, wf_finished */
 	APP_CHATFLOW_OLD,	/* <= 1.12: ..., wf_finished, message_end */
 	APP_CHATFLOW_1130,	/* 1.13.0: ..., wf_finished, no message_end */
-	APP_WORKFLOW
+	APP_WORKFLOW,
+	APP_COMPLETION
+};
+
+/* One variable of an app's user input form (GET /v1/parameters). */
+struct mock_var {
+	const char	*type;		/* "text-input", "paragraph" */
+	const char	*label;
+	const char	*variable;
+	int		 required;
+	int		 max_length;	/* 0: none, not shown */
 };
 
 struct mock_app {
-	const char	*key;
-	const char	*name;
-	const char	*mode;
-	enum app_kind	 kind;
+	const char		*key;
+	const char		*name;
+	const char		*mode;
+	enum app_kind		 kind;
+	const struct mock_var	*form;
+	size_t			 nform;
+	int			 info_no_mode;	/* older Dify: no "mode" */
 };
 
 /* mock_mbuf.c */
@@ -147,6 +165,23 @@ struct directives {
 	int		 workflow_failed;
 	int		 close_after_end;
 	int		 framing;	/* FRAMING_*: chunk framing by hand */
+	int		 think;		/* a <think> block before the answer */
+	long long	 split;		/* 0: off; else bytes per piece */
+	int		 wf_outputs;	/* WFO_*: workflow outputs shape */
+	int		 no_text_chunk;
+};
+
+/* mock:wf_outputs=SHAPE: the outputs of a workflow run. */
+enum {
+	WFO_TEXT,		/* {"text": A} (the default) */
+	WFO_ANSWER,		/* {"answer": A} */
+	WFO_OUTPUT,		/* {"output": A} */
+	WFO_RESULT,		/* {"result": A} */
+	WFO_SINGLE,		/* {"summary": A, "count": 3} */
+	WFO_MULTI,		/* {"title": "T", "body": A} */
+	WFO_OBJECT,		/* {"data": {"answer": A, "n": 1}} */
+	WFO_NAMED,		/* {"text": "decoy", "final": A} */
+	WFO_NONE		/* {} */
 };
 
 /* mock:framing=NAME: the mock frames its chunks itself. */
@@ -188,6 +223,29 @@ json_t	*stream_list_json(void);
 int	 stream_running(void);
 void	 stream_reset(void);
 void	 stream_shutdown(void);
+
+/* mock_upload.c */
+#define UPLOAD_MAX_PARTS	64
+#define UPLOAD_MAX_HEADERS	16384	/* header bytes per part */
+
+struct upload_form {
+	int		 nfiles;	/* parts with a filename */
+	int		 has_file;	/* a file part named "file" */
+	const char	*data;		/* its content, inside the body */
+	size_t		 size;
+	char		*filename;	/* UTF-8, never NULL if has_file */
+	char		*mime;		/* lowercase, no parameters; or NULL */
+	char		*user;		/* the "user" field, or NULL */
+};
+void	 upload_init(void);
+void	 upload_free(void);
+int	 upload_parse(const char *, const char *, size_t,
+	    struct upload_form *);
+void	 upload_form_free(struct upload_form *);
+void	 upload_issue(const char *, const char *, const char *);
+int	 upload_known(const char *, const char *, const char *);
+const char *upload_tenant(void);
+void	 upload_reset(void);
 
 /* mock_api.c */
 void	 api_init(void);

@@ -19,6 +19,24 @@
  *   framing=ext|bad|junk|nolast             chunk framing by hand:
  *       extensions and a trailer, a malformed chunk after the first
  *       event, bytes after the last chunk, or no last chunk
+ *   think split=N                           reasoning
+ *   wf_outputs=SHAPE no_text_chunk          workflow runs
+ *
+ * think: the answer text starts with "<think>\nThe user wants a mock
+ * answer.\n</think>\n\n", as DeepSeek R1 through Dify sends it, in
+ * 8-byte pieces of their own (message, agent_message or text_chunk; every
+ * app kind).  split=N (N >= 1): the whole answer text, think block
+ * included, leaves in consecutive pieces of N bytes, the last one
+ * shorter, whatever events, piece or bytes say; a piece never ends inside
+ * a UTF-8 character (it grows to the character's end), so JSON stays
+ * valid.  The text is built in full first, at most 16 MiB of it.
+ * wf_outputs=SHAPE: the outputs object of a workflow run (A is the whole
+ * answer the text_chunks carried): text {"text":A} (the default), answer
+ * {"answer":A}, output {"output":A}, result {"result":A}, single
+ * {"summary":A,"count":3}, multi {"title":"T","body":A}, object
+ * {"data":{"answer":A,"n":1}}, named {"text":"decoy","final":A}, none {}.
+ * no_text_chunk: a workflow run sends no text_chunk at all; the answer
+ * is only in the outputs.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -81,6 +99,24 @@ directive_is(const char *name, size_t n, const char *w)
 	return (strlen(w) == n && memcmp(name, w, n) == 0);
 }
 
+/* mock:wf_outputs=SHAPE; an unknown shape is ignored. */
+static void
+directive_wf_outputs(struct directives *d, const char *v, size_t n)
+{
+	static const char *const	 shapes[] = {
+		"text", "answer", "output", "result", "single", "multi",
+		"object", "named", "none"
+	};
+	size_t				 i;
+
+	/* Trailing punctuation ("mock:wf_outputs=single.") is allowed. */
+	while (n > 0 && !isalnum((unsigned char)v[n - 1]))
+		n--;
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+		if (directive_is(v, n, shapes[i]))
+			d->wf_outputs = WFO_TEXT + (int)i;
+}
+
 /* Apply one NAME[=VALUE] token. */
 static void
 directive_apply(struct directives *d, const char *name, size_t nlen,
@@ -138,6 +174,14 @@ directive_apply(struct directives *d, const char *name, size_t nlen,
 		d->workflow_failed = 1;
 	else if (directive_is(name, nlen, "close_after_end"))
 		d->close_after_end = 1;
+	else if (directive_is(name, nlen, "think"))
+		d->think = 1;
+	else if (directive_is(name, nlen, "split") && n >= 1)
+		d->split = n > 1048576 ? 1048576 : n;
+	else if (directive_is(name, nlen, "no_text_chunk"))
+		d->no_text_chunk = 1;
+	else if (directive_is(name, nlen, "wf_outputs") && v != NULL)
+		directive_wf_outputs(d, v, (size_t)(vend - v));
 	else if (directive_is(name, nlen, "framing") && v != NULL) {
 		size_t	vlen = (size_t)(vend - v);
 

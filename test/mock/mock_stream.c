@@ -1,6 +1,10 @@
 /*
- * stream: one generation (a POST /v1/chat-messages that passed validation)
- * from the handler until libevent is done with its request.
+ * stream: one generation (a POST /v1/chat-messages, /v1/completion-messages
+ * or /v1/workflows/run that passed validation) from the handler until
+ * libevent is done with its request.  The app kind picks the wrapper keys
+ * (chat: event, conversation_id, message_id, created_at; completion: no
+ * conversation_id; workflow: event, workflow_run_id) and the events; the
+ * pieces, the gates and the failure directives are shared.
  *
  * A stream follows a plan, a short list of steps built once from the app
  * kind and the directives (workflow_started, the answer pieces,
@@ -56,8 +60,14 @@
 #define STREAM_KEEPALIVE_MS	200	/* pings after an error event */
 #define STREAM_BLOCKED_US	500000	/* a longer drain wait is "blocked" */
 #define STREAM_REPLACED		"Replaced: content policy"
-#define STREAM_FILE_URL		"https://files.example/tool.png"
+#define STREAM_FILE_URL		"https://files.example/mock/image-1.png"
 #define STREAM_FAIL		"boom in node llm"
+#define STREAM_WF_FAIL		"mock failure"	/* workflow apps */
+#define STREAM_STOPPED		"Stopped by user."
+#define STREAM_THINK		"<think>\nThe user wants a mock answer.\n" \
+				"</think>\n\n"
+#define STREAM_THINK_PIECE	8	/* bytes per think piece */
+#define STREAM_SPLIT_MAX	(16 * 1024 * 1024)	/* mock:split text */
 
 enum step_kind {
 	ST_PING,		/* event: ping (not a data event) */
@@ -67,10 +77,12 @@ enum step_kind {
 	ST_THOUGHT,		/* arg: which agent_thought */
 	ST_FILE,		/* a real message_file event */
 	ST_PIECES,		/* answer pieces until piece_idx == arg */
+	ST_SILENT,		/* the same, but no events (no_text_chunk) */
 	ST_REPLACE,
 	ST_MESSAGE_END,
 	ST_WF_FINISHED,
 	ST_WF_FAILED,
+	ST_WF_STOPPED,		/* after the workflow stop endpoint */
 	ST_ERROR,		/* mock:error */
 	ST_ERROR_NOCODE,	/* mock:error_nocode */
 	ST_ERROR_FIRST,		/* mock:error_first */
@@ -127,7 +139,6 @@ struct stream {
 	char			 thought_id[2][37];
 	char			 file_id[37];
 	char			 end_user[37];
-	char			 observation[64];
 	long long		 created_at;
 	long long		 start_us;
 	long long		 first_piece_us;
@@ -136,7 +147,10 @@ struct stream {
 	char			*text;		/* echo text */
 	size_t			*offs;		/* echo piece starts */
 	long long		 npieces;
+	long long		 nthink;	/* mock:think pieces first */
+	int			 split_text;	/* mock:split: text is all */
 	long long		 piece_idx;	/* pieces emitted so far */
+	int			 nodes_run;	/* node_started sent */
 	struct mbuf		 answer;	/* accumulated, if needed */
 	int			 keep_answer;
 
@@ -200,16 +214,20 @@ static struct event	*stream_reaper;
 static char		 stream_pattern[STREAM_BYTES_PIECE + 16];
 static char		 stream_app_id[37];
 
-static const struct {
+struct stream_node {
 	const char	*id;
 	const char	*type;
 	const char	*title;
 	const char	*pred;
-} stream_nodes[3] = {
+};
+
+static const struct stream_node stream_nodes[3] = {
 	{ "start", "start", "Start", NULL },
 	{ "llm", "llm", "LLM", "start" },
 	{ "answer", "answer", "Answer", "llm" }
 };
+static const struct stream_node stream_end_node =
+	{ "end", "end", "End", "llm" };	/* a workflow's last node */
 
 static void	stream_pump(struct stream *);
 static void	stream_headers(struct stream *);
@@ -221,6 +239,29 @@ stream_is_chatflow(const struct stream *s)
 	return (s->app->kind == APP_CHATFLOW ||
 	    s->app->kind == APP_CHATFLOW_OLD ||
 	    s->app->kind == APP_CHATFLOW_1130);
+}
+
+/* Whether the app is a workflow app (POST /v1/workflows/run). */
+static int
+stream_is_workflow(const struct stream *s)
+{
+	return (s->app->kind == APP_WORKFLOW);
+}
+
+/* Whether the stream runs a graph: chatflow or workflow. */
+static int
+stream_is_flow(const struct stream *s)
+{
+	return (stream_is_chatflow(s) || stream_is_workflow(s));
+}
+
+/* Node i of the graph: start, llm, then answer (chatflow) or end. */
+static const struct stream_node *
+stream_node(const struct stream *s, int i)
+{
+	if (i == 2 && stream_is_workflow(s))
+		return (&stream_end_node);
+	return (&stream_nodes[i]);
 }
 
 /* Free the memory of a stream that libevent no longer references. */
@@ -632,7 +673,11 @@ stream_timer_cb(evutil_socket_t fd, short what, void *arg)
 	stream_pump(s);
 }
 
-/* Open a data event with the chat wrapper keys. */
+/*
+ * Open a data event with the app's wrapper keys: chat apps send event,
+ * conversation_id, message_id, created_at; completion apps the same
+ * without conversation_id; workflow apps event, workflow_run_id.
+ */
 static void
 stream_head(struct stream *s, struct jw *w, const char *event)
 {
@@ -642,8 +687,15 @@ stream_head(struct stream *s, struct jw *w, const char *event)
 	jw_obj(w);
 	jw_key(w, "event");
 	jw_str(w, event);
-	jw_key(w, "conversation_id");
-	jw_str(w, s->conversation_id);
+	if (stream_is_workflow(s)) {
+		jw_key(w, "workflow_run_id");
+		jw_str(w, s->run_id);
+		return;
+	}
+	if (s->app->kind != APP_COMPLETION) {
+		jw_key(w, "conversation_id");
+		jw_str(w, s->conversation_id);
+	}
 	jw_key(w, "message_id");
 	jw_str(w, s->message_id);
 	jw_key(w, "created_at");
@@ -747,9 +799,9 @@ stream_metadata(struct stream *s, struct jw *w)
 	jw_close(w);
 }
 
-/* The text of answer piece i, unescaped, into m. */
+/* The text of answer piece i without mock:think or mock:split, into m. */
 static void
-stream_piece(struct stream *s, long long i, struct mbuf *m)
+stream_piece_base(struct stream *s, long long i, struct mbuf *m)
 {
 	long long	off, n;
 
@@ -773,7 +825,69 @@ stream_piece(struct stream *s, long long i, struct mbuf *m)
 			mbuf_addc(m, 'x');
 }
 
-/* Decide the pieces: echo, mock:events or mock:bytes. */
+/* The text of answer piece i, unescaped, into m. */
+static void
+stream_piece(struct stream *s, long long i, struct mbuf *m)
+{
+	size_t	off, n;
+
+	m->len = 0;
+	if (s->split_text) {
+		mbuf_add(m, s->text + s->offs[i], s->offs[i + 1] - s->offs[i]);
+		return;
+	}
+	if (i < s->nthink) {
+		off = (size_t)i * STREAM_THINK_PIECE;
+		n = sizeof(STREAM_THINK) - 1 - off;
+		if (n > STREAM_THINK_PIECE)
+			n = STREAM_THINK_PIECE;
+		mbuf_add(m, &STREAM_THINK[off], n);
+		return;
+	}
+	stream_piece_base(s, i - s->nthink, m);
+}
+
+/*
+ * mock:split=N: build the whole answer (think block included, at most
+ * STREAM_SPLIT_MAX bytes, whole pieces) and cut it every N bytes, each
+ * cut moved forward to the end of a UTF-8 character.
+ */
+static void
+stream_split_init(struct stream *s)
+{
+	struct mbuf	 all = { NULL, 0, 0 };
+	size_t		 len, start, end, n, step = (size_t)s->d.split;
+	long long	 i;
+
+	if (s->d.think)
+		mbuf_add(&all, STREAM_THINK, sizeof(STREAM_THINK) - 1);
+	for (i = 0; i < s->npieces; i++) {
+		stream_piece_base(s, i, &s->tmp);
+		if (all.len + s->tmp.len > STREAM_SPLIT_MAX)
+			break;
+		mbuf_add(&all, s->tmp.p, s->tmp.len);
+	}
+	s->tmp.len = 0;
+	free(s->text);
+	free(s->offs);
+	len = all.len;
+	s->text = all.p != NULL ? all.p : util_xstrdup("");
+	s->offs = util_xcalloc(len / step + 2, sizeof(*s->offs));
+	n = 0;
+	for (start = 0; start < len; start = end) {
+		end = len - start > step ? start + step : len;
+		while (end < len &&
+		    ((unsigned char)s->text[end] & 0xc0) == 0x80)
+			end++;
+		s->offs[n++] = start;
+	}
+	s->offs[n] = len;
+	s->npieces = (long long)n;
+	s->nthink = 0;
+	s->split_text = 1;
+}
+
+/* Decide the pieces: echo, mock:events or mock:bytes; think, split. */
 static void
 stream_pieces_init(struct stream *s)
 {
@@ -782,11 +896,11 @@ stream_pieces_init(struct stream *s)
 	if (s->d.bytes >= 0) {
 		s->npieces = (s->d.bytes + STREAM_BYTES_PIECE - 1) /
 		    STREAM_BYTES_PIECE;
-		return;
+		goto think;
 	}
 	if (s->d.events >= 0) {
 		s->npieces = s->d.events;
-		return;
+		goto think;
 	}
 	/* "Echo: " + query in pieces of at most 8 bytes, whole characters. */
 	len = 6 + s->query_len;
@@ -811,6 +925,14 @@ stream_pieces_init(struct stream *s)
 	}
 	s->offs[n] = len;
 	s->npieces = (long long)n;
+think:
+	if (s->d.split > 0)
+		stream_split_init(s);
+	else if (s->d.think) {
+		s->nthink = (long long)((sizeof(STREAM_THINK) - 1 +
+		    STREAM_THINK_PIECE - 1) / STREAM_THINK_PIECE);
+		s->npieces += s->nthink;
+	}
 }
 
 /* Append one step to the plan. */
@@ -830,7 +952,11 @@ stream_plan_pieces(struct stream *s, long long lim)
 {
 	long long	half = s->npieces / 2;
 
-	if (s->d.message_file && half <= lim) {
+	if (stream_is_workflow(s) && s->d.no_text_chunk) {
+		stream_plan_add(s, ST_SILENT, lim);
+		return;
+	}
+	if (s->d.message_file && half <= lim && !stream_is_workflow(s)) {
 		stream_plan_add(s, ST_PIECES, half);
 		stream_plan_add(s, ST_FILE, 0);
 	}
@@ -843,14 +969,14 @@ stream_plan(struct stream *s)
 {
 	const struct directives	*d = &s->d;
 	enum app_kind		 k = s->app->kind;
-	int			 flow = stream_is_chatflow(s);
+	int			 flow = stream_is_flow(s);
 	long long		 lim = s->npieces;
 
 	if (d->hang) {
 		stream_plan_add(s, ST_HANG, 0);
 		return;
 	}
-	if (k == APP_CHATFLOW || k == APP_CHATFLOW_1130)
+	if (k == APP_CHATFLOW || k == APP_CHATFLOW_1130 || k == APP_WORKFLOW)
 		stream_plan_add(s, ST_PING, 0);
 	if (d->error_nocode) {
 		stream_plan_add(s, ST_ERROR_NOCODE, 0);
@@ -916,6 +1042,7 @@ stream_plan(struct stream *s)
 		stream_plan_add(s, ST_MESSAGE_END, 0);
 		break;
 	case APP_CHATFLOW_1130:
+	case APP_WORKFLOW:
 		stream_plan_add(s, ST_WF_FINISHED, 0);
 		break;
 	default:
@@ -935,6 +1062,22 @@ stream_piece_format(struct stream *s)
 	size_t		 mlen = strlen(STREAM_MARK);
 	int		 plain = 0;
 
+	if (stream_is_workflow(s)) {
+		stream_head(s, &w, "text_chunk");
+		jw_key(&w, "task_id");
+		jw_str(&w, s->task_id);
+		jw_key(&w, "data");
+		jw_obj(&w);
+		jw_key(&w, "text");
+		jw_str(&w, STREAM_MARK);
+		jw_key(&w, "from_variable_selector");
+		jw_arr(&w);
+		jw_str(&w, "llm");
+		jw_str(&w, "text");
+		jw_close(&w);
+		jw_close(&w);
+		goto done;
+	}
 	if (s->d.message_file)
 		ev = "message_file";
 	else if (s->app->kind == APP_AGENT)
@@ -960,6 +1103,7 @@ stream_piece_format(struct stream *s)
 		} else
 			jw_raw(&w, "null");
 	}
+done:
 	jw_close(&w);
 	mbuf_adds(&s->fmt, s->eol);
 	mbuf_adds(&s->fmt, s->eol);
@@ -973,7 +1117,7 @@ stream_piece_format(struct stream *s)
 	s->fmt.len = 0;
 }
 
-/* One answer piece as message, agent_message or message_file. */
+/* One answer piece as message, agent_message, message_file, text_chunk. */
 static void
 stream_ev_piece(struct stream *s)
 {
@@ -991,6 +1135,20 @@ stream_ev_piece(struct stream *s)
 	s->piece_idx++;
 }
 
+/* mock:no_text_chunk: make the pieces up to lim without sending them. */
+static void
+stream_silent(struct stream *s, long long lim)
+{
+	if (s->first_piece_us == 0 && s->piece_idx < lim)
+		s->first_piece_us = util_mono_us();
+	while (s->piece_idx < lim) {
+		stream_piece(s, s->piece_idx, &s->tmp);
+		if (s->keep_answer)
+			mbuf_add(&s->answer, s->tmp.p, s->tmp.len);
+		s->piece_idx++;
+	}
+}
+
 /* The accumulated answer as a string value. */
 static void
 stream_answer(struct stream *s, struct jw *w)
@@ -998,7 +1156,66 @@ stream_answer(struct stream *s, struct jw *w)
 	jw_strn(w, s->answer.p != NULL ? s->answer.p : "", s->answer.len);
 }
 
-/* agent_thought k: 0-2 the tool round at position 1, 3-4 position 2. */
+/* A workflow run's outputs object, shaped by mock:wf_outputs. */
+static void
+stream_wf_outputs(struct stream *s, struct jw *w)
+{
+	jw_obj(w);
+	switch (s->d.wf_outputs) {
+	case WFO_ANSWER:
+		jw_key(w, "answer");
+		stream_answer(s, w);
+		break;
+	case WFO_OUTPUT:
+		jw_key(w, "output");
+		stream_answer(s, w);
+		break;
+	case WFO_RESULT:
+		jw_key(w, "result");
+		stream_answer(s, w);
+		break;
+	case WFO_SINGLE:
+		jw_key(w, "summary");
+		stream_answer(s, w);
+		jw_key(w, "count");
+		jw_int(w, 3);
+		break;
+	case WFO_MULTI:
+		jw_key(w, "title");
+		jw_str(w, "T");
+		jw_key(w, "body");
+		stream_answer(s, w);
+		break;
+	case WFO_OBJECT:
+		jw_key(w, "data");
+		jw_obj(w);
+		jw_key(w, "answer");
+		stream_answer(s, w);
+		jw_key(w, "n");
+		jw_int(w, 1);
+		jw_close(w);
+		break;
+	case WFO_NAMED:
+		jw_key(w, "text");
+		jw_str(w, "decoy");
+		jw_key(w, "final");
+		stream_answer(s, w);
+		break;
+	case WFO_NONE:
+		break;
+	default:
+		jw_key(w, "text");
+		stream_answer(s, w);
+		break;
+	}
+	jw_close(w);
+}
+
+/*
+ * agent_thought k: 0-2 the tool round at position 1 (empty, then the
+ * thought with the calculator call, then its observation), 3-4 the answer
+ * round at position 2.
+ */
 static void
 stream_ev_thought(struct stream *s, int k)
 {
@@ -1016,27 +1233,28 @@ stream_ev_thought(struct stream *s, int k)
 	if (k == 4)
 		stream_answer(s, &w);
 	else
-		jw_str(&w, "");
+		jw_str(&w, tool ? "I should use the calculator to work out "
+		    "2+2." : "");
 	jw_key(&w, "observation");
-	jw_str(&w, k == 2 ? s->observation : "");
+	jw_str(&w, k == 2 ? "{\"calculator\": \"4\"}" : "");
 	jw_key(&w, "tool");
-	jw_str(&w, tool ? "current_time" : "");
+	jw_str(&w, tool ? "calculator" : "");
 	jw_key(&w, "tool_labels");
 	if (tool) {
 		jw_obj(&w);
-		jw_key(&w, "current_time");
+		jw_key(&w, "calculator");
 		jw_obj(&w);
 		jw_key(&w, "en_US");
-		jw_str(&w, "Current Time");
+		jw_str(&w, "Calculator");
 		jw_key(&w, "zh_Hans");
-		jw_str(&w, "\xe8\x8e\xb7\xe5\x8f\x96\xe5\xbd\x93\xe5\x89\x8d"
-		    "\xe6\x97\xb6\xe9\x97\xb4");	/* 获取当前时间 */
+		jw_str(&w, "\xe8\xae\xa1\xe7\xae\x97"
+		    "\xe5\x99\xa8");		/* 计算器 */
 		jw_close(&w);
 		jw_close(&w);
 	} else
 		jw_raw(&w, "{}");
 	jw_key(&w, "tool_input");
-	jw_str(&w, tool ? "{\"current_time\": {\"timezone\": \"UTC\"}}" : "");
+	jw_str(&w, tool ? "{\"calculator\": {\"expression\": \"2+2\"}}" : "");
 	jw_key(&w, "message_files");
 	jw_raw(&w, "[]");
 	stream_tail(s, &w);
@@ -1062,12 +1280,24 @@ stream_ev_file(struct stream *s)
 	stream_tail(s, &w);
 }
 
-/* message_replace after an output-moderation hit. */
+/* message_replace (text_replace for workflows) after a moderation hit. */
 static void
 stream_ev_replace(struct stream *s)
 {
 	struct jw	w;
 
+	if (stream_is_workflow(s)) {
+		stream_head(s, &w, "text_replace");
+		jw_key(&w, "task_id");
+		jw_str(&w, s->task_id);
+		jw_key(&w, "data");
+		jw_obj(&w);
+		jw_key(&w, "text");
+		jw_str(&w, STREAM_REPLACED);
+		jw_close(&w);
+		stream_tail(s, &w);
+		return;
+	}
 	stream_head(s, &w, "message_replace");
 	jw_key(&w, "task_id");
 	jw_str(&w, s->task_id);
@@ -1144,6 +1374,20 @@ stream_sys_inputs(struct stream *s, struct jw *w)
 		jw_key(w, k);
 		jw_json(w, v);
 	}
+	if (stream_is_workflow(s)) {
+		jw_key(w, "sys.files");
+		jw_raw(w, "[]");
+		jw_key(w, "sys.user_id");
+		jw_str(w, s->user);
+		jw_key(w, "sys.app_id");
+		jw_str(w, stream_app_id);
+		jw_key(w, "sys.workflow_id");
+		jw_str(w, s->workflow_id);
+		jw_key(w, "sys.workflow_run_id");
+		jw_str(w, s->run_id);
+		jw_close(w);
+		return;
+	}
 	jw_key(w, "sys.query");
 	jw_strn(w, s->query, s->query_len);
 	jw_key(w, "sys.files");
@@ -1163,15 +1407,21 @@ stream_sys_inputs(struct stream *s, struct jw *w)
 	jw_close(w);
 }
 
-/* Open a workflow event: wrapper keys, task_id, workflow_run_id, data. */
+/*
+ * Open a workflow event: wrapper keys, task_id, workflow_run_id, data.  A
+ * workflow app's wrapper already holds workflow_run_id, where Python's
+ * dict.update leaves it.
+ */
 static void
 stream_wf_head(struct stream *s, struct jw *w, const char *event)
 {
 	stream_head(s, w, event);
 	jw_key(w, "task_id");
 	jw_str(w, s->task_id);
-	jw_key(w, "workflow_run_id");
-	jw_str(w, s->run_id);
+	if (!stream_is_workflow(s)) {
+		jw_key(w, "workflow_run_id");
+		jw_str(w, s->run_id);
+	}
 	jw_key(w, "data");
 	jw_obj(w);
 }
@@ -1203,29 +1453,32 @@ stream_ev_wf_started(struct stream *s)
 static void
 stream_node_common(struct stream *s, struct jw *w, int i)
 {
+	const struct stream_node	*n = stream_node(s, i);
+
 	jw_key(w, "id");
 	jw_str(w, s->node_exec[i]);
 	jw_key(w, "node_id");
-	jw_str(w, stream_nodes[i].id);
+	jw_str(w, n->id);
 	jw_key(w, "node_type");
-	jw_str(w, stream_nodes[i].type);
+	jw_str(w, n->type);
 	jw_key(w, "title");
-	jw_str(w, stream_nodes[i].title);
+	jw_str(w, n->title);
 	jw_key(w, "index");
 	jw_int(w, i + 1);
 	jw_key(w, "predecessor_node_id");
-	if (stream_nodes[i].pred != NULL)
-		jw_str(w, stream_nodes[i].pred);
+	if (n->pred != NULL)
+		jw_str(w, n->pred);
 	else
 		jw_raw(w, "null");
 }
 
-/* node_started for node i (start, llm, answer). */
+/* node_started for node i (start, llm, answer or end). */
 static void
 stream_ev_node_started(struct stream *s, int i)
 {
 	struct jw	w;
 
+	s->nodes_run++;
 	stream_wf_head(s, &w, "node_started");
 	stream_node_common(s, &w, i);
 	jw_key(&w, "inputs");
@@ -1303,7 +1556,9 @@ stream_ev_node_finished(struct stream *s, int i)
 		jw_key(&w, "finish_reason");
 		jw_str(&w, "stop");
 		jw_close(&w);
-	} else {
+	} else if (stream_is_workflow(s))
+		stream_wf_outputs(s, &w);
+	else {
 		jw_obj(&w);
 		jw_key(&w, "answer");
 		stream_answer(s, &w);
@@ -1346,9 +1601,36 @@ stream_ev_node_finished(struct stream *s, int i)
 	stream_tail(s, &w);
 }
 
-/* workflow_finished, succeeded or failed. */
+/* The status, outputs and error keys of a finished run. */
 static void
-stream_ev_wf_finished(struct stream *s, int failed)
+stream_wf_result(struct stream *s, struct jw *w, enum step_kind how)
+{
+	jw_key(w, "status");
+	jw_str(w, how == ST_WF_FAILED ? "failed" : how == ST_WF_STOPPED ?
+	    "stopped" : "succeeded");
+	jw_key(w, "outputs");
+	if (how != ST_WF_FINISHED)
+		jw_raw(w, "{}");
+	else if (stream_is_workflow(s))
+		stream_wf_outputs(s, w);
+	else {
+		jw_obj(w);
+		jw_key(w, "answer");
+		stream_answer(s, w);
+		jw_close(w);
+	}
+	jw_key(w, "error");
+	if (how == ST_WF_FAILED)
+		jw_str(w, stream_is_workflow(s) ? STREAM_WF_FAIL : STREAM_FAIL);
+	else if (how == ST_WF_STOPPED)
+		jw_str(w, STREAM_STOPPED);
+	else
+		jw_raw(w, "null");
+}
+
+/* workflow_finished: succeeded, failed or stopped (step kind how). */
+static void
+stream_ev_wf_finished(struct stream *s, enum step_kind how)
 {
 	struct jw	w;
 	long long	p, c;
@@ -1359,28 +1641,13 @@ stream_ev_wf_finished(struct stream *s, int failed)
 	jw_str(&w, s->run_id);
 	jw_key(&w, "workflow_id");
 	jw_str(&w, s->workflow_id);
-	jw_key(&w, "status");
-	jw_str(&w, failed ? "failed" : "succeeded");
-	jw_key(&w, "outputs");
-	if (failed)
-		jw_raw(&w, "{}");
-	else {
-		jw_obj(&w);
-		jw_key(&w, "answer");
-		stream_answer(s, &w);
-		jw_close(&w);
-	}
-	jw_key(&w, "error");
-	if (failed)
-		jw_str(&w, STREAM_FAIL);
-	else
-		jw_raw(&w, "null");
+	stream_wf_result(s, &w, how);
 	jw_key(&w, "elapsed_time");
 	jw_real(&w, stream_elapsed(s));
 	jw_key(&w, "total_tokens");
 	jw_int(&w, p + c);
 	jw_key(&w, "total_steps");
-	jw_int(&w, failed ? 2 : 3);
+	jw_int(&w, s->nodes_run);
 	jw_key(&w, "created_by");
 	jw_obj(&w);
 	jw_key(&w, "id");
@@ -1432,10 +1699,9 @@ stream_emit(struct stream *s, const struct step *st)
 		stream_ev_message_end(s);
 		break;
 	case ST_WF_FINISHED:
-		stream_ev_wf_finished(s, 0);
-		break;
 	case ST_WF_FAILED:
-		stream_ev_wf_finished(s, 1);
+	case ST_WF_STOPPED:
+		stream_ev_wf_finished(s, st->kind);
 		break;
 	case ST_ERROR:
 		stream_ev_error(s, "completion_request_error", 400,
@@ -1558,6 +1824,10 @@ stream_pump(struct stream *s)
 			stream_add_ping(s);
 			s->step++;
 			continue;
+		case ST_SILENT:
+			stream_silent(s, st->arg);
+			s->step++;
+			continue;
 		case ST_KEEPALIVE:
 			stream_flush(s);
 			stream_keepalive(s);
@@ -1611,19 +1881,63 @@ stream_pump(struct stream *s)
 		stream_flush(s);
 }
 
+/*
+ * The blocking body of a workflow run (dify-api.md 4.3): HTTP 200 also
+ * for a failed run.
+ */
+static void
+stream_blocking_workflow(struct stream *s, struct jw *w)
+{
+	long long	p, c;
+	int		failed = s->d.workflow_failed;
+
+	s->nodes_run = failed ? 2 : 3;
+	stream_tokens(s, &p, &c);
+	jw_obj(w);
+	jw_key(w, "task_id");
+	jw_str(w, s->task_id);
+	jw_key(w, "workflow_run_id");
+	jw_str(w, s->run_id);
+	jw_key(w, "data");
+	jw_obj(w);
+	jw_key(w, "id");
+	jw_str(w, s->run_id);
+	jw_key(w, "workflow_id");
+	jw_str(w, s->workflow_id);
+	stream_wf_result(s, w, failed ? ST_WF_FAILED : ST_WF_FINISHED);
+	jw_key(w, "elapsed_time");
+	jw_real(w, stream_elapsed(s));
+	jw_key(w, "total_tokens");
+	jw_int(w, p + c);
+	jw_key(w, "total_steps");
+	jw_int(w, s->nodes_run);
+	jw_key(w, "created_at");
+	jw_int(w, s->created_at);
+	jw_key(w, "finished_at");
+	jw_int(w, (long long)time(NULL));
+	jw_close(w);
+	jw_close(w);
+}
+
 /* Fill in the blocking body (json.dumps style), answer computed at once. */
 static void
 stream_blocking_body(struct stream *s, struct mbuf *b)
 {
 	struct jw	w;
-	long long	i;
+	long long	i, lim = s->npieces;
 
-	for (i = 0; i < s->npieces; i++) {
+	if (stream_is_workflow(s) && s->d.workflow_failed && lim > 1)
+		lim = 1;	/* as far as the streamed run gets */
+	for (i = 0; i < lim; i++) {
 		stream_piece(s, i, &s->tmp);
 		mbuf_add(&s->answer, s->tmp.p, s->tmp.len);
 	}
-	s->piece_idx = s->npieces;
+	s->piece_idx = lim;
 	jw_init(&w, b, JW_PY);
+	if (stream_is_workflow(s)) {
+		stream_blocking_workflow(s, &w);
+		return;
+	}
 	jw_obj(&w);
 	jw_key(&w, "event");
 	jw_str(&w, "message");
@@ -1633,8 +1947,10 @@ stream_blocking_body(struct stream *s, struct mbuf *b)
 	jw_str(&w, s->message_id);
 	jw_key(&w, "message_id");
 	jw_str(&w, s->message_id);
-	jw_key(&w, "conversation_id");
-	jw_str(&w, s->conversation_id);
+	if (s->app->kind != APP_COMPLETION) {
+		jw_key(&w, "conversation_id");
+		jw_str(&w, s->conversation_id);
+	}
 	jw_key(&w, "mode");
 	jw_str(&w, s->app->mode);
 	jw_key(&w, "answer");
@@ -1807,9 +2123,7 @@ static struct stream *
 stream_new(const struct stream_params *p)
 {
 	struct stream	*s;
-	struct tm	 tm;
 	time_t		 now;
-	char		 when[32];
 	int		 i;
 
 	s = util_xcalloc(1, sizeof(*s));
@@ -1840,13 +2154,10 @@ stream_new(const struct stream_params *p)
 	now = time(NULL);
 	s->created_at = (long long)now;
 	s->start_us = util_mono_us();
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(s->observation, sizeof(s->observation),
-	    "{\"current_time\": \"%s\"}", when);
 	s->jstyle = s->d.spaced ? JW_PY : JW_ORJSON;
 	s->eol = s->d.crlf ? "\r\n" : "\n";
-	s->keep_answer = s->app->kind != APP_CHAT;
+	s->keep_answer = s->app->kind != APP_CHAT &&
+	    s->app->kind != APP_COMPLETION;
 	s->frag_seed = 12345;
 	stream_pieces_init(s);
 	if (p->reply == RK_HTTPERR) {
@@ -1925,8 +2236,10 @@ stream_start(struct evhttp_request *req, const struct stream_params *p)
 }
 
 /*
- * The stop endpoint: end a running stream of this task, key and user like
- * Dify does, with message_end and the usage so far.  Returns 1 if one was.
+ * The stop endpoints: end a running stream of this task, key and user
+ * (any user if NULL: the workflow stop checks none) like Dify does, with
+ * message_end and the usage so far, or for a workflow app with
+ * workflow_finished "stopped".  Returns 1 if one was.
  */
 int
 stream_stop(const char *task_id, const char *key, const char *user)
@@ -1939,7 +2252,8 @@ stream_stop(const char *task_id, const char *key, const char *user)
 		    s->state != SS_RUNNING || s->stopping)
 			continue;
 		if (strcmp(s->task_id, task_id) != 0 ||
-		    strcmp(s->key, key) != 0 || strcmp(s->user, user) != 0)
+		    strcmp(s->key, key) != 0 ||
+		    (user != NULL && strcmp(s->user, user) != 0))
 			continue;
 		if (s->step < s->nplan) {
 			k = s->plan[s->step].kind;
@@ -1948,7 +2262,8 @@ stream_stop(const char *task_id, const char *key, const char *user)
 		}
 		s->stopping = 1;
 		evtimer_del(s->ev_timer);
-		s->plan[0].kind = ST_MESSAGE_END;
+		s->plan[0].kind = stream_is_workflow(s) ? ST_WF_STOPPED :
+		    ST_MESSAGE_END;
 		s->plan[1].kind = ST_END;
 		s->nplan = 2;
 		s->step = 0;
