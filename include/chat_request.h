@@ -33,5 +33,8 @@ void	 chat_request_free(struct chat_request *);
 void	 chat_request_query(const struct chat_request *, int, struct buf *);
 void	 chat_request_dify_body(const struct chat_request *, const char *,
 	    const char *, int, struct buf *);
+void	 chat_request_dify_run_body(const struct chat_request *,
+	    const char *, const char *, int, struct buf *);
+int	 chat_request_fix_inputs(struct chat_request *, const char *);
 
 #endif

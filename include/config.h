@@ -10,6 +10,8 @@
 #include "log.h"
 #include "url.h"
 
+struct apps;
+
 struct config {
 	char		*host;
 	int		 port;
@@ -37,6 +39,8 @@ struct config {
 	char		*default_user;
 	int		 auto_generate_name;
 	unsigned	 workers;			/* 0: one per CPU */
+	struct apps	*apps;				/* NULL: none */
+	int		 passthrough;	/* Bearer is a Dify key; -1: auto */
 };
 
 /* Errors collected while loading, each "where: what". */
@@ -58,6 +62,8 @@ int	 config_apply_env(struct config *, config_getenv_fn,
 	    struct config_errors *);
 int	 config_finish(struct config *, struct config_errors *);
 void	 config_errors_free(struct config_errors *);
+void	 config_errors_add(struct config_errors *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 int	 config_cors_allows(const struct config *, const char *);
 void	 config_strip_comments(char *, size_t);
 

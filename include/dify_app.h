@@ -60,6 +60,8 @@ struct dify_app {
 };
 
 extern const struct dify_app	dify_app_chat;
+extern const struct dify_app	dify_app_completion;
+extern const struct dify_app	dify_app_workflow;
 
 const struct dify_app	*dify_app_for_mode(enum dify_app_mode);
 enum dify_app_mode	 dify_app_mode_parse(const char *, size_t);
@@ -68,5 +70,19 @@ int			 dify_app_stop_path(const struct dify_app *,
 			    const char *, char *, size_t);
 int			 dify_app_workflow_failed(struct relay *,
 			    const struct dify_event *);
+void			 dify_app_file_link(struct relay *,
+			    const struct dify_event *);
+void			 dify_app_chat_event(struct relay *,
+			    const struct dify_event *);
+void			 dify_app_chat_blocking(struct relay *, const char *,
+			    size_t);
+void			 dify_app_workflow_output(const char *, size_t,
+			    const char *, struct buf *);
+int			 dify_app_form_text_input(const char *, size_t,
+			    enum dify_app_mode, char *, size_t);
+int			 dify_app_info_parse(const char *, size_t, char **,
+			    enum dify_app_mode *);
+enum dify_app_mode	 dify_app_next_guess(enum dify_app_mode, int,
+			    const char *, size_t);
 
 #endif

@@ -39,6 +39,7 @@ enum relay_end {
 struct relay_params {
 	const struct dify_app *app;	/* NULL: the chat kind */
 	const char	*output_var;	/* workflow: the output to answer */
+	const char	*file_origin;	/* Dify's scheme://host[:port] */
 	const char	*id;		/* chatcmpl-... */
 	int64_t		 created;
 	const char	*model;
@@ -53,6 +54,7 @@ struct relay {
 	enum relay_state	 state;
 	const struct dify_app	*app;
 	struct dify_app_state	 app_state;
+	const char		*file_origin;	/* for relative file urls */
 	int			 stream;
 	int			 include_usage;
 	size_t			 max_answer;

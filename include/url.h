@@ -18,5 +18,6 @@ struct buf;
 
 int	 url_parse(const char *, struct url *, char *, size_t);
 int	 url_decode_segment(const char *, struct buf *);
+void	 url_origin(const struct url *, char *, size_t);
 
 #endif

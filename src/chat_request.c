@@ -623,3 +623,89 @@ chat_request_dify_body(const struct chat_request *cr, const char *user,
 	}
 	buf_add_char(out, '}');
 }
+
+/* Append the request's inputs as a JSON object, without the key skip. */
+static void
+chat_request_inputs_without(const struct chat_request *cr, const char *skip,
+    struct buf *out)
+{
+	json_t	*inputs, *copy;
+	size_t	 mark = out->len;
+
+	inputs = json_object_get((json_t *)cr->root, "inputs");
+	copy = json_is_object(inputs) ? json_copy(inputs) : json_object();
+	if (skip != NULL)
+		json_object_del(copy, skip);
+	if (copy == NULL || json_dump_callback(copy, chat_request_dump_to_buf,
+	    out, JSON_COMPACT) != 0) {
+		out->len = mark;
+		buf_add_str(out, "{}");
+	}
+	json_decref(copy);
+}
+
+/*
+ * Append the JSON body for a run without a conversation (completion and
+ * workflow apps): the request's inputs with the whole conversation as
+ * the text input text_var, a top-level "query" as well when with_query
+ * (older completion apps read it), the user and the files.  Streamed, as
+ * every call to Dify is.
+ */
+void
+chat_request_dify_run_body(const struct chat_request *cr, const char *user,
+    const char *text_var, int with_query, struct buf *out)
+{
+	struct buf	q = BUF_INIT;
+
+	buf_reserve(&q, cr->body_len + 256);
+	chat_request_query(cr, 0, &q);
+	buf_add_str(out, "{\"inputs\":");
+	chat_request_inputs_without(cr, text_var, out);
+	/* Reopen the object for the text input. */
+	out->len--;
+	if (out->len > 0 && out->data[out->len - 1] != '{')
+		buf_add_char(out, ',');
+	buf_add_json_cstring(out, text_var);
+	buf_add_str(out, ":\"");
+	buf_add_json_escaped(out, q.data ? q.data : "", q.len);
+	buf_add_str(out, "\"}");
+	if (with_query) {
+		buf_add_str(out, ",\"query\":\"");
+		buf_add_json_escaped(out, q.data ? q.data : "", q.len);
+		buf_add_char(out, '"');
+	}
+	buf_free(&q);
+	buf_add_str(out, ",\"response_mode\":\"streaming\",\"user\":");
+	buf_add_json_cstring(out, user);
+	if (cr->nfiles > 0) {
+		buf_add_str(out, ",\"files\":[");
+		buf_add(out, cr->files.data, cr->files.len);
+		buf_add_char(out, ']');
+	}
+	buf_add_char(out, '}');
+}
+
+/*
+ * Set fixed inputs (a JSON object's text, from the apps config) over the
+ * request's own: the operator's values win.  Returns 0, or -1 if the text
+ * is not a JSON object (config loading checks it first).
+ */
+int
+chat_request_fix_inputs(struct chat_request *cr, const char *json)
+{
+	json_t	*fixed, *inputs;
+
+	if ((fixed = json_loads(json, 0, NULL)) == NULL ||
+	    !json_is_object(fixed)) {
+		json_decref(fixed);
+		return (-1);
+	}
+	inputs = json_object_get((json_t *)cr->root, "inputs");
+	if (!json_is_object(inputs)) {
+		json_object_set_new((json_t *)cr->root, "inputs", fixed);
+		return (0);
+	}
+	json_object_update(inputs, fixed);
+	json_decref(fixed);
+	return (0);
+}

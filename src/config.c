@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "apps.h"
 #include "buf.h"
 #include "config.h"
 #include "util.h"
@@ -37,7 +38,8 @@ enum config_type {
 	CONFIG_BOOL,		/* int */
 	CONFIG_ORIGINS,		/* char ** */
 	CONFIG_LOG_LEVEL,	/* enum log_level */
-	CONFIG_NULLABLE_STRING	/* char *, null allowed */
+	CONFIG_NULLABLE_STRING,	/* char *, null allowed */
+	CONFIG_APPS		/* struct apps * (apps.c reads it) */
 };
 
 struct config_key {
@@ -97,14 +99,15 @@ static const struct config_key config_keys[] = {
 	{ "auto_generate_name", CONFIG_BOOL, OFF(auto_generate_name), 0, 0,
 	    NULL },
 	{ "workers", CONFIG_COUNT, OFF(workers), 0, 1024, NULL },
+	{ "apps", CONFIG_APPS, OFF(apps), 0, 0, NULL },
+	{ "passthrough", CONFIG_BOOL, OFF(passthrough), 0, 0, NULL },
 };
 
+#define config_error	config_errors_add
+
 /* Add a formatted error. */
-static void
-config_error(struct config_errors *errs, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void
-config_error(struct config_errors *errs, const char *fmt, ...)
+void
+config_errors_add(struct config_errors *errs, const char *fmt, ...)
 {
 	va_list		 ap;
 	char		 tmp[1024];
@@ -170,6 +173,8 @@ config_defaults(struct config *c)
 	c->default_user = xstrdup("openai-dify-proxy");
 	c->auto_generate_name = 0;
 	c->workers = 0;		/* one per CPU */
+	c->apps = NULL;
+	c->passthrough = -1;	/* on unless apps are configured */
 }
 
 /* Release everything c owns. */
@@ -181,6 +186,7 @@ config_free(struct config *c)
 	free(c->tls_ca_file);
 	config_free_list(c->cors_origins);
 	free(c->default_user);
+	apps_free(c->apps);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -353,6 +359,9 @@ config_expect(const struct config_key *k, char *out, size_t size)
 	case CONFIG_LOG_LEVEL:
 		snprintf(out, size, "one of error, warn, info, debug");
 		break;
+	case CONFIG_APPS:
+		snprintf(out, size, "an array of app objects");
+		break;
 	}
 }
 
@@ -454,8 +463,28 @@ config_apply_json(struct config *c, const struct config_key *k, json_t *v)
 		config_free_list(c->cors_origins);
 		c->cors_origins = list;
 		return (0);
+	case CONFIG_APPS:
+		/* apps.c reports what is wrong; see config_load_apps. */
+		return (-1);
 	}
 	return (-1);
+}
+
+/*
+ * Read the "apps" value; where says where it is, for messages.  Returns
+ * 0, or -1 with the errors added.
+ */
+static int
+config_load_apps(struct config *c, json_t *v, const char *where,
+    struct config_errors *errs)
+{
+	struct apps	*apps;
+
+	if ((apps = apps_parse(v, where, errs)) == NULL)
+		return (-1);
+	apps_free(c->apps);
+	c->apps = apps;
+	return (0);
 }
 
 /* Find a key by name. */
@@ -514,6 +543,12 @@ config_load_text(struct config *c, const char *name, const char *text,
 		if ((k = config_find(key)) == NULL) {
 			config_error(errs, "%s:%d:%d: unknown key \"%s\"", name,
 			    line, column, key);
+			continue;
+		}
+		if (k->type == CONFIG_APPS) {
+			snprintf(expect, sizeof(expect), "%s:%d:%d", name,
+			    line, column);
+			config_load_apps(c, v, expect, errs);
 			continue;
 		}
 		if (config_apply_json(c, k, v) != 0) {
@@ -575,7 +610,7 @@ config_load_file(struct config *c, const char *path,
  */
 static int
 config_apply_env_value(struct config *c, const struct config_key *k,
-    const char *s)
+    const char *s, struct config_errors *errs)
 {
 	json_t		*v = NULL;
 	char		*end, *copy, *tok, *save;
@@ -609,6 +644,13 @@ config_apply_env_value(struct config *c, const struct config_key *k,
 		else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
 			v = json_false();
 		break;
+	case CONFIG_APPS:
+		/* The JSON text of the array, as in the file. */
+		if ((v = json_loads(s, 0, NULL)) == NULL)
+			return (-1);
+		rc = config_load_apps(c, v, "environment ODP_APPS", errs);
+		json_decref(v);
+		return (rc == 0 ? 0 : 1);
 	case CONFIG_ORIGINS:
 		v = json_array();
 		copy = xstrdup(s);
@@ -649,13 +691,16 @@ config_apply_env(struct config *c, config_getenv_fn get,
 			name = pass == 0 ? k->env : odp;
 			if (name == NULL || (s = get(name)) == NULL)
 				continue;
-			if (config_apply_env_value(c, k, s) != 0) {
+			/* 1: the value reported its own errors. */
+			if (config_apply_env_value(c, k, s, errs) == -1) {
 				config_expect(k, expect, sizeof(expect));
 				config_error(errs, "environment %s: must be %s",
 				    name, expect);
 			}
 		}
 	}
+	/* Keys named env:NAME in the apps come from here too. */
+	apps_resolve_keys(c->apps, get, errs);
 	return ((int)errs->n - before);
 }
 
@@ -681,6 +726,9 @@ config_finish(struct config *c, struct config_errors *errs)
 		    "that size could never be taken",
 		    c->max_buffered_request_bytes,
 		    c->max_body_bytes + c->max_header_bytes);
+	apps_finish(c->apps, errs);
+	if (c->passthrough == -1)
+		c->passthrough = c->apps == NULL || c->apps->n == 0;
 	return ((int)errs->n - before);
 }
 

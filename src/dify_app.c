@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "api_error.h"
 #include "dify_app.h"
 #include "dify_event.h"
@@ -27,6 +29,8 @@ static const struct {
 	{ "agent-chat", DIFY_APP_CHAT },
 	{ "agent", DIFY_APP_CHAT },
 	{ "advanced-chat", DIFY_APP_CHAT },
+	{ "completion", DIFY_APP_COMPLETION },
+	{ "workflow", DIFY_APP_WORKFLOW },
 };
 
 /* The kind that serves a mode (the chat kind for UNKNOWN). */
@@ -34,6 +38,10 @@ const struct dify_app *
 dify_app_for_mode(enum dify_app_mode mode)
 {
 	switch (mode) {
+	case DIFY_APP_COMPLETION:
+		return (&dify_app_completion);
+	case DIFY_APP_WORKFLOW:
+		return (&dify_app_workflow);
 	default:
 		return (&dify_app_chat);
 	}
@@ -128,4 +136,166 @@ dify_app_workflow_failed(struct relay *r, const struct dify_event *ev)
 	}
 	relay_fail(r, &e);
 	return (1);
+}
+
+/*
+ * Find the text input of an app's form (the JSON text of GET /parameters)
+ * and copy its variable name to out: for a workflow the first paragraph,
+ * else the first text-input; for a completion app the first paragraph or
+ * text-input, whichever comes first.  Returns 0, or -1 if the form has
+ * none (or is not Dify's shape, or the name does not fit).
+ */
+int
+dify_app_form_text_input(const char *json, size_t len, enum dify_app_mode mode,
+    char *out, size_t size)
+{
+	static const char	*types[] = { "paragraph", "text-input" };
+	json_t			*root, *form, *item, *entry, *var;
+	const char		*found = NULL;
+	size_t			 i, t;
+
+	if ((root = json_loadb(json, len, 0, NULL)) == NULL)
+		return (-1);
+	form = json_object_get(root, "user_input_form");
+	for (t = 0; t < nitems(types) && found == NULL; t++) {
+		json_array_foreach(form, i, item) {
+			/* Each item is {"<type>": {"variable": ...}}. */
+			if (mode == DIFY_APP_WORKFLOW)
+				entry = json_object_get(item, types[t]);
+			else if ((entry = json_object_get(item,
+			    "paragraph")) == NULL)
+				entry = json_object_get(item, "text-input");
+			var = json_object_get(entry, "variable");
+			if (json_is_string(var) && json_string_length(var) > 0 &&
+			    json_string_length(var) < size &&
+			    strlen(json_string_value(var)) ==
+			    json_string_length(var)) {
+				found = json_string_value(var);
+				break;
+			}
+		}
+		if (mode != DIFY_APP_WORKFLOW)
+			break;
+	}
+	if (found != NULL)
+		memcpy(out, found, strlen(found) + 1);
+	json_decref(root);
+	return (found != NULL ? 0 : -1);
+}
+
+/*
+ * Read GET /info's body: the app's name (a copy in *name, or NULL) and
+ * its mode (UNKNOWN when absent, as on Dify before 1.0, or one the proxy
+ * does not serve).  Returns 0, or -1 if the body is not a JSON object.
+ */
+int
+dify_app_info_parse(const char *json, size_t len, char **name,
+    enum dify_app_mode *mode)
+{
+	json_t	*root, *v;
+
+	*name = NULL;
+	*mode = DIFY_APP_UNKNOWN;
+	if ((root = json_loadb(json, len, 0, NULL)) == NULL)
+		return (-1);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return (-1);
+	}
+	v = json_object_get(root, "name");
+	if (json_is_string(v) && json_string_length(v) > 0 &&
+	    strlen(json_string_value(v)) == json_string_length(v))
+		*name = xstrdup(json_string_value(v));
+	v = json_object_get(root, "mode");
+	if (json_is_string(v))
+		*mode = dify_app_mode_parse(json_string_value(v),
+		    json_string_length(v));
+	json_decref(root);
+	return (0);
+}
+
+/*
+ * When the mode was guessed (GET /info did not say) and Dify refused the
+ * run as the wrong kind of app, the kind to try next: a chat call's 400
+ * not_chat_app means completion or workflow, a completion call's 400
+ * app_unavailable means workflow.  UNKNOWN for any other answer.
+ */
+enum dify_app_mode
+dify_app_next_guess(enum dify_app_mode tried, int status, const char *body,
+    size_t len)
+{
+	json_t			*root, *code;
+	enum dify_app_mode	 next = DIFY_APP_UNKNOWN;
+
+	if (status != 400 || (root = json_loadb(body, len, 0, NULL)) == NULL)
+		return (DIFY_APP_UNKNOWN);
+	code = json_object_get(root, "code");
+	if (json_is_string(code)) {
+		if (tried == DIFY_APP_CHAT &&
+		    strcmp(json_string_value(code), "not_chat_app") == 0)
+			next = DIFY_APP_COMPLETION;
+		else if (tried == DIFY_APP_COMPLETION &&
+		    strcmp(json_string_value(code), "app_unavailable") == 0)
+			next = DIFY_APP_WORKFLOW;
+	}
+	json_decref(root);
+	return (next);
+}
+
+/* Append a URL for a Markdown link, escaping what would end the link. */
+static int
+dify_app_link_url(const char *origin, const struct dify_str *url,
+    struct buf *out)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	size_t			 i;
+	unsigned char		 c;
+
+	if (url->len > 7 && (memcmp(url->s, "http://", 7) == 0 ||
+	    (url->len > 8 && memcmp(url->s, "https://", 8) == 0)))
+		;
+	else if (url->len > 1 && url->s[0] == '/' && url->s[1] != '/' &&
+	    origin != NULL)
+		buf_add_str(out, origin);	/* Dify without FILES_URL */
+	else
+		return (-1);
+	for (i = 0; i < url->len; i++) {
+		c = (unsigned char)url->s[i];
+		if (c < 0x20 || c == 0x7f)
+			return (-1);
+		if (c == ' ' || c == '(' || c == ')' || c == '<' || c == '>' ||
+		    c == '[' || c == ']') {
+			buf_add_char(out, '%');
+			buf_add_char(out, hex[c >> 4]);
+			buf_add_char(out, hex[c & 0xf]);
+		} else
+			buf_add_char(out, (char)c);
+	}
+	return (0);
+}
+
+/*
+ * A file the app made (message_file belonging to the assistant: a tool's
+ * chart, an image model's picture) becomes a Markdown link in the answer,
+ * its own paragraph, so chat UIs show it: ![image](url) for images,
+ * [file](url) otherwise.  A relative url (Dify without FILES_URL) is made
+ * absolute with the app's Dify origin.  Files of the user, and urls that
+ * are neither http(s) nor relative, are left out.
+ */
+void
+dify_app_file_link(struct relay *r, const struct dify_event *ev)
+{
+	struct buf	link = BUF_INIT;
+	int		image = dify_str_eq(&ev->file_type, "image");
+
+	if (!dify_str_eq(&ev->belongs_to, "assistant") || ev->url.s == NULL)
+		return;
+	if (r->content_events > 0)
+		buf_add_str(&link, "\n\n");
+	buf_add_str(&link, image ? "![image](" : "[file](");
+	if (dify_app_link_url(r->file_origin, &ev->url, &link) == 0) {
+		buf_add_str(&link, ")\n\n");
+		relay_content(r, link.data, link.len);
+	}
+	buf_free(&link);
 }

@@ -12,7 +12,9 @@
  *     (and 1.13.0 loses message_end): the first one leaves the relay
  *     FINISHING, the second, EOF or the grace timer ends it;
  *   - message_replace (output moderation) replaces a non-streaming answer
- *     and follows a streamed one, ending with content_filter.
+ *     and follows a streamed one, ending with content_filter;
+ *   - a message_file the assistant made is a Markdown link in the answer
+ *     (dify_app_file_link).
  */
 #include <string.h>
 
@@ -41,8 +43,8 @@ dify_app_chat_end_event(struct relay *r)
 		relay_finishing(r);
 }
 
-/* Translate one event of a chat-family stream. */
-static void
+/* Translate one event of a chat-family stream (and a completion's). */
+void
 dify_app_chat_event(struct relay *r, const struct dify_event *ev)
 {
 	struct dify_app_state	*st = &r->app_state;
@@ -63,8 +65,12 @@ dify_app_chat_event(struct relay *r, const struct dify_event *ev)
 		 */
 		if (ev->type == DIFY_EVENT_MESSAGE && st->agent_text)
 			break;
-		if (dify_event_is_text(ev) && !r->frozen)
+		if (r->frozen)
+			break;
+		if (dify_event_is_text(ev))
 			relay_content(r, ev->answer.s, ev->answer.len);
+		else if (ev->type == DIFY_EVENT_MESSAGE_FILE)
+			dify_app_file_link(r, ev);
 		break;
 	case DIFY_EVENT_MESSAGE_REPLACE:
 		/*
@@ -105,7 +111,7 @@ dify_app_chat_event(struct relay *r, const struct dify_event *ev)
  * A blocking JSON answer (200, application/json) arrived whole: the
  * message with its answer and usage (dify-api.md §4.1, §4.2).
  */
-static void
+void
 dify_app_chat_blocking(struct relay *r, const char *json, size_t len)
 {
 	struct dify_event	*ev = &r->ev;

@@ -794,8 +794,7 @@ dify_event_parse(struct dify_event *ev, const char *json, size_t len)
 	case DIFY_EVENT_WORKFLOW_PAUSED:
 		ev->wf_status = dify_event_str(&f.wf_status);
 		ev->wf_error = dify_event_str(&f.wf_error);
-		if (f.wf_outputs.kind == SCAN_OTHER)
-			ev->wf_outputs = f.wf_outputs.raw;
+		ev->wf_outputs = f.wf_outputs.raw;
 		if (dify_event_count(&f.wf_total, &ev->usage.total_tokens) == 0)
 			ev->usage.present = 1;
 		break;

@@ -76,6 +76,7 @@ relay_init(struct relay *r, const struct relay_params *p)
 	r->state = RELAY_AWAIT_RESPONSE;
 	r->app = p->app != NULL ? p->app : &dify_app_chat;
 	r->app_state.output_var = p->output_var;
+	r->file_origin = p->file_origin;
 	r->stream = p->stream;
 	r->include_usage = p->include_usage;
 	r->max_answer = p->max_answer;

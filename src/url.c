@@ -137,3 +137,20 @@ url_decode_segment(const char *s, struct buf *out)
 	}
 	return (0);
 }
+
+/*
+ * Write the URL's origin, scheme://host[:port] (the port only when it is
+ * not the scheme's), into out.
+ */
+void
+url_origin(const struct url *u, char *out, size_t size)
+{
+	int	v6 = u->host_is_ip && strchr(u->host, ':') != NULL;
+
+	if (u->port == (u->tls ? 443 : 80))
+		snprintf(out, size, "%s://%s%s%s", u->tls ? "https" : "http",
+		    v6 ? "[" : "", u->host, v6 ? "]" : "");
+	else
+		snprintf(out, size, "%s://%s%s%s:%d", u->tls ? "https" : "http",
+		    v6 ? "[" : "", u->host, v6 ? "]" : "", u->port);
+}

@@ -180,17 +180,21 @@ START_TEST(chat_app_non_streaming)
 }
 END_TEST
 
-START_TEST(agent_app_streams_only_answer_text)
+/* The image a tool made is a Markdown link; thoughts are not content. */
+#define CHAT_TOOL_IMAGE	"![image](https://files.example/mock/image-1.png)\n\n"
+
+START_TEST(agent_app_streams_answer_and_tool_image)
 {
 	chat_expect_stream("app-agent", "What time is it?",
-	    "Echo: What time is it?");
+	    CHAT_TOOL_IMAGE "Echo: What time is it?");
 }
 END_TEST
 
 START_TEST(agent_app_non_streaming_works)
 {
 	/* Dify refuses blocking mode for agents; the proxy never asks. */
-	chat_expect_json("app-agent", "Hi there", "Echo: Hi there", 17, 2);
+	chat_expect_json("app-agent", "Hi there",
+	    CHAT_TOOL_IMAGE "Echo: Hi there", 17, 2);
 }
 END_TEST
 
@@ -272,8 +276,9 @@ END_TEST
 
 START_TEST(message_file_text_is_content)
 {
+	/* The text labelled message_file, and the file as its paragraph. */
 	chat_expect_stream("app-chat", "files mock:message_file",
-	    "Echo: files mock:message_file");
+	    "Echo: files mock\n\n" CHAT_TOOL_IMAGE ":message_file");
 }
 END_TEST
 
@@ -325,7 +330,7 @@ START_TEST(fragmented_crlf_spaced_and_pinged_streams)
 	chat_expect_stream("app-chat", "old 你好🙂 mock:spaced",
 	    "Echo: old 你好🙂 mock:spaced");
 	chat_expect_stream("app-agent", "pings mock:ping",
-	    "Echo: pings mock:ping");
+	    CHAT_TOOL_IMAGE "Echo: pings mock:ping");
 }
 END_TEST
 
@@ -359,7 +364,7 @@ it_chat_suite(void)
 	tcase_add_test(tc, chat_app_streams_exact_text);
 	tcase_add_test(tc, chat_multibyte_text_survives_event_splits);
 	tcase_add_test(tc, chat_app_non_streaming);
-	tcase_add_test(tc, agent_app_streams_only_answer_text);
+	tcase_add_test(tc, agent_app_streams_answer_and_tool_image);
 	tcase_add_test(tc, agent_app_non_streaming_works);
 	tcase_add_test(tc, chatflow_new_order_streams);
 	tcase_add_test(tc, chatflow_old_order_streams);

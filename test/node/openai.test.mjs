@@ -99,7 +99,9 @@ test('create stream: chunks add up to the answer', async () => {
     if (c?.finish_reason) finish = c.finish_reason;
   }
   assert.equal(first.choices[0].delta.role, 'assistant');
-  assert.equal(text, 'Echo: Stream to node 你好');
+  // The image the agent's tool made comes first, as a Markdown link.
+  assert.equal(text,
+    '![image](https://files.example/mock/image-1.png)\n\nEcho: Stream to node 你好');
   assert.equal(finish, 'stop');
   assert.equal(ids.size, 1);
 });

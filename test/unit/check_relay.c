@@ -644,7 +644,10 @@ START_TEST(check_relay_new_agent_once)
 }
 END_TEST
 
-/* message_file with an answer is text; a real file event is not. */
+/*
+ * message_file with an answer is text; a real file of the assistant is a
+ * Markdown link in the answer, one of the user's is left out.
+ */
 START_TEST(check_relay_message_file)
 {
 	struct check_relay_run	t;
@@ -675,6 +678,8 @@ START_TEST(check_relay_message_file)
 	    "\"id\":\"M\",\"metadata\":{\"usage\":{\"prompt_tokens\":3,"
 	    "\"completion_tokens\":4,\"total_tokens\":7}},\"files\":null}\n\n");
 	check_relay_want_role(&w, 0);
+	check_relay_want_content(&w, 0,
+	    "![image](https://upload.dify.ai/files/F1/file-preview?s=x)\\n\\n");
 	check_relay_want_content(&w, 0, "Here is ");
 	check_relay_want_content(&w, 0, "the picture.");
 	check_relay_want_finish(&w, 0, "stop");

@@ -25,5 +25,8 @@ Suite	*http_guard_suite(void);
 Suite	*route_suite(void);
 Suite	*cors_suite(void);
 Suite	*auth_suite(void);
+Suite	*dify_app_suite(void);
+Suite	*apps_suite(void);
+Suite	*app_cache_suite(void);
 
 #endif

@@ -225,6 +225,33 @@ START_TEST(check_url_decode_segment)
 END_TEST
 
 /* The url suite. */
+/* The origin a relative Dify file url is resolved against. */
+START_TEST(check_url_origin)
+{
+	static const struct {
+		const char	*url;
+		const char	*origin;
+	} cases[] = {
+		{ "https://api.dify.ai/v1", "https://api.dify.ai" },
+		{ "http://dify.internal/v1", "http://dify.internal" },
+		{ "http://10.0.0.9:5001/v1", "http://10.0.0.9:5001" },
+		{ "https://h:443/x", "https://h" },
+		{ "http://[::1]:8080/v1", "http://[::1]:8080" },
+		{ "https://[2001:db8::1]/v1", "https://[2001:db8::1]" },
+	};
+	struct url	u;
+	char		err[128], out[320];
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(url_parse(cases[i].url, &u, err, sizeof(err)),
+		    0);
+		url_origin(&u, out, sizeof(out));
+		ck_assert_str_eq(out, cases[i].origin);
+	}
+}
+END_TEST
+
 Suite *
 url_suite(void)
 {
@@ -240,6 +267,7 @@ url_suite(void)
 	tcase_add_test(tc, check_url_refused);
 	tcase_add_test(tc, check_url_lengths);
 	tcase_add_test(tc, check_url_decode_segment);
+	tcase_add_test(tc, check_url_origin);
 	suite_add_tcase(s, tc);
 	return (s);
 }

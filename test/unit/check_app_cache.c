@@ -1,0 +1,91 @@
+/*
+ * check_app_cache: what Dify said about each key, kept for a while.
+ */
+#include <string.h>
+
+#include <check.h>
+
+#include "app_cache.h"
+#include "check_suites.h"
+
+/* An entry is found by its key until it expires, and not after. */
+START_TEST(check_app_cache_expiry)
+{
+	struct app_cache	*c = app_cache_new(4);
+	struct app_cache_entry	*e;
+
+	ck_assert_ptr_null(app_cache_get(c, "k1", 1000));
+	ck_assert_ptr_nonnull(e = app_cache_put(c, "k1", 1000, 60));
+	app_cache_set_name(e, "App One");
+	e->mode = DIFY_APP_WORKFLOW;
+	ck_assert_ptr_eq(app_cache_get(c, "k1", 1000 + 59999), e);
+	ck_assert_str_eq(e->name, "App One");
+	ck_assert_ptr_null(app_cache_get(c, "k1", 1000 + 60000));
+	ck_assert_ptr_null(app_cache_get(c, "k2", 1000));
+	/* A put keeps what the entry knows and extends it. */
+	ck_assert_ptr_eq(app_cache_put(c, "k1", 50000, 60), e);
+	ck_assert_int_eq(e->mode, DIFY_APP_WORKFLOW);
+	ck_assert_ptr_eq(app_cache_get(c, "k1", 50000 + 59999), e);
+	/* TTL 0: caching is off. */
+	ck_assert_ptr_null(app_cache_put(c, "k3", 1000, 0));
+	app_cache_free(c);
+}
+END_TEST
+
+/* A full cache gives the slot that expires first to a new key. */
+START_TEST(check_app_cache_eviction)
+{
+	struct app_cache	*c = app_cache_new(2);
+	struct app_cache_entry	*a, *b, *n;
+
+	a = app_cache_put(c, "a", 0, 10);
+	app_cache_set_name(a, "A");
+	b = app_cache_put(c, "b", 0, 20);
+	n = app_cache_put(c, "c", 0, 30);
+	ck_assert_ptr_eq(n, a);
+	ck_assert_ptr_null(n->name);
+	ck_assert_int_eq(n->mode, DIFY_APP_UNKNOWN);
+	ck_assert_ptr_null(app_cache_get(c, "a", 1));
+	ck_assert_ptr_eq(app_cache_get(c, "b", 1), b);
+	ck_assert_ptr_eq(app_cache_get(c, "c", 1), n);
+	app_cache_free(c);
+}
+END_TEST
+
+/* The form's input: a name, or known to be none; too long is none. */
+START_TEST(check_app_cache_input)
+{
+	struct app_cache	*c = app_cache_new(1);
+	struct app_cache_entry	*e = app_cache_put(c, "k", 0, 10);
+	char			 big[APP_CACHE_MAX_VAR + 1];
+
+	ck_assert_int_eq(e->have_input, 0);
+	app_cache_set_input(e, DIFY_APP_WORKFLOW, "input_text");
+	ck_assert_int_eq(e->input_mode, DIFY_APP_WORKFLOW);
+	ck_assert_int_eq(e->have_input, 1);
+	ck_assert_str_eq(e->input_var, "input_text");
+	app_cache_set_input(e, DIFY_APP_COMPLETION, NULL);
+	ck_assert_int_eq(e->have_input, 1);
+	ck_assert_str_eq(e->input_var, "");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	app_cache_set_input(e, DIFY_APP_COMPLETION, big);
+	ck_assert_str_eq(e->input_var, "");
+	/* The key itself is not in the entry. */
+	ck_assert_ptr_null(memmem(e, sizeof(*e), "k", 2));
+	app_cache_free(c);
+}
+END_TEST
+
+Suite *
+app_cache_suite(void)
+{
+	Suite	*s = suite_create("app_cache");
+	TCase	*tc = tcase_create("cache");
+
+	tcase_add_test(tc, check_app_cache_expiry);
+	tcase_add_test(tc, check_app_cache_eviction);
+	tcase_add_test(tc, check_app_cache_input);
+	suite_add_tcase(s, tc);
+	return (s);
+}
