@@ -4,13 +4,14 @@
 #ifndef ODP_MODELS_H
 #define ODP_MODELS_H
 
+#include <stddef.h>
+
 struct client_conn;
 struct evhttp_request;
-struct models;
 struct server;
 
-struct models	*models_new(void);
-void		 models_free(struct models *);
+void		 models_not_found(struct server *, struct evhttp_request *,
+		    const char *, size_t);
 void		 models_handle(struct server *, struct evhttp_request *,
 		    struct client_conn *, const char *, const char *,
 		    const char *);

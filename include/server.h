@@ -20,7 +20,7 @@ struct evhttp_bound_socket;
 struct evhttp_request;
 struct evkeyvalq;
 struct exchange;
-struct models;
+struct app_cache;
 struct upstream;
 
 /* Work the server must wait for before it exits: exchanges, model
@@ -38,7 +38,8 @@ struct server {
 	struct evhttp			*http;
 	struct evhttp_bound_socket	*bound;
 	struct upstream			*upstream;
-	struct models			*models;
+	struct app_cache		*app_cache;	/* what Dify said */
+	struct upstream			**app_upstreams; /* per config app */
 	struct client_conns		*conns;		/* every client's */
 	struct server_tasks		 tasks;
 	unsigned			 ntasks;

@@ -14,6 +14,7 @@ struct evbuffer;
 struct evkeyvalq;
 struct upstream;
 struct upstream_call;
+struct url;
 
 enum upstream_result {
 	UPSTREAM_OK,		/* the whole response arrived */
@@ -48,7 +49,7 @@ struct upstream_request {
 };
 
 struct upstream	*upstream_new(struct event_base *, const struct config *,
-		    char **);
+		    const struct url *, char **);
 void		 upstream_free(struct upstream *);
 struct upstream_call *upstream_call_start(struct upstream *,
 		    const struct upstream_request *,

@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "apps.h"
+#include "buf.h"
 #include "config.h"
 #include "util.h"
 
@@ -82,6 +83,30 @@ apps_string(json_t *obj, const char *name, int required, size_t max,
 	return (0);
 }
 
+/* json_dump_callback's writer: append to a buf. */
+static int
+apps_dump(const char *p, size_t n, void *arg)
+{
+	buf_add(arg, p, n);
+	return (0);
+}
+
+/*
+ * A value's compact JSON text, on our heap (json_dumps would allocate it
+ * with jansson's allocator, which is the mempool's, not free's).
+ */
+static char *
+apps_json_text(json_t *v)
+{
+	struct buf	 b = BUF_INIT;
+	char		*s;
+
+	json_dump_callback(v, apps_dump, &b, JSON_COMPACT);
+	s = xstrndup(b.data != NULL ? b.data : "", b.len);
+	buf_free(&b);
+	return (s);
+}
+
 /* Read one app object into a; returns the number of errors added. */
 static int
 apps_parse_one(json_t *obj, struct app *a, const char *where, size_t i,
@@ -128,7 +153,7 @@ apps_parse_one(json_t *obj, struct app *a, const char *where, size_t i,
 			    "be an object", where, i);
 			bad++;
 		} else
-			a->inputs = json_dumps(v, JSON_COMPACT);
+			a->inputs = apps_json_text(v);
 	}
 	return (bad);
 }

@@ -16,9 +16,19 @@
  * last reference; only then does it leave the server's task list, so a
  * draining server exits after every exchange is really gone.
  *
+ * The kind of app comes from the apps config, or from Dify: GET /info
+ * names the mode (cached per key in the server's app_cache) and GET
+ * /parameters the text input of a completion or workflow app.  When
+ * /info does not say (Dify before 1.0) the exchange guesses chat, and if
+ * Dify refuses the run as the wrong kind before anything reached the
+ * client, tries the next kind (dify_app_next_guess) in the same request.
+ *
  * States (exchange_set_state is the only place that changes them):
  *
+ *   DETECTING --mode and input known--> UPSTREAM
+ *   DETECTING --/info or /parameters failed--> (client gets the error)
  *   UPSTREAM --Dify's status arrived--> RELAYING
+ *   RELAYING --guessed kind refused--> DETECTING or UPSTREAM
  *   UPSTREAM, RELAYING --client answered, Dify still sending--> LINGERING
  *   UPSTREAM, RELAYING --client gone, task id unknown--> ABANDONED
  *   any --both sides released--> ENDED
@@ -39,6 +49,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "app_cache.h"
+#include "apps.h"
 #include "buf.h"
 #include "chat_request.h"
 #include "config.h"
@@ -49,6 +61,7 @@
 #include "relay.h"
 #include "server.h"
 #include "upstream.h"
+#include "url.h"
 #include "util.h"
 
 /* Unsent bytes for one client above which Dify is no longer read. */
@@ -63,6 +76,7 @@
 #define EXCHANGE_GRACE_MS	5000
 
 enum exchange_state {
+	EXCHANGE_DETECTING,
 	EXCHANGE_UPSTREAM,
 	EXCHANGE_RELAYING,
 	EXCHANGE_LINGERING,
@@ -71,6 +85,7 @@ enum exchange_state {
 };
 
 static const char *exchange_state_names[] = {
+	[EXCHANGE_DETECTING] = "detecting",
 	[EXCHANGE_UPSTREAM] = "upstream",
 	[EXCHANGE_RELAYING] = "relaying",
 	[EXCHANGE_LINGERING] = "lingering",
@@ -78,9 +93,33 @@ static const char *exchange_state_names[] = {
 	[EXCHANGE_ENDED] = "ended",
 };
 
+/* What the exchange is asking Dify about the app before the run. */
+enum exchange_probe {
+	EXCHANGE_PROBE_NONE,
+	EXCHANGE_PROBE_INFO,		/* GET /info: name and mode */
+	EXCHANGE_PROBE_PARAMETERS	/* GET /parameters: the text input */
+};
+
+/* Largest /info or /parameters body read. */
+#define EXCHANGE_MAX_PROBE	(256 * 1024)
+
 struct exchange {
 	struct server		*srv;
-	const struct dify_app	*app;
+	const struct dify_app	*app;		/* the kind; set by the run */
+	const struct app	*cfg_app;	/* configured app or NULL */
+	struct upstream		*up;		/* the app's Dify */
+	enum dify_app_mode	 mode;		/* UNKNOWN: ask /info */
+	int			 guessed;	/* /info did not say */
+	int			 have_input;	/* input_var is known */
+	char			 input_var[APP_CACHE_MAX_VAR];
+	struct chat_request	 cr;		/* until the body is built */
+	int			 have_cr;
+	struct relay_params	 rp;
+	char			*model;		/* as the client named it */
+	char			 origin[320];	/* Dify's, for file links */
+	enum exchange_probe	 probe;
+	int			 probe_status;
+	struct buf		 probe_body;
 	struct server_task	 task;
 	int			 refs;
 	enum exchange_state	 state;
@@ -122,6 +161,7 @@ struct stop_call {
 
 static void	exchange_pump(struct exchange *);
 static void	exchange_unref(struct exchange *);
+static void	exchange_plan(struct exchange *);
 
 /* Move to a new state, logging the transition at debug level. */
 static void
@@ -176,6 +216,10 @@ exchange_free(int fd UNUSED, short what UNUSED, void *arg)
 	event_free(ex->flush_ev);
 	downstream_free(&ex->ds);
 	relay_free(&ex->relay);
+	if (ex->have_cr)
+		chat_request_free(&ex->cr);
+	buf_free(&ex->probe_body);
+	free(ex->model);
 	free(ex->api_key);
 	free(ex->user);
 	server_task_remove(srv, &ex->task);
@@ -219,8 +263,8 @@ static void
 exchange_stop_and_cancel(struct exchange *ex)
 {
 	if (ex->relay.task_id[0] != '\0')
-		exchange_stop_task(ex->srv, ex->app, ex->api_key, ex->user,
-		    ex->relay.task_id, ex->request_id);
+		exchange_stop_task(ex->srv, ex->up, ex->app, ex->api_key,
+		    ex->user, ex->relay.task_id, ex->request_id);
 	exchange_cancel_upstream(ex);
 }
 
@@ -365,6 +409,17 @@ exchange_up_response(void *arg, int status, struct evkeyvalq *headers)
 
 	if (ex->state == EXCHANGE_UPSTREAM)
 		exchange_set_state(ex, EXCHANGE_RELAYING);
+	if (ex->guessed && status >= 200 && status < 300) {
+		/* The guess was right: remember the kind. */
+		struct app_cache_entry	*e;
+
+		ex->guessed = 0;
+		if ((e = app_cache_put(ex->srv->app_cache, ex->api_key,
+		    util_now_usec(), ex->srv->cfg->models_cache_ttl_ms)) != NULL)
+			e->mode = ex->mode;
+		log_info("exchange %s: the Dify app is a %s app", ex->request_id,
+		    dify_app_mode_name(ex->mode));
+	}
 	relay_response(&ex->relay, status,
 	    evhttp_find_header(headers, "Content-Type"),
 	    evhttp_find_header(headers, "Retry-After"));
@@ -403,12 +458,29 @@ exchange_up_done(void *arg, enum upstream_result result, const char *detail)
 		[UPSTREAM_BROKEN] = RELAY_END_BROKEN,
 		[UPSTREAM_NO_DESCRIPTORS] = RELAY_END_NO_DESCRIPTORS,
 	};
-	struct exchange	*ex = arg;
+	struct exchange		*ex = arg;
+	struct relay		*r = &ex->relay;
+	enum dify_app_mode	 next;
 
 	ex->call = NULL;
 	if (result != UPSTREAM_OK)
 		log_warn("exchange %s: upstream %s: %s", ex->request_id,
 		    upstream_result_name(result), detail);
+	if (ex->guessed && result == UPSTREAM_OK &&
+	    r->state == RELAY_ERROR_BODY && ex->state == EXCHANGE_RELAYING &&
+	    (next = dify_app_next_guess(ex->mode, r->upstream_status,
+	    r->body.data ? r->body.data : "", r->body.len)) !=
+	    DIFY_APP_UNKNOWN) {
+		/* Nothing reached the client: try the next kind. */
+		log_info("exchange %s: the Dify app is not a %s app; trying "
+		    "%s", ex->request_id, dify_app_mode_name(ex->mode),
+		    dify_app_mode_name(next));
+		ex->mode = next;
+		if (ex->cfg_app == NULL || ex->cfg_app->input_var == NULL)
+			ex->have_input = 0;	/* read the form anew */
+		exchange_plan(ex);	/* the call's reference goes on */
+		return;
+	}
 	relay_end(&ex->relay, ends[result], detail);
 	if (ex->state != EXCHANGE_ABANDONED)
 		exchange_pump(ex);
@@ -428,6 +500,11 @@ exchange_ds_gone(void *arg)
 	evtimer_del(ex->keepalive_ev);
 	if (ex->call == NULL)
 		return;
+	if (ex->state == EXCHANGE_DETECTING) {
+		/* Only a question about the app was out: nothing runs. */
+		exchange_cancel_upstream(ex);
+		return;
+	}
 	if (ex->relay.task_id[0] != '\0') {
 		exchange_stop_and_cancel(ex);
 		return;
@@ -548,28 +625,258 @@ static const struct downstream_handlers exchange_downstream_handlers = {
 	exchange_ds_released,
 };
 
+/* The kind's run call: build the body and send it. */
+static void
+exchange_run(struct exchange *ex)
+{
+	const struct config	*cfg = ex->srv->cfg;
+	struct dify_app_call	 call;
+	struct upstream_request	 ur;
+	struct buf		 body = BUF_INIT;
+
+	exchange_set_state(ex, EXCHANGE_UPSTREAM);
+	ex->probe = EXCHANGE_PROBE_NONE;
+	ex->app = dify_app_for_mode(ex->mode);
+	/* A retry after a wrong guess starts from a fresh relay. */
+	relay_free(&ex->relay);
+	ex->rp.app = ex->app;
+	relay_init(&ex->relay, &ex->rp);
+
+	memset(&call, 0, sizeof(call));
+	call.cr = &ex->cr;
+	call.user = ex->user;
+	call.auto_generate_name = cfg->auto_generate_name;
+	call.input_var = ex->have_input && ex->input_var[0] != '\0' ?
+	    ex->input_var : NULL;
+	ex->app->body(&call, &body);
+	if (!ex->guessed) {
+		/* No retry can need it: its memory goes now. */
+		chat_request_free(&ex->cr);
+		ex->have_cr = 0;
+	}
+
+	memset(&ur, 0, sizeof(ur));
+	ur.method = EVHTTP_REQ_POST;
+	ur.path = ex->app->run_path;
+	ur.api_key = ex->api_key;
+	ur.accept = "text/event-stream";
+	ur.request_id = ex->request_id;
+	ur.body = body.data;
+	ur.bodylen = body.len;
+	ex->call = upstream_call_start(ex->up, &ur, &exchange_upstream_handlers,
+	    ex);
+	buf_free(&body);
+}
+
+/* The status of GET /info or /parameters. */
+static void
+exchange_probe_response(void *arg, int status, struct evkeyvalq *h UNUSED)
+{
+	struct exchange	*ex = arg;
+
+	ex->probe_status = status;
+}
+
+/* The body of GET /info or /parameters, kept up to a limit. */
+static void
+exchange_probe_data(void *arg, const char *data, size_t len)
+{
+	struct exchange	*ex = arg;
+
+	if (ex->probe_body.len + len > EXCHANGE_MAX_PROBE)
+		len = EXCHANGE_MAX_PROBE - ex->probe_body.len;
+	buf_add(&ex->probe_body, data, len);
+}
+
+/* Learn from GET /info's answer: the app's name and mode. */
+static void
+exchange_learn_info(struct exchange *ex, const char *body, size_t len)
+{
+	struct app_cache_entry	*e;
+	enum dify_app_mode	 mode;
+	char			*name;
+
+	if (dify_app_info_parse(body, len, &name, &mode) != 0)
+		log_warn("exchange %s: GET /info did not answer JSON; taking "
+		    "the app for a chat app", ex->request_id);
+	if ((e = app_cache_put(ex->srv->app_cache, ex->api_key,
+	    util_now_usec(), ex->srv->cfg->models_cache_ttl_ms)) != NULL) {
+		if (name != NULL)
+			app_cache_set_name(e, name);
+		e->mode = mode;
+	}
+	free(name);
+	if (mode == DIFY_APP_UNKNOWN) {
+		/* Older Dify: the first run call will tell. */
+		ex->mode = DIFY_APP_CHAT;
+		ex->guessed = 1;
+	} else
+		ex->mode = mode;
+}
+
+/* Learn from GET /parameters' answer: the app's text input. */
+static void
+exchange_learn_form(struct exchange *ex, const char *body, size_t len)
+{
+	struct app_cache_entry	*e;
+	char			 var[APP_CACHE_MAX_VAR];
+	int			 found;
+
+	found = dify_app_form_text_input(body, len, ex->mode, var,
+	    sizeof(var)) == 0;
+	ex->have_input = 1;
+	snprintf(ex->input_var, sizeof(ex->input_var), "%s", found ? var : "");
+	if ((e = app_cache_put(ex->srv->app_cache, ex->api_key,
+	    util_now_usec(), ex->srv->cfg->models_cache_ttl_ms)) != NULL)
+		app_cache_set_input(e, ex->mode, found ? var : NULL);
+}
+
+/*
+ * GET /info or /parameters ended.  A transport failure or an error status
+ * ends the exchange with that error, as the run call's would; otherwise
+ * the exchange goes on to what it needs next, keeping the call's
+ * reference for the next call.
+ */
+static void
+exchange_probe_done(void *arg, enum upstream_result result,
+    const char *detail)
+{
+	static const enum relay_end ends[] = {
+		[UPSTREAM_OK] = RELAY_END_BROKEN,
+		[UPSTREAM_UNREACHABLE] = RELAY_END_UNREACHABLE,
+		[UPSTREAM_DNS] = RELAY_END_DNS,
+		[UPSTREAM_TLS] = RELAY_END_TLS,
+		[UPSTREAM_TIMEOUT] = RELAY_END_TIMEOUT,
+		[UPSTREAM_BROKEN] = RELAY_END_BROKEN,
+		[UPSTREAM_NO_DESCRIPTORS] = RELAY_END_NO_DESCRIPTORS,
+	};
+	struct exchange		*ex = arg;
+	struct api_error	 e;
+	const char		*body = ex->probe_body.data ?
+				    ex->probe_body.data : "";
+	size_t			 len = ex->probe_body.len;
+
+	ex->call = NULL;
+	if (result != UPSTREAM_OK) {
+		log_warn("exchange %s: upstream %s: %s", ex->request_id,
+		    upstream_result_name(result), detail);
+		relay_end(&ex->relay, ends[result], detail);
+	} else if (ex->probe_status == 200) {
+		if (ex->probe == EXCHANGE_PROBE_INFO)
+			exchange_learn_info(ex, body, len);
+		else
+			exchange_learn_form(ex, body, len);
+		buf_free(&ex->probe_body);
+		exchange_plan(ex);
+		return;
+	} else if (ex->probe == EXCHANGE_PROBE_PARAMETERS &&
+	    ex->probe_status == 400) {
+		/* No form to read (a workflow not yet published, say). */
+		ex->have_input = 1;
+		ex->input_var[0] = '\0';
+		buf_free(&ex->probe_body);
+		exchange_plan(ex);
+		return;
+	} else {
+		/* A bad key, a disabled app: the client learns why. */
+		api_error_from_dify_body(&e, ex->probe_status, body, len);
+		relay_fail(&ex->relay, &e);
+	}
+	buf_free(&ex->probe_body);
+	exchange_pump(ex);
+	exchange_unref(ex);
+}
+
+static const struct upstream_handlers exchange_probe_handlers = {
+	exchange_probe_response,
+	exchange_probe_data,
+	exchange_probe_done,
+};
+
+/* Ask Dify about the app: GET path (/info or /parameters). */
+static void
+exchange_probe(struct exchange *ex, enum exchange_probe what)
+{
+	struct upstream_request	ur;
+
+	exchange_set_state(ex, EXCHANGE_DETECTING);
+	ex->probe = what;
+	ex->probe_status = 0;
+	buf_reset(&ex->probe_body);
+	memset(&ur, 0, sizeof(ur));
+	ur.method = EVHTTP_REQ_GET;
+	ur.path = what == EXCHANGE_PROBE_INFO ? "/info" : "/parameters";
+	ur.api_key = ex->api_key;
+	ur.accept = "application/json";
+	ur.request_id = ex->request_id;
+	ex->call = upstream_call_start(ex->up, &ur, &exchange_probe_handlers,
+	    ex);
+}
+
+/*
+ * Do what comes next: ask for the mode if it is not known, for the text
+ * input of a completion or workflow app if that is not known, else run.
+ */
+static void
+exchange_plan(struct exchange *ex)
+{
+	if (ex->mode == DIFY_APP_UNKNOWN)
+		exchange_probe(ex, EXCHANGE_PROBE_INFO);
+	else if (ex->mode != DIFY_APP_CHAT && !ex->have_input)
+		exchange_probe(ex, EXCHANGE_PROBE_PARAMETERS);
+	else
+		exchange_run(ex);
+}
+
+/*
+ * What is known of the app before asking Dify: the apps config first,
+ * then the cache of earlier answers.
+ */
+static void
+exchange_known(struct exchange *ex)
+{
+	const struct app	*a = ex->cfg_app;
+	struct app_cache_entry	*e;
+
+	if (a != NULL) {
+		ex->mode = a->mode;
+		if (a->input_var != NULL) {
+			snprintf(ex->input_var, sizeof(ex->input_var), "%s",
+			    a->input_var);
+			ex->have_input = 1;
+		}
+	}
+	if ((e = app_cache_get(ex->srv->app_cache, ex->api_key,
+	    util_now_usec())) == NULL)
+		return;
+	if (ex->mode == DIFY_APP_UNKNOWN)
+		ex->mode = e->mode;
+	if (!ex->have_input && e->have_input && e->input_mode == ex->mode) {
+		memcpy(ex->input_var, e->input_var, sizeof(ex->input_var));
+		ex->have_input = 1;
+	}
+}
+
 /*
  * Start an exchange for a validated request that came on conn.  cr is
- * consumed (freed here); api_key is the caller's Dify app key; path is
- * only for the access log.
+ * taken over (its contents move into the exchange); to says which app
+ * and key; path is only for the access log.
  */
 void
 exchange_start(struct server *srv, struct evhttp_request *req,
     struct client_conn *conn, const char *path, struct chat_request *cr,
-    const char *api_key, const char *request_id, size_t bytes_in)
+    const struct exchange_target *to, const char *request_id,
+    size_t bytes_in)
 {
 	const struct config	*cfg = srv->cfg;
-	const struct dify_app	*app = &dify_app_chat;
 	struct exchange		*ex;
-	struct relay_params	 rp;
-	struct dify_app_call	 call;
-	struct upstream_request	 ur;
-	struct buf		 body = BUF_INIT;
 	struct timeval		 tv;
 
 	ex = xcalloc(1, sizeof(*ex));
 	ex->srv = srv;
-	ex->app = app;
+	ex->app = &dify_app_chat;
+	ex->cfg_app = to->app;
+	ex->up = to->upstream;
 	ex->state = EXCHANGE_UPSTREAM;
 	ex->t_start = ex->t_last_write = util_now_usec();
 	ex->stream = cr->stream;
@@ -578,7 +885,7 @@ exchange_start(struct server *srv, struct evhttp_request *req,
 	snprintf(ex->path, sizeof(ex->path), "%s", path);
 	memcpy(ex->id, "chatcmpl-", 9);
 	util_random_alnum(ex->id + 9, 24);
-	ex->api_key = xstrdup(api_key);
+	ex->api_key = xstrdup(to->api_key);
 	ex->user = xstrdup(cr->user[0] != '\0' ? cr->user : cfg->default_user);
 	ex->keepalive_ev = evtimer_new(srv->base, exchange_keepalive, ex);
 	ex->deadline_ev = evtimer_new(srv->base, exchange_deadline_fired, ex);
@@ -586,41 +893,35 @@ exchange_start(struct server *srv, struct evhttp_request *req,
 	ex->flush_ev = event_new(srv->base, -1, 0, exchange_flush, ex);
 	server_task_add(srv, &ex->task, exchange_abort, ex);
 
-	memset(&rp, 0, sizeof(rp));
-	rp.app = app;
-	rp.id = ex->id;
-	rp.created = util_wall_sec();
-	rp.model = cr->model;
-	rp.modellen = cr->modellen;
-	rp.stream = cr->stream;
-	rp.include_usage = cr->include_usage;
-	rp.max_event = EXCHANGE_MAX_EVENT;
-	rp.max_answer = EXCHANGE_MAX_ANSWER;
-	relay_init(&ex->relay, &rp);
+	/* The request moves in; the caller's copy is left empty. */
+	ex->cr = *cr;
+	memset(cr, 0, sizeof(*cr));
+	ex->have_cr = 1;
+	if (ex->cfg_app != NULL && ex->cfg_app->inputs != NULL)
+		chat_request_fix_inputs(&ex->cr, ex->cfg_app->inputs);
 
-	memset(&call, 0, sizeof(call));
-	call.cr = cr;
-	call.user = ex->user;
-	call.auto_generate_name = cfg->auto_generate_name;
-	app->body(&call, &body);
-	chat_request_free(cr);
+	ex->rp.id = ex->id;
+	ex->rp.created = util_wall_sec();
+	ex->model = xstrndup(ex->cr.model, ex->cr.modellen);
+	ex->rp.model = ex->model;
+	ex->rp.modellen = ex->cr.modellen;
+	ex->rp.stream = ex->cr.stream;
+	ex->rp.include_usage = ex->cr.include_usage;
+	ex->rp.max_event = EXCHANGE_MAX_EVENT;
+	ex->rp.max_answer = EXCHANGE_MAX_ANSWER;
+	ex->rp.output_var = ex->cfg_app != NULL ? ex->cfg_app->output_var :
+	    NULL;
+	url_origin(to->url, ex->origin, sizeof(ex->origin));
+	ex->rp.file_origin = ex->origin;
+	relay_init(&ex->relay, &ex->rp);
 
 	ex->refs = 2;	/* the downstream and the upstream call */
 	ex->ds_live = 1;
 	downstream_init(&ex->ds, req, srv->base, cfg, conn,
 	    &exchange_downstream_handlers, ex);
 
-	memset(&ur, 0, sizeof(ur));
-	ur.method = EVHTTP_REQ_POST;
-	ur.path = app->run_path;
-	ur.api_key = api_key;
-	ur.accept = "text/event-stream";
-	ur.request_id = ex->request_id;
-	ur.body = body.data;
-	ur.bodylen = body.len;
-	ex->call = upstream_call_start(srv->upstream, &ur,
-	    &exchange_upstream_handlers, ex);
-	buf_free(&body);
+	exchange_known(ex);
+	exchange_plan(ex);
 
 	if (ex->stream) {
 		tv = exchange_tv(cfg->keepalive_interval_ms);
@@ -686,13 +987,14 @@ static const struct upstream_handlers exchange_stop_handlers = {
 };
 
 /*
- * Ask Dify to stop a task, as the same user that started it (Dify ignores
- * a stop from another user).  Runs on its own; nothing waits for it.
+ * Ask Dify (up, the app's) to stop a task, as the same user that started
+ * it (Dify ignores a stop from another user).  Runs on its own; nothing
+ * waits for it.
  */
 void
-exchange_stop_task(struct server *srv, const struct dify_app *app,
-    const char *api_key, const char *user, const char *task_id,
-    const char *request_id)
+exchange_stop_task(struct server *srv, struct upstream *up,
+    const struct dify_app *app, const char *api_key, const char *user,
+    const char *task_id, const char *request_id)
 {
 	struct stop_call	*sc;
 	struct upstream_request	 ur;
@@ -723,7 +1025,6 @@ exchange_stop_task(struct server *srv, const struct dify_app *app,
 	ur.body = body.data;
 	ur.bodylen = body.len;
 	server_task_add(srv, &sc->task, exchange_stop_abort, sc);
-	sc->call = upstream_call_start(srv->upstream, &ur,
-	    &exchange_stop_handlers, sc);
+	sc->call = upstream_call_start(up, &ur, &exchange_stop_handlers, sc);
 	buf_free(&body);
 }

@@ -21,6 +21,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "apps.h"
 #include "buf.h"
 #include "config.h"
 #include "dotenv.h"
@@ -107,6 +108,28 @@ main_event_log(int severity, const char *msg)
 		log_warn("libevent: %s", msg);
 	else
 		log_debug("libevent: %s", msg);
+}
+
+/* Say which apps are served by model name (never their keys). */
+static void
+main_log_apps(const struct config *cfg)
+{
+	struct buf	names = BUF_INIT;
+	size_t		i;
+
+	if (cfg->apps == NULL || cfg->apps->n == 0)
+		return;
+	for (i = 0; i < cfg->apps->n && names.len < 400; i++) {
+		if (i > 0)
+			buf_add_str(&names, ", ");
+		buf_add_str(&names, cfg->apps->v[i].model);
+	}
+	if (i < cfg->apps->n)
+		buf_add_str(&names, ", ...");
+	log_info("%zu apps by model name: %s; %s", cfg->apps->n,
+	    buf_cstr(&names), cfg->passthrough ? "other models use the "
+	    "caller's key as a Dify key" : "other models get a 404");
+	buf_free(&names);
 }
 
 /* Load every source of settings; prints the errors and returns -1. */
@@ -234,6 +257,7 @@ main(int argc, char **argv)
 	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 	event_set_log_callback(main_event_log);
+	main_log_apps(&cfg);
 
 	workers = cfg.workers;
 	if (workers == 0 && (ncpu = sysconf(_SC_NPROCESSORS_ONLN)) > 0)

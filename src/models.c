@@ -1,11 +1,17 @@
 /*
- * models: GET /v1/models and /v1/models/{id}, named after the Dify app.
+ * models: GET /v1/models and /v1/models/{id}.
  *
- * In passthrough mode the caller's key selects the Dify app, so the model
- * list is that app: GET /info with the key gives its name, which is cached
- * for models_cache_ttl under a SHA-256 of the key (the key itself is not
- * kept).  The chat endpoint accepts any model name, so /v1/models/{id}
- * answers for any id once the key is known to be valid.
+ * With apps configured (apps.c), the list is those apps: each model name
+ * is an id, owned_by the app's Dify name once a call has learnt it (the
+ * server's app_cache), else "dify".  Nothing is asked of Dify, and no key
+ * is needed to list them.  An id that is not an app is a 404
+ * model_not_found, unless passthrough is on and the caller sent a key.
+ *
+ * In passthrough the caller's key selects the Dify app, so the model list
+ * is that app: GET /info with the key gives its name (and mode), kept in
+ * the app_cache for models_cache_ttl.  The chat endpoint accepts any
+ * model name, so /v1/models/{id} answers for any id once the key is
+ * known to be valid.
  *
  * A lookup that has to ask Dify holds two references, like an exchange:
  * the downstream until released and the upstream call until done or
@@ -16,16 +22,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-#include <openssl/sha.h>
-
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "app_cache.h"
+#include "apps.h"
 #include "buf.h"
 #include "config.h"
+#include "dify_app.h"
 #include "downstream.h"
 #include "log.h"
 #include "models.h"
@@ -33,18 +39,7 @@
 #include "upstream.h"
 #include "util.h"
 
-#define MODELS_CACHE_SIZE	128
 #define MODELS_MAX_BODY		(64 * 1024)
-
-struct models_entry {
-	unsigned char	 hash[SHA256_DIGEST_LENGTH];
-	char		*name;
-	uint64_t	 expires;	/* monotonic usec; 0: empty slot */
-};
-
-struct models {
-	struct models_entry	 cache[MODELS_CACHE_SIZE];
-};
 
 struct models_req {
 	struct server		*srv;
@@ -54,94 +49,72 @@ struct models_req {
 	int			 ds_live;
 	struct upstream_call	*call;
 	char			*model_id;	/* NULL: the list */
-	unsigned char		 hash[SHA256_DIGEST_LENGTH];
+	char			*api_key;
 	int			 status;
 	struct buf		 body;
 	struct event		*free_ev;
 };
 
-/* Create an empty cache. */
-struct models *
-models_new(void)
-{
-	return (xcalloc(1, sizeof(struct models)));
-}
-
-/* Free the cache. */
-void
-models_free(struct models *m)
-{
-	size_t	i;
-
-	if (m == NULL)
-		return;
-	for (i = 0; i < MODELS_CACHE_SIZE; i++)
-		free(m->cache[i].name);
-	free(m);
-}
-
-/* Find a fresh cache entry for a key hash. */
-static const char *
-models_lookup(struct models *m, const unsigned char *hash)
-{
-	uint64_t	now = util_now_usec();
-	size_t		i;
-
-	for (i = 0; i < MODELS_CACHE_SIZE; i++) {
-		if (m->cache[i].expires > now &&
-		    memcmp(m->cache[i].hash, hash, SHA256_DIGEST_LENGTH) == 0)
-			return (m->cache[i].name);
-	}
-	return (NULL);
-}
-
-/* Remember an app name, replacing the entry that expires first. */
-static void
-models_store(struct models *m, const unsigned char *hash, const char *name,
-    unsigned ttl_ms)
-{
-	struct models_entry	*e, *slot = &m->cache[0];
-	size_t			 i;
-
-	if (ttl_ms == 0)
-		return;
-	for (i = 0; i < MODELS_CACHE_SIZE; i++) {
-		e = &m->cache[i];
-		if (memcmp(e->hash, hash, SHA256_DIGEST_LENGTH) == 0) {
-			slot = e;
-			break;
-		}
-		if (e->expires < slot->expires)
-			slot = e;
-	}
-	free(slot->name);
-	memcpy(slot->hash, hash, SHA256_DIGEST_LENGTH);
-	slot->name = xstrdup(name);
-	slot->expires = util_now_usec() + (uint64_t)ttl_ms * 1000;
-}
-
 /* Append one model object. */
 static void
-models_object(struct buf *b, const char *id, int64_t created)
+models_object(struct buf *b, const char *id, int64_t created,
+    const char *owner)
 {
 	buf_add_str(b, "{\"id\":");
 	buf_add_json_cstring(b, id);
 	buf_add_str(b, ",\"object\":\"model\",\"created\":");
 	buf_add_int(b, created);
-	buf_add_str(b, ",\"owned_by\":\"dify\"}");
+	buf_add_str(b, ",\"owned_by\":");
+	buf_add_json_cstring(b, owner);
+	buf_add_char(b, '}');
 }
 
-/* Build the answer: the list, or the one model asked for. */
+/* A configured app as a model: owned by its Dify name where known. */
+static void
+models_app_object(struct server *srv, const struct app *a, struct buf *b)
+{
+	struct app_cache_entry	*e;
+
+	e = app_cache_get(srv->app_cache, a->key, util_now_usec());
+	models_object(b, a->model, srv->started, e != NULL && e->name != NULL ?
+	    e->name : "dify");
+}
+
+/* Send a whole JSON answer without an exchange. */
+static void
+models_send(struct evhttp_request *req, int status, const struct buf *b)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evbuffer_add(evhttp_request_get_output_buffer(req), b->data, b->len);
+	evhttp_send_reply(req, status, NULL, NULL);
+}
+
+/* The 404 for a model the proxy does not serve, as OpenAI words it. */
+void
+models_not_found(struct server *srv, struct evhttp_request *req,
+    const char *model, size_t len)
+{
+	struct api_error	e;
+
+	api_error_set(&e, 404, "invalid_request_error", "model_not_found",
+	    "model", "The model `%.*s` does not exist or you do not have "
+	    "access to it. GET /v1/models lists the models this proxy serves.",
+	    (int)(len > 200 ? 200 : len), model);
+	server_send_error(srv, req, NULL, &e);
+}
+
+/* Build the passthrough answer: the list, or the one model asked for. */
 static void
 models_answer(struct server *srv, const char *model_id, const char *name,
     struct buf *b)
 {
 	if (model_id != NULL) {
-		models_object(b, model_id, srv->started);
+		models_object(b, model_id, srv->started, "dify");
 		return;
 	}
 	buf_add_str(b, "{\"object\":\"list\",\"data\":[");
-	models_object(b, name, srv->started);
+	models_object(b, name, srv->started, "dify");
 	buf_add_str(b, "]}");
 }
 
@@ -155,6 +128,7 @@ models_req_free(int fd UNUSED, short what UNUSED, void *arg)
 	downstream_free(&mr->ds);
 	buf_free(&mr->body);
 	free(mr->model_id);
+	free(mr->api_key);
 	server_task_remove(mr->srv, &mr->task);
 	free(mr);
 }
@@ -219,8 +193,10 @@ models_up_done(void *arg, enum upstream_result result, const char *detail)
 	struct models_req	*mr = arg;
 	struct api_error	 e;
 	struct evkeyvalq	*h;
+	struct app_cache_entry	*ce;
 	struct buf		 b = BUF_INIT;
-	json_t			*root = NULL, *name;
+	enum dify_app_mode	 mode;
+	char			*name = NULL;
 
 	mr->call = NULL;
 	if (result != UPSTREAM_OK) {
@@ -230,25 +206,27 @@ models_up_done(void *arg, enum upstream_result result, const char *detail)
 		api_error_from_dify_body(&e, mr->status, mr->body.data ?
 		    mr->body.data : "", mr->body.len);
 		models_req_error(mr, &e);
-	} else if ((root = json_loadb(mr->body.data ? mr->body.data : "",
-	    mr->body.len, 0, NULL)) == NULL ||
-	    !json_is_string(name = json_object_get(root, "name")) ||
-	    json_string_length(name) == 0) {
+	} else if (dify_app_info_parse(mr->body.data ? mr->body.data : "",
+	    mr->body.len, &name, &mode) != 0 || name == NULL) {
 		api_error_upstream(&e, API_ERROR_UPSTREAM_PROTOCOL,
 		    "GET /info did not name the app");
 		models_req_error(mr, &e);
 	} else {
-		models_store(mr->srv->models, mr->hash,
-		    json_string_value(name), mr->srv->cfg->models_cache_ttl_ms);
+		if ((ce = app_cache_put(mr->srv->app_cache, mr->api_key,
+		    util_now_usec(), mr->srv->cfg->models_cache_ttl_ms)) !=
+		    NULL) {
+			app_cache_set_name(ce, name);
+			if (mode != DIFY_APP_UNKNOWN)
+				ce->mode = mode;
+		}
 		if ((h = downstream_headers(&mr->ds)) != NULL) {
 			evhttp_add_header(h, "Content-Type",
 			    "application/json");
-			models_answer(mr->srv, mr->model_id,
-			    json_string_value(name), &b);
+			models_answer(mr->srv, mr->model_id, name, &b);
 			downstream_reply(&mr->ds, 200, b.data, b.len);
 		}
 	}
-	json_decref(root);
+	free(name);
 	buf_free(&b);
 	models_req_unref(mr);
 }
@@ -302,8 +280,45 @@ static const struct downstream_handlers models_downstream_handlers = {
 };
 
 /*
- * Answer GET /v1/models (model_id NULL) or /v1/models/{model_id} for the
- * app behind api_key.
+ * Answer GET /v1/models (model_id NULL) or /v1/models/{model_id} with the
+ * configured apps.  Returns 0 if answered, -1 if the id is not an app
+ * and passthrough with api_key should answer.
+ */
+static int
+models_apps(struct server *srv, struct evhttp_request *req,
+    const char *model_id, const char *api_key)
+{
+	const struct config	*cfg = srv->cfg;
+	const struct app	*a;
+	struct buf		 b = BUF_INIT;
+	size_t			 i;
+
+	if (model_id == NULL) {
+		buf_add_str(&b, "{\"object\":\"list\",\"data\":[");
+		for (i = 0; i < cfg->apps->n; i++) {
+			if (i > 0)
+				buf_add_char(&b, ',');
+			models_app_object(srv, &cfg->apps->v[i], &b);
+		}
+		buf_add_str(&b, "]}");
+	} else if ((a = apps_find(cfg->apps, model_id,
+	    strlen(model_id))) != NULL)
+		models_app_object(srv, a, &b);
+	else if (cfg->passthrough && api_key != NULL)
+		return (-1);
+	else {
+		models_not_found(srv, req, model_id, strlen(model_id));
+		return (0);
+	}
+	models_send(req, 200, &b);
+	buf_free(&b);
+	return (0);
+}
+
+/*
+ * Answer GET /v1/models (model_id NULL) or /v1/models/{model_id}: the
+ * configured apps, or the app behind api_key (NULL if none was sent;
+ * the caller has answered 401 when one is needed).
  */
 void
 models_handle(struct server *srv, struct evhttp_request *req,
@@ -312,18 +327,16 @@ models_handle(struct server *srv, struct evhttp_request *req,
 {
 	struct models_req	*mr;
 	struct upstream_request	 ur;
-	unsigned char		 hash[SHA256_DIGEST_LENGTH];
-	const char		*name;
+	struct app_cache_entry	*ce;
 	struct buf		 b = BUF_INIT;
 
-	SHA256((const unsigned char *)api_key, strlen(api_key), hash);
-	if ((name = models_lookup(srv->models, hash)) != NULL) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Content-Type", "application/json");
-		models_answer(srv, model_id, name, &b);
-		evbuffer_add(evhttp_request_get_output_buffer(req), b.data,
-		    b.len);
-		evhttp_send_reply(req, 200, NULL, NULL);
+	if (srv->cfg->apps != NULL && srv->cfg->apps->n > 0 &&
+	    models_apps(srv, req, model_id, api_key) == 0)
+		return;
+	if ((ce = app_cache_get(srv->app_cache, api_key, util_now_usec())) !=
+	    NULL && ce->name != NULL) {
+		models_answer(srv, model_id, ce->name, &b);
+		models_send(req, 200, &b);
 		buf_free(&b);
 		return;
 	}
@@ -332,7 +345,7 @@ models_handle(struct server *srv, struct evhttp_request *req,
 	mr->srv = srv;
 	mr->refs = 2;
 	mr->ds_live = 1;
-	memcpy(mr->hash, hash, sizeof(hash));
+	mr->api_key = xstrdup(api_key);
 	if (model_id != NULL)
 		mr->model_id = xstrdup(model_id);
 	mr->free_ev = event_new(srv->base, -1, 0, models_req_free, mr);

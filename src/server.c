@@ -47,6 +47,8 @@
 #include <event2/listener.h>
 
 #include "api_error.h"
+#include "app_cache.h"
+#include "apps.h"
 #include "auth.h"
 #include "buf.h"
 #include "chat_request.h"
@@ -66,6 +68,8 @@
 #include "util.h"
 
 #define SERVER_ABORT_GRACE_MS	1000
+/* Dify keys whose app name, mode and form are remembered. */
+#define SERVER_APP_CACHE_SLOTS	256
 /* A worker quiet this long gives back the memory its last peak left. */
 #define SERVER_QUIET_MS		2000
 /* Connections refused at most per accept error, before the loop runs on. */
@@ -266,14 +270,18 @@ server_chat(struct server *srv, struct evhttp_request *req,
     struct client_conn *conn, const char *path, const char *request_id)
 {
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
+	const struct config	*cfg = srv->cfg;
 	struct chat_request	 cr;
+	struct exchange_target	 to;
 	struct api_error	 e;
 	char			 key[AUTH_MAX_KEY];
 	size_t			 len;
 	const char		*body;
-	int			 rc;
+	int			 rc, have_key;
 
-	if (server_api_key(req, key, sizeof(key)) != 0) {
+	have_key = server_api_key(req, key, sizeof(key)) == 0;
+	if (!have_key && cfg->apps == NULL) {
+		/* Only a Dify key can be used: no need to read the body. */
 		server_no_key(srv, req);
 		server_log_local(request_id, ROUTE_METHOD_POST, path, 401,
 		    "no_key");
@@ -293,7 +301,34 @@ server_chat(struct server *srv, struct evhttp_request *req,
 		    "bad_request");
 		return;
 	}
-	exchange_start(srv, req, conn, path, &cr, key, request_id, len);
+	memset(&to, 0, sizeof(to));
+	switch (apps_pick(cfg->apps, cfg->passthrough, cr.model, cr.modellen,
+	    have_key, &to.app)) {
+	case APPS_PICK_APP:
+		to.api_key = to.app->key;
+		to.upstream = srv->app_upstreams[to.app - cfg->apps->v];
+		to.url = to.app->dify_api_url != NULL ? &to.app->url :
+		    &cfg->upstream;
+		break;
+	case APPS_PICK_PASSTHROUGH:
+		to.api_key = key;
+		to.upstream = srv->upstream;
+		to.url = &cfg->upstream;
+		break;
+	case APPS_PICK_NO_KEY:
+		chat_request_free(&cr);
+		server_no_key(srv, req);
+		server_log_local(request_id, ROUTE_METHOD_POST, path, 401,
+		    "no_key");
+		return;
+	case APPS_PICK_UNKNOWN_MODEL:
+		models_not_found(srv, req, cr.model, cr.modellen);
+		chat_request_free(&cr);
+		server_log_local(request_id, ROUTE_METHOD_POST, path, 404,
+		    "model_not_found");
+		return;
+	}
+	exchange_start(srv, req, conn, path, &cr, &to, request_id, len);
 }
 
 /*
@@ -307,8 +342,11 @@ server_models(struct server *srv, struct evhttp_request *req,
 	struct buf		 id = BUF_INIT;
 	struct api_error	 e;
 	char			 key[AUTH_MAX_KEY];
+	int			 have_key;
 
-	if (server_api_key(req, key, sizeof(key)) != 0) {
+	/* Configured apps are listed without a key. */
+	have_key = server_api_key(req, key, sizeof(key)) == 0;
+	if (!have_key && srv->cfg->apps == NULL) {
 		server_no_key(srv, req);
 		return;
 	}
@@ -321,7 +359,7 @@ server_models(struct server *srv, struct evhttp_request *req,
 		return;
 	}
 	models_handle(srv, req, conn, model_id != NULL ? buf_cstr(&id) : NULL,
-	    key, request_id);
+	    have_key ? key : NULL, request_id);
 	buf_free(&id);
 }
 
@@ -530,6 +568,45 @@ server_listen(struct server *srv, int fd, char **cause)
 	return (0);
 }
 
+/*
+ * The Dify client of each configured app: the shared one, or the app's
+ * own for an app with its own dify_api_url.  Returns 0, or -1 with cause.
+ */
+static int
+server_app_upstreams(struct server *srv, char **cause)
+{
+	const struct apps	*apps = srv->cfg->apps;
+	size_t			 i;
+
+	if (apps == NULL)
+		return (0);
+	srv->app_upstreams = xcalloc(apps->n + 1, sizeof(*srv->app_upstreams));
+	for (i = 0; i < apps->n; i++) {
+		if (apps->v[i].dify_api_url == NULL)
+			srv->app_upstreams[i] = srv->upstream;
+		else if ((srv->app_upstreams[i] = upstream_new(srv->base,
+		    srv->cfg, &apps->v[i].url, cause)) == NULL)
+			return (-1);
+	}
+	return (0);
+}
+
+/* Free the apps' own Dify clients (the shared one is not theirs). */
+static void
+server_app_upstreams_free(struct server *srv)
+{
+	size_t	i;
+
+	if (srv->app_upstreams == NULL)
+		return;
+	for (i = 0; i < srv->cfg->apps->n; i++) {
+		if (srv->app_upstreams[i] != srv->upstream)
+			upstream_free(srv->app_upstreams[i]);
+	}
+	free(srv->app_upstreams);
+	srv->app_upstreams = NULL;
+}
+
 /* Create the server on base, accepting on fd (taken over). */
 struct server *
 server_new(struct event_base *base, const struct config *cfg, int fd,
@@ -563,11 +640,16 @@ server_new(struct event_base *base, const struct config *cfg, int fd,
 	tv = server_tv(cfg->client_idle_timeout_ms);
 	evhttp_set_timeout_tv(srv->http, &tv);
 
-	if ((srv->upstream = upstream_new(base, cfg, cause)) == NULL) {
+	if ((srv->upstream = upstream_new(base, cfg, &cfg->upstream,
+	    cause)) == NULL) {
 		close(fd);
 		goto fail;
 	}
-	srv->models = models_new();
+	srv->app_cache = app_cache_new(SERVER_APP_CACHE_SLOTS);
+	if (server_app_upstreams(srv, cause) != 0) {
+		close(fd);
+		goto fail;
+	}
 	tv = server_tv(SERVER_QUIET_MS);
 	srv->quiet_ev = event_new(base, -1, EV_PERSIST, server_quiet, srv);
 	evtimer_add(srv->quiet_ev, &tv);
@@ -684,8 +766,9 @@ server_free(struct server *srv)
 		}
 	}
 	client_conns_free(srv->conns);
+	server_app_upstreams_free(srv);
 	upstream_free(srv->upstream);
-	models_free(srv->models);
+	app_cache_free(srv->app_cache);
 	if (srv->drain_ev != NULL)
 		event_free(srv->drain_ev);
 	if (srv->accept_ev != NULL)

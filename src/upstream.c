@@ -173,6 +173,7 @@ TAILQ_HEAD(upstream_calls, upstream_call);
 struct upstream {
 	struct event_base		*base;
 	const struct config		*cfg;
+	const struct url		*url;		/* the Dify base URL */
 	struct evdns_base		*dns;
 	SSL_CTX				*ssl_ctx;
 	char				 host_header[300];
@@ -334,7 +335,7 @@ upstream_conn_new(struct upstream *up)
 	struct bufferevent	*bev = NULL;
 	SSL			*ssl;
 	X509_VERIFY_PARAM	*param;
-	const struct url	*u = &up->cfg->upstream;
+	const struct url	*u = up->url;
 
 	conn = xcalloc(1, sizeof(*conn));
 	conn->up = up;
@@ -413,17 +414,21 @@ upstream_conn_release(struct upstream_conn *conn, int reusable)
 	upstream_conn_kill(conn);
 }
 
-/* Set up the client for the configured Dify base URL. */
+/*
+ * Set up the client for a Dify base URL (the config's, or an app's own;
+ * it must outlive the client).
+ */
 struct upstream *
-upstream_new(struct event_base *base, const struct config *cfg, char **cause)
+upstream_new(struct event_base *base, const struct config *cfg,
+    const struct url *u, char **cause)
 {
 	struct upstream		*up;
-	const struct url	*u = &cfg->upstream;
 	int			 defport;
 
 	up = xcalloc(1, sizeof(*up));
 	up->base = base;
 	up->cfg = cfg;
+	up->url = u;
 	TAILQ_INIT(&up->idle);
 	TAILQ_INIT(&up->dying);
 	TAILQ_INIT(&up->calls);
@@ -544,7 +549,7 @@ upstream_dns_done(int result, struct evutil_addrinfo *res, void *arg)
 	if (res != NULL)
 		evutil_freeaddrinfo(res);
 
-	snprintf(detail, sizeof(detail), "%s: %s", up->cfg->upstream.host,
+	snprintf(detail, sizeof(detail), "%s: %s", up->url->host,
 	    result != 0 ? evutil_gai_strerror(result) : "no address");
 	while ((call = TAILQ_FIRST(&up->waiting)) != NULL) {
 		TAILQ_REMOVE(&up->waiting, call, wentry);
@@ -579,7 +584,7 @@ upstream_resolve(struct upstream *up)
 	hints.ai_protocol = IPPROTO_TCP;
 	up->resolving = 1;
 	/* The callback may run before this returns (cached or /etc/hosts). */
-	req = evdns_getaddrinfo(up->dns, up->cfg->upstream.host, NULL, &hints,
+	req = evdns_getaddrinfo(up->dns, up->url->host, NULL, &hints,
 	    upstream_dns_done, up);
 	if (up->resolving)
 		up->dnsreq = req;
@@ -670,7 +675,7 @@ upstream_call_plain_fd(struct upstream_call *call, struct bufferevent **bevp)
 {
 	struct bufferevent	*bev;
 
-	if (call->up->cfg->upstream.tls || call->conn == NULL ||
+	if (call->up->url->tls || call->conn == NULL ||
 	    (bev = evhttp_connection_get_bufferevent(call->conn->evcon)) ==
 	    NULL)
 		return (-1);
@@ -1054,7 +1059,7 @@ upstream_req_error(enum evhttp_request_error error, void *arg)
 	call->have_error = 1;
 	call->error = error;
 	bev = evhttp_connection_get_bufferevent(call->conn->evcon);
-	if (call->up->cfg->upstream.tls && bev != NULL) {
+	if (call->up->url->tls && bev != NULL) {
 		while ((e = bufferevent_get_openssl_error(bev)) != 0) {
 			if (call->ssl_error == 0)
 				call->ssl_error = e;
@@ -1110,7 +1115,7 @@ upstream_req_done(struct evhttp_request *req, void *arg)
 	} else if (req != NULL) {
 		result = UPSTREAM_UNREACHABLE;
 		snprintf(detail, sizeof(detail), "%s:%d",
-		    call->up->cfg->upstream.host, call->up->cfg->upstream.port);
+		    call->up->url->host, call->up->url->port);
 	} else if (call->have_error && call->error == EVREQ_HTTP_TIMEOUT) {
 		result = UPSTREAM_TIMEOUT;
 		snprintf(detail, sizeof(detail), call->state == CALL_RECEIVING ?
@@ -1239,7 +1244,7 @@ upstream_call_send(struct upstream_call *call)
 		evbuffer_add_buffer(evhttp_request_get_output_buffer(req),
 		    call->body);
 	}
-	snprintf(path, sizeof(path), "%s%s", up->cfg->upstream.path,
+	snprintf(path, sizeof(path), "%s%s", up->url->path,
 	    call->path);
 
 	call->state = CALL_SENT;

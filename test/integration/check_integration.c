@@ -24,6 +24,7 @@ main(void)
 	srunner_add_suite(sr, it_cli_suite());
 	srunner_add_suite(sr, it_workers_suite());
 	srunner_add_suite(sr, it_hardening_suite());
+	srunner_add_suite(sr, it_apps_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -114,8 +114,9 @@ START_TEST(error_table_before_the_stream)
 	    "server_error", NULL, NULL);
 	err_expect(err_proxy.port, "app-chat", "x mock:http=503,unavailable",
 	    stream, 502, "server_error", NULL, NULL);
-	err_expect(err_proxy.port, "app-workflow", "hello", stream, 400,
-	    "invalid_request_error", "not_chat_app", NULL);
+	/* A workflow app's key now runs the workflow (it_apps.c). */
+	err_expect(err_proxy.port, "app-chat", "x mock:http=400,not_chat_app",
+	    stream, 400, "invalid_request_error", "not_chat_app", NULL);
 }
 END_TEST
 

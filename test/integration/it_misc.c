@@ -161,9 +161,15 @@ START_TEST(models_lists_the_app_and_caches_it)
 	    "gpt-4o");
 	json_decref(j);
 	http_response_free(&r);
+	/*
+	 * One /info at most for all three: a chat request may have asked
+	 * already (the app's mode and name share one cache).
+	 */
 	stats = mock_get(misc_mock.port, "/mock/stats");
-	ck_assert_int_eq(json_integer_value(json_object_get(stats,
+	ck_assert_int_le(json_integer_value(json_object_get(stats,
 	    "info_calls")), calls + 1);
+	ck_assert_int_ge(json_integer_value(json_object_get(stats,
+	    "info_calls")), 1);
 	json_decref(stats);
 
 	ck_assert_int_eq(http_request(misc_proxy.port, "GET", "/v1/models",

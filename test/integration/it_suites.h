@@ -13,5 +13,6 @@ Suite	*it_misc_suite(void);
 Suite	*it_cli_suite(void);
 Suite	*it_workers_suite(void);
 Suite	*it_hardening_suite(void);
+Suite	*it_apps_suite(void);
 
 #endif
