@@ -9,7 +9,7 @@
 
 #include "dify_app.h"
 
-#define APP_CACHE_HASH_LEN	32	/* SHA-256 */
+#define APP_CACHE_HASH_LEN	16	/* SipHash-128 */
 #define APP_CACHE_MAX_VAR	256
 
 /* What is known about one app key; each part may be known or not. */

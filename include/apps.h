@@ -20,6 +20,7 @@ struct app {
 	char			*output_var;	/* workflow; NULL: by rule */
 	char			*inputs;	/* JSON object text or NULL */
 	char			*dify_api_url;	/* NULL: the global one */
+	int			 tools;		/* prompt tools: -1 global */
 	struct url		 url;		/* parsed dify_api_url */
 };
 

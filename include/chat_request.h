@@ -9,6 +9,7 @@
 
 #include "api_error.h"
 #include "buf.h"
+#include "dify_upload.h"
 
 #define CHAT_REQUEST_MAX_USER	255	/* Dify stores user in String(255) */
 
@@ -24,7 +25,10 @@ struct chat_request {
 	int		 first_turn;	/* one message, from the user */
 	struct buf	 files;		/* Dify file mappings, JSON array items */
 	size_t		 nfiles;
+	struct dify_upload_image *images;	/* inline ones, or NULL */
+	size_t		 nimages;
 	size_t		 body_len;	/* of the request: sizes the query */
+	struct buf	 tools_prompt;	/* prompt tools: their description */
 };
 
 int	 chat_request_parse(struct chat_request *, const char *, size_t,
@@ -36,5 +40,6 @@ void	 chat_request_dify_body(const struct chat_request *, const char *,
 void	 chat_request_dify_run_body(const struct chat_request *,
 	    const char *, const char *, int, struct buf *);
 int	 chat_request_fix_inputs(struct chat_request *, const char *);
+int	 chat_request_prompt_tools(struct chat_request *, struct buf *);
 
 #endif

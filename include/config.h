@@ -41,6 +41,8 @@ struct config {
 	unsigned	 workers;			/* 0: one per CPU */
 	struct apps	*apps;				/* NULL: none */
 	int		 passthrough;	/* Bearer is a Dify key; -1: auto */
+	int		 split_think;	/* <think> blocks to reasoning */
+	int		 prompt_tools;	/* OpenAI tools in prompt mode */
 };
 
 /* Errors collected while loading, each "where: what". */

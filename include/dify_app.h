@@ -40,6 +40,9 @@ struct dify_app_state {
 	int		 saw_message_end;
 	int		 saw_workflow_finished;
 	int		 agent_text;		/* agent_message text was seen */
+	char		 thought_id[80];	/* the agent thought shown */
+	int		 tool_shown;		/* its tool call went out */
+	int		 observation_shown;	/* its tool's result did */
 	const char	*output_var;		/* workflow: output to answer */
 };
 

@@ -59,7 +59,6 @@ enum dify_scan_kind {
 struct dify_scan_value {
 	enum dify_scan_kind	 kind;
 	struct dify_str		 str;
-	struct dify_str		 raw;		/* the value's JSON text */
 	int64_t			 integer;
 };
 
@@ -72,6 +71,7 @@ struct dify_fields {
 	struct dify_scan_value	 thought, observation, tool, tool_input;
 	struct dify_scan_value	 wf_status, wf_error, wf_total;
 	struct dify_scan_value	 wf_text, wf_outputs;
+	struct dify_str		 wf_outputs_json;	/* its JSON text */
 	struct dify_scan_value	 prompt, completion, total;
 	int			 have_meta_usage;	/* metadata.usage object */
 };
@@ -104,16 +104,6 @@ struct dify_event {
 	int			 status;	/* error; 0 if absent */
 	struct dify_str		 wf_status;	/* workflow_finished data */
 	struct dify_str		 wf_error;
-	struct dify_str		 wf_outputs;	/* JSON text of data.outputs */
-	struct dify_str		 id;		/* agent_thought, message_file */
-	int64_t			 position;	/* agent_thought; 0 if absent */
-	struct dify_str		 thought;	/* agent_thought */
-	struct dify_str		 observation;
-	struct dify_str		 tool;
-	struct dify_str		 tool_input;
-	struct dify_str		 file_type;	/* message_file: "image" */
-	struct dify_str		 url;
-	struct dify_str		 belongs_to;
 	struct dify_usage	 usage;		/* message_end or workflow */
 	struct buf		 scratch;	/* unescaped strings live here */
 	struct buf		 memo;		/* bytes before "answer" */
@@ -130,6 +120,22 @@ struct dify_event {
 	enum dify_event_type	 tmpl_type;
 	struct dify_span	 tmpl_name, tmpl_task_id;
 	struct dify_span	 tmpl_conversation_id, tmpl_message_id;
+	/*
+	 * Fields of the rarer events, last: a parse clears them only when
+	 * the event before set them (extras), so the text events that are
+	 * most of a stream do not pay for clearing them.
+	 */
+	int			 extras;
+	struct dify_str		 wf_outputs;	/* JSON text of data.outputs */
+	struct dify_str		 id;		/* agent_thought, message_file */
+	int64_t			 position;	/* agent_thought; 0 if absent */
+	struct dify_str		 thought;	/* agent_thought */
+	struct dify_str		 observation;
+	struct dify_str		 tool;
+	struct dify_str		 tool_input;
+	struct dify_str		 file_type;	/* message_file: "image" */
+	struct dify_str		 url;
+	struct dify_str		 belongs_to;
 };
 
 int	 dify_event_parse(struct dify_event *, const char *, size_t);

@@ -12,14 +12,12 @@ struct dify_app;
 struct evhttp_request;
 struct server;
 struct upstream;
-struct url;
 
 /* Where an exchange goes: the app, the key it is called with, its Dify. */
 struct exchange_target {
 	const struct app	*app;		/* configured, or NULL */
 	const char		*api_key;
 	struct upstream		*upstream;
-	const struct url	*url;		/* the upstream's base URL */
 };
 
 void	exchange_start(struct server *, struct evhttp_request *,

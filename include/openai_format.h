@@ -10,6 +10,7 @@
 #include "api_error.h"
 #include "buf.h"
 #include "dify_event.h"
+#include "tool_call.h"
 
 struct openai_format {
 	struct buf	 head;		/* {"id":..,"object":..,"created":..,"model":.. */
@@ -17,6 +18,7 @@ struct openai_format {
 	struct buf	 chunk_suffix;	/* ,"logprobs":null,"finish_reason":null}]...}\n\n */
 	struct buf	 content_prefix;	/* chunk_prefix {"content":" */
 	struct buf	 content_suffix;	/* "} chunk_suffix */
+	struct buf	 reasoning_prefix; /* chunk_prefix {"reasoning_content":" */
 	int		 include_usage;
 };
 
@@ -24,7 +26,11 @@ void	 openai_format_init(struct openai_format *, const char *, int64_t,
 	    const char *, size_t, int);
 void	 openai_format_free(struct openai_format *);
 void	 openai_format_role_chunk(const struct openai_format *, struct buf *);
+void	 openai_format_role_chunk_null(const struct openai_format *,
+	    struct buf *);
 void	 openai_format_content_chunk(const struct openai_format *,
+	    struct buf *, const char *, size_t);
+void	 openai_format_reasoning_chunk(const struct openai_format *,
 	    struct buf *, const char *, size_t);
 void	 openai_format_finish_chunk(const struct openai_format *, struct buf *,
 	    const char *);
@@ -34,6 +40,14 @@ void	 openai_format_done(struct buf *);
 void	 openai_format_error_frame(const struct api_error *, struct buf *);
 void	 openai_format_completion(const struct openai_format *, struct buf *,
 	    const char *, size_t, const char *, const struct dify_usage *);
+void	 openai_format_completion_reasoning(const struct openai_format *,
+	    struct buf *, const char *, size_t, const char *, size_t,
+	    const char *, const struct dify_usage *);
+void	 openai_format_tool_call_chunk(const struct openai_format *,
+	    struct buf *, size_t, const struct tool_call *);
+void	 openai_format_completion_calls(const struct openai_format *,
+	    struct buf *, const char *, size_t, const struct tool_calls *,
+	    const struct dify_usage *);
 void	 openai_format_usage(struct buf *, const struct dify_usage *);
 
 #endif

@@ -13,6 +13,8 @@
 #include "dify_event.h"
 #include "openai_format.h"
 #include "sse.h"
+#include "think.h"
+#include "tool_call.h"
 
 enum relay_state {
 	RELAY_AWAIT_RESPONSE,	/* Dify's status not known yet */
@@ -40,6 +42,9 @@ struct relay_params {
 	const struct dify_app *app;	/* NULL: the chat kind */
 	const char	*output_var;	/* workflow: the output to answer */
 	const char	*file_origin;	/* Dify's scheme://host[:port] */
+	int		 split_think;	/* <think> blocks to reasoning */
+	const char	*tool_names;	/* prompt tools: NUL-separated names */
+	size_t		 tool_names_len; /* 0: no prompt tools */
 	const char	*id;		/* chatcmpl-... */
 	int64_t		 created;
 	const char	*model;
@@ -81,6 +86,13 @@ struct relay {
 	uint64_t		 content_bytes;
 
 	struct buf		 answer;	/* non-stream answer so far */
+	struct buf		 reasoning;	/* non-stream reasoning so far */
+	int			 split_think;
+	struct think		 think;		/* splits <think> from content */
+	const char		*tool_names;	/* prompt tools offered */
+	size_t			 tool_names_len;
+	struct tool_gate	 gate;		/* is the answer a call? */
+	uint64_t		 reasoning_bytes;
 	struct buf		 body;		/* error or blocking body */
 	struct sse_parser	 sse;
 	struct dify_event	 ev;
@@ -89,6 +101,7 @@ struct relay {
 
 void		 relay_init(struct relay *, const struct relay_params *);
 void		 relay_free(struct relay *);
+void		 relay_set_app(struct relay *, const struct dify_app *);
 void		 relay_response(struct relay *, int, const char *,
 		    const char *);
 void		 relay_data(struct relay *, const char *, size_t);
@@ -100,6 +113,9 @@ const char	*relay_state_name(enum relay_state);
 
 /* For the app kinds (dify_app_*.c), from their event translation. */
 void		 relay_content(struct relay *, const char *, size_t);
+void		 relay_content_plain(struct relay *, const char *, size_t);
+void		 relay_reasoning(struct relay *, const char *, size_t);
+void		 relay_replace(struct relay *, const struct dify_str *);
 void		 relay_finish(struct relay *);
 void		 relay_finishing(struct relay *);
 void		 relay_fail_upstream(struct relay *, enum api_error_upstream,

@@ -44,7 +44,8 @@ struct upstream_request {
 	const char		*api_key;	/* Bearer token */
 	const char		*accept;
 	const char		*request_id;
-	const void		*body;		/* JSON; NULL for none */
+	const void		*body;		/* NULL for none */
+	const char		*content_type;	/* of body; NULL: JSON */
 	size_t			 bodylen;
 };
 
@@ -58,5 +59,6 @@ void		 upstream_call_cancel(struct upstream_call *);
 void		 upstream_call_pause(struct upstream_call *, int);
 int		 upstream_call_reads_whole(const struct upstream_call *);
 const char	*upstream_result_name(enum upstream_result);
+const char	*upstream_origin(const struct upstream *);
 
 #endif

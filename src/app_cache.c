@@ -4,8 +4,8 @@
  * GET /info gives an app's name and mode, GET /parameters its form; both
  * are asked once per key and kept for models_cache_ttl, so that neither
  * /v1/models nor a chat request pays a round trip to Dify each time.
- * Entries are found by a SHA-256 of the key: the key itself is never
- * kept.  The table is a fixed number of slots; a new key takes the slot
+ * Entries are found by a keyed hash of the key (SipHash-128 under a
+ * random per-process key, siphash.c): the key itself is never kept.  The table is a fixed number of slots; a new key takes the slot
  * that expires first, so memory stays flat whatever keys clients send.
  * Time is passed in (microseconds, monotonic), which keeps the module
  * pure and testable.
@@ -13,14 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "app_cache.h"
+#include "siphash.h"
 #include "util.h"
 
 struct app_cache {
 	struct app_cache_entry	*slots;
 	size_t			 n;
+	unsigned char		 key[SIPHASH_KEY_LEN];	/* random */
 };
 
 /* Create a cache of n slots. */
@@ -32,6 +32,7 @@ app_cache_new(size_t n)
 	c = xcalloc(1, sizeof(*c));
 	c->slots = xcalloc(n, sizeof(*c->slots));
 	c->n = n;
+	util_random_bytes(c->key, sizeof(c->key));
 	return (c);
 }
 
@@ -49,11 +50,11 @@ app_cache_free(struct app_cache *c)
 	free(c);
 }
 
-/* The hash a key is found by. */
+/* The hash a key is found by: keyed, so it tells nothing of the key. */
 static void
-app_cache_hash(const char *key, unsigned char *out)
+app_cache_hash(struct app_cache *c, const char *key, unsigned char *out)
 {
-	SHA256((const unsigned char *)key, strlen(key), out);
+	siphash128(c->key, key, strlen(key), out);
 }
 
 /* The fresh entry for key at time now, or NULL. */
@@ -63,7 +64,7 @@ app_cache_get(struct app_cache *c, const char *key, uint64_t now)
 	unsigned char	hash[APP_CACHE_HASH_LEN];
 	size_t		i;
 
-	app_cache_hash(key, hash);
+	app_cache_hash(c, key, hash);
 	for (i = 0; i < c->n; i++) {
 		if (c->slots[i].expires > now && memcmp(c->slots[i].hash, hash,
 		    APP_CACHE_HASH_LEN) == 0)
@@ -87,7 +88,7 @@ app_cache_put(struct app_cache *c, const char *key, uint64_t now,
 
 	if (ttl_ms == 0 || c->n == 0)
 		return (NULL);
-	app_cache_hash(key, hash);
+	app_cache_hash(c, key, hash);
 	for (i = 0; i < c->n; i++) {
 		e = &c->slots[i];
 		if (e->expires > now &&

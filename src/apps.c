@@ -13,8 +13,10 @@
  * advanced-chat, completion, workflow) overrides what GET /info says.
  * input names the text input of a completion or workflow app (else it is
  * read from the app's form), output the workflow output that answers,
- * inputs fixed values sent on every call (they win over a client's), and
- * dify_api_url a Dify of the app's own.  Unknown members and wrong types
+ * inputs fixed values sent on every call (they win over a client's),
+ * dify_api_url a Dify of the app's own, and tools (true or false) whether
+ * the request's OpenAI tools are offered to the app in prompt mode
+ * (tool_call.c; default: the config's prompt_tools).  Unknown members and wrong types
  * are errors, all reported at once, each naming the app.
  *
  * The table is built once at start and read-only after; a lookup is a
@@ -26,6 +28,7 @@
 
 #include <jansson.h>
 
+#include "json_text.h"
 #include "apps.h"
 #include "buf.h"
 #include "config.h"
@@ -36,7 +39,8 @@
 
 /* The members an app object may have. */
 static const char *apps_members[] = {
-	"model", "key", "mode", "input", "output", "inputs", "dify_api_url"
+	"model", "key", "mode", "input", "output", "inputs", "dify_api_url",
+	"tools"
 };
 
 /* True if s is a member name the app object may have. */
@@ -83,30 +87,6 @@ apps_string(json_t *obj, const char *name, int required, size_t max,
 	return (0);
 }
 
-/* json_dump_callback's writer: append to a buf. */
-static int
-apps_dump(const char *p, size_t n, void *arg)
-{
-	buf_add(arg, p, n);
-	return (0);
-}
-
-/*
- * A value's compact JSON text, on our heap (json_dumps would allocate it
- * with jansson's allocator, which is the mempool's, not free's).
- */
-static char *
-apps_json_text(json_t *v)
-{
-	struct buf	 b = BUF_INIT;
-	char		*s;
-
-	json_dump_callback(v, apps_dump, &b, JSON_COMPACT);
-	s = xstrndup(b.data != NULL ? b.data : "", b.len);
-	buf_free(&b);
-	return (s);
-}
-
 /* Read one app object into a; returns the number of errors added. */
 static int
 apps_parse_one(json_t *obj, struct app *a, const char *where, size_t i,
@@ -147,13 +127,22 @@ apps_parse_one(json_t *obj, struct app *a, const char *where, size_t i,
 		bad++;
 	}
 	free(mode);
+	a->tools = -1;
+	if ((v = json_object_get(obj, "tools")) != NULL) {
+		if (!json_is_boolean(v)) {
+			config_errors_add(errs, "%s: apps[%zu]: \"tools\" must "
+			    "be true or false", where, i);
+			bad++;
+		} else
+			a->tools = json_is_true(v);
+	}
 	if ((v = json_object_get(obj, "inputs")) != NULL) {
 		if (!json_is_object(v)) {
 			config_errors_add(errs, "%s: apps[%zu]: \"inputs\" must "
 			    "be an object", where, i);
 			bad++;
 		} else
-			a->inputs = apps_json_text(v);
+			a->inputs = json_text_dup(v, JSON_COMPACT);
 	}
 	return (bad);
 }

@@ -20,6 +20,9 @@
 #include <jansson.h>
 
 #include "chat_request.h"
+#include "dify_upload.h"
+#include "json_text.h"
+#include "tool_call.h"
 #include "json_reader.h"
 #include "util.h"
 
@@ -172,15 +175,15 @@ chat_request_check_content(json_t *content, size_t i, struct api_error *err,
 				    param);
 				return (-1);
 			}
-			if (!chat_request_is_remote(url)) {
+			if (!chat_request_is_remote(url) &&
+			    !dify_upload_is_data_url(url)) {
 				snprintf(param, sizeof(param),
 				    "messages[%zu].content[%zu].image_url", i,
 				    j);
 				api_error_set(err, 400, "invalid_request_error",
 				    "unsupported_value", param,
-				    "Only http and https image URLs are "
-				    "supported; inline (data:) images are not "
-				    "supported yet.");
+				    "Only http, https and data: image URLs are "
+				    "supported.");
 				return (-1);
 			}
 		} else {
@@ -233,21 +236,51 @@ chat_request_text(json_t *content, int images_inline, struct buf *out)
 	}
 }
 
-/* Add the http(s) images of a user message as Dify remote_url files. */
-static void
-chat_request_collect_files(struct chat_request *cr, json_t *content)
+/*
+ * Add the images of the user message msg (index i) as Dify files: http(s)
+ * ones as remote_url files, inline ones decoded and checked for upload
+ * (their local_file mappings are added once Dify gave their ids).
+ * Returns 0, or -1 with err for an image that cannot be sent.
+ */
+static int
+chat_request_collect_files(struct chat_request *cr, json_t *content,
+    size_t i, struct api_error *err)
 {
-	json_t		*part;
-	const char	*t, *url;
-	size_t		 j;
+	struct dify_upload_image	*img;
+	json_t				*part, *v;
+	const char			*t, *url;
+	size_t				 j;
 
 	if (!json_is_array(content))
-		return;
+		return (0);
 	json_array_foreach(content, j, part) {
 		t = json_string_value(json_object_get(part, "type"));
 		if (strcmp(t, "image_url") != 0)
 			continue;
 		url = chat_request_image_url(part);
+		if (dify_upload_is_data_url(url)) {
+			if (cr->nimages == DIFY_UPLOAD_MAX_IMAGES) {
+				api_error_set(err, 400, "invalid_request_error",
+				    "too_many_images", "messages",
+				    "At most %d inline images are taken in one "
+				    "message.", DIFY_UPLOAD_MAX_IMAGES);
+				return (-1);
+			}
+			/* Most requests have none: the table comes with the first. */
+			if (cr->images == NULL)
+				cr->images = xcalloc(DIFY_UPLOAD_MAX_IMAGES,
+				    sizeof(*cr->images));
+			img = &cr->images[cr->nimages++];
+			snprintf(img->param, sizeof(img->param),
+			    "messages[%zu].content[%zu].image_url", i, j);
+			v = json_object_get(part, "image_url");
+			if (json_is_object(v))
+				v = json_object_get(v, "url");
+			if (dify_upload_decode(url, json_string_length(v), img,
+			    err) != 0)
+				return (-1);
+			continue;
+		}
 		if (cr->nfiles++ > 0)
 			buf_add_char(&cr->files, ',');
 		buf_add_str(&cr->files, "{\"type\":\"image\","
@@ -255,6 +288,33 @@ chat_request_collect_files(struct chat_request *cr, json_t *content)
 		buf_add_json_cstring(&cr->files, url);
 		buf_add_char(&cr->files, '}');
 	}
+	return (0);
+}
+
+/* Append the files of the run: remote images, then uploaded ones. */
+static void
+chat_request_add_files(const struct chat_request *cr, struct buf *out)
+{
+	size_t	i, n = cr->nfiles;
+
+	for (i = 0; i < cr->nimages; i++)
+		n += cr->images[i].file_id[0] != '\0';
+	if (n == 0)
+		return;
+	buf_add_str(out, ",\"files\":[");
+	buf_add(out, cr->files.data, cr->files.len);
+	n = cr->nfiles;
+	for (i = 0; i < cr->nimages; i++) {
+		if (cr->images[i].file_id[0] == '\0')
+			continue;
+		if (n++ > 0)
+			buf_add_char(out, ',');
+		buf_add_str(out, "{\"type\":\"image\",\"transfer_method\":"
+		    "\"local_file\",\"upload_file_id\":");
+		buf_add_json_cstring(out, cr->images[i].file_id);
+		buf_add_char(out, '}');
+	}
+	buf_add_char(out, ']');
 }
 
 /* Read the OpenAI user: a string, an Open WebUI user object, or a number. */
@@ -439,8 +499,9 @@ chat_request_parse(struct chat_request *cr, const char *body, size_t len,
 	messages = json_object_get(root, "messages");
 	if (chat_request_messages(cr, messages, err) != 0)
 		goto fail;
-	chat_request_collect_files(cr, json_object_get(json_array_get(messages,
-	    cr->last_user), "content"));
+	if (chat_request_collect_files(cr, json_object_get(json_array_get(
+	    messages, cr->last_user), "content"), cr->last_user, err) != 0)
+		goto fail;
 	return (0);
 
 fail:
@@ -452,8 +513,14 @@ fail:
 void
 chat_request_free(struct chat_request *cr)
 {
+	size_t	i;
+
 	json_decref((json_t *)cr->root);
 	buf_free(&cr->files);
+	buf_free(&cr->tools_prompt);
+	for (i = 0; i < cr->nimages; i++)
+		dify_upload_image_free(&cr->images[i]);
+	free(cr->images);
 	memset(cr, 0, sizeof(*cr));
 }
 
@@ -503,7 +570,7 @@ chat_request_tool_calls(json_t *msg, struct buf *out)
 
 /* Append one transcript entry: "Role: text" and a blank line between. */
 static void
-chat_request_entry(json_t *msg, enum chat_role r, struct buf *out)
+chat_request_entry(json_t *msg, enum chat_role r, int tools, struct buf *out)
 {
 	json_t	*id;
 	size_t	 start;
@@ -523,7 +590,12 @@ chat_request_entry(json_t *msg, enum chat_role r, struct buf *out)
 	if (r == CHAT_ROLE_ASSISTANT) {
 		struct buf	calls = BUF_INIT;
 
-		chat_request_tool_calls(msg, &calls);
+		/* With prompt tools, calls are written as the app makes them. */
+		if (tools)
+			tool_call_render(json_object_get(msg, "tool_calls"),
+			    &calls);
+		else
+			chat_request_tool_calls(msg, &calls);
 		if (calls.len > 0) {
 			if (out->len > start)
 				buf_add_char(out, '\n');
@@ -544,32 +616,28 @@ chat_request_query(const struct chat_request *cr, int continuing,
 	json_t		*messages, *msg;
 	enum chat_role	 r;
 	size_t		 i;
-	int		 pass;
+	int		 pass, tools = cr->tools_prompt.len > 0;
 
 	messages = json_object_get((json_t *)cr->root, "messages");
-	if (cr->first_turn || continuing) {
+	if ((cr->first_turn || continuing) && !tools) {
 		msg = json_array_get(messages, cr->last_user);
 		chat_request_text(json_object_get(msg, "content"), 0, out);
 		return;
 	}
-	/* System prompts first, then the turns in their order. */
+	/* The tools first, then system prompts, then the turns in order. */
+	if (tools) {
+		buf_add_str(out, "System: ");
+		buf_add(out, cr->tools_prompt.data, cr->tools_prompt.len);
+	}
 	for (pass = 0; pass < 2; pass++) {
 		json_array_foreach(messages, i, msg) {
 			r = chat_request_role(json_string_value(
 			    json_object_get(msg, "role")));
 			if ((r == CHAT_ROLE_SYSTEM) != (pass == 0))
 				continue;
-			chat_request_entry(msg, r, out);
+			chat_request_entry(msg, r, tools, out);
 		}
 	}
-}
-
-/* json_dump_callback's writer: append to a buf. */
-static int
-chat_request_dump_to_buf(const char *p, size_t n, void *arg)
-{
-	buf_add(arg, p, n);
-	return (0);
 }
 
 /*
@@ -583,16 +651,12 @@ chat_request_dify_body(const struct chat_request *cr, const char *user,
     const char *conversation_id, int auto_generate_name, struct buf *out)
 {
 	json_t	*inputs;
-	size_t	 mark;
 
 	buf_add_str(out, "{\"inputs\":");
-	mark = out->len;
 	inputs = json_object_get((json_t *)cr->root, "inputs");
-	if (!json_is_object(inputs) || json_dump_callback(inputs,
-	    chat_request_dump_to_buf, out, JSON_COMPACT) != 0) {
-		out->len = mark;
+	if (!json_is_object(inputs) ||
+	    json_text_append(inputs, JSON_COMPACT, out) != 0)
 		buf_add_str(out, "{}");
-	}
 	buf_add_str(out, ",\"query\":\"");
 	{
 		struct buf	q = BUF_INIT;
@@ -616,11 +680,7 @@ chat_request_dify_body(const struct chat_request *cr, const char *user,
 		buf_add_str(out, ",\"conversation_id\":");
 		buf_add_json_cstring(out, conversation_id);
 	}
-	if (cr->nfiles > 0) {
-		buf_add_str(out, ",\"files\":[");
-		buf_add(out, cr->files.data, cr->files.len);
-		buf_add_char(out, ']');
-	}
+	chat_request_add_files(cr, out);
 	buf_add_char(out, '}');
 }
 
@@ -630,17 +690,13 @@ chat_request_inputs_without(const struct chat_request *cr, const char *skip,
     struct buf *out)
 {
 	json_t	*inputs, *copy;
-	size_t	 mark = out->len;
 
 	inputs = json_object_get((json_t *)cr->root, "inputs");
 	copy = json_is_object(inputs) ? json_copy(inputs) : json_object();
 	if (skip != NULL)
 		json_object_del(copy, skip);
-	if (copy == NULL || json_dump_callback(copy, chat_request_dump_to_buf,
-	    out, JSON_COMPACT) != 0) {
-		out->len = mark;
+	if (json_text_append(copy, JSON_COMPACT, out) != 0)
 		buf_add_str(out, "{}");
-	}
 	json_decref(copy);
 }
 
@@ -677,11 +733,7 @@ chat_request_dify_run_body(const struct chat_request *cr, const char *user,
 	buf_free(&q);
 	buf_add_str(out, ",\"response_mode\":\"streaming\",\"user\":");
 	buf_add_json_cstring(out, user);
-	if (cr->nfiles > 0) {
-		buf_add_str(out, ",\"files\":[");
-		buf_add(out, cr->files.data, cr->files.len);
-		buf_add_char(out, ']');
-	}
+	chat_request_add_files(cr, out);
 	buf_add_char(out, '}');
 }
 
@@ -708,4 +760,20 @@ chat_request_fix_inputs(struct chat_request *cr, const char *json)
 	json_object_update(inputs, fixed);
 	json_decref(fixed);
 	return (0);
+}
+
+/*
+ * Offer the request's tools to the app in prompt mode (tool_call.c):
+ * the query then starts with their description, and the names the
+ * answer may call go to names (NUL-separated).  Returns how many tools
+ * are offered; 0 when the request has none or tool_choice is "none".
+ */
+int
+chat_request_prompt_tools(struct chat_request *cr, struct buf *names)
+{
+	json_t	*root = cr->root;
+
+	buf_reset(&cr->tools_prompt);
+	return (tool_call_preamble(json_object_get(root, "tools"),
+	    json_object_get(root, "tool_choice"), &cr->tools_prompt, names));
 }

@@ -101,6 +101,8 @@ static const struct config_key config_keys[] = {
 	{ "workers", CONFIG_COUNT, OFF(workers), 0, 1024, NULL },
 	{ "apps", CONFIG_APPS, OFF(apps), 0, 0, NULL },
 	{ "passthrough", CONFIG_BOOL, OFF(passthrough), 0, 0, NULL },
+	{ "split_think", CONFIG_BOOL, OFF(split_think), 0, 0, NULL },
+	{ "prompt_tools", CONFIG_BOOL, OFF(prompt_tools), 0, 0, NULL },
 };
 
 #define config_error	config_errors_add
@@ -175,6 +177,7 @@ config_defaults(struct config *c)
 	c->workers = 0;		/* one per CPU */
 	c->apps = NULL;
 	c->passthrough = -1;	/* on unless apps are configured */
+	c->split_think = 1;
 }
 
 /* Release everything c owns. */

@@ -295,7 +295,7 @@ dify_app_file_link(struct relay *r, const struct dify_event *ev)
 	buf_add_str(&link, image ? "![image](" : "[file](");
 	if (dify_app_link_url(r->file_origin, &ev->url, &link) == 0) {
 		buf_add_str(&link, ")\n\n");
-		relay_content(r, link.data, link.len);
+		relay_content_plain(r, link.data, link.len);
 	}
 	buf_free(&link);
 }

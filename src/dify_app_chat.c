@@ -14,7 +14,10 @@
  *   - message_replace (output moderation) replaces a non-streaming answer
  *     and follows a streamed one, ending with content_filter;
  *   - a message_file the assistant made is a Markdown link in the answer
- *     (dify_app_file_link).
+ *     (dify_app_file_link);
+ *   - an agent's tool use (agent_thought: the thought, the tool and its
+ *     input, then its observation) is reasoning, written for a person to
+ *     read, never content.
  */
 #include <string.h>
 
@@ -43,6 +46,72 @@ dify_app_chat_end_event(struct relay *r)
 		relay_finishing(r);
 }
 
+/* Longest tool input or observation shown in the reasoning. */
+#define DIFY_APP_CHAT_MAX_SHOWN	4096
+
+/* Append a field for a person to read, cut (on a UTF-8 boundary) if long. */
+static void
+dify_app_chat_field(struct buf *b, const char *label,
+    const struct dify_str *v)
+{
+	size_t	len = v->len;
+
+	if (len > DIFY_APP_CHAT_MAX_SHOWN) {
+		len = DIFY_APP_CHAT_MAX_SHOWN;
+		while (len > 0 && ((unsigned char)v->s[len] & 0xc0) == 0x80)
+			len--;
+	}
+	buf_add_str(b, label);
+	buf_add(b, v->s, len);
+	if (len < v->len)
+		buf_add_str(b, " [...]");
+	buf_add_char(b, '\n');
+}
+
+/*
+ * An agent_thought.  Dify sends each thought several times under one id
+ * as it grows (empty, then with the tool call, then with the tool's
+ * result; dify-api.md §3.4): each part goes out as reasoning once, when
+ * it first appears.  A thought without a tool is the answer about to be
+ * streamed as agent_message text, so it is not repeated.
+ */
+static void
+dify_app_chat_thought(struct relay *r, const struct dify_event *ev)
+{
+	struct dify_app_state	*st = &r->app_state;
+	struct buf		 b = BUF_INIT;
+
+	if (ev->id.s != NULL && !(ev->id.len < sizeof(st->thought_id) &&
+	    strlen(st->thought_id) == ev->id.len &&
+	    memcmp(st->thought_id, ev->id.s, ev->id.len) == 0)) {
+		/* A new thought (ids too long to keep compare unequal). */
+		st->thought_id[0] = '\0';
+		if (ev->id.len < sizeof(st->thought_id)) {
+			memcpy(st->thought_id, ev->id.s, ev->id.len);
+			st->thought_id[ev->id.len] = '\0';
+		}
+		st->tool_shown = st->observation_shown = 0;
+	}
+	if (!st->tool_shown && ev->tool.s != NULL && ev->tool.len > 0) {
+		if (ev->thought.s != NULL && ev->thought.len > 0)
+			dify_app_chat_field(&b, "Thought: ", &ev->thought);
+		dify_app_chat_field(&b, "Tool: ", &ev->tool);
+		if (ev->tool_input.s != NULL && ev->tool_input.len > 0)
+			dify_app_chat_field(&b, "Input: ", &ev->tool_input);
+		buf_add_char(&b, '\n');
+		st->tool_shown = 1;
+	}
+	if (st->tool_shown && !st->observation_shown &&
+	    ev->observation.s != NULL && ev->observation.len > 0) {
+		dify_app_chat_field(&b, "Observation: ", &ev->observation);
+		buf_add_char(&b, '\n');
+		st->observation_shown = 1;
+	}
+	if (b.len > 0)
+		relay_reasoning(r, b.data, b.len);
+	buf_free(&b);
+}
+
 /* Translate one event of a chat-family stream (and a completion's). */
 void
 dify_app_chat_event(struct relay *r, const struct dify_event *ev)
@@ -63,11 +132,11 @@ dify_app_chat_event(struct relay *r, const struct dify_event *ev)
 		 * and then one closing message repeating the whole answer:
 		 * after agent text, message events are not new text.
 		 */
-		if (ev->type == DIFY_EVENT_MESSAGE && st->agent_text)
+		if ((ev->type == DIFY_EVENT_MESSAGE && st->agent_text) ||
+		    r->frozen)
 			break;
-		if (r->frozen)
-			break;
-		if (dify_event_is_text(ev))
+		/* Text (message_file too, when it carries an answer). */
+		if (ev->answer.s != NULL)
 			relay_content(r, ev->answer.s, ev->answer.len);
 		else if (ev->type == DIFY_EVENT_MESSAGE_FILE)
 			dify_app_file_link(r, ev);
@@ -79,12 +148,7 @@ dify_app_chat_event(struct relay *r, const struct dify_event *ev)
 		 * text, so the replacement follows it and the stream ends
 		 * with content_filter.
 		 */
-		if (!r->stream)
-			buf_reset(&r->answer);
-		if (ev->answer.s != NULL)
-			relay_content(r, ev->answer.s, ev->answer.len);
-		r->finish_reason = "content_filter";
-		r->frozen = 1;
+		relay_replace(r, &ev->answer);
 		break;
 	case DIFY_EVENT_MESSAGE_END:
 		st->saw_message_end = 1;
@@ -101,8 +165,11 @@ dify_app_chat_event(struct relay *r, const struct dify_event *ev)
 			r->usage = ev->usage;
 		dify_app_chat_end_event(r);
 		break;
+	case DIFY_EVENT_AGENT_THOUGHT:
+		dify_app_chat_thought(r, ev);
+		break;
 	default:
-		/* Agent thoughts, nodes, TTS and unknown events: not text. */
+		/* Nodes, TTS and unknown events: not text. */
 		break;
 	}
 }

@@ -4,8 +4,9 @@
  * The conversation goes into the workflow's text input (its first
  * paragraph input, or the one the apps config names).  The answer:
  *   - streams as text_chunk events as the workflow produces it;
- *   - if nothing streamed (a workflow whose End node is not fed by a
- *     streaming node), or the apps config names an output, the answer is
+ *   - if nothing streamed, neither content nor reasoning (a workflow
+ *     whose End node is not fed by a streaming node), or the apps config
+ *     names an output, the answer is
  *     that output of workflow_finished, chosen by
  *     dify_app_workflow_output: the named one, else text, answer,
  *     output or result, else the single string output, else all the
@@ -20,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "json_text.h"
 #include "chat_request.h"
 #include "dify_app.h"
 #include "dify_event.h"
@@ -31,14 +33,6 @@ static const char *dify_app_workflow_answer_names[] = {
 	"text", "answer", "output", "result"
 };
 
-/* json_dump_callback's writer: append to a buf. */
-static int
-dify_app_workflow_dump(const char *p, size_t n, void *arg)
-{
-	buf_add(arg, p, n);
-	return (0);
-}
-
 /* Append a value: a string's text, anything else as JSON text. */
 static void
 dify_app_workflow_value(json_t *v, struct buf *out)
@@ -46,8 +40,7 @@ dify_app_workflow_value(json_t *v, struct buf *out)
 	if (json_is_string(v))
 		buf_add(out, json_string_value(v), json_string_length(v));
 	else
-		json_dump_callback(v, dify_app_workflow_dump, out,
-		    JSON_INDENT(2) | JSON_ENCODE_ANY);
+		json_text_append(v, JSON_INDENT(2) | JSON_ENCODE_ANY, out);
 }
 
 /*
@@ -115,8 +108,12 @@ dify_app_workflow_done(struct relay *r, const struct dify_event *ev)
 	const char	*name = r->app_state.output_var;
 	struct buf	 answer = BUF_INIT;
 
-	/* After output moderation, the replacement is the whole answer. */
-	if (!r->frozen && (name != NULL || r->content_events == 0)) {
+	/*
+	 * After output moderation, the replacement is the whole answer; a
+	 * stream that was all reasoning (a think block) streamed too.
+	 */
+	if (!r->frozen && (name != NULL || (r->content_events == 0 &&
+	    r->reasoning_bytes == 0))) {
 		dify_app_workflow_output(ev->wf_outputs.s, ev->wf_outputs.len,
 		    name, &answer);
 		if (answer.len > 0)
@@ -140,12 +137,7 @@ dify_app_workflow_event(struct relay *r, const struct dify_event *ev)
 			relay_content(r, ev->answer.s, ev->answer.len);
 		break;
 	case DIFY_EVENT_TEXT_REPLACE:
-		if (!r->stream)
-			buf_reset(&r->answer);
-		if (ev->answer.s != NULL)
-			relay_content(r, ev->answer.s, ev->answer.len);
-		r->finish_reason = "content_filter";
-		r->frozen = 1;
+		relay_replace(r, &ev->answer);
 		break;
 	case DIFY_EVENT_WORKFLOW_FINISHED:
 		if (!dify_app_workflow_failed(r, ev))
@@ -167,7 +159,7 @@ dify_app_workflow_blocking(struct relay *r, const char *json, size_t len)
 {
 	struct dify_event	 ev;
 	json_t			*root, *data, *v;
-	char			*outputs = NULL;
+	struct buf		 outputs = BUF_INIT;
 
 	memset(&ev, 0, sizeof(ev));
 	if ((root = json_loadb(json, len, JSON_ALLOW_NUL, NULL)) == NULL ||
@@ -196,14 +188,15 @@ dify_app_workflow_blocking(struct relay *r, const char *json, size_t len)
 		ev.usage.total_tokens = (uint64_t)json_integer_value(v);
 	}
 	if ((v = json_object_get(data, "outputs")) != NULL &&
-	    (outputs = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) != NULL) {
-		ev.wf_outputs.s = outputs;
-		ev.wf_outputs.len = strlen(outputs);
+	    json_text_append(v, JSON_COMPACT | JSON_ENCODE_ANY,
+	    &outputs) == 0) {
+		ev.wf_outputs.s = buf_cstr(&outputs);
+		ev.wf_outputs.len = outputs.len;
 	}
 	relay_keep_ids(r, &ev);
 	if (!dify_app_workflow_failed(r, &ev))
 		dify_app_workflow_done(r, &ev);
-	free(outputs);
+	buf_free(&outputs);
 	json_decref(root);
 }
 

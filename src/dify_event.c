@@ -357,6 +357,8 @@ dify_scan_reset(struct dify_fields *f, enum dify_scan_where where)
 	case WHERE_DATA:
 		f->wf_status = f->wf_error = f->wf_total = none;
 		f->wf_text = f->wf_outputs = none;
+		f->wf_outputs_json.s = NULL;
+		f->wf_outputs_json.len = 0;
 		break;
 	default:
 		break;
@@ -448,9 +450,12 @@ dify_scan_members(struct dify_scan *s, struct dify_fields *f,
 				return (-1);
 			if ((field = dify_scan_field(f, where, &key.str)) !=
 			    NULL) {
-				v.raw.s = value;
-				v.raw.len = (size_t)(s->p - value);
 				*field = v;
+				if (field == &f->wf_outputs) {
+					f->wf_outputs_json.s = value;
+					f->wf_outputs_json.len =
+					    (size_t)(s->p - value);
+				}
 				s->sets++;
 			}
 			if (answer && v.kind == SCAN_STRING &&
@@ -480,8 +485,6 @@ dify_event_rebase(struct dify_scan_value *v, const char *from, const char *to)
 {
 	if (v->kind == SCAN_STRING && v->str.s != NULL)
 		v->str.s = to + (v->str.s - from);
-	if (v->raw.s != NULL)
-		v->raw.s = to + (v->raw.s - from);
 }
 
 /* Rebase every string field of f. */
@@ -520,6 +523,8 @@ dify_event_rebase_all(struct dify_fields *f, const char *from, const char *to)
 	for (i = 0; i < nitems(offs); i++)
 		dify_event_rebase((struct dify_scan_value *)(void *)
 		    ((char *)f + offs[i]), from, to);
+	if (f->wf_outputs_json.s != NULL)
+		f->wf_outputs_json.s = to + (f->wf_outputs_json.s - from);
 }
 
 /*
@@ -694,6 +699,9 @@ dify_event_reset(struct dify_event *ev)
 {
 	/* The parse results come first in the struct, the buffers after. */
 	memset(ev, 0, offsetof(struct dify_event, scratch));
+	if (ev->extras)
+		memset(&ev->extras, 0, sizeof(*ev) -
+		    offsetof(struct dify_event, extras));
 	buf_reset(&ev->scratch);
 }
 
@@ -770,6 +778,7 @@ dify_event_parse(struct dify_event *ev, const char *json, size_t len)
 	case DIFY_EVENT_MESSAGE_REPLACE:
 		ev->answer = dify_event_str(&f.answer);
 		if (ev->type == DIFY_EVENT_MESSAGE_FILE) {
+			ev->extras = 1;
 			ev->id = dify_event_str(&f.id);
 			ev->file_type = dify_event_str(&f.type);
 			ev->url = dify_event_str(&f.url);
@@ -794,7 +803,8 @@ dify_event_parse(struct dify_event *ev, const char *json, size_t len)
 	case DIFY_EVENT_WORKFLOW_PAUSED:
 		ev->wf_status = dify_event_str(&f.wf_status);
 		ev->wf_error = dify_event_str(&f.wf_error);
-		ev->wf_outputs = f.wf_outputs.raw;
+		ev->extras = 1;
+		ev->wf_outputs = f.wf_outputs_json;
 		if (dify_event_count(&f.wf_total, &ev->usage.total_tokens) == 0)
 			ev->usage.present = 1;
 		break;
@@ -803,6 +813,7 @@ dify_event_parse(struct dify_event *ev, const char *json, size_t len)
 		ev->answer = dify_event_str(&f.wf_text);
 		break;
 	case DIFY_EVENT_AGENT_THOUGHT:
+		ev->extras = 1;
 		ev->id = dify_event_str(&f.id);
 		if (f.position.kind == SCAN_INTEGER)
 			ev->position = f.position.integer;

@@ -23,8 +23,17 @@
  * Dify refuses the run as the wrong kind before anything reached the
  * client, tries the next kind (dify_app_next_guess) in the same request.
  *
+ * Inline (data:) images of the last user message were decoded and
+ * checked when the request was read (dify_upload.c); before anything
+ * else the exchange uploads them one at a time (POST /files/upload, as
+ * the same user, through the app's Dify) and the run refers to them by
+ * the ids Dify gave.  A client that leaves cancels the upload in flight.
+ *
  * States (exchange_set_state is the only place that changes them):
  *
+ *   UPLOADING --every inline image has Dify's file id--> DETECTING or
+ *       UPSTREAM
+ *   UPLOADING --Dify refused an image--> (client gets the error)
  *   DETECTING --mode and input known--> UPSTREAM
  *   DETECTING --/info or /parameters failed--> (client gets the error)
  *   UPSTREAM --Dify's status arrived--> RELAYING
@@ -55,13 +64,13 @@
 #include "chat_request.h"
 #include "config.h"
 #include "dify_app.h"
+#include "dify_upload.h"
 #include "downstream.h"
 #include "exchange.h"
 #include "log.h"
 #include "relay.h"
 #include "server.h"
 #include "upstream.h"
-#include "url.h"
 #include "util.h"
 
 /* Unsent bytes for one client above which Dify is no longer read. */
@@ -76,6 +85,7 @@
 #define EXCHANGE_GRACE_MS	5000
 
 enum exchange_state {
+	EXCHANGE_UPLOADING,
 	EXCHANGE_DETECTING,
 	EXCHANGE_UPSTREAM,
 	EXCHANGE_RELAYING,
@@ -85,6 +95,7 @@ enum exchange_state {
 };
 
 static const char *exchange_state_names[] = {
+	[EXCHANGE_UPLOADING] = "uploading",
 	[EXCHANGE_DETECTING] = "detecting",
 	[EXCHANGE_UPSTREAM] = "upstream",
 	[EXCHANGE_RELAYING] = "relaying",
@@ -97,7 +108,8 @@ static const char *exchange_state_names[] = {
 enum exchange_probe {
 	EXCHANGE_PROBE_NONE,
 	EXCHANGE_PROBE_INFO,		/* GET /info: name and mode */
-	EXCHANGE_PROBE_PARAMETERS	/* GET /parameters: the text input */
+	EXCHANGE_PROBE_PARAMETERS,	/* GET /parameters: the text input */
+	EXCHANGE_PROBE_UPLOAD		/* POST /files/upload: an image */
 };
 
 /* Largest /info or /parameters body read. */
@@ -116,10 +128,11 @@ struct exchange {
 	int			 have_cr;
 	struct relay_params	 rp;
 	char			*model;		/* as the client named it */
-	char			 origin[320];	/* Dify's, for file links */
+	struct buf		 tool_names;	/* prompt tools offered */
 	enum exchange_probe	 probe;
 	int			 probe_status;
 	struct buf		 probe_body;
+	size_t			 uploaded;	/* images with their file id */
 	struct server_task	 task;
 	int			 refs;
 	enum exchange_state	 state;
@@ -219,6 +232,7 @@ exchange_free(int fd UNUSED, short what UNUSED, void *arg)
 	if (ex->have_cr)
 		chat_request_free(&ex->cr);
 	buf_free(&ex->probe_body);
+	buf_free(&ex->tool_names);
 	free(ex->model);
 	free(ex->api_key);
 	free(ex->user);
@@ -500,8 +514,9 @@ exchange_ds_gone(void *arg)
 	evtimer_del(ex->keepalive_ev);
 	if (ex->call == NULL)
 		return;
-	if (ex->state == EXCHANGE_DETECTING) {
-		/* Only a question about the app was out: nothing runs. */
+	if (ex->state == EXCHANGE_DETECTING ||
+	    ex->state == EXCHANGE_UPLOADING) {
+		/* Only a question or an upload was out: nothing runs. */
 		exchange_cancel_upstream(ex);
 		return;
 	}
@@ -637,10 +652,13 @@ exchange_run(struct exchange *ex)
 	exchange_set_state(ex, EXCHANGE_UPSTREAM);
 	ex->probe = EXCHANGE_PROBE_NONE;
 	ex->app = dify_app_for_mode(ex->mode);
-	/* A retry after a wrong guess starts from a fresh relay. */
-	relay_free(&ex->relay);
 	ex->rp.app = ex->app;
-	relay_init(&ex->relay, &ex->rp);
+	if (ex->relay.upstream_status != 0) {
+		/* A retry after a wrong guess starts from a fresh relay. */
+		relay_free(&ex->relay);
+		relay_init(&ex->relay, &ex->rp);
+	} else
+		relay_set_app(&ex->relay, ex->app);
 
 	memset(&call, 0, sizeof(call));
 	call.cr = &ex->cr;
@@ -732,6 +750,42 @@ exchange_learn_form(struct exchange *ex, const char *body, size_t len)
 }
 
 /*
+ * Learn from POST /files/upload's answer: the image's id (201 on Dify,
+ * 200 accepted too).  Returns 0, or -1 with the relay failed: Dify's
+ * refusal, named after the content part, or an answer without an id.
+ */
+static int
+exchange_learn_upload(struct exchange *ex, const char *body, size_t len)
+{
+	struct dify_upload_image	*img = &ex->cr.images[ex->uploaded];
+	struct api_error		 e;
+
+	if ((ex->probe_status == 201 || ex->probe_status == 200) &&
+	    dify_upload_file_id(body, len, img->file_id,
+	    sizeof(img->file_id)) == 0) {
+		/* Its bytes are Dify's now. */
+		dify_upload_image_free(img);
+		ex->uploaded++;
+		return (0);
+	}
+	if (ex->probe_status == 201 || ex->probe_status == 200)
+		api_error_upstream(&e, API_ERROR_UPSTREAM_PROTOCOL,
+		    "the image upload's answer had no file id");
+	else {
+		api_error_from_dify_body(&e, ex->probe_status, body, len);
+		/* The image is to blame, unless the key or a limit is. */
+		if (ex->probe_status != 401 && ex->probe_status != 403 &&
+		    ex->probe_status != 404 && ex->probe_status != 429)
+			snprintf(e.param, sizeof(e.param), "%s", img->param);
+		if (e.status == 413 || e.status == 415)
+			e.status = 400;	/* the caller can fix the image */
+	}
+	img->file_id[0] = '\0';
+	relay_fail(&ex->relay, &e);
+	return (-1);
+}
+
+/*
  * GET /info or /parameters ended.  A transport failure or an error status
  * ends the exchange with that error, as the run call's would; otherwise
  * the exchange goes on to what it needs next, keeping the call's
@@ -761,6 +815,12 @@ exchange_probe_done(void *arg, enum upstream_result result,
 		log_warn("exchange %s: upstream %s: %s", ex->request_id,
 		    upstream_result_name(result), detail);
 		relay_end(&ex->relay, ends[result], detail);
+	} else if (ex->probe == EXCHANGE_PROBE_UPLOAD) {
+		if (exchange_learn_upload(ex, body, len) == 0) {
+			buf_free(&ex->probe_body);
+			exchange_plan(ex);
+			return;
+		}
 	} else if (ex->probe_status == 200) {
 		if (ex->probe == EXCHANGE_PROBE_INFO)
 			exchange_learn_info(ex, body, len);
@@ -793,13 +853,19 @@ static const struct upstream_handlers exchange_probe_handlers = {
 	exchange_probe_done,
 };
 
-/* Ask Dify about the app: GET path (/info or /parameters). */
+/*
+ * Ask Dify about the app (GET /info or /parameters), or upload the next
+ * inline image (POST /files/upload).
+ */
 static void
 exchange_probe(struct exchange *ex, enum exchange_probe what)
 {
-	struct upstream_request	ur;
+	struct upstream_request	 ur;
+	struct buf		 body = BUF_INIT;
+	char			 boundary[48], ctype[96];
 
-	exchange_set_state(ex, EXCHANGE_DETECTING);
+	exchange_set_state(ex, what == EXCHANGE_PROBE_UPLOAD ?
+	    EXCHANGE_UPLOADING : EXCHANGE_DETECTING);
 	ex->probe = what;
 	ex->probe_status = 0;
 	buf_reset(&ex->probe_body);
@@ -809,18 +875,37 @@ exchange_probe(struct exchange *ex, enum exchange_probe what)
 	ur.api_key = ex->api_key;
 	ur.accept = "application/json";
 	ur.request_id = ex->request_id;
+	if (what == EXCHANGE_PROBE_UPLOAD) {
+		/* 24 random letters cannot be guessed by the image's bytes. */
+		memcpy(boundary, "----odp", 7);
+		util_random_alnum(boundary + 7, 24);
+		boundary[31] = '\0';
+		snprintf(ctype, sizeof(ctype),
+		    "multipart/form-data; boundary=%s", boundary);
+		dify_upload_body(boundary, ex->user,
+		    &ex->cr.images[ex->uploaded], ex->uploaded, &body);
+		ur.method = EVHTTP_REQ_POST;
+		ur.path = "/files/upload";
+		ur.content_type = ctype;
+		ur.body = body.data;
+		ur.bodylen = body.len;
+	}
 	ex->call = upstream_call_start(ex->up, &ur, &exchange_probe_handlers,
 	    ex);
+	buf_free(&body);
 }
 
 /*
- * Do what comes next: ask for the mode if it is not known, for the text
- * input of a completion or workflow app if that is not known, else run.
+ * Do what comes next: upload the inline images, ask for the mode if it
+ * is not known, for the text input of a completion or workflow app if
+ * that is not known, else run.
  */
 static void
 exchange_plan(struct exchange *ex)
 {
-	if (ex->mode == DIFY_APP_UNKNOWN)
+	if (ex->have_cr && ex->uploaded < ex->cr.nimages)
+		exchange_probe(ex, EXCHANGE_PROBE_UPLOAD);
+	else if (ex->mode == DIFY_APP_UNKNOWN)
 		exchange_probe(ex, EXCHANGE_PROBE_INFO);
 	else if (ex->mode != DIFY_APP_CHAT && !ex->have_input)
 		exchange_probe(ex, EXCHANGE_PROBE_PARAMETERS);
@@ -846,6 +931,10 @@ exchange_known(struct exchange *ex)
 			ex->have_input = 1;
 		}
 	}
+	/* The config may say all: then there is nothing to look up. */
+	if (ex->mode == DIFY_APP_CHAT || (ex->mode != DIFY_APP_UNKNOWN &&
+	    ex->have_input))
+		return;
 	if ((e = app_cache_get(ex->srv->app_cache, ex->api_key,
 	    util_now_usec())) == NULL)
 		return;
@@ -911,8 +1000,14 @@ exchange_start(struct server *srv, struct evhttp_request *req,
 	ex->rp.max_answer = EXCHANGE_MAX_ANSWER;
 	ex->rp.output_var = ex->cfg_app != NULL ? ex->cfg_app->output_var :
 	    NULL;
-	url_origin(to->url, ex->origin, sizeof(ex->origin));
-	ex->rp.file_origin = ex->origin;
+	ex->rp.split_think = cfg->split_think;
+	if ((ex->cfg_app != NULL && ex->cfg_app->tools != -1 ?
+	    ex->cfg_app->tools : cfg->prompt_tools) &&
+	    chat_request_prompt_tools(&ex->cr, &ex->tool_names) > 0) {
+		ex->rp.tool_names = ex->tool_names.data;
+		ex->rp.tool_names_len = ex->tool_names.len;
+	}
+	ex->rp.file_origin = upstream_origin(ex->up);
 	relay_init(&ex->relay, &ex->rp);
 
 	ex->refs = 2;	/* the downstream and the upstream call */

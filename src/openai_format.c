@@ -25,6 +25,7 @@ openai_format_init(struct openai_format *f, const char *id, int64_t created,
 	buf_init(&f->chunk_suffix);
 	buf_init(&f->content_prefix);
 	buf_init(&f->content_suffix);
+	buf_init(&f->reasoning_prefix);
 	f->include_usage = include_usage;
 
 	buf_add_str(&f->head, "{\"id\":");
@@ -49,6 +50,9 @@ openai_format_init(struct openai_format *f, const char *id, int64_t created,
 	buf_add_str(&f->content_prefix, "{\"content\":\"");
 	buf_add_str(&f->content_suffix, "\"}");
 	buf_add(&f->content_suffix, f->chunk_suffix.data, f->chunk_suffix.len);
+	buf_add(&f->reasoning_prefix, f->chunk_prefix.data,
+	    f->chunk_prefix.len);
+	buf_add_str(&f->reasoning_prefix, "{\"reasoning_content\":\"");
 }
 
 /* Release the prebuilt parts. */
@@ -60,6 +64,7 @@ openai_format_free(struct openai_format *f)
 	buf_free(&f->chunk_suffix);
 	buf_free(&f->content_prefix);
 	buf_free(&f->content_suffix);
+	buf_free(&f->reasoning_prefix);
 }
 
 /* Append the first chunk, which names the assistant role. */
@@ -68,6 +73,19 @@ openai_format_role_chunk(const struct openai_format *f, struct buf *out)
 {
 	buf_add(out, f->chunk_prefix.data, f->chunk_prefix.len);
 	buf_add_str(out, "{\"role\":\"assistant\",\"content\":\"\"}");
+	buf_add(out, f->chunk_suffix.data, f->chunk_suffix.len);
+}
+
+/*
+ * The same with content null, as OpenAI starts a stream that may be tool
+ * calls: an SDK assembling the message then keeps content null for calls
+ * and still appends text to it.
+ */
+void
+openai_format_role_chunk_null(const struct openai_format *f, struct buf *out)
+{
+	buf_add(out, f->chunk_prefix.data, f->chunk_prefix.len);
+	buf_add_str(out, "{\"role\":\"assistant\",\"content\":null}");
 	buf_add(out, f->chunk_suffix.data, f->chunk_suffix.len);
 }
 
@@ -85,6 +103,55 @@ openai_format_content_chunk(const struct openai_format *f, struct buf *out,
 	buf_reserve(out, suf);
 	memcpy(out->data + out->len, f->content_suffix.data, suf);
 	out->len += suf;
+}
+
+/*
+ * Append a chunk carrying reasoning text, in delta.reasoning_content: the
+ * field DeepSeek's API and the clients that show reasoning (Open WebUI,
+ * LobeChat, Cherry Studio, the AI SDK) read.
+ */
+void
+openai_format_reasoning_chunk(const struct openai_format *f, struct buf *out,
+    const char *text, size_t len)
+{
+	buf_add(out, f->reasoning_prefix.data, f->reasoning_prefix.len);
+	buf_add_json_escaped(out, text, len);
+	buf_add(out, f->content_suffix.data, f->content_suffix.len);
+}
+
+/* Append one tool call as JSON: index (streams only), id, function. */
+static void
+openai_format_tool_call(struct buf *out, int with_index, size_t index,
+    const struct tool_call *c)
+{
+	buf_add_char(out, '{');
+	if (with_index) {
+		buf_add_str(out, "\"index\":");
+		buf_add_uint(out, index);
+		buf_add_char(out, ',');
+	}
+	buf_add_str(out, "\"id\":");
+	buf_add_json_cstring(out, c->id);
+	buf_add_str(out, ",\"type\":\"function\",\"function\":{\"name\":");
+	buf_add_json_cstring(out, c->name);
+	buf_add_str(out, ",\"arguments\":");
+	buf_add_json_cstring(out, c->arguments);
+	buf_add_str(out, "}}");
+}
+
+/*
+ * Append a chunk carrying one whole tool call (the arguments in one
+ * piece, which every client accumulates as it would deltas).
+ */
+void
+openai_format_tool_call_chunk(const struct openai_format *f, struct buf *out,
+    size_t index, const struct tool_call *c)
+{
+	buf_add(out, f->chunk_prefix.data, f->chunk_prefix.len);
+	buf_add_str(out, "{\"tool_calls\":[");
+	openai_format_tool_call(out, 1, index, c);
+	buf_add_str(out, "]}");
+	buf_add(out, f->chunk_suffix.data, f->chunk_suffix.len);
 }
 
 /* Append the chunk with an empty delta and the finish reason. */
@@ -142,6 +209,20 @@ openai_format_error_frame(const struct api_error *e, struct buf *out)
 	buf_add_str(out, "\n\n");
 }
 
+/* Append the head of a chat.completion (the chunk's, renamed). */
+static void
+openai_format_completion_head(const struct openai_format *f, struct buf *out)
+{
+	const char	*object;
+
+	object = memmem(f->head.data, f->head.len,
+	    "\"chat.completion.chunk\"", 23);
+	buf_add(out, f->head.data, (size_t)(object - f->head.data));
+	buf_add_str(out, "\"chat.completion\"");
+	object += 23;
+	buf_add(out, object, f->head.len - (size_t)(object - f->head.data));
+}
+
 /*
  * Append a whole chat.completion object (the non-streaming answer).  usage
  * is left out when Dify reported none rather than invented.
@@ -151,22 +232,64 @@ openai_format_completion(const struct openai_format *f, struct buf *out,
     const char *text, size_t len, const char *finish_reason,
     const struct dify_usage *u)
 {
-	const char	*object;
+	openai_format_completion_reasoning(f, out, text, len, NULL, 0,
+	    finish_reason, u);
+}
 
-	/* The head names the chunk object; swap in chat.completion. */
-	object = memmem(f->head.data, f->head.len,
-	    "\"chat.completion.chunk\"", 23);
-	buf_add(out, f->head.data, (size_t)(object - f->head.data));
-	buf_add_str(out, "\"chat.completion\"");
-	object += 23;
-	buf_add(out, object, f->head.len - (size_t)(object - f->head.data));
+/*
+ * The same with the reasoning (NULL for none) in message.reasoning_content,
+ * which is left out when there was none.
+ */
+void
+openai_format_completion_reasoning(const struct openai_format *f,
+    struct buf *out, const char *text, size_t len, const char *reasoning,
+    size_t rlen, const char *finish_reason, const struct dify_usage *u)
+{
+	openai_format_completion_head(f, out);
 	buf_add_str(out, ",\"choices\":[{\"index\":0,\"message\":{"
 	    "\"role\":\"assistant\",\"content\":");
 	buf_add_json_string(out, text, len);
+	if (reasoning != NULL) {
+		buf_add_str(out, ",\"reasoning_content\":");
+		buf_add_json_string(out, reasoning, rlen);
+	}
 	buf_add_str(out, ",\"refusal\":null},\"logprobs\":null,"
 	    "\"finish_reason\":");
 	buf_add_json_cstring(out, finish_reason);
 	buf_add_str(out, "}]");
+	if (u->present) {
+		buf_add_str(out, ",\"usage\":");
+		openai_format_usage(out, u);
+	}
+	buf_add_char(out, '}');
+}
+
+/*
+ * Append a whole chat.completion whose answer is tool calls: content
+ * null, the calls in message.tool_calls, finish_reason "tool_calls".
+ */
+void
+openai_format_completion_calls(const struct openai_format *f,
+    struct buf *out, const char *reasoning, size_t rlen,
+    const struct tool_calls *calls, const struct dify_usage *u)
+{
+	size_t	i;
+
+	openai_format_completion_head(f, out);
+	buf_add_str(out, ",\"choices\":[{\"index\":0,\"message\":{"
+	    "\"role\":\"assistant\",\"content\":null");
+	if (reasoning != NULL) {
+		buf_add_str(out, ",\"reasoning_content\":");
+		buf_add_json_string(out, reasoning, rlen);
+	}
+	buf_add_str(out, ",\"tool_calls\":[");
+	for (i = 0; i < calls->n; i++) {
+		if (i > 0)
+			buf_add_char(out, ',');
+		openai_format_tool_call(out, 0, i, &calls->v[i]);
+	}
+	buf_add_str(out, "],\"refusal\":null},\"logprobs\":null,"
+	    "\"finish_reason\":\"tool_calls\"}]");
 	if (u->present) {
 		buf_add_str(out, ",\"usage\":");
 		openai_format_usage(out, u);

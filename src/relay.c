@@ -77,16 +77,37 @@ relay_init(struct relay *r, const struct relay_params *p)
 	r->app = p->app != NULL ? p->app : &dify_app_chat;
 	r->app_state.output_var = p->output_var;
 	r->file_origin = p->file_origin;
+	r->split_think = p->split_think;
+	think_init(&r->think);
+	if (!r->split_think)
+		r->think.state = THINK_PASS;
+	r->tool_names = p->tool_names;
+	r->tool_names_len = p->tool_names_len;
+	tool_gate_init(&r->gate);
+	if (r->tool_names_len == 0)
+		r->gate.state = TOOL_GATE_PASS;
 	r->stream = p->stream;
 	r->include_usage = p->include_usage;
 	r->max_answer = p->max_answer;
 	r->finish_reason = "stop";
 	buf_init(&r->out);
 	buf_init(&r->answer);
+	buf_init(&r->reasoning);
 	buf_init(&r->body);
 	sse_parser_init(&r->sse, p->max_event);
 	openai_format_init(&r->fmt, p->id, p->created, p->model, p->modellen,
 	    p->include_usage);
+}
+
+/*
+ * Give a relay that has seen nothing of Dify yet the kind of app whose
+ * events it will read (the exchange learns it after relay_init).
+ */
+void
+relay_set_app(struct relay *r, const struct dify_app *app)
+{
+	if (r->state == RELAY_AWAIT_RESPONSE)
+		r->app = app;
 }
 
 /* Release everything the relay holds. */
@@ -95,7 +116,9 @@ relay_free(struct relay *r)
 {
 	buf_free(&r->out);
 	buf_free(&r->answer);
+	buf_free(&r->reasoning);
 	buf_free(&r->body);
+	tool_gate_free(&r->gate);
 	sse_parser_free(&r->sse);
 	dify_event_clear(&r->ev);
 	openai_format_free(&r->fmt);
@@ -117,7 +140,10 @@ relay_commit_stream(struct relay *r)
 	r->status = 200;
 	r->event_stream = 1;
 	r->headers_ready = 1;
-	openai_format_role_chunk(&r->fmt, &r->out);
+	if (r->tool_names_len > 0)
+		openai_format_role_chunk_null(&r->fmt, &r->out);
+	else
+		openai_format_role_chunk(&r->fmt, &r->out);
 }
 
 /*
@@ -155,49 +181,236 @@ relay_fail_upstream(struct relay *r, enum api_error_upstream what,
 	relay_fail(r, &e);
 }
 
+static void	relay_think_emit(void *, enum think_part, const char *,
+		    size_t);
+static void	relay_content_out(struct relay *, const char *, size_t);
+
+/* A stream's last chunks: the finish reason, usage if asked, [DONE]. */
+static void
+relay_stream_end(struct relay *r, const char *finish_reason)
+{
+	openai_format_finish_chunk(&r->fmt, &r->out, finish_reason);
+	if (r->include_usage)
+		openai_format_usage_chunk(&r->fmt, &r->out, &r->usage);
+	openai_format_done(&r->out);
+}
+
+/*
+ * The answer ended while the tool gate held it: if it is well-formed
+ * calls, end the response with them (0); else let the held text go out
+ * as content and the response end as usual (-1).
+ */
+static int
+relay_tool_calls(struct relay *r)
+{
+	struct tool_calls	calls;
+	size_t			i;
+
+	if (r->gate.state != TOOL_GATE_CAPTURING ||
+	    tool_call_parse(r->gate.text.data, r->gate.text.len,
+	    r->tool_names, r->tool_names_len, &calls) != 0) {
+		r->gate.state = TOOL_GATE_PASS;
+		relay_content_out(r, r->gate.text.data, r->gate.text.len);
+		buf_free(&r->gate.text);
+		return (-1);
+	}
+	r->gate.state = TOOL_GATE_PASS;
+	buf_free(&r->gate.text);
+	r->content_events++;
+	if (r->stream) {
+		relay_commit_stream(r);
+		for (i = 0; i < calls.n; i++)
+			openai_format_tool_call_chunk(&r->fmt, &r->out, i,
+			    &calls.v[i]);
+		relay_stream_end(r, "tool_calls");
+	} else {
+		r->status = 200;
+		r->event_stream = 0;
+		openai_format_completion_calls(&r->fmt, &r->out,
+		    r->reasoning.len > 0 ? r->reasoning.data : NULL,
+		    r->reasoning.len, &calls, &r->usage);
+		buf_free(&r->answer);
+		buf_free(&r->reasoning);
+	}
+	tool_calls_free(&calls);
+	r->finish_reason = "tool_calls";
+	relay_set_state(r, RELAY_DONE);
+	return (0);
+}
+
 /* End the response successfully. */
 void
 relay_finish(struct relay *r)
 {
 	if (relay_finished(r))
 		return;
+	/* Bytes held as a possible tag are text after all. */
+	if (r->split_think)
+		think_end(&r->think, relay_think_emit, r);
+	if (r->gate.state != TOOL_GATE_PASS && !relay_finished(r) &&
+	    relay_tool_calls(r) == 0)
+		return;
+	if (relay_finished(r))
+		return;		/* the answer outgrew max_answer */
 	if (r->stream) {
 		relay_commit_stream(r);
-		openai_format_finish_chunk(&r->fmt, &r->out, r->finish_reason);
-		if (r->include_usage)
-			openai_format_usage_chunk(&r->fmt, &r->out, &r->usage);
-		openai_format_done(&r->out);
+		relay_stream_end(r, r->finish_reason);
 	} else {
 		r->status = 200;
 		r->event_stream = 0;
-		openai_format_completion(&r->fmt, &r->out,
+		openai_format_completion_reasoning(&r->fmt, &r->out,
 		    r->answer.data ? r->answer.data : "", r->answer.len,
-		    r->finish_reason, &r->usage);
+		    r->reasoning.len > 0 ? r->reasoning.data : NULL,
+		    r->reasoning.len, r->finish_reason, &r->usage);
 		buf_free(&r->answer);
+		buf_free(&r->reasoning);
 	}
 	relay_set_state(r, RELAY_DONE);
 }
 
-/* Deliver answer text: a chunk for streams, the running answer otherwise. */
-void
-relay_content(struct relay *r, const char *text, size_t len)
+/* Hold text for a non-stream answer, failing when it grows too large. */
+static int
+relay_hold(struct relay *r, struct buf *b, const char *text, size_t len)
 {
-	if (len == 0)
+	if (r->answer.len + r->reasoning.len + len > r->max_answer) {
+		relay_fail_upstream(r, API_ERROR_UPSTREAM_PROTOCOL,
+		    "the answer is larger than the proxy holds for a "
+		    "non-streaming response; use stream=true");
+		return (-1);
+	}
+	buf_add(b, text, len);
+	return (0);
+}
+
+static void	relay_content_out(struct relay *, const char *, size_t);
+
+/*
+ * Deliver text of the answer proper.  With prompt tools, the answer's
+ * first bytes decide: one that may be a call is held by the gate
+ * (tool_call.c) until it is known not to be one, or to its end.
+ */
+static void
+relay_content_text(struct relay *r, const char *text, size_t len)
+{
+	size_t	n;
+
+	if (len == 0 || relay_finished(r))
+		return;
+	if (r->gate.state != TOOL_GATE_PASS) {
+		if (r->gate.text.len + len > r->max_answer) {
+			relay_fail_upstream(r, API_ERROR_UPSTREAM_PROTOCOL,
+			    "the answer is larger than the proxy holds");
+			return;
+		}
+		n = tool_gate_feed(&r->gate, text, len);
+		if (r->gate.state == TOOL_GATE_PASS) {
+			relay_content_out(r, r->gate.text.data, n);
+			buf_free(&r->gate.text);
+		}
+		return;
+	}
+	relay_content_out(r, text, len);
+}
+
+/* Send or hold text of the answer. */
+static void
+relay_content_out(struct relay *r, const char *text, size_t len)
+{
+	if (len == 0 || relay_finished(r))
 		return;
 	r->content_events++;
 	r->content_bytes += len;
 	if (r->stream) {
 		relay_commit_stream(r);
 		openai_format_content_chunk(&r->fmt, &r->out, text, len);
-	} else {
-		if (r->answer.len + len > r->max_answer) {
-			relay_fail_upstream(r, API_ERROR_UPSTREAM_PROTOCOL,
-			    "the answer is larger than the proxy holds for a "
-			    "non-streaming response; use stream=true");
-			return;
-		}
-		buf_add(&r->answer, text, len);
+	} else
+		relay_hold(r, &r->answer, text, len);
+}
+
+/*
+ * Deliver reasoning (agent thoughts, a <think> block): reasoning_content
+ * chunks for streams, message.reasoning_content otherwise.  The answer in
+ * content stays exactly the answer.
+ */
+void
+relay_reasoning(struct relay *r, const char *text, size_t len)
+{
+	if (len == 0 || relay_finished(r))
+		return;
+	r->reasoning_bytes += len;
+	if (r->stream) {
+		relay_commit_stream(r);
+		openai_format_reasoning_chunk(&r->fmt, &r->out, text, len);
+	} else
+		relay_hold(r, &r->reasoning, text, len);
+}
+
+/* think_emit_fn: the splitter's pieces to content or reasoning. */
+static void
+relay_think_emit(void *arg, enum think_part part, const char *text,
+    size_t len)
+{
+	if (part == THINK_REASONING)
+		relay_reasoning(arg, text, len);
+	else
+		relay_content_text(arg, text, len);
+}
+
+/*
+ * Deliver answer text: a chunk for streams, the running answer otherwise.
+ * With split_think a <think> block at the answer's start goes out as
+ * reasoning instead (think.c).
+ */
+void
+relay_content(struct relay *r, const char *text, size_t len)
+{
+	if (len == 0)
+		return;
+	/* Past the answer's first bytes, both are settled: one test. */
+	if ((r->think.state | r->gate.state) == 0)
+		relay_content_out(r, text, len);
+	else if (r->split_think && r->think.state != THINK_PASS)
+		think_feed(&r->think, text, len, relay_think_emit, r);
+	else
+		relay_content_text(r, text, len);
+}
+
+/*
+ * Deliver content that is not the model's text (a file link): it is
+ * neither a think block nor a call, and leaves the answer's start, where
+ * those are looked for, to the text that follows.
+ */
+void
+relay_content_plain(struct relay *r, const char *text, size_t len)
+{
+	relay_content_out(r, text, len);
+}
+
+/*
+ * Output moderation replaced the answer (message_replace, text_replace).
+ * A non-streaming answer is replaced, reasoning included; a stream has
+ * already shown the old text, so the replacement follows it.  Either way
+ * the replacement is final and the answer ends with content_filter.
+ */
+void
+relay_replace(struct relay *r, const struct dify_str *text)
+{
+	/* What the splitter held goes where it belonged, as it would have. */
+	if (r->split_think)
+		think_end(&r->think, relay_think_emit, r);
+	if (!r->stream) {
+		buf_reset(&r->answer);
+		buf_reset(&r->reasoning);
 	}
+	/* The replacement is plain text, never a think block or a call. */
+	r->think.state = THINK_PASS;
+	r->think.nheld = 0;
+	r->gate.state = TOOL_GATE_PASS;
+	buf_free(&r->gate.text);
+	if (text->s != NULL)
+		relay_content_out(r, text->s, text->len);
+	r->finish_reason = "content_filter";
+	r->frozen = 1;
 }
 
 /* Keep a copy of an identifier Dify sent, the first time it is seen. */

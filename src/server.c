@@ -307,13 +307,10 @@ server_chat(struct server *srv, struct evhttp_request *req,
 	case APPS_PICK_APP:
 		to.api_key = to.app->key;
 		to.upstream = srv->app_upstreams[to.app - cfg->apps->v];
-		to.url = to.app->dify_api_url != NULL ? &to.app->url :
-		    &cfg->upstream;
 		break;
 	case APPS_PICK_PASSTHROUGH:
 		to.api_key = key;
 		to.upstream = srv->upstream;
-		to.url = &cfg->upstream;
 		break;
 	case APPS_PICK_NO_KEY:
 		chat_request_free(&cr);

@@ -155,6 +155,7 @@ struct upstream_call {
 	char				*path;
 	char				*auth;
 	char				*accept;
+	char				*content_type;	/* of body */
 	char				*request_id;
 	struct evbuffer			*body;
 	int				 chunked;	/* we decode the body */
@@ -174,6 +175,7 @@ struct upstream {
 	struct event_base		*base;
 	const struct config		*cfg;
 	const struct url		*url;		/* the Dify base URL */
+	char				 origin[320];	/* its scheme://host:port */
 	struct evdns_base		*dns;
 	SSL_CTX				*ssl_ctx;
 	char				 host_header[300];
@@ -198,6 +200,13 @@ static void	upstream_call_finish(struct upstream_call *,
 static void	upstream_call_send(struct upstream_call *);
 static void	upstream_call_readable(evutil_socket_t, short, void *);
 static void	upstream_call_idle(evutil_socket_t, short, void *);
+
+/* The origin (scheme://host[:port]) of the Dify this client calls. */
+const char *
+upstream_origin(const struct upstream *up)
+{
+	return (up->origin);
+}
 
 /* Name of a result, for logs. */
 const char *
@@ -429,6 +438,7 @@ upstream_new(struct event_base *base, const struct config *cfg,
 	up->base = base;
 	up->cfg = cfg;
 	up->url = u;
+	url_origin(u, up->origin, sizeof(up->origin));
 	TAILQ_INIT(&up->idle);
 	TAILQ_INIT(&up->dying);
 	TAILQ_INIT(&up->calls);
@@ -480,6 +490,7 @@ upstream_call_free(struct upstream_call *call)
 	free(call->path);
 	free(call->auth);
 	free(call->accept);
+	free(call->content_type);
 	free(call->request_id);
 	buf_free(&call->decoded);
 	free(call);
@@ -1240,7 +1251,9 @@ upstream_call_send(struct upstream_call *call)
 	if (call->request_id != NULL)
 		evhttp_add_header(hdrs, "X-Request-Id", call->request_id);
 	if (call->body != NULL) {
-		evhttp_add_header(hdrs, "Content-Type", "application/json");
+		evhttp_add_header(hdrs, "Content-Type",
+		    call->content_type != NULL ? call->content_type :
+		    "application/json");
 		evbuffer_add_buffer(evhttp_request_get_output_buffer(req),
 		    call->body);
 	}
@@ -1304,6 +1317,8 @@ upstream_call_start(struct upstream *up, const struct upstream_request *r,
 		call->accept = xstrdup(r->accept);
 	if (r->request_id != NULL)
 		call->request_id = xstrdup(r->request_id);
+	if (r->content_type != NULL)
+		call->content_type = xstrdup(r->content_type);
 	if (r->body != NULL) {
 		call->body = evbuffer_new();
 		evbuffer_add(call->body, r->body, r->bodylen);

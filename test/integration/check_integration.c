@@ -25,6 +25,8 @@ main(void)
 	srunner_add_suite(sr, it_workers_suite());
 	srunner_add_suite(sr, it_hardening_suite());
 	srunner_add_suite(sr, it_apps_suite());
+	srunner_add_suite(sr, it_reasoning_suite());
+	srunner_add_suite(sr, it_uploads_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

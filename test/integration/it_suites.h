@@ -14,5 +14,7 @@ Suite	*it_cli_suite(void);
 Suite	*it_workers_suite(void);
 Suite	*it_hardening_suite(void);
 Suite	*it_apps_suite(void);
+Suite	*it_reasoning_suite(void);
+Suite	*it_uploads_suite(void);
 
 #endif

@@ -166,6 +166,7 @@ struct directives {
 	int		 close_after_end;
 	int		 framing;	/* FRAMING_*: chunk framing by hand */
 	int		 think;		/* a <think> block before the answer */
+	char		 tool_call[64];	/* the answer is a call of this tool */
 	long long	 split;		/* 0: off; else bytes per piece */
 	int		 wf_outputs;	/* WFO_*: workflow outputs shape */
 	int		 no_text_chunk;

@@ -20,6 +20,9 @@
  *       extensions and a trailer, a malformed chunk after the first
  *       event, bytes after the last chunk, or no last chunk
  *   think split=N                           reasoning
+ *   tool_call=NAME                          the answer is a prompt-mode
+ *       call: <tool_call>{"name": "NAME", "arguments": {"city":
+ *       "Paris"}}</tool_call> instead of the echo
  *   wf_outputs=SHAPE no_text_chunk          workflow runs
  *
  * think: the answer text starts with "<think>\nThe user wants a mock
@@ -176,6 +179,8 @@ directive_apply(struct directives *d, const char *name, size_t nlen,
 		d->close_after_end = 1;
 	else if (directive_is(name, nlen, "think"))
 		d->think = 1;
+	else if (directive_is(name, nlen, "tool_call") && v != NULL)
+		directive_copy(d->tool_call, sizeof(d->tool_call), v, vend);
 	else if (directive_is(name, nlen, "split") && n >= 1)
 		d->split = n > 1048576 ? 1048576 : n;
 	else if (directive_is(name, nlen, "no_text_chunk"))

@@ -903,11 +903,21 @@ stream_pieces_init(struct stream *s)
 		goto think;
 	}
 	/* "Echo: " + query in pieces of at most 8 bytes, whole characters. */
-	len = 6 + s->query_len;
-	s->text = util_xmalloc(len + 1);
-	memcpy(s->text, "Echo: ", 6);
-	memcpy(s->text + 6, s->query, s->query_len);
-	s->text[len] = '\0';
+	if (s->d.tool_call[0] != '\0') {
+		/* mock:tool_call=NAME: the model calls a client's function. */
+		struct mbuf	c = { NULL, 0, 0 };
+
+		mbuf_addf(&c, "<tool_call>{\"name\": \"%s\", \"arguments\": "
+		    "{\"city\": \"Paris\"}}</tool_call>", s->d.tool_call);
+		len = c.len;
+		s->text = c.p;
+	} else {
+		len = 6 + s->query_len;
+		s->text = util_xmalloc(len + 1);
+		memcpy(s->text, "Echo: ", 6);
+		memcpy(s->text + 6, s->query, s->query_len);
+		s->text[len] = '\0';
+	}
 	s->offs = util_xcalloc(len + 1, sizeof(*s->offs));
 	n = 0;
 	for (start = 0; start < len; start = end) {

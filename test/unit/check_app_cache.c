@@ -1,12 +1,14 @@
 /*
  * check_app_cache: what Dify said about each key, kept for a while.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <check.h>
 
 #include "app_cache.h"
 #include "check_suites.h"
+#include "siphash.h"
 
 /* An entry is found by its key until it expires, and not after. */
 START_TEST(check_app_cache_expiry)
@@ -77,6 +79,37 @@ START_TEST(check_app_cache_input)
 }
 END_TEST
 
+/* SipHash-2-4-128 gives the reference implementation's vectors. */
+START_TEST(check_app_cache_siphash_vectors)
+{
+	static const struct {
+		size_t		 len;
+		const char	*hex;
+	} want[] = {
+		{ 0, "a3817f04ba25a8e66df67214c7550293" },
+		{ 1, "da87c1d86b99af44347659119b22fc45" },
+		{ 7, "a1f1ebbed8dbc153c0b84aa61ff08239" },
+		{ 8, "3b62a9ba6258f5610f83e264f31497b4" },
+		{ 15, "5493e99933b0a8117e08ec0f97cfc3d9" },
+		{ 63, "5150d1772f50834a503e069a973fbd7c" },
+	};
+	unsigned char	key[SIPHASH_KEY_LEN], msg[64], out[SIPHASH_OUT_LEN];
+	char		hex[2 * SIPHASH_OUT_LEN + 1];
+	size_t		i, j;
+
+	for (i = 0; i < sizeof(key); i++)
+		key[i] = (unsigned char)i;
+	for (i = 0; i < sizeof(msg); i++)
+		msg[i] = (unsigned char)i;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		siphash128(key, msg, want[i].len, out);
+		for (j = 0; j < sizeof(out); j++)
+			snprintf(hex + 2 * j, 3, "%02x", out[j]);
+		ck_assert_str_eq(hex, want[i].hex);
+	}
+}
+END_TEST
+
 Suite *
 app_cache_suite(void)
 {
@@ -86,6 +119,7 @@ app_cache_suite(void)
 	tcase_add_test(tc, check_app_cache_expiry);
 	tcase_add_test(tc, check_app_cache_eviction);
 	tcase_add_test(tc, check_app_cache_input);
+	tcase_add_test(tc, check_app_cache_siphash_vectors);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -604,7 +605,8 @@ START_TEST(check_chat_request_errors_parts)
 		    "\"text\",\"text\":\"hi\"},{\"type\":\"image_url\","
 		    "\"image_url\":{\"url\":"
 		    "\"data:image/png;base64,iVBORw0\"}}]}]}",
-		    "unsupported_value", "messages[0].content[1].image_url" },
+		    /* Inline images are taken now; five bytes are no PNG. */
+		    "invalid_image_format", "messages[0].content[1].image_url" },
 		{ "{\"messages\":[{\"role\":\"system\",\"content\":\"s\"},"
 		    "{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
 		    "\"image_url\":\"file:///etc/passwd\"},{\"type\":\"text\","
@@ -719,6 +721,312 @@ START_TEST(check_chat_request_images)
 }
 END_TEST
 
+/* Inline images for the tests below: PNG, JPEG and GIF magic numbers. */
+#define CR_PNG	"data:image/png;base64,iVBORw0KGgo="	/* 8 bytes */
+#define CR_JPEG	"data:image/jpeg;base64,/9j/4AAQ"	/* 6 bytes */
+#define CR_GIF	"data:image/gif;base64,R0lGODlh"	/* GIF89a */
+#define CR_PART(url) \
+	"{\"type\":\"image_url\",\"image_url\":{\"url\":\"" url "\"}}"
+
+/* The raw Dify body must end with tail (its files, then "}"). */
+static void
+check_chat_request_tail_is(const struct chat_request *cr, int run,
+    const char *tail)
+{
+	struct buf	 b = BUF_INIT;
+	size_t		 n = strlen(tail);
+
+	if (run)
+		chat_request_dify_run_body(cr, "u", "prompt", 0, &b);
+	else
+		chat_request_dify_body(cr, "u", NULL, 0, &b);
+	ck_assert_msg(b.len >= n && memcmp(b.data + b.len - n, tail, n) == 0,
+	    "body %s does not end with %s", buf_cstr(&b), tail);
+	/* And files, if any, only there. */
+	ck_assert_msg(strstr(buf_cstr(&b), "\"files\"") == NULL ||
+	    strstr(buf_cstr(&b), "\"files\"") == strstr(b.data + b.len - n,
+	    "\"files\""), "files twice in %s", buf_cstr(&b));
+	buf_free(&b);
+}
+
+#define CR_REMOTE	"{\"type\":\"image\",\"transfer_method\":" \
+			"\"remote_url\",\"url\":\"https://e.com/r.png\"}"
+#define CR_LOCAL(id)	"{\"type\":\"image\",\"transfer_method\":" \
+			"\"local_file\",\"upload_file_id\":\"" id "\"}"
+
+/*
+ * Inline images of the last user message are decoded (with the part each
+ * came from); an https one stays remote.  The files: remote ones first,
+ * then the uploaded ones, in their order, once they have their ids.
+ */
+START_TEST(check_chat_request_inline_images)
+{
+	struct chat_request	 cr;
+	json_t			*body;
+	int			 run;
+
+	check_chat_request_ok(&cr, "{\"messages\":[{\"role\":\"user\","
+	    "\"content\":[{\"type\":\"text\",\"text\":\"Compare\"},"
+	    CR_PART(CR_PNG) ",{\"type\":\"image_url\",\"image_url\":{\"url\":"
+	    "\"https://e.com/r.png\",\"detail\":\"high\"}},"
+	    "{\"type\":\"image_url\",\"image_url\":\"" CR_JPEG "\"}]}]}");
+	ck_assert_uint_eq(cr.nfiles, 1);
+	ck_assert_uint_eq(cr.nimages, 2);
+	ck_assert_str_eq(cr.images[0].param,
+	    "messages[0].content[1].image_url");
+	ck_assert_str_eq(cr.images[0].mime, "image/png");
+	ck_assert_str_eq(cr.images[0].ext, "png");
+	ck_assert_uint_eq(cr.images[0].data.len, 8);
+	ck_assert_int_eq(memcmp(cr.images[0].data.data,
+	    "\x89PNG\r\n\x1a\n", 8), 0);
+	ck_assert_str_eq(cr.images[0].file_id, "");
+	ck_assert_str_eq(cr.images[1].param,
+	    "messages[0].content[3].image_url");
+	ck_assert_str_eq(cr.images[1].mime, "image/jpeg");
+	ck_assert_str_eq(cr.images[1].ext, "jpg");
+	ck_assert_uint_eq(cr.images[1].data.len, 6);
+	ck_assert_int_eq(memcmp(cr.images[1].data.data,
+	    "\xff\xd8\xff\xe0\0\x10", 6), 0);
+	/* The images are files, not text. */
+	body = check_chat_request_body(&cr, "u", NULL, 0);
+	ck_assert_str_eq(check_chat_request_query(body), "Compare");
+	json_decref(body);
+
+	for (run = 0; run < 2; run++) {
+		/* Not uploaded yet: only the remote one. */
+		check_chat_request_tail_is(&cr, run,
+		    ",\"files\":[" CR_REMOTE "]}");
+		/* The second uploaded only: it alone follows. */
+		snprintf(cr.images[1].file_id, sizeof(cr.images[1].file_id),
+		    "%s", "id-jpg");
+		check_chat_request_tail_is(&cr, run,
+		    ",\"files\":[" CR_REMOTE "," CR_LOCAL("id-jpg") "]}");
+		snprintf(cr.images[0].file_id, sizeof(cr.images[0].file_id),
+		    "%s", "72fa9618-8f89-4a37-9b33-7e1178a24a67");
+		check_chat_request_tail_is(&cr, run,
+		    ",\"files\":[" CR_REMOTE ","
+		    CR_LOCAL("72fa9618-8f89-4a37-9b33-7e1178a24a67") ","
+		    CR_LOCAL("id-jpg") "]}");
+		cr.images[0].file_id[0] = cr.images[1].file_id[0] = '\0';
+	}
+	chat_request_free(&cr);
+
+	/* Inline images only: no remote item, no leading comma. */
+	check_chat_request_ok(&cr, "{\"messages\":[{\"role\":\"user\","
+	    "\"content\":[" CR_PART(CR_GIF) ",{\"type\":\"text\",\"text\":"
+	    "\"Two\"}," CR_PART("DATA:IMAGE/PNG;BASE64,iVBORw0KGgo") "]}]}");
+	ck_assert_uint_eq(cr.nfiles, 0);
+	ck_assert_uint_eq(cr.nimages, 2);
+	ck_assert_str_eq(cr.images[0].param,
+	    "messages[0].content[0].image_url");
+	ck_assert_str_eq(cr.images[0].mime, "image/gif");
+	ck_assert_str_eq(cr.images[1].param,
+	    "messages[0].content[2].image_url");
+	ck_assert_str_eq(cr.images[1].mime, "image/png");
+	for (run = 0; run < 2; run++) {
+		/* Nothing uploaded: no files member at all. */
+		check_chat_request_tail_is(&cr, run, run ?
+		    "\"user\":\"u\"}" : "\"auto_generate_name\":false}");
+		snprintf(cr.images[0].file_id, sizeof(cr.images[0].file_id),
+		    "%s", "a");
+		snprintf(cr.images[1].file_id, sizeof(cr.images[1].file_id),
+		    "%s", "b");
+		check_chat_request_tail_is(&cr, run,
+		    ",\"files\":[" CR_LOCAL("a") "," CR_LOCAL("b") "]}");
+		cr.images[0].file_id[0] = cr.images[1].file_id[0] = '\0';
+	}
+	chat_request_free(&cr);
+}
+END_TEST
+
+/*
+ * Inline images of earlier messages are not decoded nor uploaded: they
+ * are "[image]" in the transcript.  Only the last user message's are.
+ */
+START_TEST(check_chat_request_inline_images_history)
+{
+	struct chat_request	 cr;
+	json_t			*body;
+
+	check_chat_request_ok(&cr, "{\"messages\":[{\"role\":\"user\","
+	    "\"content\":[{\"type\":\"text\",\"text\":\"Look\"},"
+	    CR_PART(CR_PNG) "]},{\"role\":\"assistant\",\"content\":"
+	    "\"A cat.\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+	    "\"text\":\"And this?\"}]}]}");
+	ck_assert_uint_eq(cr.nimages, 0);
+	ck_assert_uint_eq(cr.nfiles, 0);
+	body = check_chat_request_body(&cr, "u", NULL, 0);
+	ck_assert_str_eq(check_chat_request_query(body),
+	    "User: Look\n[image]\n\nAssistant: A cat.\n\nUser: And this?");
+	ck_assert_ptr_null(json_object_get(body, "files"));
+	json_decref(body);
+	chat_request_free(&cr);
+
+	/* History and last message both with one: only the last's counts. */
+	check_chat_request_ok(&cr, "{\"messages\":[{\"role\":\"user\","
+	    "\"content\":[" CR_PART(CR_JPEG) "," CR_PART(CR_PNG) ",{\"type\":"
+	    "\"text\",\"text\":\"Old\"}]},{\"role\":\"assistant\","
+	    "\"content\":\"Two.\"},{\"role\":\"user\",\"content\":[{\"type\":"
+	    "\"text\",\"text\":\"Now\"}," CR_PART(CR_GIF) "]}]}");
+	ck_assert_uint_eq(cr.nimages, 1);
+	ck_assert_str_eq(cr.images[0].param,
+	    "messages[2].content[1].image_url");
+	ck_assert_str_eq(cr.images[0].mime, "image/gif");
+	ck_assert_uint_eq(cr.images[0].data.len, 6);
+	body = check_chat_request_body(&cr, "u", NULL, 0);
+	ck_assert_str_eq(check_chat_request_query(body),
+	    "User: [image]\n[image]\nOld\n\nAssistant: Two.\n\n"
+	    "User: Now\n[image]");
+	json_decref(body);
+	/* Continuing: the last message's text alone. */
+	body = check_chat_request_body(&cr, "u", "c-1", 0);
+	ck_assert_str_eq(check_chat_request_query(body), "Now");
+	json_decref(body);
+	snprintf(cr.images[0].file_id, sizeof(cr.images[0].file_id), "%s",
+	    "g1");
+	check_chat_request_tail_is(&cr, 0, ",\"files\":[" CR_LOCAL("g1") "]}");
+	chat_request_free(&cr);
+
+	/* The last user message, though an assistant message follows it. */
+	check_chat_request_ok(&cr, "{\"messages\":[{\"role\":\"user\","
+	    "\"content\":[{\"type\":\"text\",\"text\":\"Hi\"},"
+	    CR_PART(CR_PNG) "]},{\"role\":\"assistant\",\"content\":"
+	    "\"Hm\"}]}");
+	ck_assert_uint_eq(cr.nimages, 1);
+	ck_assert_str_eq(cr.images[0].param,
+	    "messages[0].content[1].image_url");
+	chat_request_free(&cr);
+}
+END_TEST
+
+/* A request with n inline PNGs (and extra remote ones) in one message. */
+static char *
+check_chat_request_n_images(size_t n, size_t remote)
+{
+	struct buf	b = BUF_INIT;
+	size_t		i;
+
+	buf_add_str(&b, "{\"messages\":[{\"role\":\"user\",\"content\":["
+	    "{\"type\":\"text\",\"text\":\"many\"}");
+	for (i = 0; i < n; i++)
+		buf_add_str(&b, "," CR_PART(CR_PNG));
+	for (i = 0; i < remote; i++)
+		buf_add_str(&b, "," CR_PART("https://e.com/r.png"));
+	buf_add_str(&b, "]}]}");
+	return (buf_detach(&b));
+}
+
+/* At most 10 inline images in the message: the 11th is a 400. */
+START_TEST(check_chat_request_too_many_images)
+{
+	struct chat_request	 cr;
+	struct api_error	 e;
+	char			*req, want[64];
+	size_t			 i;
+
+	ck_assert_int_eq(DIFY_UPLOAD_MAX_IMAGES, 10);
+	/* Ten, and remote ones besides: those do not count. */
+	req = check_chat_request_n_images(10, 3);
+	check_chat_request_ok(&cr, req);
+	ck_assert_uint_eq(cr.nimages, 10);
+	ck_assert_uint_eq(cr.nfiles, 3);
+	for (i = 0; i < 10; i++) {
+		snprintf(want, sizeof(want), "messages[0].content[%zu]."
+		    "image_url", i + 1);
+		ck_assert_str_eq(cr.images[i].param, want);
+		ck_assert_uint_eq(cr.images[i].data.len, 8);
+	}
+	chat_request_free(&cr);
+	free(req);
+
+	req = check_chat_request_n_images(11, 0);
+	check_chat_request_bad(req, strlen(req), "too_many_images",
+	    "messages");
+	ck_assert_int_eq(chat_request_parse(&cr, req, strlen(req), &e), -1);
+	ck_assert_msg(strstr(e.message, "10") != NULL, "%s", e.message);
+	free(req);
+	req = check_chat_request_n_images(30, 1);
+	check_chat_request_bad(req, strlen(req), "too_many_images",
+	    "messages");
+	free(req);
+}
+END_TEST
+
+/*
+ * A bad inline image in an earlier message is only "[image]" text: not
+ * an error.  One in the last user message is a 400 naming its part.
+ */
+START_TEST(check_chat_request_bad_inline_image)
+{
+	static const char *const	 history[] = {
+		"data:image/png;base64,!!!",		/* not base64 */
+		"data:image/tiff;base64,SUkqAA==",	/* not a type */
+		"data:image/png;base64,/9j/4AAQ",	/* not a PNG */
+		"data:image/png,raw",			/* not base64 */
+		"data:",
+	};
+	static const char		 pfx[] = "Invalid image in "
+					    "'messages[2].content[1].image_url': ";
+	struct chat_request		 cr;
+	struct api_error		 e;
+	json_t				*body;
+	const char			*lit;
+	char				*req;
+	size_t				 i;
+
+	for (i = 0; i < sizeof(history) / sizeof(history[0]); i++) {
+		if (asprintf(&req, "{\"messages\":[{\"role\":\"user\","
+		    "\"content\":[{\"type\":\"text\",\"text\":\"Old\"},"
+		    "{\"type\":\"image_url\",\"image_url\":{\"url\":\"%s\"}}]},"
+		    "{\"role\":\"assistant\",\"content\":\"ok\"},{\"role\":"
+		    "\"user\",\"content\":\"New\"}]}", history[i]) < 0)
+			abort();
+		check_chat_request_ok(&cr, req);
+		ck_assert_uint_eq(cr.nimages, 0);
+		body = check_chat_request_body(&cr, "u", NULL, 0);
+		ck_assert_str_eq(check_chat_request_query(body),
+		    "User: Old\n[image]\n\nAssistant: ok\n\nUser: New");
+		ck_assert_ptr_null(json_object_get(body, "files"));
+		json_decref(body);
+		chat_request_free(&cr);
+
+		/* The same image in the last message: named in a 400. */
+		free(req);
+		if (asprintf(&req, "{\"messages\":[{\"role\":\"user\","
+		    "\"content\":\"Old\"},{\"role\":\"assistant\",\"content\":"
+		    "\"ok\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+		    "\"text\":\"New\"},{\"type\":\"image_url\",\"image_url\":"
+		    "{\"url\":\"%s\"}}]}]}", history[i]) < 0)
+			abort();
+		check_chat_request_bad(req, strlen(req), "invalid_image_format",
+		    "messages[2].content[1].image_url");
+		ck_assert_int_eq(chat_request_parse(&cr, req, strlen(req), &e),
+		    -1);
+		ck_assert_msg(strncmp(e.message, pfx, strlen(pfx)) == 0, "%s",
+		    e.message);
+		free(req);
+	}
+
+	/* A good image, then a bad one: the bad one is named. */
+	lit = "{\"messages\":[{\"role\":\"user\",\"content\":["
+	    CR_PART(CR_PNG) "," CR_PART("data:image/gif;base64,iVBORw0KGgo=")
+	    ",{\"type\":\"text\",\"text\":\"x\"}]}]}";
+	check_chat_request_bad(lit, strlen(lit), "invalid_image_format",
+	    "messages[0].content[1].image_url");
+	ck_assert_int_eq(chat_request_parse(&cr, lit, strlen(lit), &e), -1);
+	ck_assert_msg(strstr(e.message, "not a GIF image") != NULL, "%s",
+	    e.message);
+	/* The type is named, as given. */
+	lit = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+	    "\"text\",\"text\":\"x\"}," CR_PART("data:image/bmp;base64,Qk0=")
+	    "]}]}";
+	ck_assert_int_eq(chat_request_parse(&cr, lit, strlen(lit), &e), -1);
+	ck_assert_str_eq(e.param, "messages[0].content[1].image_url");
+	ck_assert_msg(strstr(e.message, "'image/bmp'") != NULL, "%s",
+	    e.message);
+}
+END_TEST
+
 /* inputs are passed through to Dify. */
 START_TEST(check_chat_request_inputs)
 {
@@ -805,6 +1113,10 @@ chat_request_suite(void)
 	tcase_add_test(tc, check_chat_request_default_model);
 	tcase_add_test(tc, check_chat_request_user);
 	tcase_add_test(tc, check_chat_request_images);
+	tcase_add_test(tc, check_chat_request_inline_images);
+	tcase_add_test(tc, check_chat_request_inline_images_history);
+	tcase_add_test(tc, check_chat_request_too_many_images);
+	tcase_add_test(tc, check_chat_request_bad_inline_image);
 	tcase_add_test(tc, check_chat_request_inputs);
 	tcase_add_test(tc, check_chat_request_nul);
 	tcase_add_test(tc, check_chat_request_escaping);

@@ -36,15 +36,21 @@ struct check_relay_run {
 	int		include_usage;
 };
 
-/* Start an exchange with the example id, created and model. */
+/*
+ * Start an exchange of an app kind (NULL: chat) with the example id,
+ * created and model; split_think as the config's "split_think".
+ */
 static void
-check_relay_start_max(struct check_relay_run *t, int stream,
-    int include_usage, size_t max_event, size_t max_answer)
+check_relay_start_opts(struct check_relay_run *t, const struct dify_app *app,
+    int split_think, int stream, int include_usage, size_t max_event,
+    size_t max_answer)
 {
 	struct relay_params	p;
 
 	memset(t, 0, sizeof(*t));
 	memset(&p, 0, sizeof(p));
+	p.app = app;
+	p.split_think = split_think;
 	p.id = "chatcmpl-abc";
 	p.created = 1700000000;
 	p.model = "gpt-4o";
@@ -57,6 +63,15 @@ check_relay_start_max(struct check_relay_run *t, int stream,
 	t->include_usage = include_usage;
 	buf_init(&t->out);
 	relay_init(&t->r, &p);
+}
+
+/* Start a chat exchange, the splitter off. */
+static void
+check_relay_start_max(struct check_relay_run *t, int stream,
+    int include_usage, size_t max_event, size_t max_answer)
+{
+	check_relay_start_opts(t, NULL, 0, stream, include_usage, max_event,
+	    max_answer);
 }
 
 /* Start an exchange with generous limits. */
@@ -149,6 +164,17 @@ check_relay_want_content(struct buf *b, int usage, const char *text)
 {
 	buf_add_str(b, "data: " CHECK_RELAY_HEAD CHECK_RELAY_CHOICE
 	    "{\"content\":\"");
+	buf_add_str(b, text);
+	buf_add_str(b, "\"},\"logprobs\":null,\"finish_reason\":null}]");
+	buf_add_str(b, usage ? ",\"usage\":null}\n\n" : "}\n\n");
+}
+
+/* Expected reasoning chunk (text is already JSON-escaped). */
+static void
+check_relay_want_reasoning(struct buf *b, int usage, const char *text)
+{
+	buf_add_str(b, "data: " CHECK_RELAY_HEAD CHECK_RELAY_CHOICE
+	    "{\"reasoning_content\":\"");
 	buf_add_str(b, text);
 	buf_add_str(b, "\"},\"logprobs\":null,\"finish_reason\":null}]");
 	buf_add_str(b, usage ? ",\"usage\":null}\n\n" : "}\n\n");
@@ -434,13 +460,15 @@ END_TEST
 
 /* Feed input to a fresh relay cut at the given positions; return output. */
 static void
-check_relay_feed_cut(int stream, int usage, const char *input, size_t len,
-    const size_t *cuts, size_t ncuts, int end, struct buf *out)
+check_relay_feed_cut_opts(const struct dify_app *app, int split_think,
+    int stream, int usage, const char *input, size_t len, const size_t *cuts,
+    size_t ncuts, int end, struct buf *out)
 {
 	struct check_relay_run	t;
 	size_t			i, start = 0, stop;
 
-	check_relay_start(&t, stream, usage);
+	check_relay_start_opts(&t, app, split_think, stream, usage, 256 * 1024,
+	    1024 * 1024);
 	check_relay_response(&t, 200, CHECK_RELAY_SSE, NULL);
 	for (i = 0; i <= ncuts; i++) {
 		stop = i < ncuts ? cuts[i] : len;
@@ -453,12 +481,22 @@ check_relay_feed_cut(int stream, int usage, const char *input, size_t len,
 	check_relay_stop(&t);
 }
 
+/* The same for a chat exchange with the splitter off. */
+static void
+check_relay_feed_cut(int stream, int usage, const char *input, size_t len,
+    const size_t *cuts, size_t ncuts, int end, struct buf *out)
+{
+	check_relay_feed_cut_opts(NULL, 0, stream, usage, input, len, cuts,
+	    ncuts, end, out);
+}
+
 /*
  * Feed input whole, in two at every position and byte by byte, streamed
  * and not, with and without include_usage: the client bytes never change.
  */
 static void
-check_relay_every_split(const char *name, const char *input, int end)
+check_relay_every_split_opts(const char *name, const struct dify_app *app,
+    int split_think, const char *input, int end)
 {
 	struct buf	 whole = BUF_INIT, got = BUF_INIT;
 	size_t		 len = strlen(input), i, *cuts;
@@ -470,13 +508,14 @@ check_relay_every_split(const char *name, const char *input, int end)
 	for (stream = 0; stream <= 1; stream++) {
 		for (usage = 0; usage <= 1; usage++) {
 			buf_reset(&whole);
-			check_relay_feed_cut(stream, usage, input, len, NULL, 0,
-			    end, &whole);
+			check_relay_feed_cut_opts(app, split_think, stream,
+			    usage, input, len, NULL, 0, end, &whole);
 			ck_assert_uint_gt(whole.len, 0);
 			for (i = 1; i < len; i++) {
 				buf_reset(&got);
-				check_relay_feed_cut(stream, usage, input, len,
-				    &i, 1, end, &got);
+				check_relay_feed_cut_opts(app, split_think,
+				    stream, usage, input, len, &i, 1, end,
+				    &got);
 				ck_assert_msg(check_same_buf(&got, &whole,
 				    msg, sizeof(msg)), "%s stream=%d usage=%d "
 				    "split at %zu: %s", name, stream, usage, i,
@@ -485,8 +524,8 @@ check_relay_every_split(const char *name, const char *input, int end)
 			for (i = 0; i + 1 < len; i++)
 				cuts[i] = i + 1;
 			buf_reset(&got);
-			check_relay_feed_cut(stream, usage, input, len, cuts,
-			    len - 1, end, &got);
+			check_relay_feed_cut_opts(app, split_think, stream,
+			    usage, input, len, cuts, len - 1, end, &got);
 			ck_assert_msg(check_same_buf(&got, &whole, msg,
 			    sizeof(msg)), "%s stream=%d usage=%d byte by byte: "
 			    "%s", name, stream, usage, msg);
@@ -495,6 +534,13 @@ check_relay_every_split(const char *name, const char *input, int end)
 	free(cuts);
 	buf_free(&whole);
 	buf_free(&got);
+}
+
+/* The same for a chat exchange with the splitter off. */
+static void
+check_relay_every_split(const char *name, const char *input, int end)
+{
+	check_relay_every_split_opts(name, NULL, 0, input, end);
 }
 
 /* Text split across reads: every split of the chat stream is the same. */
@@ -538,7 +584,17 @@ START_TEST(check_relay_split_agent_crlf)
 }
 END_TEST
 
-/* Agent stream: only agent_message text is content. */
+/*
+ * Agent stream: only agent_message text is content; the tool call and its
+ * result are reasoning, each once, though Dify repeats the thought.
+ */
+#define CHECK_RELAY_AGENT_TOOL \
+	"Tool: current_time\\nInput: {\\\"current_time\\\": " \
+	"{\\\"timezone\\\": \\\"UTC\\\"}}\\n\\n"
+#define CHECK_RELAY_AGENT_OBSERVATION \
+	"Observation: {\\\"current_time\\\": " \
+	"\\\"2026-06-12 10:00:00\\\"}\\n\\n"
+
 START_TEST(check_relay_agent_stream)
 {
 	struct check_relay_run	t;
@@ -558,6 +614,9 @@ START_TEST(check_relay_agent_stream)
 		    "data: " CHECK_FX_AGENT_END "\n\n");
 		buf_reset(&w);
 		check_relay_want_role(&w, usage);
+		check_relay_want_reasoning(&w, usage, CHECK_RELAY_AGENT_TOOL);
+		check_relay_want_reasoning(&w, usage,
+		    CHECK_RELAY_AGENT_OBSERVATION);
 		check_relay_want_content(&w, usage, "It is 10:00 UTC.");
 		check_relay_want_finish(&w, usage, "stop");
 		if (usage)
@@ -580,7 +639,9 @@ START_TEST(check_relay_agent_stream)
 	ck_assert_msg(check_relay_is(&t.out, "{\"id\":\"chatcmpl-abc\","
 	    "\"object\":\"chat.completion\",\"created\":1700000000,\"model\":"
 	    "\"gpt-4o\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
-	    "\"assistant\",\"content\":\"It is 10:00 UTC.\",\"refusal\":null},"
+	    "\"assistant\",\"content\":\"It is 10:00 UTC.\","
+	    "\"reasoning_content\":\"" CHECK_RELAY_AGENT_TOOL
+	    CHECK_RELAY_AGENT_OBSERVATION "\",\"refusal\":null},"
 	    "\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":"
 	    "{\"prompt_tokens\":50,\"completion_tokens\":7,"
 	    "\"total_tokens\":57}}",
@@ -1638,6 +1699,802 @@ START_TEST(check_relay_state_names)
 }
 END_TEST
 
+/*
+ * Reasoning.  A <think> block at the start of the answer goes out as
+ * reasoning when split_think is on (relay_content runs think.c), agent
+ * thoughts always do (relay_reasoning): reasoning_content chunks for
+ * streams, message.reasoning_content otherwise, and the answer in
+ * content is exactly the answer.
+ */
+
+/* A chat message event; a is JSON-escaped. */
+#define CHECK_RELAY_MSG_PRE \
+	"data: {\"event\":\"message\",\"conversation_id\":\"C\"," \
+	"\"message_id\":\"M\",\"created_at\":1718000000,\"task_id\":\"T\"," \
+	"\"id\":\"M\",\"answer\":\""
+#define CHECK_RELAY_MSG_SUF	"\",\"from_variable_selector\":null}\n\n"
+#define CHECK_RELAY_MSG(a)	CHECK_RELAY_MSG_PRE a CHECK_RELAY_MSG_SUF
+#define CHECK_RELAY_MSG_END \
+	"data: {\"event\":\"message_end\",\"conversation_id\":\"C\"," \
+	"\"message_id\":\"M\",\"created_at\":1718000000,\"task_id\":\"T\"," \
+	"\"id\":\"M\",\"metadata\":{\"usage\":{\"prompt_tokens\":3," \
+	"\"completion_tokens\":4,\"total_tokens\":7}},\"files\":null}\n\n"
+
+/* "<think>\nI think.\n</think>\n\nHello!", both tags cut across events. */
+#define CHECK_RELAY_THINK_STREAM \
+	CHECK_RELAY_MSG("<thi") CHECK_RELAY_MSG("nk>\\nI th") \
+	CHECK_RELAY_MSG("ink.\\n</th") "event: ping\n\n" \
+	CHECK_RELAY_MSG("ink>\\n") CHECK_RELAY_MSG("\\nHel") \
+	CHECK_RELAY_MSG("lo!") CHECK_RELAY_MSG_END
+
+/* An agent_thought; the strings are JSON-escaped. */
+#define CHECK_RELAY_THOUGHT(id, pos, thought, tool, input, obs) \
+	"data: {\"event\":\"agent_thought\",\"conversation_id\":\"C\"," \
+	"\"message_id\":\"M\",\"created_at\":1718000000,\"task_id\":\"T\"," \
+	"\"id\":\"" id "\",\"position\":" pos ",\"thought\":\"" thought \
+	"\",\"observation\":\"" obs "\",\"tool\":\"" tool "\"," \
+	"\"tool_labels\":{},\"tool_input\":\"" input "\"," \
+	"\"message_files\":[]}\n\n"
+#define CHECK_RELAY_AGENT_MSG(a) \
+	"data: {\"event\":\"agent_message\",\"conversation_id\":\"C\"," \
+	"\"message_id\":\"M\",\"created_at\":1718000000,\"task_id\":\"T\"," \
+	"\"id\":\"M\",\"answer\":\"" a "\"}\n\n"
+#define CHECK_RELAY_AGENT_END	"data: " CHECK_FX_AGENT_END "\n\n"
+
+/* A workflow text_chunk and a successful workflow_finished (JSON-escaped). */
+#define CHECK_RELAY_WF_CHUNK(a) \
+	"data: {\"event\":\"text_chunk\",\"workflow_run_id\":\"R\"," \
+	"\"task_id\":\"T\",\"data\":{\"text\":\"" a "\"," \
+	"\"from_variable_selector\":[\"1\",\"text\"]}}\n\n"
+#define CHECK_RELAY_WF_DONE(outputs) \
+	"data: {\"event\":\"workflow_finished\",\"workflow_run_id\":\"R\"," \
+	"\"task_id\":\"T\",\"data\":{\"id\":\"R\",\"status\":\"succeeded\"," \
+	"\"outputs\":" outputs ",\"error\":null,\"total_tokens\":9}}\n\n"
+
+/* One expected chunk: 'R' reasoning, 'C' content (JSON-escaped text). */
+struct check_relay_piece {
+	char		 kind;
+	const char	*text;
+};
+
+/* Expected stream: role, the pieces, finish, usage if asked, [DONE]. */
+static void
+check_relay_want_stream(struct buf *w, int usage,
+    const struct check_relay_piece *p, const char *finish, unsigned pt,
+    unsigned ct)
+{
+	check_relay_want_role(w, usage);
+	for (; p->text != NULL; p++) {
+		if (p->kind == 'R')
+			check_relay_want_reasoning(w, usage, p->text);
+		else
+			check_relay_want_content(w, usage, p->text);
+	}
+	check_relay_want_finish(w, usage, finish);
+	if (usage)
+		check_relay_want_usage(w, pt, ct, pt + ct);
+	check_relay_want_done(w);
+}
+
+/* Expected non-stream body; reasoning NULL for none (JSON-escaped). */
+static void
+check_relay_want_completion(struct buf *w, const char *content,
+    const char *reasoning, const char *finish, unsigned pt, unsigned ct,
+    unsigned tt)
+{
+	buf_add_str(w, "{\"id\":\"chatcmpl-abc\",\"object\":"
+	    "\"chat.completion\",\"created\":1700000000,\"model\":\"gpt-4o\","
+	    "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+	    "\"content\":\"");
+	buf_add_str(w, content);
+	buf_add_char(w, '"');
+	if (reasoning != NULL) {
+		buf_add_str(w, ",\"reasoning_content\":\"");
+		buf_add_str(w, reasoning);
+		buf_add_char(w, '"');
+	}
+	buf_printf(w, ",\"refusal\":null},\"logprobs\":null,"
+	    "\"finish_reason\":\"%s\"}],\"usage\":{\"prompt_tokens\":%u,"
+	    "\"completion_tokens\":%u,\"total_tokens\":%u}}", finish, pt, ct,
+	    tt);
+}
+
+/* A whole exchange of a kind (NULL: chat) with the splitter as given. */
+static void
+check_relay_think_run(const struct dify_app *app, int split_think,
+    int stream, int usage, const char *ct, const char *body, size_t len,
+    struct buf *out)
+{
+	struct check_relay_run	t;
+
+	check_relay_start_opts(&t, app, split_think, stream, usage,
+	    256 * 1024, 1024 * 1024);
+	check_relay_response(&t, 200, ct, NULL);
+	check_relay_datan(&t, body, len);
+	check_relay_end(&t, RELAY_END_EOF, NULL);
+	ck_assert(t.r.complete);
+	ck_assert_int_eq(t.r.state, RELAY_DONE);
+	buf_add(out, t.out.data, t.out.len);
+	check_relay_stop(&t);
+}
+
+/* Check a whole exchange's client bytes against want. */
+#define check_relay_think_is(app, split, stream, usage, body, want) do { \
+	struct buf	got_ = BUF_INIT; \
+	char		msg_[4096]; \
+	check_relay_think_run((app), (split), (stream), (usage), \
+	    CHECK_RELAY_SSE, (body), strlen(body), &got_); \
+	ck_assert_msg(check_same_buf(&got_, (want), msg_, sizeof(msg_)), \
+	    "stream=%d usage=%d: %s", (stream), (usage), msg_); \
+	buf_free(&got_); \
+} while (0)
+
+/* Append text (n bytes) JSON-escaped, as the expected bytes have it. */
+static void
+check_relay_esc(struct buf *b, const char *s, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		switch (s[i]) {
+		case '"':
+			buf_add_str(b, "\\\"");
+			break;
+		case '\\':
+			buf_add_str(b, "\\\\");
+			break;
+		case '\n':
+			buf_add_str(b, "\\n");
+			break;
+		case '\r':
+			buf_add_str(b, "\\r");
+			break;
+		case '\t':
+			buf_add_str(b, "\\t");
+			break;
+		default:
+			ck_assert_int_ge((unsigned char)s[i], 0x20);
+			buf_add_char(b, s[i]);
+			break;
+		}
+	}
+}
+
+/* A think block cut across events: reasoning chunks, then content. */
+START_TEST(check_relay_think_stream)
+{
+	static const struct check_relay_piece	 want[] = {
+		{ 'R', "\\nI th" }, { 'R', "ink.\\n" }, { 'C', "Hel" },
+		{ 'C', "lo!" }, { 0, NULL }
+	};
+	struct check_relay_run			 t;
+	struct buf				 w = BUF_INIT;
+	char					 msg[4096];
+	int					 usage;
+
+	for (usage = 0; usage <= 1; usage++) {
+		buf_reset(&w);
+		check_relay_want_stream(&w, usage, want, "stop", 3, 4);
+		check_relay_think_is(NULL, 1, 1, usage,
+		    CHECK_RELAY_THINK_STREAM, &w);
+	}
+	/* Not streamed: the block in reasoning_content, the answer alone. */
+	buf_reset(&w);
+	check_relay_want_completion(&w, "Hello!", "\\nI think.\\n", "stop", 3,
+	    4, 7);
+	check_relay_think_is(NULL, 1, 0, 0, CHECK_RELAY_THINK_STREAM, &w);
+	check_relay_think_is(NULL, 1, 0, 1, CHECK_RELAY_THINK_STREAM, &w);
+
+	/* Nothing of the block is content, and its tags are nowhere. */
+	check_relay_start_opts(&t, NULL, 1, 1, 0, 256 * 1024, 1024 * 1024);
+	check_relay_response(&t, 200, CHECK_RELAY_SSE, NULL);
+	check_relay_data(&t, CHECK_RELAY_THINK_STREAM);
+	ck_assert_uint_eq(t.r.content_bytes, 6);
+	ck_assert_uint_eq(t.r.reasoning_bytes, 10);
+	ck_assert_ptr_null(memmem(t.out.data, t.out.len, "think>", 6));
+	check_relay_stop(&t);
+
+	/* However Dify's bytes are cut, the client bytes are these. */
+	check_relay_every_split_opts("think", NULL, 1,
+	    CHECK_RELAY_THINK_STREAM, 1);
+	buf_free(&w);
+	(void)msg;
+}
+END_TEST
+
+/*
+ * Every byte of the answer its own message event: each reasoning byte
+ * and each answer byte its own chunk, in order; the tags and the
+ * newlines after </think> nowhere.
+ */
+START_TEST(check_relay_think_byte_events)
+{
+	static const char	 answer[] = "<think>\nx < y\n</think>\n\n"
+				    "Hi \"there\"";
+	static const char	 reasoning[] = "\nx < y\n";
+	static const char	 content[] = "Hi \"there\"";
+	struct buf		 in = BUF_INIT, w = BUF_INIT, e = BUF_INIT;
+	size_t			 i;
+	int			 usage;
+
+	for (i = 0; i < sizeof(answer) - 1; i++) {
+		buf_add_str(&in, CHECK_RELAY_MSG_PRE);
+		check_relay_esc(&in, answer + i, 1);
+		buf_add_str(&in, CHECK_RELAY_MSG_SUF);
+	}
+	buf_add_str(&in, CHECK_RELAY_MSG_END);
+
+	for (usage = 0; usage <= 1; usage++) {
+		buf_reset(&w);
+		check_relay_want_role(&w, usage);
+		for (i = 0; i < sizeof(reasoning) - 1; i++) {
+			buf_reset(&e);
+			check_relay_esc(&e, reasoning + i, 1);
+			check_relay_want_reasoning(&w, usage, buf_cstr(&e));
+		}
+		for (i = 0; i < sizeof(content) - 1; i++) {
+			buf_reset(&e);
+			check_relay_esc(&e, content + i, 1);
+			check_relay_want_content(&w, usage, buf_cstr(&e));
+		}
+		check_relay_want_finish(&w, usage, "stop");
+		if (usage)
+			check_relay_want_usage(&w, 3, 4, 7);
+		check_relay_want_done(&w);
+		check_relay_think_is(NULL, 1, 1, usage, buf_cstr(&in), &w);
+	}
+	buf_reset(&w);
+	check_relay_want_completion(&w, "Hi \\\"there\\\"", "\\nx < y\\n",
+	    "stop", 3, 4, 7);
+	check_relay_think_is(NULL, 1, 0, 0, buf_cstr(&in), &w);
+	check_relay_every_split_opts("think bytes", NULL, 1, buf_cstr(&in), 1);
+	buf_free(&in);
+	buf_free(&w);
+	buf_free(&e);
+}
+END_TEST
+
+/* split_think off: the block is content, byte for byte as Dify sent it. */
+START_TEST(check_relay_think_off)
+{
+	static const struct check_relay_piece	 want[] = {
+		{ 'C', "<thi" }, { 'C', "nk>\\nI th" }, { 'C', "ink.\\n</th" },
+		{ 'C', "ink>\\n" }, { 'C', "\\nHel" }, { 'C', "lo!" },
+		{ 0, NULL }
+	};
+	struct buf				 w = BUF_INIT;
+	int					 usage;
+
+	for (usage = 0; usage <= 1; usage++) {
+		buf_reset(&w);
+		check_relay_want_stream(&w, usage, want, "stop", 3, 4);
+		check_relay_think_is(NULL, 0, 1, usage,
+		    CHECK_RELAY_THINK_STREAM, &w);
+	}
+	buf_reset(&w);
+	check_relay_want_completion(&w,
+	    "<think>\\nI think.\\n</think>\\n\\nHello!", NULL, "stop", 3, 4, 7);
+	check_relay_think_is(NULL, 0, 0, 0, CHECK_RELAY_THINK_STREAM, &w);
+	buf_free(&w);
+}
+END_TEST
+
+/* Answers without a block: the same bytes with the splitter on and off. */
+START_TEST(check_relay_think_no_block)
+{
+	static const char *const	 streams[] = {
+		CHECK_FX_CHAT_STREAM, CHECK_FX_CF_STREAM,
+		"data: " CHECK_FX_AGENT_1 "\n\n" "data: " CHECK_FX_AGENT_2
+		"\n\n" "data: " CHECK_FX_AGENT_3 "\n\n" "data: "
+		CHECK_FX_AGENT_5 "\n\n" "data: " CHECK_FX_AGENT_END "\n\n",
+		CHECK_RELAY_MSG("Hello <think>x</think>") CHECK_RELAY_MSG_END,
+		CHECK_RELAY_MSG("\\n") CHECK_RELAY_MSG("<th") CHECK_RELAY_MSG(
+		    "inking>") CHECK_RELAY_MSG_END,
+	};
+	struct buf			 off = BUF_INIT, on = BUF_INIT;
+	char				 msg[4096];
+	size_t				 i;
+	int				 stream, usage;
+
+	for (i = 0; i < sizeof(streams) / sizeof(streams[0]); i++)
+		for (stream = 0; stream <= 1; stream++)
+			for (usage = 0; usage <= 1; usage++) {
+				buf_reset(&off);
+				buf_reset(&on);
+				check_relay_think_run(NULL, 0, stream, usage,
+				    CHECK_RELAY_SSE, streams[i],
+				    strlen(streams[i]), &off);
+				check_relay_think_run(NULL, 1, stream, usage,
+				    CHECK_RELAY_SSE, streams[i],
+				    strlen(streams[i]), &on);
+				ck_assert_msg(check_same_buf(&on, &off, msg,
+				    sizeof(msg)), "stream %zu stream=%d "
+				    "usage=%d: %s", i, stream, usage, msg);
+			}
+
+	/*
+	 * Leading spaces are held while the start is undecided, then go out
+	 * as a content chunk of their own: the same text, one chunk more.
+	 */
+	buf_reset(&off);
+	buf_reset(&on);
+	check_relay_want_stream(&off, 0, (const struct check_relay_piece[]){
+	    { 'C', "  " }, { 'C', "Hello <think>x</think>" }, { 0, NULL } },
+	    "stop", 3, 4);
+	check_relay_think_is(NULL, 1, 1, 0, CHECK_RELAY_MSG(
+	    "  Hello <think>x</think>") CHECK_RELAY_MSG_END, &off);
+	buf_reset(&off);
+	check_relay_want_completion(&off, "  Hello <think>x</think>", NULL,
+	    "stop", 3, 4, 7);
+	check_relay_think_is(NULL, 1, 0, 0, CHECK_RELAY_MSG(
+	    "  Hello <think>x</think>") CHECK_RELAY_MSG_END, &off);
+	buf_free(&off);
+	buf_free(&on);
+}
+END_TEST
+
+/* What is held at the end goes out as what it would have been. */
+START_TEST(check_relay_think_held_at_end)
+{
+	static const struct check_relay_piece	 unclosed[] = {
+		{ 'R', "abc" }, { 'R', "</thi" }, { 0, NULL }
+	};
+	static const struct check_relay_piece	 open[] = {
+		{ 'C', "<th" }, { 0, NULL }
+	};
+	static const struct check_relay_piece	 spaces[] = {
+		{ 'C', " \\n" }, { 0, NULL }
+	};
+	struct buf				 w = BUF_INIT;
+
+	/* An unclosed block is reasoning, "</thi" at the finish. */
+	check_relay_want_stream(&w, 0, unclosed, "stop", 3, 4);
+	check_relay_think_is(NULL, 1, 1, 0, CHECK_RELAY_MSG("<think>abc</thi")
+	    CHECK_RELAY_MSG_END, &w);
+	buf_reset(&w);
+	check_relay_want_completion(&w, "", "abc</thi", "stop", 3, 4, 7);
+	check_relay_think_is(NULL, 1, 0, 0, CHECK_RELAY_MSG("<think>abc</thi")
+	    CHECK_RELAY_MSG_END, &w);
+	/* The start of what may have been a tag is content. */
+	buf_reset(&w);
+	check_relay_want_stream(&w, 0, open, "stop", 3, 4);
+	check_relay_think_is(NULL, 1, 1, 0, CHECK_RELAY_MSG("<th")
+	    CHECK_RELAY_MSG_END, &w);
+	buf_reset(&w);
+	check_relay_want_completion(&w, "<th", NULL, "stop", 3, 4, 7);
+	check_relay_think_is(NULL, 1, 0, 0, CHECK_RELAY_MSG("<th")
+	    CHECK_RELAY_MSG_END, &w);
+	/* So are spaces with nothing after them. */
+	buf_reset(&w);
+	check_relay_want_stream(&w, 0, spaces, "stop", 3, 4);
+	check_relay_think_is(NULL, 1, 1, 0, CHECK_RELAY_MSG(" ")
+	    CHECK_RELAY_MSG("\\n") CHECK_RELAY_MSG_END, &w);
+	buf_free(&w);
+}
+END_TEST
+
+/* A blocking JSON answer with a block: split as a streamed one is. */
+START_TEST(check_relay_think_blocking)
+{
+	static const char			 body[] = "{\"event\":\"message\","
+	    "\"task_id\":\"T\",\"id\":\"M\",\"message_id\":\"M\","
+	    "\"conversation_id\":\"C\",\"mode\":\"chat\",\"answer\":"
+	    "\"<think>\\nr\\n</think>\\n\\nA\",\"metadata\":{\"usage\":"
+	    "{\"prompt_tokens\":3,\"completion_tokens\":4,\"total_tokens\":7}},"
+	    "\"created_at\":1718000000}";
+	static const struct check_relay_piece	 want[] = {
+		{ 'R', "\\nr\\n" }, { 'C', "A" }, { 0, NULL }
+	};
+	struct buf				 w = BUF_INIT, got = BUF_INIT;
+	char					 msg[4096];
+
+	check_relay_want_stream(&w, 0, want, "stop", 3, 4);
+	check_relay_think_run(NULL, 1, 1, 0, CHECK_RELAY_JSON, body,
+	    sizeof(body) - 1, &got);
+	ck_assert_msg(check_same_buf(&got, &w, msg, sizeof(msg)), "%s", msg);
+	buf_reset(&w);
+	buf_reset(&got);
+	check_relay_want_completion(&w, "A", "\\nr\\n", "stop", 3, 4, 7);
+	check_relay_think_run(NULL, 1, 0, 0, CHECK_RELAY_JSON, body,
+	    sizeof(body) - 1, &got);
+	ck_assert_msg(check_same_buf(&got, &w, msg, sizeof(msg)), "%s", msg);
+	buf_free(&w);
+	buf_free(&got);
+}
+END_TEST
+
+#define CHECK_RELAY_REPLACE(a) \
+	"data: {\"event\":\"message_replace\",\"conversation_id\":\"C\"," \
+	"\"message_id\":\"M\",\"created_at\":1718000000,\"task_id\":\"T\"," \
+	"\"answer\":\"" a "\",\"reason\":\"\"}\n\n"
+
+/*
+ * message_replace inside the block: the replacement is content (never a
+ * block of its own), nothing after it is reasoning, and a non-stream
+ * answer is only the replacement.
+ */
+START_TEST(check_relay_think_replace)
+{
+	static const char			 in[] =
+	    CHECK_RELAY_MSG("<think>\\nabc")
+	    CHECK_RELAY_REPLACE("Replaced.")
+	    CHECK_RELAY_MSG(" more</think>\\n\\nx")
+	    CHECK_RELAY_MSG_END;
+	static const char			 held[] =
+	    CHECK_RELAY_MSG("<think>\\nabc <")
+	    CHECK_RELAY_REPLACE("Replaced.")
+	    CHECK_RELAY_MSG("/think>x") CHECK_RELAY_MSG_END;
+	static const char			 tagged[] =
+	    CHECK_RELAY_REPLACE("<think>no</think>ok") CHECK_RELAY_MSG_END;
+	static const struct check_relay_piece	 want[] = {
+		{ 'R', "\\nabc" }, { 'C', "Replaced." }, { 0, NULL }
+	};
+	static const struct check_relay_piece	 want_held[] = {
+		{ 'R', "\\nabc " }, { 'R', "<" }, { 'C', "Replaced." },
+		{ 0, NULL }
+	};
+	static const struct check_relay_piece	 want_tagged[] = {
+		{ 'C', "<think>no</think>ok" }, { 0, NULL }
+	};
+	struct check_relay_run			 t;
+	struct buf				 w = BUF_INIT;
+
+	check_relay_want_stream(&w, 0, want, "content_filter", 3, 4);
+	check_relay_think_is(NULL, 1, 1, 0, in, &w);
+	buf_reset(&w);
+	check_relay_want_completion(&w, "Replaced.", NULL, "content_filter", 3,
+	    4, 7);
+	check_relay_think_is(NULL, 1, 0, 0, in, &w);
+
+	/* The splitter is done with after the replacement. */
+	check_relay_start_opts(&t, NULL, 1, 1, 0, 256 * 1024, 1024 * 1024);
+	check_relay_response(&t, 200, CHECK_RELAY_SSE, NULL);
+	check_relay_data(&t, CHECK_RELAY_MSG("<think>\\nabc")
+	    CHECK_RELAY_REPLACE("Replaced."));
+	ck_assert_int_eq(t.r.think.state, THINK_PASS);
+	ck_assert_uint_eq(t.r.think.nheld, 0);
+	check_relay_stop(&t);
+
+	/*
+	 * A "<" held as a possible "</think>" when the replacement comes is
+	 * reasoning after all: a stream shows all of the old text, then the
+	 * replacement.
+	 */
+	buf_reset(&w);
+	check_relay_want_stream(&w, 0, want_held, "content_filter", 3, 4);
+	check_relay_think_is(NULL, 1, 1, 0, held, &w);
+
+	/* A replacement that looks like a block is plain text. */
+	buf_reset(&w);
+	check_relay_want_stream(&w, 0, want_tagged, "content_filter", 3, 4);
+	check_relay_think_is(NULL, 1, 1, 0, tagged, &w);
+	buf_reset(&w);
+	check_relay_want_completion(&w, "<think>no</think>ok", NULL,
+	    "content_filter", 3, 4, 7);
+	check_relay_think_is(NULL, 1, 0, 0, tagged, &w);
+
+	/* A workflow's text_replace inside the block: the same. */
+	buf_reset(&w);
+	check_relay_want_completion(&w, "Replaced.", NULL, "content_filter", 0,
+	    0, 9);
+	check_relay_think_is(&dify_app_workflow, 1, 0, 0,
+	    CHECK_RELAY_WF_CHUNK("<think>\\nabc")
+	    "data: {\"event\":\"text_replace\",\"task_id\":\"T\",\"data\":"
+	    "{\"text\":\"Replaced.\"}}\n\n"
+	    CHECK_RELAY_WF_CHUNK("</think>x")
+	    CHECK_RELAY_WF_DONE("{\"text\":\"<think>\\nabc</think>x\"}"), &w);
+	buf_free(&w);
+}
+END_TEST
+
+/* Workflow text_chunks with a block: split as chat answers are. */
+START_TEST(check_relay_think_workflow)
+{
+	static const char			 in[] =
+	    CHECK_RELAY_WF_CHUNK("<think>\\nr") CHECK_RELAY_WF_CHUNK(
+	    "\\n</think>\\n\\n") CHECK_RELAY_WF_CHUNK("Bonjour")
+	    CHECK_RELAY_WF_DONE("{\"text\":\"<think>\\nr\\n</think>\\n\\n"
+	    "Bonjour\"}");
+	static const struct check_relay_piece	 want[] = {
+		{ 'R', "\\nr" }, { 'R', "\\n" }, { 'C', "Bonjour" },
+		{ 0, NULL }
+	};
+	struct buf				 w = BUF_INIT;
+
+	check_relay_want_stream(&w, 0, want, "stop", 0, 0);
+	check_relay_think_is(&dify_app_workflow, 1, 1, 0, in, &w);
+	buf_reset(&w);
+	check_relay_want_completion(&w, "Bonjour", "\\nr\\n", "stop", 0, 0, 9);
+	check_relay_think_is(&dify_app_workflow, 1, 0, 0, in, &w);
+	check_relay_every_split_opts("workflow think", &dify_app_workflow, 1,
+	    in, 1);
+
+	/* No text_chunk: the block in the outputs is split the same way. */
+	buf_reset(&w);
+	check_relay_want_completion(&w, "Bonjour", "\\nr\\n", "stop", 0, 0, 9);
+	check_relay_think_is(&dify_app_workflow, 1, 0, 0, CHECK_RELAY_WF_DONE(
+	    "{\"text\":\"<think>\\nr\\n</think>\\n\\nBonjour\"}"), &w);
+	buf_free(&w);
+}
+END_TEST
+
+/*
+ * A workflow whose streamed text is nothing but a block: text did stream,
+ * so the outputs (which repeat it) must not be added as the answer.
+ */
+START_TEST(check_relay_think_workflow_only_reasoning)
+{
+	static const char			 in[] =
+	    CHECK_RELAY_WF_CHUNK("<think>r</think>")
+	    CHECK_RELAY_WF_DONE("{\"text\":\"<think>r</think>\"}");
+	static const struct check_relay_piece	 want[] = {
+		{ 'R', "r" }, { 0, NULL }
+	};
+	struct buf				 w = BUF_INIT;
+
+	check_relay_want_stream(&w, 0, want, "stop", 0, 0);
+	check_relay_think_is(&dify_app_workflow, 1, 1, 0, in, &w);
+	buf_reset(&w);
+	check_relay_want_completion(&w, "", "r", "stop", 0, 0, 9);
+	check_relay_think_is(&dify_app_workflow, 1, 0, 0, in, &w);
+	buf_free(&w);
+}
+END_TEST
+
+/* The reasoning of one tool call, JSON-escaped as the client gets it. */
+#define CHECK_RELAY_TIME_TOOL \
+	"Thought: I need the time.\\nTool: current_time\\n" \
+	"Input: {\\\"tz\\\": \\\"UTC\\\"}\\n\\n"
+#define CHECK_RELAY_TIME_THOUGHT(obs) \
+	CHECK_RELAY_THOUGHT("A1", "1", "I need the time.", "current_time", \
+	    "{\\\"tz\\\": \\\"UTC\\\"}", obs)
+
+/* One thought id, sent again and again as it grows: each part once. */
+START_TEST(check_relay_thought_repeated)
+{
+	static const char			 in[] =
+	    CHECK_RELAY_THOUGHT("A1", "1", "", "", "", "")
+	    CHECK_RELAY_TIME_THOUGHT("")
+	    CHECK_RELAY_TIME_THOUGHT("")
+	    CHECK_RELAY_TIME_THOUGHT("10:00")
+	    CHECK_RELAY_TIME_THOUGHT("10:00")
+	    CHECK_RELAY_THOUGHT("A2", "2", "", "", "", "")
+	    CHECK_RELAY_AGENT_MSG("It is 10:00.")
+	    CHECK_RELAY_THOUGHT("A2", "2", "It is 10:00.", "", "", "")
+	    CHECK_RELAY_AGENT_END;
+	static const struct check_relay_piece	 want[] = {
+		{ 'R', CHECK_RELAY_TIME_TOOL },
+		{ 'R', "Observation: 10:00\\n\\n" },
+		{ 'C', "It is 10:00." }, { 0, NULL }
+	};
+	struct buf				 w = BUF_INIT;
+	int					 usage;
+
+	for (usage = 0; usage <= 1; usage++) {
+		buf_reset(&w);
+		check_relay_want_stream(&w, usage, want, "stop", 50, 7);
+		check_relay_think_is(NULL, 1, 1, usage, in, &w);
+		/* Thoughts are reasoning with the splitter off too. */
+		check_relay_think_is(NULL, 0, 1, usage, in, &w);
+	}
+	buf_reset(&w);
+	check_relay_want_completion(&w, "It is 10:00.", CHECK_RELAY_TIME_TOOL
+	    "Observation: 10:00\\n\\n", "stop", 50, 7, 57);
+	check_relay_think_is(NULL, 1, 0, 0, in, &w);
+	check_relay_every_split_opts("repeated thought", NULL, 1, in, 1);
+	buf_free(&w);
+}
+END_TEST
+
+/* Two tool rounds (one with its result in the same event), both shown. */
+START_TEST(check_relay_thought_two_rounds)
+{
+	static const char			 in[] =
+	    CHECK_RELAY_THOUGHT("A1", "1", "", "calculator", "2+2", "")
+	    CHECK_RELAY_THOUGHT("A1", "1", "", "calculator", "2+2", "4")
+	    CHECK_RELAY_THOUGHT("A2", "2", "Now the weather.", "search",
+	    "weather", "sunny")
+	    CHECK_RELAY_THOUGHT("A3", "3", "", "", "", "")
+	    CHECK_RELAY_AGENT_MSG("4, sunny.")
+	    CHECK_RELAY_THOUGHT("A3", "3", "4, sunny.", "", "", "")
+	    CHECK_RELAY_AGENT_END;
+	static const struct check_relay_piece	 want[] = {
+		{ 'R', "Tool: calculator\\nInput: 2+2\\n\\n" },
+		{ 'R', "Observation: 4\\n\\n" },
+		{ 'R', "Thought: Now the weather.\\nTool: search\\n"
+		    "Input: weather\\n\\nObservation: sunny\\n\\n" },
+		{ 'C', "4, sunny." }, { 0, NULL }
+	};
+	struct buf				 w = BUF_INIT;
+
+	check_relay_want_stream(&w, 0, want, "stop", 50, 7);
+	check_relay_think_is(NULL, 1, 1, 0, in, &w);
+	buf_reset(&w);
+	check_relay_want_completion(&w, "4, sunny.", "Tool: calculator\\n"
+	    "Input: 2+2\\n\\nObservation: 4\\n\\nThought: Now the weather.\\n"
+	    "Tool: search\\nInput: weather\\n\\nObservation: sunny\\n\\n",
+	    "stop", 50, 7, 57);
+	check_relay_think_is(NULL, 1, 0, 0, in, &w);
+	buf_free(&w);
+}
+END_TEST
+
+/* Several tools in one thought ("a;b"): shown as Dify sends them. */
+START_TEST(check_relay_thought_several_tools)
+{
+	static const char			 in[] =
+	    CHECK_RELAY_THOUGHT("A1", "1", "", "time;weather",
+	    "{\\\"time\\\": {}, \\\"weather\\\": {\\\"city\\\": \\\"Paris\\\"}}",
+	    "")
+	    CHECK_RELAY_THOUGHT("A1", "1", "", "time;weather",
+	    "{\\\"time\\\": {}, \\\"weather\\\": {\\\"city\\\": \\\"Paris\\\"}}",
+	    "{\\\"time\\\": \\\"10:00\\\", \\\"weather\\\": \\\"sunny\\\"}")
+	    CHECK_RELAY_AGENT_MSG("Ten, sunny.") CHECK_RELAY_AGENT_END;
+	static const struct check_relay_piece	 want[] = {
+		{ 'R', "Tool: time;weather\\nInput: {\\\"time\\\": {}, "
+		    "\\\"weather\\\": {\\\"city\\\": \\\"Paris\\\"}}\\n\\n" },
+		{ 'R', "Observation: {\\\"time\\\": \\\"10:00\\\", "
+		    "\\\"weather\\\": \\\"sunny\\\"}\\n\\n" },
+		{ 'C', "Ten, sunny." }, { 0, NULL }
+	};
+	struct buf				 w = BUF_INIT;
+
+	check_relay_want_stream(&w, 0, want, "stop", 50, 7);
+	check_relay_think_is(NULL, 1, 1, 0, in, &w);
+	buf_free(&w);
+}
+END_TEST
+
+/* A thought without a tool is not shown, nor an observation without one. */
+START_TEST(check_relay_thought_no_tool)
+{
+	static const char			 in[] =
+	    CHECK_RELAY_THOUGHT("A1", "1", "Just musing.", "", "", "")
+	    CHECK_RELAY_THOUGHT("A1", "1", "Just musing.", "", "", "stray")
+	    CHECK_RELAY_AGENT_MSG("Hi.") CHECK_RELAY_AGENT_END;
+	static const struct check_relay_piece	 want[] = {
+		{ 'C', "Hi." }, { 0, NULL }
+	};
+	struct buf				 w = BUF_INIT;
+
+	check_relay_want_stream(&w, 0, want, "stop", 50, 7);
+	check_relay_think_is(NULL, 1, 1, 0, in, &w);
+	buf_reset(&w);
+	check_relay_want_completion(&w, "Hi.", NULL, "stop", 50, 7, 57);
+	check_relay_think_is(NULL, 1, 0, 0, in, &w);
+	buf_free(&w);
+}
+END_TEST
+
+/* Append n copies of s. */
+static void
+check_relay_rep(struct buf *b, const char *s, size_t n)
+{
+	while (n-- > 0)
+		buf_add_str(b, s);
+}
+
+/*
+ * Long fields are cut at 4096 bytes, back to a UTF-8 boundary, with
+ * " [...]": a 5000-byte observation with a 3-byte character across byte
+ * 4096 keeps 4095 bytes, one with a 4-byte emoji there keeps 4094;
+ * a 4096-byte input is whole, a 4097-byte one cut; a thought of 2-byte
+ * characters off by one keeps 4095.
+ */
+START_TEST(check_relay_thought_long)
+{
+	struct buf	 in = BUF_INIT, w = BUF_INIT, got = BUF_INIT, obs1 = BUF_INIT,
+			 obs2 = BUF_INIT, thought = BUF_INIT, e = BUF_INIT;
+	char		 msg[4096];
+
+	/* 4095 'a', "你" at 4095..4097, 'b' to 5000 bytes. */
+	check_relay_rep(&obs1, "a", 4095);
+	buf_add_str(&obs1, "\xe4\xbd\xa0");
+	check_relay_rep(&obs1, "b", 5000 - obs1.len);
+	ck_assert_uint_eq(obs1.len, 5000);
+	/* 4094 'a', "🙂" at 4094..4097, 'c' to 5000 bytes. */
+	check_relay_rep(&obs2, "a", 4094);
+	buf_add_str(&obs2, "\xf0\x9f\x99\x82");
+	check_relay_rep(&obs2, "c", 5000 - obs2.len);
+	ck_assert_uint_eq(obs2.len, 5000);
+	/* "x" then "é" (2 bytes) to 4101 bytes: byte 4096 continues one. */
+	buf_add_str(&thought, "x");
+	check_relay_rep(&thought, "\xc3\xa9", 2050);
+
+	buf_add_str(&in, "data: {\"event\":\"agent_thought\",\"task_id\":\"T\","
+	    "\"id\":\"A1\",\"position\":1,\"thought\":\"\",\"observation\":\"");
+	buf_add(&in, obs1.data, obs1.len);
+	buf_add_str(&in, "\",\"tool\":\"t1\",\"tool_input\":\"");
+	check_relay_rep(&in, "i", 4096);
+	buf_add_str(&in, "\"}\n\n");
+	buf_add_str(&in, "data: {\"event\":\"agent_thought\",\"task_id\":\"T\","
+	    "\"id\":\"A2\",\"position\":2,\"thought\":\"");
+	buf_add(&in, thought.data, thought.len);
+	buf_add_str(&in, "\",\"observation\":\"\",\"tool\":\"t2\","
+	    "\"tool_input\":\"");
+	check_relay_rep(&in, "j", 4097);
+	buf_add_str(&in, "\"}\n\n");
+	buf_add_str(&in, "data: {\"event\":\"agent_thought\",\"task_id\":\"T\","
+	    "\"id\":\"A2\",\"position\":2,\"thought\":\"\",\"observation\":\"");
+	buf_add(&in, obs2.data, obs2.len);
+	buf_add_str(&in, "\",\"tool\":\"t2\",\"tool_input\":\"\"}\n\n");
+	buf_add_str(&in, CHECK_RELAY_AGENT_MSG("ok") CHECK_RELAY_AGENT_END);
+
+	/* The first thought: tool and result in one event, one chunk. */
+	buf_add_str(&e, "Tool: t1\\nInput: ");
+	check_relay_rep(&e, "i", 4096);
+	buf_add_str(&e, "\\n\\nObservation: ");
+	check_relay_rep(&e, "a", 4095);
+	buf_add_str(&e, " [...]\\n\\n");
+	check_relay_want_role(&w, 0);
+	check_relay_want_reasoning(&w, 0, buf_cstr(&e));
+	buf_reset(&e);
+	buf_add_str(&e, "Thought: ");
+	buf_add(&e, thought.data, 4095);
+	buf_add_str(&e, " [...]\\nTool: t2\\nInput: ");
+	check_relay_rep(&e, "j", 4096);
+	buf_add_str(&e, " [...]\\n\\n");
+	check_relay_want_reasoning(&w, 0, buf_cstr(&e));
+	buf_reset(&e);
+	buf_add_str(&e, "Observation: ");
+	check_relay_rep(&e, "a", 4094);
+	buf_add_str(&e, " [...]\\n\\n");
+	check_relay_want_reasoning(&w, 0, buf_cstr(&e));
+	check_relay_want_content(&w, 0, "ok");
+	check_relay_want_finish(&w, 0, "stop");
+	check_relay_want_done(&w);
+
+	check_relay_think_run(NULL, 1, 1, 0, CHECK_RELAY_SSE, in.data, in.len,
+	    &got);
+	ck_assert_msg(check_same_buf(&got, &w, msg, sizeof(msg)), "%s", msg);
+	/* Nothing of the cut tails went out. */
+	ck_assert_ptr_null(memmem(got.data, got.len, "bbbb", 4));
+	ck_assert_ptr_null(memmem(got.data, got.len, "\xe4\xbd\xa0", 3));
+	ck_assert_ptr_null(memmem(got.data, got.len, "\xf0\x9f\x99\x82", 4));
+	buf_free(&in);
+	buf_free(&w);
+	buf_free(&got);
+	buf_free(&obs1);
+	buf_free(&obs2);
+	buf_free(&thought);
+	buf_free(&e);
+}
+END_TEST
+
+/*
+ * An agent whose tool made a file, answering with a reasoning model: the
+ * file's link comes first (message_file before the agent_message text),
+ * then the answer with its block.  The link is the proxy's text, not the
+ * model's: the block at the start of the model's answer is still
+ * reasoning.
+ */
+START_TEST(check_relay_think_agent_file_first)
+{
+	static const char			 in[] =
+	    CHECK_RELAY_THOUGHT("A1", "1", "", "dalle", "a cat", "")
+	    CHECK_RELAY_THOUGHT("A1", "1", "", "dalle", "a cat", "done")
+	    "data: {\"event\":\"message_file\",\"conversation_id\":\"C\","
+	    "\"message_id\":\"M\",\"created_at\":1718000000,\"task_id\":\"T\","
+	    "\"id\":\"F1\",\"type\":\"image\",\"belongs_to\":\"assistant\","
+	    "\"url\":\"https://upload.dify.ai/files/F1/file-preview?s=x\"}\n\n"
+	    CHECK_RELAY_THOUGHT("A2", "2", "", "", "", "")
+	    CHECK_RELAY_AGENT_MSG("<think>\\nplan\\n</think>\\n\\nA cat.")
+	    CHECK_RELAY_AGENT_END;
+	static const struct check_relay_piece	 want[] = {
+		{ 'R', "Tool: dalle\\nInput: a cat\\n\\n" },
+		{ 'R', "Observation: done\\n\\n" },
+		{ 'C', "![image](https://upload.dify.ai/files/F1/"
+		    "file-preview?s=x)\\n\\n" },
+		{ 'R', "\\nplan\\n" }, { 'C', "A cat." }, { 0, NULL }
+	};
+	struct buf				 w = BUF_INIT;
+
+	check_relay_want_stream(&w, 0, want, "stop", 50, 7);
+	check_relay_think_is(NULL, 1, 1, 0, in, &w);
+	buf_free(&w);
+}
+END_TEST
+
 /* The relay suite. */
 Suite *
 relay_suite(void)
@@ -1690,6 +2547,25 @@ relay_suite(void)
 	tcase_add_test(tc, check_relay_split_chat);
 	tcase_add_test(tc, check_relay_split_chatflow);
 	tcase_add_test(tc, check_relay_split_agent_crlf);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reasoning");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, check_relay_think_stream);
+	tcase_add_test(tc, check_relay_think_byte_events);
+	tcase_add_test(tc, check_relay_think_off);
+	tcase_add_test(tc, check_relay_think_no_block);
+	tcase_add_test(tc, check_relay_think_held_at_end);
+	tcase_add_test(tc, check_relay_think_blocking);
+	tcase_add_test(tc, check_relay_think_replace);
+	tcase_add_test(tc, check_relay_think_workflow);
+	tcase_add_test(tc, check_relay_think_workflow_only_reasoning);
+	tcase_add_test(tc, check_relay_thought_repeated);
+	tcase_add_test(tc, check_relay_thought_two_rounds);
+	tcase_add_test(tc, check_relay_thought_several_tools);
+	tcase_add_test(tc, check_relay_thought_no_tool);
+	tcase_add_test(tc, check_relay_thought_long);
+	tcase_add_test(tc, check_relay_think_agent_file_first);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -28,5 +28,8 @@ Suite	*auth_suite(void);
 Suite	*dify_app_suite(void);
 Suite	*apps_suite(void);
 Suite	*app_cache_suite(void);
+Suite	*dify_upload_suite(void);
+Suite	*think_suite(void);
+Suite	*tool_call_suite(void);
 
 #endif
