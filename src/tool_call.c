@@ -258,6 +258,8 @@ tool_gate_feed(struct tool_gate *g, const char *p, size_t len)
 	const char		*s;
 	size_t			 n;
 
+	if (len == 0 || g->state == TOOL_GATE_PASS)
+		return (0);
 	buf_add(&g->text, p, len);
 	if (g->state != TOOL_GATE_DECIDING)
 		return (0);
