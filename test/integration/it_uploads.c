@@ -653,6 +653,38 @@ START_TEST(dify_refusing_the_upload)
 END_TEST
 
 /*
+ * Dify refusing an upload for the key or a limit, not the image: the
+ * error names no content part.
+ */
+START_TEST(upload_auth_and_limit_errors_name_no_part)
+{
+	struct http_response	 r;
+	char			*url, *b, *msg;
+
+	mock_reset(up_mock.port);
+	url = up_data_url("image/png", up_png, sizeof(up_png) - 1);
+	b = up_body(NULL, "Who", (const char *const *)&url, 1, NULL, 0);
+	ck_assert_int_eq(http_chat(up_proxy.port, "app-nobody", b, &r), 0);
+	msg = up_error(&r, 401, "authentication_error", "invalid_api_key",
+	    NULL);
+	free(msg);
+	http_response_free(&r);
+
+	ck_assert_int_eq(http_request(up_mock.port, "POST", "/mock/upload-fail",
+	    NULL, "{\"status\":429,\"code\":\"too_many_requests\","
+	    "\"message\":\"Slow down.\"}", &r, 5000), 0);
+	http_response_free(&r);
+	ck_assert_int_eq(http_chat(up_proxy.port, "app-chat", b, &r), 0);
+	msg = up_error(&r, 429, "rate_limit_error", "rate_limit_exceeded",
+	    NULL);
+	free(msg);
+	http_response_free(&r);
+	free(b);
+	free(url);
+}
+END_TEST
+
+/*
  * A configured completion app and a (detected) workflow app: the
  * uploads go as the same key and user, and the files reach
  * /completion-messages and /workflows/run.
@@ -788,6 +820,7 @@ it_uploads_suite(void)
 	tcase_add_loop_test(tc, remote_and_inline_images_mixed, 0, 2);
 	tcase_add_loop_test(tc, bad_images_are_refused_before_dify, 0, 2);
 	tcase_add_test(tc, image_size_limit);
+	tcase_add_test(tc, upload_auth_and_limit_errors_name_no_part);
 	tcase_add_loop_test(tc, dify_refusing_the_upload, 0,
 	    2 * (int)(sizeof(up_refusals) / sizeof(up_refusals[0])));
 	suite_add_tcase(s, tc);

@@ -668,6 +668,24 @@ START_TEST(tc_gate_pass_at_once)
 END_TEST
 
 /* Once the tag is whole, everything is held, returning 0. */
+/* An empty feed is nothing; once passed, the gate holds nothing more. */
+START_TEST(tc_gate_empty_and_after_pass)
+{
+	struct tool_gate	g;
+
+	tool_gate_init(&g);
+	ck_assert_uint_eq(tool_gate_feed(&g, "", 0), 0);
+	ck_assert_int_eq(g.state, TOOL_GATE_DECIDING);
+	ck_assert_uint_eq(g.text.len, 0);
+	ck_assert_uint_eq(tool_gate_feed(&g, "Hi", 2), 2);
+	ck_assert_int_eq(g.state, TOOL_GATE_PASS);
+	buf_reset(&g.text);
+	ck_assert_uint_eq(tool_gate_feed(&g, " there", 6), 0);
+	ck_assert_uint_eq(g.text.len, 0);
+	tool_gate_free(&g);
+}
+END_TEST
+
 START_TEST(tc_gate_capturing)
 {
 	struct tool_gate	g;
@@ -1532,6 +1550,7 @@ tool_call_suite(void)
 
 	tc = tcase_create("gate");
 	tcase_add_test(tc, tc_gate_prefixes);
+	tcase_add_test(tc, tc_gate_empty_and_after_pass);
 	tcase_add_test(tc, tc_gate_whitespace);
 	tcase_add_test(tc, tc_gate_pass_late);
 	tcase_add_test(tc, tc_gate_pass_at_once);
