@@ -139,6 +139,31 @@ dify_app_workflow_failed(struct relay *r, const struct dify_event *ev)
 }
 
 /*
+ * The first usable variable name (non-empty, no NUL, shorter than size)
+ * of the form's items of type (NULL: a paragraph, else a text-input, as
+ * each item has one), or NULL.  Each item is {"<type>": {"variable"}}.
+ */
+static const char *
+dify_app_form_find(json_t *form, const char *type, size_t size)
+{
+	json_t	*item, *entry, *var;
+	size_t	 i;
+
+	json_array_foreach(form, i, item) {
+		if (type != NULL)
+			entry = json_object_get(item, type);
+		else if ((entry = json_object_get(item, "paragraph")) == NULL)
+			entry = json_object_get(item, "text-input");
+		var = json_object_get(entry, "variable");
+		if (json_is_string(var) && json_string_length(var) > 0 &&
+		    json_string_length(var) < size &&
+		    strlen(json_string_value(var)) == json_string_length(var))
+			return (json_string_value(var));
+	}
+	return (NULL);
+}
+
+/*
  * Find the text input of an app's form (the JSON text of GET /parameters)
  * and copy its variable name to out: for a workflow the first paragraph,
  * else the first text-input; for a completion app the first paragraph or
@@ -149,34 +174,16 @@ int
 dify_app_form_text_input(const char *json, size_t len, enum dify_app_mode mode,
     char *out, size_t size)
 {
-	static const char	*types[] = { "paragraph", "text-input" };
-	json_t			*root, *form, *item, *entry, *var;
-	const char		*found = NULL;
-	size_t			 i, t;
+	json_t		*root, *form;
+	const char	*found;
 
 	if ((root = json_loadb(json, len, 0, NULL)) == NULL)
 		return (-1);
 	form = json_object_get(root, "user_input_form");
-	for (t = 0; t < nitems(types) && found == NULL; t++) {
-		json_array_foreach(form, i, item) {
-			/* Each item is {"<type>": {"variable": ...}}. */
-			if (mode == DIFY_APP_WORKFLOW)
-				entry = json_object_get(item, types[t]);
-			else if ((entry = json_object_get(item,
-			    "paragraph")) == NULL)
-				entry = json_object_get(item, "text-input");
-			var = json_object_get(entry, "variable");
-			if (json_is_string(var) && json_string_length(var) > 0 &&
-			    json_string_length(var) < size &&
-			    strlen(json_string_value(var)) ==
-			    json_string_length(var)) {
-				found = json_string_value(var);
-				break;
-			}
-		}
-		if (mode != DIFY_APP_WORKFLOW)
-			break;
-	}
+	if (mode != DIFY_APP_WORKFLOW)
+		found = dify_app_form_find(form, NULL, size);
+	else if ((found = dify_app_form_find(form, "paragraph", size)) == NULL)
+		found = dify_app_form_find(form, "text-input", size);
 	if (found != NULL)
 		memcpy(out, found, strlen(found) + 1);
 	json_decref(root);

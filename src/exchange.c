@@ -172,6 +172,17 @@ struct stop_call {
 	int			 status;
 };
 
+/* How a call's transport result ends the relay (OK: the body ended). */
+static const enum relay_end exchange_ends[] = {
+	[UPSTREAM_OK] = RELAY_END_EOF,
+	[UPSTREAM_UNREACHABLE] = RELAY_END_UNREACHABLE,
+	[UPSTREAM_DNS] = RELAY_END_DNS,
+	[UPSTREAM_TLS] = RELAY_END_TLS,
+	[UPSTREAM_TIMEOUT] = RELAY_END_TIMEOUT,
+	[UPSTREAM_BROKEN] = RELAY_END_BROKEN,
+	[UPSTREAM_NO_DESCRIPTORS] = RELAY_END_NO_DESCRIPTORS,
+};
+
 static void	exchange_pump(struct exchange *);
 static void	exchange_unref(struct exchange *);
 static void	exchange_plan(struct exchange *);
@@ -463,15 +474,6 @@ exchange_up_data(void *arg, const char *data, size_t len)
 static void
 exchange_up_done(void *arg, enum upstream_result result, const char *detail)
 {
-	static const enum relay_end ends[] = {
-		[UPSTREAM_OK] = RELAY_END_EOF,
-		[UPSTREAM_UNREACHABLE] = RELAY_END_UNREACHABLE,
-		[UPSTREAM_DNS] = RELAY_END_DNS,
-		[UPSTREAM_TLS] = RELAY_END_TLS,
-		[UPSTREAM_TIMEOUT] = RELAY_END_TIMEOUT,
-		[UPSTREAM_BROKEN] = RELAY_END_BROKEN,
-		[UPSTREAM_NO_DESCRIPTORS] = RELAY_END_NO_DESCRIPTORS,
-	};
 	struct exchange		*ex = arg;
 	struct relay		*r = &ex->relay;
 	enum dify_app_mode	 next;
@@ -495,7 +497,7 @@ exchange_up_done(void *arg, enum upstream_result result, const char *detail)
 		exchange_plan(ex);	/* the call's reference goes on */
 		return;
 	}
-	relay_end(&ex->relay, ends[result], detail);
+	relay_end(&ex->relay, exchange_ends[result], detail);
 	if (ex->state != EXCHANGE_ABANDONED)
 		exchange_pump(ex);
 	exchange_unref(ex);
@@ -795,15 +797,6 @@ static void
 exchange_probe_done(void *arg, enum upstream_result result,
     const char *detail)
 {
-	static const enum relay_end ends[] = {
-		[UPSTREAM_OK] = RELAY_END_BROKEN,
-		[UPSTREAM_UNREACHABLE] = RELAY_END_UNREACHABLE,
-		[UPSTREAM_DNS] = RELAY_END_DNS,
-		[UPSTREAM_TLS] = RELAY_END_TLS,
-		[UPSTREAM_TIMEOUT] = RELAY_END_TIMEOUT,
-		[UPSTREAM_BROKEN] = RELAY_END_BROKEN,
-		[UPSTREAM_NO_DESCRIPTORS] = RELAY_END_NO_DESCRIPTORS,
-	};
 	struct exchange		*ex = arg;
 	struct api_error	 e;
 	const char		*body = ex->probe_body.data ?
@@ -814,7 +807,7 @@ exchange_probe_done(void *arg, enum upstream_result result,
 	if (result != UPSTREAM_OK) {
 		log_warn("exchange %s: upstream %s: %s", ex->request_id,
 		    upstream_result_name(result), detail);
-		relay_end(&ex->relay, ends[result], detail);
+		relay_end(&ex->relay, exchange_ends[result], detail);
 	} else if (ex->probe == EXCHANGE_PROBE_UPLOAD) {
 		if (exchange_learn_upload(ex, body, len) == 0) {
 			buf_free(&ex->probe_body);
