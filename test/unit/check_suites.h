@@ -31,5 +31,6 @@ Suite	*app_cache_suite(void);
 Suite	*dify_upload_suite(void);
 Suite	*think_suite(void);
 Suite	*tool_call_suite(void);
+Suite	*conversation_suite(void);
 
 #endif

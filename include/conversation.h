@@ -1,0 +1,39 @@
+/*
+ * conversation: how a stateless OpenAI chat maps onto one Dify
+ * conversation, without I/O.  A turn's digests (of the history before
+ * the new user message, and of the whole history with the answer) are
+ * the keys of the conversation store.
+ */
+#ifndef ODP_CONVERSATION_H
+#define ODP_CONVERSATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONVERSATION_DIGEST_LEN	32	/* SHA-256 */
+#define CONVERSATION_MAX_ID	64	/* longest Dify id kept, NUL included */
+
+/*
+ * One request's view of its conversation.  ctx is the hash state after
+ * the whole request (scope, user and every message), waiting for the
+ * answer; the turn owns it.
+ */
+struct conversation_turn {
+	int		 lookup;	/* the history before may be known */
+	int		 remember;	/* a complete answer may be kept */
+	uint8_t		 prefix[CONVERSATION_DIGEST_LEN];
+	void		*ctx;		/* EVP_MD_CTX, or NULL */
+};
+
+int	 conversation_turn_init(struct conversation_turn *, const char *,
+	    size_t, const char *, const void *);
+int	 conversation_turn_answer(const struct conversation_turn *,
+	    const char *, size_t, uint8_t *);
+void	 conversation_turn_free(struct conversation_turn *);
+int	 conversation_is_task_prompt(const void *);
+void	 conversation_canonical_text(const char *, size_t, size_t *,
+	    size_t *);
+void	 conversation_digest_hex(const uint8_t *, char *);
+int	 conversation_id_ok(const char *, size_t);
+
+#endif

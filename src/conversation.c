@@ -1,0 +1,388 @@
+/*
+ * conversation: how a stateless OpenAI chat maps onto one Dify
+ * conversation, without I/O.
+ *
+ * OpenAI clients resend the whole history every turn; Dify keeps the
+ * history itself under a conversation_id.  After a complete answer the
+ * proxy remembers digest(history + answer) -> conversation_id; a later
+ * request whose history before its last user message has that digest is
+ * the next turn of that conversation, and only the new message goes to
+ * Dify.  Anything else (an edited or deleted turn, another system
+ * prompt, a parallel chat) has another digest and starts afresh with the
+ * whole transcript, so a wrong conversation is never continued.
+ *
+ * The digest is SHA-256 over a canonical form, never the text itself:
+ * a version tag, the scope (the app: its key and Dify), the Dify user,
+ * then per message its role (developer counts as system, function as
+ * tool), its text (a string, or the text parts joined by newlines; an
+ * assistant's leading <think> or <details> block dropped; surrounding
+ * whitespace trimmed), its image URLs, an assistant's tool calls (name
+ * and arguments) and a tool message's call id.  Every field is tagged
+ * and length-prefixed, so no two different histories share an encoding.
+ * Other members (name, refusal: null, reasoning_content) do not count:
+ * clients differ in what they echo back.
+ */
+#include <ctype.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "conversation.h"
+
+#define CONVERSATION_VERSION	"odp-conversation-v1"
+#define CONVERSATION_TASK	"### Task:"
+
+/* Field tags of the canonical form. */
+enum conversation_tag {
+	CONV_TAG_VERSION = 'V',
+	CONV_TAG_SCOPE = 'S',
+	CONV_TAG_USER = 'U',
+	CONV_TAG_MESSAGE = 'M',		/* the role letter */
+	CONV_TAG_TEXT = 'T',
+	CONV_TAG_IMAGE = 'I',
+	CONV_TAG_CALL_NAME = 'N',
+	CONV_TAG_CALL_ARGS = 'A',
+	CONV_TAG_CALL_ID = 'C'
+};
+
+/* The canonical role letter of a role string; 0 for none. */
+static char
+conversation_role(const json_t *msg)
+{
+	const char	*r = json_string_value(json_object_get(msg, "role"));
+
+	if (r == NULL)
+		return (0);
+	if (strcmp(r, "user") == 0)
+		return ('u');
+	if (strcmp(r, "assistant") == 0)
+		return ('a');
+	if (strcmp(r, "system") == 0 || strcmp(r, "developer") == 0)
+		return ('s');
+	if (strcmp(r, "tool") == 0 || strcmp(r, "function") == 0)
+		return ('t');
+	return (0);
+}
+
+/* True for the whitespace that canonical text trims. */
+static int
+conversation_space(char c)
+{
+	return (c == ' ' || c == '\t' || c == '\n' || c == '\r');
+}
+
+/* If p[0..len) opens with the block open...close, the length to skip. */
+static size_t
+conversation_block(const char *p, size_t len, const char *open,
+    const char *close)
+{
+	size_t		 olen = strlen(open), clen = strlen(close);
+	const char	*end;
+
+	if (len < olen || memcmp(p, open, olen) != 0)
+		return (0);
+	end = memmem(p + olen, len - olen, close, clen);
+	if (end == NULL)
+		return (0);
+	return ((size_t)(end - p) + clen);
+}
+
+/*
+ * The canonical part of a text: without a leading <think> or <details>
+ * block (clients keep reasoning in those, or drop it) and without the
+ * whitespace around it.  Sets *start and *len within text.
+ */
+void
+conversation_canonical_text(const char *text, size_t len, size_t *start,
+    size_t *outlen)
+{
+	size_t	s = 0, e = len, skip;
+	int	blocks;
+
+	for (blocks = 0; blocks < 2; blocks++) {
+		while (s < e && conversation_space(text[s]))
+			s++;
+		if ((skip = conversation_block(text + s, e - s, "<think>",
+		    "</think>")) == 0 && (skip = conversation_block(text + s,
+		    e - s, "<details", "</details>")) == 0)
+			break;
+		s += skip;
+	}
+	while (s < e && conversation_space(text[s]))
+		s++;
+	while (e > s && conversation_space(text[e - 1]))
+		e--;
+	*start = s;
+	*outlen = e - s;
+}
+
+/* Hash one tagged, length-prefixed field. */
+static void
+conversation_field(EVP_MD_CTX *ctx, char tag, const void *data, size_t len)
+{
+	unsigned char	head[9];
+	uint64_t	n = len;
+	int		i;
+
+	head[0] = (unsigned char)tag;
+	for (i = 0; i < 8; i++)
+		head[1 + i] = (unsigned char)(n >> (8 * i));
+	EVP_DigestUpdate(ctx, head, sizeof(head));
+	if (len > 0)
+		EVP_DigestUpdate(ctx, data, len);
+}
+
+/* Hash a text field in its canonical form. */
+static void
+conversation_text(EVP_MD_CTX *ctx, const char *text, size_t len)
+{
+	size_t	s, n;
+
+	conversation_canonical_text(text, len, &s, &n);
+	conversation_field(ctx, CONV_TAG_TEXT, text + s, n);
+}
+
+/* Hash a string member of obj, if it is one. */
+static void
+conversation_member(EVP_MD_CTX *ctx, char tag, const json_t *obj,
+    const char *key)
+{
+	const json_t	*v = json_object_get(obj, key);
+
+	if (json_is_string(v))
+		conversation_field(ctx, tag, json_string_value(v),
+		    json_string_length(v));
+}
+
+/* The URL of an image part ({"url": ...} or a bare string), or NULL. */
+static const json_t *
+conversation_image_url(const json_t *part)
+{
+	const json_t	*img = json_object_get(part, "image_url");
+
+	if (json_is_object(img))
+		img = json_object_get(img, "url");
+	return (json_is_string(img) ? img : NULL);
+}
+
+/* Hash one message in its canonical form. */
+static void
+conversation_message(EVP_MD_CTX *ctx, const json_t *msg, char role,
+    struct buf *scratch)
+{
+	const json_t	*content, *part, *v, *calls, *call, *fn;
+	const char	*t;
+	size_t		 i;
+
+	conversation_field(ctx, CONV_TAG_MESSAGE, &role, 1);
+	content = json_object_get(msg, "content");
+	buf_reset(scratch);
+	if (json_is_string(content))
+		buf_add(scratch, json_string_value(content),
+		    json_string_length(content));
+	else if (json_is_array(content)) {
+		json_array_foreach(content, i, part) {
+			t = json_string_value(json_object_get(part, "type"));
+			if (t == NULL || strcmp(t, "image_url") == 0)
+				continue;
+			v = json_object_get(part, t);
+			if (!json_is_string(v) || json_string_length(v) == 0)
+				continue;
+			if (scratch->len > 0)
+				buf_add_char(scratch, '\n');
+			buf_add(scratch, json_string_value(v),
+			    json_string_length(v));
+		}
+	}
+	conversation_text(ctx, scratch->data ? scratch->data : "",
+	    scratch->len);
+	if (json_is_array(content)) {
+		json_array_foreach(content, i, part) {
+			t = json_string_value(json_object_get(part, "type"));
+			if (t != NULL && strcmp(t, "image_url") == 0 &&
+			    (v = conversation_image_url(part)) != NULL)
+				conversation_field(ctx, CONV_TAG_IMAGE,
+				    json_string_value(v), json_string_length(v));
+		}
+	}
+	if (role == 'a' && json_is_array(calls = json_object_get(msg,
+	    "tool_calls"))) {
+		json_array_foreach(calls, i, call) {
+			fn = json_object_get(call, "function");
+			conversation_member(ctx, CONV_TAG_CALL_NAME, fn, "name");
+			conversation_member(ctx, CONV_TAG_CALL_ARGS, fn,
+			    "arguments");
+		}
+	}
+	if (role == 't')
+		conversation_member(ctx, CONV_TAG_CALL_ID, msg, "tool_call_id");
+}
+
+/*
+ * True if the request is a client's background task (Open WebUI's title,
+ * tags and follow-up prompts: a system or user message that starts with
+ * "### Task:"), which must not start or advance a conversation.
+ */
+int
+conversation_is_task_prompt(const void *messages_json)
+{
+	const json_t	*messages = messages_json, *msg, *content, *part;
+	const char	*s;
+	size_t		 i, j, n = strlen(CONVERSATION_TASK);
+	char		 role;
+
+	json_array_foreach(messages, i, msg) {
+		role = conversation_role(msg);
+		if (role != 'u' && role != 's')
+			continue;
+		content = json_object_get(msg, "content");
+		if (json_is_string(content)) {
+			s = json_string_value(content);
+			while (isspace((unsigned char)*s))
+				s++;
+			if (strncmp(s, CONVERSATION_TASK, n) == 0)
+				return (1);
+		} else if (json_is_array(content)) {
+			json_array_foreach(content, j, part) {
+				s = json_string_value(json_object_get(part,
+				    "text"));
+				if (s == NULL)
+					continue;
+				while (isspace((unsigned char)*s))
+					s++;
+				if (strncmp(s, CONVERSATION_TASK, n) == 0)
+					return (1);
+				break;	/* only the first text part */
+			}
+		}
+	}
+	return (0);
+}
+
+/*
+ * Start a turn for the messages (a JSON array, already validated) of a
+ * request to the app named by scope, as the Dify user.  A turn whose
+ * last message is a user message after earlier ones may continue a
+ * conversation (lookup: prefix is the digest of those earlier ones) and
+ * may be remembered once answered; a task prompt does neither.  Returns
+ * 0, or -1 when hashing is unavailable (the turn then does neither).
+ */
+int
+conversation_turn_init(struct conversation_turn *t, const char *scope,
+    size_t scopelen, const char *user, const void *messages_json)
+{
+	const json_t	*messages = messages_json, *msg;
+	EVP_MD_CTX	*ctx, *copy;
+	struct buf	 scratch = BUF_INIT;
+	size_t		 i, n;
+	char		 role, last;
+
+	memset(t, 0, sizeof(*t));
+	n = json_array_size(messages);
+	if (n == 0 || conversation_is_task_prompt(messages))
+		return (0);
+	last = conversation_role(json_array_get(messages, n - 1));
+	if (last != 'u')
+		return (0);
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return (-1);
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return (-1);
+	}
+	conversation_field(ctx, CONV_TAG_VERSION, CONVERSATION_VERSION,
+	    strlen(CONVERSATION_VERSION));
+	conversation_field(ctx, CONV_TAG_SCOPE, scope, scopelen);
+	conversation_field(ctx, CONV_TAG_USER, user, strlen(user));
+	for (i = 0; i < n; i++) {
+		if (i == n - 1 && n > 1) {
+			/* The history before the new message. */
+			if ((copy = EVP_MD_CTX_new()) != NULL &&
+			    EVP_MD_CTX_copy_ex(copy, ctx) == 1 &&
+			    EVP_DigestFinal_ex(copy, t->prefix, NULL) == 1)
+				t->lookup = 1;
+			EVP_MD_CTX_free(copy);
+		}
+		msg = json_array_get(messages, i);
+		role = conversation_role(msg);
+		conversation_message(ctx, msg, role, &scratch);
+	}
+	buf_free(&scratch);
+	t->ctx = ctx;
+	t->remember = 1;
+	return (0);
+}
+
+/*
+ * The digest of the turn's whole history followed by the assistant
+ * answer text, into out (CONVERSATION_DIGEST_LEN bytes).  The turn stays
+ * as it was.  Returns 0, or -1 if the turn is not to be remembered.
+ */
+int
+conversation_turn_answer(const struct conversation_turn *t,
+    const char *answer, size_t len, uint8_t *out)
+{
+	EVP_MD_CTX	*copy;
+	char		 role = 'a';
+	int		 rc = -1;
+
+	if (!t->remember || t->ctx == NULL)
+		return (-1);
+	if ((copy = EVP_MD_CTX_new()) == NULL)
+		return (-1);
+	if (EVP_MD_CTX_copy_ex(copy, t->ctx) == 1) {
+		conversation_field(copy, CONV_TAG_MESSAGE, &role, 1);
+		conversation_text(copy, answer != NULL ? answer : "", len);
+		if (EVP_DigestFinal_ex(copy, out, NULL) == 1)
+			rc = 0;
+	}
+	EVP_MD_CTX_free(copy);
+	return (rc);
+}
+
+/* Release the turn's hash state. */
+void
+conversation_turn_free(struct conversation_turn *t)
+{
+	EVP_MD_CTX_free(t->ctx);
+	t->ctx = NULL;
+	t->lookup = t->remember = 0;
+}
+
+/* Write a digest as 64 lowercase hex digits and a NUL (65 bytes). */
+void
+conversation_digest_hex(const uint8_t *d, char *out)
+{
+	static const char	hex[] = "0123456789abcdef";
+	size_t			i;
+
+	for (i = 0; i < CONVERSATION_DIGEST_LEN; i++) {
+		out[2 * i] = hex[d[i] >> 4];
+		out[2 * i + 1] = hex[d[i] & 0xf];
+	}
+	out[2 * CONVERSATION_DIGEST_LEN] = '\0';
+}
+
+/*
+ * True if id may be a Dify conversation id as a client names it: 1 to
+ * CONVERSATION_MAX_ID - 1 letters, digits, '-', '_', '{' or '}' (a UUID
+ * in any of its spellings), so it is safe to echo in a header.  Dify
+ * itself checks that it is a UUID.
+ */
+int
+conversation_id_ok(const char *id, size_t len)
+{
+	size_t	i;
+
+	if (len == 0 || len >= CONVERSATION_MAX_ID)
+		return (0);
+	for (i = 0; i < len; i++) {
+		if (!isalnum((unsigned char)id[i]) && id[i] != '-' &&
+		    id[i] != '_' && id[i] != '{' && id[i] != '}')
+			return (0);
+	}
+	return (1);
+}

@@ -1,0 +1,313 @@
+/*
+ * conversation_memory: the in-process conversation store, one table in
+ * shared memory for every worker of an instance.
+ *
+ * Workers share the listening port, so the turns of one chat land on any
+ * worker: a table per worker would lose most continuations.  Like
+ * nginx's shared-memory zones, the table is one anonymous shared mapping
+ * made before the workers are forked (a restarted worker inherits it
+ * from the master), with a process-shared robust mutex around every
+ * operation.  Should a worker die holding the lock, the next one to take
+ * it empties the table: continuity is lost for a while, never wrong.
+ *
+ * The table is fixed at its capacity when made, so its memory is flat
+ * under any traffic: entries (digest, conversation id, expiry) sit in an
+ * array, chained from a power-of-two bucket array by the digest's first
+ * bytes (SHA-256 output needs no further hashing), and kept in a doubly
+ * linked LRU list.  A put at capacity evicts the least recently put
+ * entry.  Every entry lives the same TTL, so the LRU tail is also the
+ * first to expire; puts reclaim expired entries from the tail and takes
+ * drop an expired entry they find.
+ *
+ * A take removes the entry it finds: a history continues its Dify
+ * conversation once.  Sending the same history again (regenerate, a
+ * retry after a failure) starts a fresh conversation with the whole
+ * transcript instead of adding a second answer to the first one.
+ *
+ * Indices are stored plus one, so 0 means none.  Time is passed in, in
+ * milliseconds of a clock shared by the processes (CLOCK_MONOTONIC).
+ */
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "conversation_memory.h"
+
+/* Expired entries a put reclaims from the LRU tail, at most. */
+#define CONVERSATION_MEMORY_RECLAIM	4
+
+struct conversation_memory_entry {
+	uint8_t		 key[CONVERSATION_DIGEST_LEN];
+	char		 id[CONVERSATION_MAX_ID];	/* "": unused */
+	uint64_t	 expires_ms;
+	uint32_t	 chain;		/* next in the bucket */
+	uint32_t	 newer, older;	/* LRU neighbours */
+};
+
+struct conversation_memory {
+	pthread_mutex_t		 lock;
+	size_t			 bytes;		/* of the mapping */
+	uint32_t		 capacity;
+	uint32_t		 nbuckets;	/* a power of two */
+	uint32_t		 count;
+	uint32_t		 newest, oldest;	/* LRU ends */
+	uint32_t		 free_list;	/* through chain */
+	uint64_t		 hits, misses, evicted, expired;
+	uint32_t		*buckets;
+	struct conversation_memory_entry *entries;
+};
+
+/* Lay out an empty table: every entry on the free list. */
+static void
+conversation_memory_clear(struct conversation_memory *m)
+{
+	uint32_t	i;
+
+	memset(m->buckets, 0, m->nbuckets * sizeof(*m->buckets));
+	memset(m->entries, 0, (size_t)m->capacity * sizeof(*m->entries));
+	for (i = 0; i < m->capacity; i++)
+		m->entries[i].chain = i + 1 < m->capacity ? i + 2 : 0;
+	m->free_list = m->capacity > 0 ? 1 : 0;
+	m->count = 0;
+	m->newest = m->oldest = 0;
+}
+
+/*
+ * Make a table for capacity entries in a shared anonymous mapping, to be
+ * inherited by forked workers.  Returns NULL if it cannot be made.
+ */
+struct conversation_memory *
+conversation_memory_new(size_t capacity)
+{
+	struct conversation_memory	*m;
+	pthread_mutexattr_t		 attr;
+	size_t				 nbuckets = 16, head, bytes;
+	void				*p;
+
+	if (capacity == 0 || capacity > UINT32_MAX / 4)
+		return (NULL);
+	while (nbuckets < capacity)
+		nbuckets <<= 1;
+	head = (sizeof(*m) + 63) & ~(size_t)63;
+	bytes = head + nbuckets * sizeof(uint32_t) +
+	    capacity * sizeof(struct conversation_memory_entry);
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	    -1, 0);
+	if (p == MAP_FAILED)
+		return (NULL);
+	m = p;
+	m->bytes = bytes;
+	m->capacity = (uint32_t)capacity;
+	m->nbuckets = (uint32_t)nbuckets;
+	m->buckets = (uint32_t *)((char *)p + head);
+	m->entries = (struct conversation_memory_entry *)(m->buckets +
+	    nbuckets);
+	if (pthread_mutexattr_init(&attr) != 0) {
+		munmap(p, bytes);
+		return (NULL);
+	}
+	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+	if (pthread_mutex_init(&m->lock, &attr) != 0) {
+		pthread_mutexattr_destroy(&attr);
+		munmap(p, bytes);
+		return (NULL);
+	}
+	pthread_mutexattr_destroy(&attr);
+	conversation_memory_clear(m);
+	return (m);
+}
+
+/* Unmap the table (in this process; others keep their mapping). */
+void
+conversation_memory_free(struct conversation_memory *m)
+{
+	if (m == NULL)
+		return;
+	munmap(m, m->bytes);
+}
+
+/* Take the lock; a dead holder's table is emptied first. */
+static void
+conversation_memory_lock(struct conversation_memory *m)
+{
+	if (pthread_mutex_lock(&m->lock) == EOWNERDEAD) {
+		conversation_memory_clear(m);
+		pthread_mutex_consistent(&m->lock);
+	}
+}
+
+/* Release the lock. */
+static void
+conversation_memory_unlock(struct conversation_memory *m)
+{
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* The bucket of a digest. */
+static uint32_t *
+conversation_memory_bucket(struct conversation_memory *m, const uint8_t *key)
+{
+	uint32_t	h;
+
+	h = (uint32_t)key[0] | (uint32_t)key[1] << 8 |
+	    (uint32_t)key[2] << 16 | (uint32_t)key[3] << 24;
+	return (&m->buckets[h & (m->nbuckets - 1)]);
+}
+
+/* The entry with that digest (its index plus one), or 0. */
+static uint32_t
+conversation_memory_find(struct conversation_memory *m, const uint8_t *key)
+{
+	uint32_t	i = *conversation_memory_bucket(m, key);
+
+	while (i != 0 && memcmp(m->entries[i - 1].key, key,
+	    CONVERSATION_DIGEST_LEN) != 0)
+		i = m->entries[i - 1].chain;
+	return (i);
+}
+
+/* Take entry i off the LRU list. */
+static void
+conversation_memory_unlink(struct conversation_memory *m, uint32_t i)
+{
+	struct conversation_memory_entry	*e = &m->entries[i - 1];
+
+	if (e->newer != 0)
+		m->entries[e->newer - 1].older = e->older;
+	else
+		m->newest = e->older;
+	if (e->older != 0)
+		m->entries[e->older - 1].newer = e->newer;
+	else
+		m->oldest = e->newer;
+	e->newer = e->older = 0;
+}
+
+/* Put entry i at the newest end of the LRU list. */
+static void
+conversation_memory_push(struct conversation_memory *m, uint32_t i)
+{
+	struct conversation_memory_entry	*e = &m->entries[i - 1];
+
+	e->older = m->newest;
+	e->newer = 0;
+	if (m->newest != 0)
+		m->entries[m->newest - 1].newer = i;
+	m->newest = i;
+	if (m->oldest == 0)
+		m->oldest = i;
+}
+
+/* Remove entry i from its bucket and the list; it goes on the free list. */
+static void
+conversation_memory_remove(struct conversation_memory *m, uint32_t i)
+{
+	struct conversation_memory_entry	*e = &m->entries[i - 1];
+	uint32_t				*p;
+
+	p = conversation_memory_bucket(m, e->key);
+	while (*p != i)
+		p = &m->entries[*p - 1].chain;
+	*p = e->chain;
+	conversation_memory_unlink(m, i);
+	memset(e, 0, sizeof(*e));
+	e->chain = m->free_list;
+	m->free_list = i;
+	m->count--;
+}
+
+/*
+ * Take the conversation id remembered for key: copy it to id (size
+ * bytes) and forget it.  Returns 1 if found, 0 if not (or expired, or
+ * too long for id).
+ */
+int
+conversation_memory_take(struct conversation_memory *m, const uint8_t *key,
+    uint64_t now_ms, char *id, size_t size)
+{
+	struct conversation_memory_entry	*e;
+	uint32_t				 i;
+	int					 found = 0;
+
+	conversation_memory_lock(m);
+	if ((i = conversation_memory_find(m, key)) != 0) {
+		e = &m->entries[i - 1];
+		if (e->expires_ms <= now_ms)
+			m->expired++;
+		else if (strlen(e->id) < size) {
+			memcpy(id, e->id, strlen(e->id) + 1);
+			found = 1;
+		}
+		conversation_memory_remove(m, i);
+	}
+	if (found)
+		m->hits++;
+	else
+		m->misses++;
+	conversation_memory_unlock(m);
+	return (found);
+}
+
+/*
+ * Remember id (shorter than CONVERSATION_MAX_ID; longer ones are not
+ * kept) for key, for ttl_ms from now, as the newest entry.
+ */
+void
+conversation_memory_put(struct conversation_memory *m, const uint8_t *key,
+    const char *id, uint64_t now_ms, uint64_t ttl_ms)
+{
+	struct conversation_memory_entry	*e;
+	uint32_t				 i, *b;
+	size_t					 len = strlen(id);
+	int					 n;
+
+	if (len == 0 || len >= CONVERSATION_MAX_ID)
+		return;
+	conversation_memory_lock(m);
+	for (n = 0; n < CONVERSATION_MEMORY_RECLAIM && m->oldest != 0 &&
+	    m->entries[m->oldest - 1].expires_ms <= now_ms; n++) {
+		conversation_memory_remove(m, m->oldest);
+		m->expired++;
+	}
+	if ((i = conversation_memory_find(m, key)) != 0)
+		conversation_memory_unlink(m, i);
+	else {
+		if (m->free_list == 0) {
+			conversation_memory_remove(m, m->oldest);
+			m->evicted++;
+		}
+		i = m->free_list;
+		e = &m->entries[i - 1];
+		m->free_list = e->chain;
+		memcpy(e->key, key, CONVERSATION_DIGEST_LEN);
+		b = conversation_memory_bucket(m, key);
+		e->chain = *b;
+		*b = i;
+		m->count++;
+	}
+	e = &m->entries[i - 1];
+	memcpy(e->id, id, len + 1);
+	e->expires_ms = now_ms + ttl_ms;
+	conversation_memory_push(m, i);
+	conversation_memory_unlock(m);
+}
+
+/* Fill st with the table's size and counters. */
+void
+conversation_memory_stats(struct conversation_memory *m,
+    struct conversation_memory_stats *st)
+{
+	conversation_memory_lock(m);
+	st->count = m->count;
+	st->capacity = m->capacity;
+	st->bytes = m->bytes;
+	st->hits = m->hits;
+	st->misses = m->misses;
+	st->evicted = m->evicted;
+	st->expired = m->expired;
+	conversation_memory_unlock(m);
+}
