@@ -8,6 +8,8 @@
  *   mock_stream.c     stream_*     SSE streams and the blocking body
  *   mock_directive.c  directive_*  "mock:NAME=VALUE" scenario switches
  *   mock_upload.c     upload_*     multipart/form-data, issued file ids
+ *   mock_conversation.c
+ *                     conv_*       conversations, their turns, the bounds
  *   mock_jw.c         jw_*         JSON writer in Dify's three styles
  *   mock_mbuf.c       mbuf_*       growable byte buffer
  *   mock_util.c       util_*       allocation, random ids, clocks
@@ -170,6 +172,7 @@ struct directives {
 	long long	 split;		/* 0: off; else bytes per piece */
 	int		 wf_outputs;	/* WFO_*: workflow outputs shape */
 	int		 no_text_chunk;
+	int		 recall;	/* the answer is "turns=N" */
 };
 
 /* mock:wf_outputs=SHAPE: the outputs of a workflow run. */
@@ -247,6 +250,24 @@ void	 upload_issue(const char *, const char *, const char *);
 int	 upload_known(const char *, const char *, const char *);
 const char *upload_tenant(void);
 void	 upload_reset(void);
+
+/* mock_conversation.c */
+#define CONV_MAX	MOCK_RECORDS_MAX	/* conversations kept */
+#define CONV_TEXT_MAX	(4 * 1024 * 1024)	/* a stored query, answer */
+#define CONV_BYTES_MAX	(64 * 1024 * 1024)	/* the whole table */
+
+struct conv;
+void	 conv_init(void);
+void	 conv_reset(void);
+void	 conv_free(void);
+struct conv *conv_find(const char *, const char *, const char *);
+long long conv_begin(const char *, const char *, const char *,
+	    const char *, const char *, size_t, long long);
+void	 conv_end(const char *, const char *, const char *, size_t, int);
+void	 conv_delete(struct conv *);
+int	 conv_messages(const struct conv *, const char *, long long,
+	    struct mbuf *);
+void	 conv_list(struct mbuf *);
 
 /* mock_api.c */
 void	 api_init(void);

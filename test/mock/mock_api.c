@@ -2,20 +2,23 @@
  * api: the HTTP surface.  Routes requests, authenticates the app key,
  * validates POST /v1/chat-messages, /v1/completion-messages and
  * /v1/workflows/run in Dify's order and hands valid ones to the stream
- * module; answers the stop endpoints, /v1/, /v1/info, /v1/parameters and
- * POST /v1/files/upload; keeps the bounded records behind the /mock/
- * introspection endpoints.
+ * module; answers the stop endpoints, /v1/, /v1/info, /v1/parameters,
+ * POST /v1/files/upload, GET /v1/messages and DELETE /v1/conversations/
+ * {id} (the conversations themselves are in mock_conversation.c); keeps
+ * the bounded records behind the /mock/ introspection endpoints.
  *
  * Every reply made here is a one-shot evhttp_send_reply: libevent frees
  * the request after writing it, and nothing here keeps a pointer to it.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -39,6 +42,8 @@
 #define API_UNAVAILABLE	"App unavailable, please check your app " \
 			"configurations."
 #define API_BAD_FILE	"Invalid upload file id"
+#define API_NO_CONV	"Conversation Not Exists."
+#define API_NO_FIRST	"First Message Not Exists."
 #define API_DEFAULT_USER "DEFAULT-USER"
 #define API_MIB		(1024 * 1024)
 #define API_IMAGE_MAX	(10 * API_MIB)	/* UPLOAD_IMAGE_FILE_SIZE_LIMIT */
@@ -109,6 +114,7 @@ api_init(void)
 	if (api_requests == NULL || api_stops == NULL || api_uploads == NULL)
 		abort();
 	upload_init();
+	conv_init();
 }
 
 /* Release the record arrays. */
@@ -122,6 +128,7 @@ api_free(void)
 	free(api_upload_fail.message);
 	memset(&api_upload_fail, 0, sizeof(api_upload_fail));
 	upload_free();
+	conv_free();
 }
 
 /* The reason phrase werkzeug would send for a status. */
@@ -133,6 +140,8 @@ api_reason(int status)
 		return ("OK");
 	case 201:
 		return ("CREATED");
+	case 204:
+		return ("NO CONTENT");
 	case 400:
 		return ("BAD REQUEST");
 	case 401:
@@ -739,6 +748,14 @@ api_chat(struct evhttp_request *req)
 		    "Agent Chat App does not support blocking mode");
 		goto done;
 	}
+	/*
+	 * The generator looks the conversation up (app, this user) after
+	 * its own checks and before the files and the input form.
+	 */
+	if (cid != NULL && conv_find(cid, token, user) == NULL) {
+		api_error(req, 404, "not_found", API_NO_CONV);
+		goto done;
+	}
 	if (api_files_ok(json_object_get(root, "files"), token, user) == -1) {
 		api_error(req, 400, "invalid_param", API_BAD_FILE);
 		goto done;
@@ -1274,6 +1291,279 @@ api_arm_upload_fail(struct evhttp_request *req)
 	api_reply(req, 200, "application/json", ok, sizeof(ok) - 1);
 }
 
+/*
+ * The first value of name in a query string, decoded as werkzeug does
+ * ("+" is a space, %XX a byte; a pair without "=" has an empty value);
+ * NULL if it is not there.  The caller frees it.
+ */
+static char *
+api_arg(const char *qs, const char *name)
+{
+	const char	*p = qs, *end, *eq;
+	char		*raw, *k, *v = NULL;
+	int		 match;
+
+	while (p != NULL && v == NULL) {
+		if ((end = strchr(p, '&')) == NULL)
+			end = p + strlen(p);
+		if ((eq = memchr(p, '=', (size_t)(end - p))) == NULL)
+			eq = end;
+		raw = util_xstrndup(p, (size_t)(eq - p));
+		if ((k = evhttp_uridecode(raw, 1, NULL)) == NULL)
+			abort();
+		match = strcmp(k, name) == 0;
+		free(k);
+		free(raw);
+		if (match) {
+			raw = util_xstrndup(eq < end ? eq + 1 : end,
+			    (size_t)(end - (eq < end ? eq + 1 : end)));
+			if ((v = evhttp_uridecode(raw, 1, NULL)) == NULL)
+				abort();
+			free(raw);
+		}
+		p = *end == '&' ? end + 1 : NULL;
+	}
+	return (v);
+}
+
+/* Add one pydantic error (field, then what) to a message being built. */
+static void
+api_pyerr(struct mbuf *m, int *n, const char *field, const char *what)
+{
+	mbuf_addf(m, "\n%s\n  %s", field, what);
+	(*n)++;
+}
+
+/* Check MessageListQuery.limit (int, 1-100) like pydantic's lax mode. */
+static void
+api_limit(const char *s, long long *limit, struct mbuf *m, int *nerr)
+{
+	const char	*p = s;
+	long long	 v = 0;
+	int		 neg = 0, digits = 0;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '+' || *p == '-')
+		neg = *p++ == '-';
+	for (; isdigit((unsigned char)*p); p++, digits++)
+		if (v < 1000)
+			v = v * 10 + (*p - '0');
+	while (isspace((unsigned char)*p))
+		p++;
+	if (digits == 0 || *p != '\0')
+		api_pyerr(m, nerr, "limit", "Input should be a valid integer, "
+		    "unable to parse string as an integer [type=int_parsing]");
+	else if (neg || v < 1)
+		api_pyerr(m, nerr, "limit", "Input should be greater than or "
+		    "equal to 1 [type=greater_than_equal]");
+	else if (v > 100)
+		api_pyerr(m, nerr, "limit", "Input should be less than or "
+		    "equal to 100 [type=less_than_equal]");
+	else
+		*limit = v;
+}
+
+/*
+ * GET /v1/messages (message.py, MessageListApi): the key; the user from
+ * the query string, DEFAULT-USER without one (validate_app_token does not
+ * require it here); a chat app; MessageListQuery (conversation_id
+ * required, "" for none, first_id, limit 1-100, 20 by default); then the
+ * conversation of this key and user, or 404.
+ */
+static void
+api_messages(struct evhttp_request *req)
+{
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	const struct mock_app	*app;
+	const struct conv	*c;
+	struct mbuf		 b = { NULL, 0, 0 }, m = { NULL, 0, 0 };
+	struct jw		 w;
+	const char		*qs = NULL;
+	char			*token = NULL, *user = NULL, *cid = NULL;
+	char			*first = NULL, *lim = NULL, *msg;
+	char			 cbuf[37], fbuf[37];
+	long long		 limit = 20;
+	int			 rc, nerr = 0, has_first;
+
+	rc = api_token(req, &token);
+	if ((app = api_auth(req, rc, token)) == NULL)
+		goto done;
+	if (uri != NULL)
+		qs = evhttp_uri_get_query(uri);
+	if (qs != NULL) {
+		user = api_arg(qs, "user");
+		cid = api_arg(qs, "conversation_id");
+		first = api_arg(qs, "first_id");
+		lim = api_arg(qs, "limit");
+	}
+	if (app->kind == APP_WORKFLOW || app->kind == APP_COMPLETION) {
+		api_error(req, 400, "not_chat_app", API_NOT_CHAT);
+		goto done;
+	}
+	if (cid == NULL)
+		api_pyerr(&m, &nerr, "conversation_id",
+		    "Field required [type=missing]");
+	else if (cid[0] != '\0' && api_uuid(cid, strlen(cid), cbuf) == -1)
+		api_pyerr(&m, &nerr, "conversation_id",
+		    "Value error, must be a valid UUID [type=value_error]");
+	has_first = first != NULL && first[0] != '\0';
+	if (has_first && api_uuid(first, strlen(first), fbuf) == -1)
+		api_pyerr(&m, &nerr, "first_id",
+		    "Value error, must be a valid UUID [type=value_error]");
+	if (lim != NULL)
+		api_limit(lim, &limit, &m, &nerr);
+	if (nerr > 0) {
+		mbuf_addc(&m, '\0');
+		if (asprintf(&msg, "%d validation error%s for "
+		    "MessageListQuery%s", nerr, nerr > 1 ? "s" : "", m.p) == -1)
+			abort();
+		api_error(req, 400, "invalid_param", msg);
+		free(msg);
+		goto done;
+	}
+	if (cid[0] == '\0') {
+		/* pagination_by_first_id: no conversation, no messages. */
+		jw_init(&w, &b, JW_UJSON);
+		jw_obj(&w);
+		jw_key(&w, "limit");
+		jw_int(&w, limit);
+		jw_key(&w, "has_more");
+		jw_raw(&w, "false");
+		jw_key(&w, "data");
+		jw_raw(&w, "[]");
+		jw_close(&w);
+		mbuf_addc(&b, '\n');
+	} else if ((c = conv_find(cbuf, token, user != NULL &&
+	    user[0] != '\0' ? user : API_DEFAULT_USER)) == NULL) {
+		api_error(req, 404, "not_found", API_NO_CONV);
+		goto done;
+	} else if (conv_messages(c, has_first ? fbuf : NULL, limit,
+	    &b) == -1) {
+		api_error(req, 404, "not_found", API_NO_FIRST);
+		goto done;
+	}
+	api_reply(req, 200, "application/json", b.p, b.len);
+done:
+	mbuf_free(&b);
+	mbuf_free(&m);
+	free(token);
+	free(user);
+	free(cid);
+	free(first);
+	free(lim);
+}
+
+/*
+ * DELETE /v1/conversations/{id} (conversation.py, ConversationDetailApi)
+ * once its body is in: the key; the user from the JSON body, DEFAULT-USER
+ * without one; a chat app; then the conversation of this key and user
+ * goes, 204 without a body, or 404.
+ */
+static void
+api_conv_delete_run(struct evhttp_request *req, const char *id)
+{
+	const struct mock_app	*app;
+	struct conv		*c;
+	json_t			*root, *v;
+	char			*token = NULL, *user = NULL;
+	int			 rc;
+
+	rc = api_token(req, &token);
+	root = api_body(req);
+	if ((app = api_auth(req, rc, token)) == NULL)
+		goto done;
+	if (root == NULL || !json_is_object(root)) {
+		api_error(req, 400, "bad_request", API_BAD_JSON);
+		goto done;
+	}
+	v = json_object_get(root, "user");
+	user = api_truthy(v) ? api_user_str(v) :
+	    util_xstrdup(API_DEFAULT_USER);
+	if (app->kind == APP_WORKFLOW || app->kind == APP_COMPLETION) {
+		api_error(req, 400, "not_chat_app", API_NOT_CHAT);
+		goto done;
+	}
+	if ((c = conv_find(id, token, user)) == NULL) {
+		api_error(req, 404, "not_found", API_NO_CONV);
+		goto done;
+	}
+	conv_delete(c);
+	api_reply(req, 204, "application/json", "", 0);
+done:
+	free(token);
+	free(user);
+	json_decref(root);
+}
+
+/*
+ * DELETE /v1/conversations/{id}.  The libevent here reads a DELETE body
+ * like a POST one; a libevent 2.1 that does not (its
+ * evhttp_method_may_have_body says no for DELETE) leaves it on the
+ * connection, where it is taken if it is all there.  Anything else is a
+ * body the look-alike cannot have: 400, and the connection closes so that
+ * the body's bytes are never read as a request.
+ */
+static void
+api_conv_delete(struct evhttp_request *req, const char *id)
+{
+	struct evkeyvalq	*ih = evhttp_request_get_input_headers(req);
+	struct evbuffer		*body = evhttp_request_get_input_buffer(req);
+	struct evbuffer		*in;
+	const char		*cl;
+	char			*end;
+	unsigned long long	 need = 0;
+
+	if ((cl = evhttp_find_header(ih, "Content-Length")) != NULL) {
+		need = strtoull(cl, &end, 10);
+		if (!isdigit((unsigned char)*cl) || *end != '\0')
+			need = ULLONG_MAX;
+	}
+	in = bufferevent_get_input(evhttp_connection_get_bufferevent(
+	    evhttp_request_get_connection(req)));
+	if (evbuffer_get_length(body) == 0 && need > 0 && need <= API_MIB &&
+	    evbuffer_get_length(in) >= need)
+		evbuffer_remove_buffer(in, body, (size_t)need);
+	if (need != ULLONG_MAX && evbuffer_get_length(body) >= need) {
+		api_conv_delete_run(req, id);
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Connection", "close");
+	api_error(req, 400, "bad_request", API_BAD_JSON);
+}
+
+/* The canonical (lowercase) form of a path's werkzeug <uuid:...>. */
+static int
+api_path_uuid(const char *s, char out[37])
+{
+	size_t	i;
+
+	if (strlen(s) != 36)
+		return (-1);
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return (-1);
+		} else if (!isxdigit((unsigned char)s[i]))
+			return (-1);
+		out[i] = (char)tolower((unsigned char)s[i]);
+	}
+	out[36] = '\0';
+	return (0);
+}
+
+/* GET /mock/conversations. */
+static void
+api_conversations(struct evhttp_request *req)
+{
+	struct mbuf	b = { NULL, 0, 0 };
+
+	conv_list(&b);
+	api_reply(req, 200, "application/json", b.p, b.len);
+	mbuf_free(&b);
+}
+
 /* GET /mock/stats. */
 static void
 api_stats(struct evhttp_request *req)
@@ -1300,6 +1590,7 @@ api_reset(struct evhttp_request *req)
 	json_array_clear(api_stops);
 	json_array_clear(api_uploads);
 	upload_reset();
+	conv_reset();
 	free(api_upload_fail.message);
 	memset(&api_upload_fail, 0, sizeof(api_upload_fail));
 	stream_reset();
@@ -1359,7 +1650,7 @@ api_dispatch(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri	*uri;
 	enum evhttp_cmd_type	 m = evhttp_request_get_command(req);
 	const char		*path = NULL;
-	char			*task = NULL;
+	char			*task = NULL, conv[37];
 	enum api_route		 route;
 	int			 get = m == EVHTTP_REQ_GET;
 	int			 post = m == EVHTTP_REQ_POST;
@@ -1407,6 +1698,20 @@ api_dispatch(struct evhttp_request *req, void *arg)
 		}
 		api_stop(req, path, task, route);
 		free(task);
+	} else if (strcmp(path, "/v1/messages") == 0) {
+		if (!get)
+			goto not_allowed;
+		api_messages(req);
+	} else if (strncmp(path, "/v1/conversations/", 18) == 0) {
+		if (api_path_uuid(path + 18, conv) == -1)
+			goto not_found;
+		if (m != EVHTTP_REQ_DELETE)
+			goto not_allowed;
+		api_conv_delete(req, conv);
+	} else if (strcmp(path, "/mock/conversations") == 0) {
+		if (!get)
+			goto not_allowed;
+		api_conversations(req);
 	} else if (strcmp(path, "/v1/parameters") == 0) {
 		if (!get)
 			goto not_allowed;

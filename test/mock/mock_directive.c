@@ -24,6 +24,8 @@
  *       call: <tool_call>{"name": "NAME", "arguments": {"city":
  *       "Paris"}}</tool_call> instead of the echo
  *   wf_outputs=SHAPE no_text_chunk          workflow runs
+ *   recall                                  conversations: the answer
+ *       is "turns=N", N the turns the conversation had before this one
  *
  * think: the answer text starts with "<think>\nThe user wants a mock
  * answer.\n</think>\n\n", as DeepSeek R1 through Dify sends it, in
@@ -40,6 +42,11 @@
  * {"data":{"answer":A,"n":1}}, named {"text":"decoy","final":A}, none {}.
  * no_text_chunk: a workflow run sends no text_chunk at all; the answer
  * is only in the outputs.
+ * recall: the answer text is exactly "turns=N" in place of the echo,
+ * events, bytes, stamp or tool_call text, streaming or blocking, where N
+ * counts the earlier turns of the conversation (0 for a new one, and for
+ * completion and workflow apps, which have none); think and split still
+ * apply to it.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -185,6 +192,8 @@ directive_apply(struct directives *d, const char *name, size_t nlen,
 		d->split = n > 1048576 ? 1048576 : n;
 	else if (directive_is(name, nlen, "no_text_chunk"))
 		d->no_text_chunk = 1;
+	else if (directive_is(name, nlen, "recall"))
+		d->recall = 1;
 	else if (directive_is(name, nlen, "wf_outputs") && v != NULL)
 		directive_wf_outputs(d, v, (size_t)(vend - v));
 	else if (directive_is(name, nlen, "framing") && v != NULL) {

@@ -28,6 +28,14 @@
  * an unlisted finished stream is freed later from the reaper event, so no
  * caller ever holds a dangling pointer in the middle of a callback chain.
  *
+ * Conversations.  A chat-family stream that answers (not an HTTP error)
+ * appends its turn to its conversation (conv_begin, which creates a new
+ * one under the id made here) when it is set up, and keeps the answer
+ * pieces it sends in s->answer.  message_end (workflow_finished on a
+ * 1.13.0 chatflow, which has none) or the blocking body stores that answer
+ * as complete; stream_finish stores what there was, incomplete, for a
+ * stream that never got there (stopped, cut, failed, or the client left).
+ *
  * Before the headers go out (mock:slow_headers, mock:hang_headers) evhttp
  * has EV_READ off and would not notice the peer leaving, so a separate
  * EV_READ|EV_CLOSED event watches the socket (stream_peer_event); when the
@@ -152,7 +160,10 @@ struct stream {
 	long long		 piece_idx;	/* pieces emitted so far */
 	int			 nodes_run;	/* node_started sent */
 	struct mbuf		 answer;	/* accumulated, if needed */
-	int			 keep_answer;
+	int			 keep_answer;	/* all of it: events repeat it */
+	int			 turn_open;	/* a conversation turn waits */
+	int			 replaced;	/* message_replace went out */
+	long long		 turns_before;	/* earlier turns (mock:recall) */
 
 	struct step		 plan[STREAM_MAXPLAN];
 	int			 nplan;
@@ -255,6 +266,32 @@ stream_is_flow(const struct stream *s)
 	return (stream_is_chatflow(s) || stream_is_workflow(s));
 }
 
+/* Whether the app keeps conversations: chat, agent and chatflow apps. */
+static int
+stream_has_conversation(const struct stream *s)
+{
+	return (s->app->kind != APP_WORKFLOW &&
+	    s->app->kind != APP_COMPLETION);
+}
+
+/*
+ * The turn is over: store its answer (the moderation text after a
+ * message_replace) in the conversation, complete or not.  Once.
+ */
+static void
+stream_turn_end(struct stream *s, int complete)
+{
+	if (!s->turn_open)
+		return;
+	s->turn_open = 0;
+	if (s->replaced)
+		conv_end(s->conversation_id, s->message_id, STREAM_REPLACED,
+		    sizeof(STREAM_REPLACED) - 1, complete);
+	else
+		conv_end(s->conversation_id, s->message_id, s->answer.p,
+		    s->answer.len, complete);
+}
+
 /* Node i of the graph: start, llm, then answer (chatflow) or end. */
 static const struct stream_node *
 stream_node(const struct stream *s, int i)
@@ -335,6 +372,7 @@ stream_finish(struct stream *s, enum stream_state st)
 	free(s->suf);
 	s->query = s->text = s->pre = s->suf = NULL;
 	s->offs = NULL;
+	stream_turn_end(s, 0);
 	mbuf_free(&s->answer);
 	mbuf_free(&s->fmt);
 	mbuf_free(&s->tmp);
@@ -903,7 +941,14 @@ stream_pieces_init(struct stream *s)
 		goto think;
 	}
 	/* "Echo: " + query in pieces of at most 8 bytes, whole characters. */
-	if (s->d.tool_call[0] != '\0') {
+	if (s->d.recall) {
+		/* mock:recall: what the conversation held before. */
+		struct mbuf	c = { NULL, 0, 0 };
+
+		mbuf_addf(&c, "turns=%lld", s->turns_before);
+		len = c.len;
+		s->text = c.p;
+	} else if (s->d.tool_call[0] != '\0') {
 		/* mock:tool_call=NAME: the model calls a client's function. */
 		struct mbuf	c = { NULL, 0, 0 };
 
@@ -1127,6 +1172,26 @@ done:
 	s->fmt.len = 0;
 }
 
+/*
+ * Keep an answer piece in s->answer: all of it when later events repeat
+ * the answer, else, for the conversation turn, as much as conv_end stores
+ * (a few bytes more, so that it can cut at a character's end).
+ */
+static void
+stream_keep(struct stream *s, const char *p, size_t n)
+{
+	size_t	room;
+
+	if (s->keep_answer) {
+		mbuf_add(&s->answer, p, n);
+		return;
+	}
+	if (!s->turn_open || s->answer.len >= CONV_TEXT_MAX + 4)
+		return;
+	room = CONV_TEXT_MAX + 4 - s->answer.len;
+	mbuf_add(&s->answer, p, n < room ? n : room);
+}
+
 /* One answer piece as message, agent_message, message_file, text_chunk. */
 static void
 stream_ev_piece(struct stream *s)
@@ -1134,8 +1199,7 @@ stream_ev_piece(struct stream *s)
 	stream_piece(s, s->piece_idx, &s->tmp);
 	if (s->first_piece_us == 0)
 		s->first_piece_us = util_mono_us();
-	if (s->keep_answer)
-		mbuf_add(&s->answer, s->tmp.p, s->tmp.len);
+	stream_keep(s, s->tmp.p, s->tmp.len);
 	s->fmt.len = 0;
 	mbuf_reserve(&s->fmt, s->pre_len + s->tmp.len + s->suf_len + 16);
 	mbuf_add(&s->fmt, s->pre, s->pre_len);
@@ -1153,8 +1217,7 @@ stream_silent(struct stream *s, long long lim)
 		s->first_piece_us = util_mono_us();
 	while (s->piece_idx < lim) {
 		stream_piece(s, s->piece_idx, &s->tmp);
-		if (s->keep_answer)
-			mbuf_add(&s->answer, s->tmp.p, s->tmp.len);
+		stream_keep(s, s->tmp.p, s->tmp.len);
 		s->piece_idx++;
 	}
 }
@@ -1308,6 +1371,7 @@ stream_ev_replace(struct stream *s)
 		stream_tail(s, &w);
 		return;
 	}
+	s->replaced = 1;
 	stream_head(s, &w, "message_replace");
 	jw_key(&w, "task_id");
 	jw_str(&w, s->task_id);
@@ -1407,7 +1471,7 @@ stream_sys_inputs(struct stream *s, struct jw *w)
 	jw_key(w, "sys.user_id");
 	jw_str(w, s->user);
 	jw_key(w, "sys.dialogue_count");
-	jw_int(w, 1);
+	jw_int(w, s->turns_before + 1);
 	jw_key(w, "sys.app_id");
 	jw_str(w, stream_app_id);
 	jw_key(w, "sys.workflow_id");
@@ -1707,11 +1771,16 @@ stream_emit(struct stream *s, const struct step *st)
 		break;
 	case ST_MESSAGE_END:
 		stream_ev_message_end(s);
+		stream_turn_end(s, !s->stopping);
 		break;
 	case ST_WF_FINISHED:
 	case ST_WF_FAILED:
 	case ST_WF_STOPPED:
 		stream_ev_wf_finished(s, st->kind);
+		/* A 1.13.0 chatflow sends no message_end. */
+		if (st->kind == ST_WF_FINISHED &&
+		    s->app->kind == APP_CHATFLOW_1130)
+			stream_turn_end(s, !s->stopping);
 		break;
 	case ST_ERROR:
 		stream_ev_error(s, "completion_request_error", 400,
@@ -2011,6 +2080,8 @@ stream_headers(struct stream *s)
 		    "application/json; charset=utf-8");
 		s->fmt.len = 0;
 		stream_blocking_body(s, &s->fmt);
+		s->replaced = s->d.replace;
+		stream_turn_end(s, 1);
 		evbuffer_add(ob, s->fmt.p, s->fmt.len);
 		s->ended = 1;
 		evhttp_send_reply(s->req, 200, "OK", NULL);
@@ -2169,6 +2240,20 @@ stream_new(const struct stream_params *p)
 	s->keep_answer = s->app->kind != APP_CHAT &&
 	    s->app->kind != APP_COMPLETION;
 	s->frag_seed = 12345;
+	/* An accepted chat request is a turn of its conversation now. */
+	if (stream_has_conversation(s) && p->reply != RK_HTTPERR) {
+		s->turns_before = conv_begin(s->conversation_id, s->key,
+		    s->user, s->message_id, s->query, s->query_len,
+		    s->created_at);
+		s->turn_open = 1;
+	}
+	if (s->d.recall) {
+		/* The answer is "turns=N", whatever else would make it. */
+		s->d.stamp = 0;
+		s->d.bytes = -1;
+		s->d.events = -1;
+		s->d.tool_call[0] = '\0';
+	}
 	stream_pieces_init(s);
 	if (p->reply == RK_HTTPERR) {
 		s->status = p->status;
