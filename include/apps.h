@@ -21,6 +21,7 @@ struct app {
 	char			*inputs;	/* JSON object text or NULL */
 	char			*dify_api_url;	/* NULL: the global one */
 	int			 tools;		/* prompt tools: -1 global */
+	int			 continuity;	/* conversations: -1 global */
 	struct url		 url;		/* parsed dify_api_url */
 };
 

@@ -9,6 +9,7 @@
 
 #include "api_error.h"
 #include "buf.h"
+#include "conversation.h"
 #include "dify_upload.h"
 
 #define CHAT_REQUEST_MAX_USER	255	/* Dify stores user in String(255) */
@@ -29,6 +30,7 @@ struct chat_request {
 	size_t		 nimages;
 	size_t		 body_len;	/* of the request: sizes the query */
 	struct buf	 tools_prompt;	/* prompt tools: their description */
+	char		 conversation_id[CONVERSATION_MAX_ID]; /* named; "" */
 };
 
 int	 chat_request_parse(struct chat_request *, const char *, size_t,
@@ -41,5 +43,7 @@ void	 chat_request_dify_run_body(const struct chat_request *,
 	    const char *, const char *, int, struct buf *);
 int	 chat_request_fix_inputs(struct chat_request *, const char *);
 int	 chat_request_prompt_tools(struct chat_request *, struct buf *);
+int	 chat_request_name_conversation(struct chat_request *, const char *,
+	    size_t, const char *, struct api_error *);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "log.h"
+#include "redis_url.h"
 #include "url.h"
 
 struct apps;
@@ -43,6 +44,12 @@ struct config {
 	int		 passthrough;	/* Bearer is a Dify key; -1: auto */
 	int		 split_think;	/* <think> blocks to reasoning */
 	int		 prompt_tools;	/* OpenAI tools in prompt mode */
+	int		 continuity;	/* Dify conversations across turns */
+	unsigned	 conversation_ttl_ms;
+	unsigned	 conversation_max;	/* in-process store bound */
+	char		*redis_url;		/* NULL: in-process store */
+	struct redis_url redis;			/* parsed redis_url */
+	unsigned	 redis_timeout_ms;
 };
 
 /* Errors collected while loading, each "where: what". */

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 #define CONVERSATION_DIGEST_LEN	32	/* SHA-256 */
 #define CONVERSATION_MAX_ID	64	/* longest Dify id kept, NUL included */
 
@@ -25,11 +27,32 @@ struct conversation_turn {
 	void		*ctx;		/* EVP_MD_CTX, or NULL */
 };
 
+/* The digest of an answer, fed as it streams. */
+enum conversation_answer_state {
+	CONVERSATION_ANSWER_FAILED,	/* not to be remembered */
+	CONVERSATION_ANSWER_LEAD,	/* where the text starts is open */
+	CONVERSATION_ANSWER_BODY	/* hashing; trailing blanks held */
+};
+
+struct conversation_answer {
+	enum conversation_answer_state	 state;
+	void				*ctx;	/* EVP_MD_CTX */
+	struct buf			 held;	/* the lead, or blanks */
+	uint64_t			 len;	/* canonical bytes hashed */
+	size_t				 max;	/* most bytes ever held */
+};
+
 int	 conversation_turn_init(struct conversation_turn *, const char *,
 	    size_t, const char *, const void *);
 int	 conversation_turn_answer(const struct conversation_turn *,
 	    const char *, size_t, uint8_t *);
 void	 conversation_turn_free(struct conversation_turn *);
+int	 conversation_answer_begin(struct conversation_answer *,
+	    const struct conversation_turn *, size_t);
+void	 conversation_answer_feed(struct conversation_answer *, const char *,
+	    size_t);
+int	 conversation_answer_end(struct conversation_answer *, uint8_t *);
+void	 conversation_answer_free(struct conversation_answer *);
 int	 conversation_is_task_prompt(const void *);
 void	 conversation_canonical_text(const char *, size_t, size_t *,
 	    size_t *);

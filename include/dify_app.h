@@ -9,6 +9,7 @@
 
 #include "buf.h"
 
+struct api_error;
 struct chat_request;
 struct dify_event;
 struct relay;
@@ -87,5 +88,6 @@ int			 dify_app_info_parse(const char *, size_t, char **,
 			    enum dify_app_mode *);
 enum dify_app_mode	 dify_app_next_guess(enum dify_app_mode, int,
 			    const char *, size_t);
+int			 dify_app_conversation_gone(const struct api_error *);
 
 #endif

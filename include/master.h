@@ -6,6 +6,8 @@
 
 struct config;
 
-int	master_run(const struct config *, int);
+struct server_shared;
+
+int	master_run(const struct config *, const struct server_shared *, int);
 
 #endif

@@ -20,6 +20,7 @@ struct openai_format {
 	struct buf	 content_suffix;	/* "} chunk_suffix */
 	struct buf	 reasoning_prefix; /* chunk_prefix {"reasoning_content":" */
 	int		 include_usage;
+	const char	*conversation_id; /* non-stream bodies name it; NULL */
 };
 
 void	 openai_format_init(struct openai_format *, const char *, int64_t,

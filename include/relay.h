@@ -38,6 +38,12 @@ enum relay_end {
 	RELAY_END_NO_DESCRIPTORS /* no socket could be made for Dify */
 };
 
+/*
+ * Sees every piece of content the client is sent, in order; (NULL, 0)
+ * when a non-stream answer was replaced and starts again.
+ */
+typedef void (*relay_tap_fn)(void *, const char *, size_t);
+
 struct relay_params {
 	const struct dify_app *app;	/* NULL: the chat kind */
 	const char	*output_var;	/* workflow: the output to answer */
@@ -53,6 +59,9 @@ struct relay_params {
 	int		 include_usage;
 	size_t		 max_event;	/* largest Dify event accepted */
 	size_t		 max_answer;	/* largest answer held for non-streams */
+	int		 name_conversation; /* non-stream bodies carry it */
+	relay_tap_fn	 tap;		/* sees the content sent, or NULL */
+	void		*tap_arg;
 };
 
 struct relay {
@@ -86,6 +95,8 @@ struct relay {
 	uint64_t		 content_bytes;
 
 	struct buf		 answer;	/* non-stream answer so far */
+	relay_tap_fn		 tap;
+	void			*tap_arg;
 	struct buf		 reasoning;	/* non-stream reasoning so far */
 	int			 split_think;
 	struct think		 think;		/* splits <think> from content */

@@ -21,7 +21,18 @@ struct evhttp_request;
 struct evkeyvalq;
 struct exchange;
 struct app_cache;
+struct conversation_memory;
+struct conversation_store;
 struct upstream;
+
+/*
+ * What the workers of one instance share, made before they are forked:
+ * the conversation table (NULL when Redis holds conversations or
+ * continuity is off).
+ */
+struct server_shared {
+	struct conversation_memory	*conversations;
+};
 
 /* Work the server must wait for before it exits: exchanges, model
  * lookups and stop calls. */
@@ -39,6 +50,7 @@ struct server {
 	struct evhttp_bound_socket	*bound;
 	struct upstream			*upstream;
 	struct app_cache		*app_cache;	/* what Dify said */
+	struct conversation_store	*conversations;	/* NULL: none */
 	struct upstream			**app_upstreams; /* per config app */
 	struct client_conns		*conns;		/* every client's */
 	struct server_tasks		 tasks;
@@ -57,9 +69,10 @@ struct server {
 	uint64_t			 last_trim;	/* usec */
 };
 
-struct server	*server_new(struct event_base *, const struct config *, int,
-		    char **);
-int		 server_run(const struct config *, int, int, int);
+struct server	*server_new(struct event_base *, const struct config *,
+		    const struct server_shared *, int, char **);
+int		 server_run(const struct config *, const struct server_shared *,
+		    int, int, int);
 void		 server_free(struct server *);
 void		 server_drain(struct server *);
 void		 server_task_add(struct server *, struct server_task *,

@@ -67,6 +67,19 @@ cat <<TXT
     "model":"agent" with OpenAI "tools"
       and "content":"mock:tool_call=NAME" a tool call back as tool_calls
 
+  Continuity: send a chat's next turn with its whole history, as any
+  OpenAI client does; Dify gets only the new message, in the same
+  conversation (the X-Dify-Conversation-Id header stays the same, and
+  "mock:recall" makes the look-alike answer how many turns it holds):
+    curl -si http://127.0.0.1:$port/v1/chat/completions \\
+      -H 'Content-Type: application/json' -d '{"model":"chat","messages":[
+        {"role":"user","content":"one mock:recall"}]}'
+    curl -si http://127.0.0.1:$port/v1/chat/completions \\
+      -H 'Content-Type: application/json' -d '{"model":"chat","messages":[
+        {"role":"user","content":"one mock:recall"},
+        {"role":"assistant","content":"turns=0"},
+        {"role":"user","content":"two mock:recall"}]}'      (turns=1)
+
   Press Ctrl-C to stop.
 
 TXT

@@ -30,6 +30,7 @@ need_pkgconfig libevent_extra libevent-dev
 need_pkgconfig libevent_openssl libevent-dev
 need_pkgconfig openssl libssl-dev
 need_pkgconfig jansson libjansson-dev
+need_pkgconfig hiredis libhiredis-dev
 
 case "$what" in
 build) ;;
@@ -39,6 +40,7 @@ test)
 	need_command curl curl
 	need_command node nodejs
 	need_command npm npm
+	need_command redis-server redis-server
 	;;
 fuzz)
 	need_command clang clang
@@ -54,6 +56,7 @@ fuzz)
 bench)
 	need_command nginx nginx
 	need_command wrk wrk
+	need_command redis-server redis-server
 	;;
 *)
 	echo "usage: $0 build|test|fuzz|bench" >&2

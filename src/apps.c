@@ -16,8 +16,10 @@
  * inputs fixed values sent on every call (they win over a client's),
  * dify_api_url a Dify of the app's own, and tools (true or false) whether
  * the request's OpenAI tools are offered to the app in prompt mode
- * (tool_call.c; default: the config's prompt_tools).  Unknown members and wrong types
- * are errors, all reported at once, each naming the app.
+ * (tool_call.c; default: the config's prompt_tools), and continuity
+ * (true or false) whether its chats continue Dify conversations
+ * (conversation.c; default: the config's continuity).  Unknown members
+ * and wrong types are errors, all reported at once, each naming the app.
  *
  * The table is built once at start and read-only after; a lookup is a
  * scan, which for the dozens of apps a team has costs less than a hash.
@@ -40,7 +42,7 @@
 /* The members an app object may have. */
 static const char *apps_members[] = {
 	"model", "key", "mode", "input", "output", "inputs", "dify_api_url",
-	"tools"
+	"tools", "continuity"
 };
 
 /* True if s is a member name the app object may have. */
@@ -135,6 +137,15 @@ apps_parse_one(json_t *obj, struct app *a, const char *where, size_t i,
 			bad++;
 		} else
 			a->tools = json_is_true(v);
+	}
+	a->continuity = -1;
+	if ((v = json_object_get(obj, "continuity")) != NULL) {
+		if (!json_is_boolean(v)) {
+			config_errors_add(errs, "%s: apps[%zu]: \"continuity\" "
+			    "must be true or false", where, i);
+			bad++;
+		} else
+			a->continuity = json_is_true(v);
 	}
 	if ((v = json_object_get(obj, "inputs")) != NULL) {
 		if (!json_is_object(v)) {

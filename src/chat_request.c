@@ -496,6 +496,16 @@ chat_request_parse(struct chat_request *cr, const char *body, size_t len,
 		goto fail;
 	}
 
+	v = json_object_get(root, "conversation_id");
+	if (v != NULL && !json_is_null(v) && !json_is_string(v)) {
+		chat_request_bad_type(err, "conversation_id", "a string", v);
+		goto fail;
+	}
+	if (json_is_string(v) && json_string_length(v) > 0 &&
+	    chat_request_name_conversation(cr, json_string_value(v),
+	    json_string_length(v), "conversation_id", err) != 0)
+		goto fail;
+
 	messages = json_object_get(root, "messages");
 	if (chat_request_messages(cr, messages, err) != 0)
 		goto fail;
@@ -776,4 +786,24 @@ chat_request_prompt_tools(struct chat_request *cr, struct buf *names)
 	buf_reset(&cr->tools_prompt);
 	return (tool_call_preamble(json_object_get(root, "tools"),
 	    json_object_get(root, "tool_choice"), &cr->tools_prompt, names));
+}
+
+/*
+ * Name the Dify conversation to continue (the body's conversation_id or
+ * the X-Dify-Conversation-Id header, which param names).  Returns 0, or
+ * -1 with a 400 in err for an id no Dify could have made.
+ */
+int
+chat_request_name_conversation(struct chat_request *cr, const char *id,
+    size_t len, const char *param, struct api_error *err)
+{
+	if (!conversation_id_ok(id, len)) {
+		api_error_set(err, 400, "invalid_request_error", "invalid_value",
+		    param, "Invalid '%s': a Dify conversation id (a UUID) is "
+		    "expected.", param);
+		return (-1);
+	}
+	memcpy(cr->conversation_id, id, len);
+	cr->conversation_id[len] = '\0';
+	return (0);
 }

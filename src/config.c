@@ -27,6 +27,9 @@
 #include "util.h"
 
 #define CONFIG_MAX_FILE		(1024 * 1024)
+/* No TLS to Redis yet: hiredis 0.14 (Debian 12) has none. */
+#define ODP_REDIS_TLS	0
+
 #define CONFIG_MAX_ORIGINS	64
 
 enum config_type {
@@ -103,6 +106,15 @@ static const struct config_key config_keys[] = {
 	{ "passthrough", CONFIG_BOOL, OFF(passthrough), 0, 0, NULL },
 	{ "split_think", CONFIG_BOOL, OFF(split_think), 0, 0, NULL },
 	{ "prompt_tools", CONFIG_BOOL, OFF(prompt_tools), 0, 0, NULL },
+	{ "continuity", CONFIG_BOOL, OFF(continuity), 0, 0, NULL },
+	{ "conversation_ttl", CONFIG_SECONDS, OFF(conversation_ttl_ms), 1,
+	    30 * 86400, NULL },
+	{ "conversation_max", CONFIG_COUNT, OFF(conversation_max), 16,
+	    10000000, NULL },
+	{ "redis_url", CONFIG_NULLABLE_STRING, OFF(redis_url), 0, 0,
+	    "REDIS_URL" },
+	{ "redis_timeout", CONFIG_SECONDS, OFF(redis_timeout_ms), 0.001, 60,
+	    NULL },
 };
 
 #define config_error	config_errors_add
@@ -178,6 +190,11 @@ config_defaults(struct config *c)
 	c->apps = NULL;
 	c->passthrough = -1;	/* on unless apps are configured */
 	c->split_think = 1;
+	c->continuity = 1;
+	c->conversation_ttl_ms = 86400 * 1000;
+	c->conversation_max = 100000;
+	c->redis_url = NULL;
+	c->redis_timeout_ms = 200;
 }
 
 /* Release everything c owns. */
@@ -187,6 +204,7 @@ config_free(struct config *c)
 	free(c->host);
 	free(c->dify_api_url);
 	free(c->tls_ca_file);
+	free(c->redis_url);
 	config_free_list(c->cors_origins);
 	free(c->default_user);
 	apps_free(c->apps);
@@ -729,6 +747,18 @@ config_finish(struct config *c, struct config_errors *errs)
 		    "that size could never be taken",
 		    c->max_buffered_request_bytes,
 		    c->max_body_bytes + c->max_header_bytes);
+	if (c->redis_url != NULL) {
+		if (redis_url_parse(c->redis_url, &c->redis, err,
+		    sizeof(err)) != 0)
+			config_error(errs, "redis_url %s", err);
+		else if (c->redis.tls && !ODP_REDIS_TLS)
+			config_error(errs, "redis_url: rediss:// is not "
+			    "supported by this build (TLS to Redis needs "
+			    "hiredis 1.x; Debian 12's hiredis 0.14 has none).  "
+			    "Run a TLS sidecar (stunnel or spiped) next to the "
+			    "proxy and point redis_url at it with "
+			    "redis://127.0.0.1:PORT");
+	}
 	apps_finish(c->apps, errs);
 	if (c->passthrough == -1)
 		c->passthrough = c->apps == NULL || c->apps->n == 0;

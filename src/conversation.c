@@ -18,10 +18,16 @@
  * assistant's leading <think> or <details> block dropped; surrounding
  * whitespace trimmed), its image URLs, an assistant's tool calls (name
  * and arguments) and a tool message's call id.  Every field is tagged
- * and length-prefixed, so no two different histories share an encoding.
+ * and followed by its length, so no two different histories share an
+ * encoding (read from the end, every field's length comes first), and
+ * an answer can be hashed as it streams, before its length is known
+ * (conversation_answer_*: only a leading block and trailing whitespace
+ * are held back, never the answer).
  * Other members (name, refusal: null, reasoning_content) do not count:
  * clients differ in what they echo back.
  */
+#include <sys/types.h>
+
 #include <ctype.h>
 #include <stdint.h>
 #include <string.h>
@@ -119,20 +125,28 @@ conversation_canonical_text(const char *text, size_t len, size_t *start,
 	*outlen = e - s;
 }
 
-/* Hash one tagged, length-prefixed field. */
+/* Hash the length that ends a field, as 8 bytes little-endian. */
+static void
+conversation_field_end(EVP_MD_CTX *ctx, uint64_t len)
+{
+	unsigned char	tail[8];
+	int		i;
+
+	for (i = 0; i < 8; i++)
+		tail[i] = (unsigned char)(len >> (8 * i));
+	EVP_DigestUpdate(ctx, tail, sizeof(tail));
+}
+
+/* Hash one field: its tag, its bytes, its length. */
 static void
 conversation_field(EVP_MD_CTX *ctx, char tag, const void *data, size_t len)
 {
-	unsigned char	head[9];
-	uint64_t	n = len;
-	int		i;
+	unsigned char	t = (unsigned char)tag;
 
-	head[0] = (unsigned char)tag;
-	for (i = 0; i < 8; i++)
-		head[1 + i] = (unsigned char)(n >> (8 * i));
-	EVP_DigestUpdate(ctx, head, sizeof(head));
+	EVP_DigestUpdate(ctx, &t, 1);
 	if (len > 0)
 		EVP_DigestUpdate(ctx, data, len);
+	conversation_field_end(ctx, len);
 }
 
 /* Hash a text field in its canonical form. */
@@ -317,6 +331,186 @@ conversation_turn_init(struct conversation_turn *t, const char *scope,
 }
 
 /*
+ * Where the canonical text starts in p[0..n) (as conversation_canonical_
+ * text finds it), or -1 while more bytes could move it: all whitespace
+ * so far, a possible start of a <think> or <details> block, or a block
+ * not closed yet.
+ */
+static ssize_t
+conversation_lead_end(const char *p, size_t n)
+{
+	static const char *const blocks[][2] = {
+		{ "<think>", "</think>" }, { "<details", "</details>" }
+	};
+	const char	*end;
+	size_t		 s = 0, olen, k;
+	int		 nblocks;
+
+	for (nblocks = 0;; nblocks++) {
+		while (s < n && conversation_space(p[s]))
+			s++;
+		if (s == n)
+			return (-1);
+		if (nblocks == 2)
+			return ((ssize_t)s);
+		for (k = 0; k < 2; k++) {
+			olen = strlen(blocks[k][0]);
+			if (n - s < olen) {
+				if (memcmp(p + s, blocks[k][0], n - s) == 0)
+					return (-1);
+				continue;
+			}
+			if (memcmp(p + s, blocks[k][0], olen) != 0)
+				continue;
+			end = memmem(p + s + olen, n - s - olen, blocks[k][1],
+			    strlen(blocks[k][1]));
+			if (end == NULL)
+				return (-1);
+			s = (size_t)(end - p) + strlen(blocks[k][1]);
+			break;
+		}
+		if (k == 2)
+			return ((ssize_t)s);
+	}
+}
+
+/*
+ * Start the digest of the turn's whole history followed by an assistant
+ * answer that will be fed in pieces (max: the most bytes ever held back
+ * at once).  Returns 0, or -1 if the turn is not to be remembered.
+ */
+int
+conversation_answer_begin(struct conversation_answer *a,
+    const struct conversation_turn *t, size_t max)
+{
+	EVP_MD_CTX	*ctx;
+	char		 role = 'a';
+	unsigned char	 tag = CONV_TAG_TEXT;
+
+	memset(a, 0, sizeof(*a));
+	buf_init(&a->held);
+	a->max = max;
+	if (!t->remember || t->ctx == NULL || (ctx = EVP_MD_CTX_new()) == NULL)
+		goto fail;
+	if (EVP_MD_CTX_copy_ex(ctx, t->ctx) != 1) {
+		EVP_MD_CTX_free(ctx);
+		goto fail;
+	}
+	conversation_field(ctx, CONV_TAG_MESSAGE, &role, 1);
+	EVP_DigestUpdate(ctx, &tag, 1);
+	a->ctx = ctx;
+	a->state = CONVERSATION_ANSWER_LEAD;
+	return (0);
+fail:
+	a->state = CONVERSATION_ANSWER_FAILED;
+	return (-1);
+}
+
+/* Hash canonical answer bytes. */
+static void
+conversation_answer_hash(struct conversation_answer *a, const char *p,
+    size_t n)
+{
+	if (n == 0)
+		return;
+	EVP_DigestUpdate(a->ctx, p, n);
+	a->len += n;
+}
+
+/*
+ * Take answer bytes past the leading block: everything up to the last
+ * non-space is hashed (with the whitespace held before it); trailing
+ * whitespace is held, since the end may trim it.
+ */
+static void
+conversation_answer_body(struct conversation_answer *a, const char *p,
+    size_t n)
+{
+	size_t	k = n;
+
+	while (k > 0 && conversation_space(p[k - 1]))
+		k--;
+	if (k == 0) {
+		if (a->held.len + n > a->max) {
+			/* A blank run too long to hold. */
+			conversation_answer_free(a);
+			return;
+		}
+		buf_add(&a->held, p, n);
+		return;
+	}
+	conversation_answer_hash(a, a->held.data, a->held.len);
+	buf_reset(&a->held);
+	conversation_answer_hash(a, p, k);
+	buf_add(&a->held, p + k, n - k);
+}
+
+/* Feed the next piece of the answer, as the client got it. */
+void
+conversation_answer_feed(struct conversation_answer *a, const char *p,
+    size_t n)
+{
+	struct buf	lead;
+	ssize_t		s;
+
+	if (a->state == CONVERSATION_ANSWER_FAILED || n == 0)
+		return;
+	if (a->state == CONVERSATION_ANSWER_BODY) {
+		conversation_answer_body(a, p, n);
+		return;
+	}
+	buf_add(&a->held, p, n);
+	if ((s = conversation_lead_end(a->held.data, a->held.len)) < 0) {
+		if (a->held.len > a->max)
+			conversation_answer_free(a);	/* a lead too long */
+		return;
+	}
+	/* The start is known: what follows it is the body. */
+	lead = a->held;
+	buf_init(&a->held);
+	a->state = CONVERSATION_ANSWER_BODY;
+	conversation_answer_body(a, lead.data + s, lead.len - (size_t)s);
+	buf_free(&lead);
+}
+
+/*
+ * The digest of the history and the whole answer, into out
+ * (CONVERSATION_DIGEST_LEN bytes).  Returns 0, or -1 if the answer is
+ * not to be remembered.  The answer is freed either way.
+ */
+int
+conversation_answer_end(struct conversation_answer *a, uint8_t *out)
+{
+	size_t	s, n;
+	int	rc = -1;
+
+	if (a->state == CONVERSATION_ANSWER_LEAD) {
+		/* Never settled (all blank, or an unclosed block): as a whole. */
+		conversation_canonical_text(a->held.data ? a->held.data : "",
+		    a->held.len, &s, &n);
+		if (n > 0)
+			conversation_answer_hash(a, a->held.data + s, n);
+	}
+	if (a->state != CONVERSATION_ANSWER_FAILED) {
+		conversation_field_end(a->ctx, a->len);
+		if (EVP_DigestFinal_ex(a->ctx, out, NULL) == 1)
+			rc = 0;
+	}
+	conversation_answer_free(a);
+	return (rc);
+}
+
+/* Release what an answer's digest holds. */
+void
+conversation_answer_free(struct conversation_answer *a)
+{
+	EVP_MD_CTX_free(a->ctx);
+	a->ctx = NULL;
+	buf_free(&a->held);
+	a->state = CONVERSATION_ANSWER_FAILED;
+}
+
+/*
  * The digest of the turn's whole history followed by the assistant
  * answer text, into out (CONVERSATION_DIGEST_LEN bytes).  The turn stays
  * as it was.  Returns 0, or -1 if the turn is not to be remembered.
@@ -325,22 +519,12 @@ int
 conversation_turn_answer(const struct conversation_turn *t,
     const char *answer, size_t len, uint8_t *out)
 {
-	EVP_MD_CTX	*copy;
-	char		 role = 'a';
-	int		 rc = -1;
+	struct conversation_answer	a;
 
-	if (!t->remember || t->ctx == NULL)
+	if (conversation_answer_begin(&a, t, len + 1) != 0)
 		return (-1);
-	if ((copy = EVP_MD_CTX_new()) == NULL)
-		return (-1);
-	if (EVP_MD_CTX_copy_ex(copy, t->ctx) == 1) {
-		conversation_field(copy, CONV_TAG_MESSAGE, &role, 1);
-		conversation_text(copy, answer != NULL ? answer : "", len);
-		if (EVP_DigestFinal_ex(copy, out, NULL) == 1)
-			rc = 0;
-	}
-	EVP_MD_CTX_free(copy);
-	return (rc);
+	conversation_answer_feed(&a, answer, len);
+	return (conversation_answer_end(&a, out));
 }
 
 /* Release the turn's hash state. */

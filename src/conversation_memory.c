@@ -11,7 +11,9 @@
  * it empties the table: continuity is lost for a while, never wrong.
  *
  * The table is fixed at its capacity when made, so its memory is flat
- * under any traffic: entries (digest, conversation id, expiry) sit in an
+ * under any traffic (and only the pages of entries ever used become
+ * resident: fresh entries are handed out in order before any is reused
+ * from the free list): entries (digest, conversation id, expiry) sit in an
  * array, chained from a power-of-two bucket array by the digest's first
  * bytes (SHA-256 output needs no further hashing), and kept in a doubly
  * linked LRU list.  A put at capacity evicts the least recently put
@@ -55,22 +57,23 @@ struct conversation_memory {
 	uint32_t		 count;
 	uint32_t		 newest, oldest;	/* LRU ends */
 	uint32_t		 free_list;	/* through chain */
+	uint32_t		 fresh;		/* entries never used start here */
 	uint64_t		 hits, misses, evicted, expired;
 	uint32_t		*buckets;
 	struct conversation_memory_entry *entries;
 };
 
-/* Lay out an empty table: every entry on the free list. */
+/*
+ * Empty the table (after a holder of the lock died): every entry fresh.
+ * A new mapping is all zeroes already, which is the same empty table.
+ */
 static void
 conversation_memory_clear(struct conversation_memory *m)
 {
-	uint32_t	i;
-
 	memset(m->buckets, 0, m->nbuckets * sizeof(*m->buckets));
-	memset(m->entries, 0, (size_t)m->capacity * sizeof(*m->entries));
-	for (i = 0; i < m->capacity; i++)
-		m->entries[i].chain = i + 1 < m->capacity ? i + 2 : 0;
-	m->free_list = m->capacity > 0 ? 1 : 0;
+	memset(m->entries, 0, (size_t)m->fresh * sizeof(*m->entries));
+	m->free_list = 0;
+	m->fresh = 0;
 	m->count = 0;
 	m->newest = m->oldest = 0;
 }
@@ -117,7 +120,6 @@ conversation_memory_new(size_t capacity)
 		return (NULL);
 	}
 	pthread_mutexattr_destroy(&attr);
-	conversation_memory_clear(m);
 	return (m);
 }
 
@@ -276,13 +278,16 @@ conversation_memory_put(struct conversation_memory *m, const uint8_t *key,
 	if ((i = conversation_memory_find(m, key)) != 0)
 		conversation_memory_unlink(m, i);
 	else {
-		if (m->free_list == 0) {
+		if (m->free_list == 0 && m->fresh == m->capacity) {
 			conversation_memory_remove(m, m->oldest);
 			m->evicted++;
 		}
-		i = m->free_list;
+		if (m->free_list != 0) {
+			i = m->free_list;
+			m->free_list = m->entries[i - 1].chain;
+		} else
+			i = ++m->fresh;
 		e = &m->entries[i - 1];
-		m->free_list = e->chain;
 		memcpy(e->key, key, CONVERSATION_DIGEST_LEN);
 		b = conversation_memory_bucket(m, key);
 		e->chain = *b;

@@ -22,7 +22,7 @@
 /* What a browser may read of a response, and send on a request. */
 #define CORS_EXPOSE_HEADERS \
 	"x-request-id, retry-after, retry-after-ms, x-should-retry, " \
-	"openai-processing-ms"
+	"openai-processing-ms, x-dify-conversation-id"
 #define CORS_ALLOW_HEADERS \
 	"authorization, content-type, accept, user-agent, " \
 	"x-requested-with, openai-beta, openai-organization, " \
@@ -30,7 +30,7 @@
 	"x-stainless-async, x-stainless-lang, x-stainless-os, " \
 	"x-stainless-package-version, x-stainless-retry-count, " \
 	"x-stainless-runtime, x-stainless-runtime-version, " \
-	"x-stainless-timeout"
+	"x-stainless-timeout, x-dify-conversation-id"
 /* A request-headers list longer than this plus one gets ours instead. */
 #define CORS_LIST_MAX		2048
 

@@ -306,3 +306,15 @@ dify_app_file_link(struct relay *r, const struct dify_event *ev)
 	}
 	buf_free(&link);
 }
+
+/*
+ * True if Dify's error says the conversation named in the run is not
+ * there (deleted, expired, another user's): a 404 "Conversation Not
+ * Exists." before the run, or the same as a stream's error event from
+ * Dify 1.13's workers.
+ */
+int
+dify_app_conversation_gone(const struct api_error *e)
+{
+	return (strstr(e->message, "Conversation Not Exists") != NULL);
+}

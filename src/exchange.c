@@ -23,6 +23,15 @@
  * Dify refuses the run as the wrong kind before anything reached the
  * client, tries the next kind (dify_app_next_guess) in the same request.
  *
+ * Continuity (conversation.c): a chat whose history before its new user
+ * message is the remembered digest of an earlier complete answer goes on
+ * in that answer's Dify conversation, with only the new message sent;
+ * the store (conversation_store.c) is asked just before the run, and
+ * remembers the new digest once the client has the whole answer.  A
+ * conversation Dify no longer has (404 "Conversation Not Exists.")
+ * before anything reached the client reruns as a new one with the
+ * transcript, in the same request.
+ *
  * Inline (data:) images of the last user message were decoded and
  * checked when the request was read (dify_upload.c); before anything
  * else the exchange uploads them one at a time (POST /files/upload, as
@@ -34,10 +43,12 @@
  *   UPLOADING --every inline image has Dify's file id--> DETECTING or
  *       UPSTREAM
  *   UPLOADING --Dify refused an image--> (client gets the error)
- *   DETECTING --mode and input known--> UPSTREAM
+ *   DETECTING --mode and input known--> RECALLING or UPSTREAM
+ *   RECALLING --Redis answered, or its timeout--> UPSTREAM
  *   DETECTING --/info or /parameters failed--> (client gets the error)
  *   UPSTREAM --Dify's status arrived--> RELAYING
  *   RELAYING --guessed kind refused--> DETECTING or UPSTREAM
+ *   RELAYING --continued conversation gone--> UPSTREAM
  *   UPSTREAM, RELAYING --client answered, Dify still sending--> LINGERING
  *   UPSTREAM, RELAYING --client gone, task id unknown--> ABANDONED
  *   any --both sides released--> ENDED
@@ -58,11 +69,15 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include <jansson.h>
+
 #include "app_cache.h"
 #include "apps.h"
 #include "buf.h"
 #include "chat_request.h"
 #include "config.h"
+#include "conversation.h"
+#include "conversation_store.h"
 #include "dify_app.h"
 #include "dify_upload.h"
 #include "downstream.h"
@@ -81,12 +96,15 @@
 #define EXCHANGE_MAX_EVENT	(16 * 1024 * 1024)
 /* Time Dify gets to end a response the client already has in full. */
 #define EXCHANGE_LINGER_MS	2000
+/* Most of an answer's lead (a <think> block) its digest holds back. */
+#define EXCHANGE_MAX_ANSWER_HELD	(1024 * 1024)
 /* Time chatflow gets to send its second end event. */
 #define EXCHANGE_GRACE_MS	5000
 
 enum exchange_state {
 	EXCHANGE_UPLOADING,
 	EXCHANGE_DETECTING,
+	EXCHANGE_RECALLING,
 	EXCHANGE_UPSTREAM,
 	EXCHANGE_RELAYING,
 	EXCHANGE_LINGERING,
@@ -97,6 +115,7 @@ enum exchange_state {
 static const char *exchange_state_names[] = {
 	[EXCHANGE_UPLOADING] = "uploading",
 	[EXCHANGE_DETECTING] = "detecting",
+	[EXCHANGE_RECALLING] = "recalling",
 	[EXCHANGE_UPSTREAM] = "upstream",
 	[EXCHANGE_RELAYING] = "relaying",
 	[EXCHANGE_LINGERING] = "lingering",
@@ -133,6 +152,14 @@ struct exchange {
 	int			 probe_status;
 	struct buf		 probe_body;
 	size_t			 uploaded;	/* images with their file id */
+	struct conversation_turn turn;		/* continuity digests */
+	struct conversation_answer answer;	/* this run's, as it goes */
+	int			 continuity;	/* may continue and remember */
+	int			 recalled;	/* the store was asked */
+	int			 remembered;	/* this answer was put */
+	struct conversation_lookup *lookup;	/* a take in flight */
+	char			 conversation_id[CONVERSATION_MAX_ID]; /* "": new */
+	const char		*conversation;	/* how, for the access log */
 	struct server_task	 task;
 	int			 refs;
 	enum exchange_state	 state;
@@ -186,6 +213,7 @@ static const enum relay_end exchange_ends[] = {
 static void	exchange_pump(struct exchange *);
 static void	exchange_unref(struct exchange *);
 static void	exchange_plan(struct exchange *);
+static void	exchange_run(struct exchange *);
 
 /* Move to a new state, logging the transition at debug level. */
 static void
@@ -224,7 +252,8 @@ exchange_free(int fd UNUSED, short what UNUSED, void *arg)
 	log_info("access id=%s method=POST path=%s "
 	    "status=%d upstream_status=%d stream=%d duration_ms=%.1f "
 	    "ttft_ms=%s bytes_in=%zu bytes_out=%llu upstream_bytes=%llu "
-	    "events=%llu writes=%u pauses=%u end=%s", ex->request_id, ex->path,
+	    "events=%llu writes=%u pauses=%u end=%s conversation=%s",
+	    ex->request_id, ex->path,
 	    ex->ds.status,
 	    ex->relay.upstream_status, ex->stream,
 	    (double)(now - ex->t_start) / 1000.0, ttft, ex->bytes_in,
@@ -232,7 +261,8 @@ exchange_free(int fd UNUSED, short what UNUSED, void *arg)
 	    (unsigned long long)ex->upstream_bytes,
 	    (unsigned long long)ex->relay.content_events, ex->ds.writes,
 	    ex->pauses,
-	    ex->end_reason != NULL ? ex->end_reason : "unknown");
+	    ex->end_reason != NULL ? ex->end_reason : "unknown",
+	    ex->conversation != NULL ? ex->conversation : "-");
 
 	event_free(ex->keepalive_ev);
 	event_free(ex->deadline_ev);
@@ -242,6 +272,8 @@ exchange_free(int fd UNUSED, short what UNUSED, void *arg)
 	relay_free(&ex->relay);
 	if (ex->have_cr)
 		chat_request_free(&ex->cr);
+	conversation_answer_free(&ex->answer);
+	conversation_turn_free(&ex->turn);
 	buf_free(&ex->probe_body);
 	buf_free(&ex->tool_names);
 	free(ex->model);
@@ -272,10 +304,19 @@ exchange_deadline(struct exchange *ex, unsigned ms)
 	evtimer_add(ex->deadline_ev, &tv);
 }
 
-/* Cancel the upstream call, if any, and drop its reference. */
+/*
+ * Cancel the upstream call, or the store's take that stands for it while
+ * Redis is asked, if any, and drop its reference.
+ */
 static void
 exchange_cancel_upstream(struct exchange *ex)
 {
+	if (ex->lookup != NULL) {
+		conversation_lookup_cancel(ex->lookup);
+		ex->lookup = NULL;
+		exchange_unref(ex);
+		return;
+	}
 	if (ex->call == NULL)
 		return;
 	upstream_call_cancel(ex->call);
@@ -302,6 +343,11 @@ exchange_headers(struct exchange *ex)
 
 	if ((h = downstream_headers(&ex->ds)) == NULL)
 		return;
+	if (ex->app->mode == DIFY_APP_CHAT && (r->conversation_id[0] != '\0' ||
+	    ex->conversation_id[0] != '\0'))
+		evhttp_add_header(h, "X-Dify-Conversation-Id",
+		    r->conversation_id[0] != '\0' ? r->conversation_id :
+		    ex->conversation_id);
 	if (r->event_stream) {
 		evhttp_add_header(h, "Content-Type", "text/event-stream");
 		evhttp_add_header(h, "Cache-Control", "no-cache");
@@ -376,6 +422,35 @@ exchange_schedule_flush(struct exchange *ex)
 }
 
 /*
+ * The answer is whole and its last bytes are about to go to the client:
+ * remember this history, answer included, as the way into its Dify
+ * conversation.  Before the client has it, so the next turn, wherever it
+ * lands, finds it (a Redis put from here is on its way before the client
+ * can even send that turn).  Should the last write fail, the entry only
+ * matches a history with this whole answer, which that client does not
+ * have.  Failed, cut or abandoned answers and tool calls (the next turn
+ * is tool results, not a user message) are never remembered.
+ */
+static void
+exchange_remember(struct exchange *ex)
+{
+	struct relay	*r = &ex->relay;
+	uint8_t		 digest[CONVERSATION_DIGEST_LEN];
+
+	if (!ex->continuity || ex->remembered ||
+	    ex->app->mode != DIFY_APP_CHAT || r->state != RELAY_DONE ||
+	    !ex->ds_live || ex->ds.finished ||
+	    strcmp(r->finish_reason, "tool_calls") == 0 ||
+	    r->conversation_id[0] == '\0')
+		return;
+	ex->remembered = 1;
+	if (conversation_answer_end(&ex->answer, digest) != 0)
+		return;
+	conversation_store_put(ex->srv->conversations, digest,
+	    r->conversation_id);
+}
+
+/*
  * Move what the relay produced to the client, and act on what it decided:
  * finishing, and whether Dify is still needed.  A started stream's output
  * waits for the flush event.
@@ -385,6 +460,8 @@ exchange_pump(struct exchange *ex)
 {
 	struct relay	*r = &ex->relay;
 
+	if (r->complete && ex->continuity)
+		exchange_remember(ex);
 	if (!ex->ds_live || ex->ds.finished) {
 		/* Nobody to send to (client gone or answered). */
 		buf_reset(&r->out);
@@ -451,6 +528,30 @@ exchange_up_response(void *arg, int status, struct evkeyvalq *headers)
 	exchange_pump(ex);
 }
 
+/*
+ * True if the run continued a conversation that Dify no longer has and
+ * nothing reached the client yet: then the conversation is forgotten and
+ * the exchange is ready to run again as a new one, with the transcript.
+ */
+static int
+exchange_conversation_lost(struct exchange *ex)
+{
+	struct relay	*r = &ex->relay;
+
+	if (ex->conversation_id[0] == '\0' || r->state != RELAY_FAILED ||
+	    ex->ds.started || ex->ds.finished || !ex->ds_live ||
+	    ex->state == EXCHANGE_ABANDONED || !ex->have_cr ||
+	    !dify_app_conversation_gone(&r->error))
+		return (0);
+	log_info("exchange %s: Dify no longer has conversation %s; starting "
+	    "a new one with the transcript", ex->request_id,
+	    ex->conversation_id);
+	ex->conversation_id[0] = '\0';
+	ex->conversation = "lost";
+	buf_reset(&r->out);
+	return (1);
+}
+
 /* Bytes of Dify's stream: every piece goes through the relay at once. */
 static void
 exchange_up_data(void *arg, const char *data, size_t len)
@@ -459,6 +560,13 @@ exchange_up_data(void *arg, const char *data, size_t len)
 
 	relay_data(&ex->relay, data, len);
 	ex->upstream_bytes += len;
+	if (exchange_conversation_lost(ex)) {
+		/* The call is done with; its reference goes to the rerun. */
+		upstream_call_cancel(ex->call);
+		ex->call = NULL;
+		exchange_run(ex);
+		return;
+	}
 	if (ex->state == EXCHANGE_ABANDONED) {
 		buf_reset(&ex->relay.out);
 		if (ex->relay.task_id[0] != '\0' || ex->relay.complete) {
@@ -498,6 +606,10 @@ exchange_up_done(void *arg, enum upstream_result result, const char *detail)
 		return;
 	}
 	relay_end(&ex->relay, exchange_ends[result], detail);
+	if (exchange_conversation_lost(ex)) {
+		exchange_run(ex);	/* the call's reference goes on */
+		return;
+	}
 	if (ex->state != EXCHANGE_ABANDONED)
 		exchange_pump(ex);
 	exchange_unref(ex);
@@ -514,11 +626,12 @@ exchange_ds_gone(void *arg)
 	ex->end_reason = "client_gone";
 	buf_reset(&ex->relay.out);
 	evtimer_del(ex->keepalive_ev);
-	if (ex->call == NULL)
+	if (ex->call == NULL && ex->lookup == NULL)
 		return;
 	if (ex->state == EXCHANGE_DETECTING ||
-	    ex->state == EXCHANGE_UPLOADING) {
-		/* Only a question or an upload was out: nothing runs. */
+	    ex->state == EXCHANGE_UPLOADING ||
+	    ex->state == EXCHANGE_RECALLING) {
+		/* A question, an upload or a take was out: nothing runs. */
 		exchange_cancel_upstream(ex);
 		return;
 	}
@@ -642,6 +755,27 @@ static const struct downstream_handlers exchange_downstream_handlers = {
 	exchange_ds_released,
 };
 
+/* Start this run's answer digest afresh. */
+static void
+exchange_answer_begin(struct exchange *ex)
+{
+	conversation_answer_free(&ex->answer);
+	conversation_answer_begin(&ex->answer, &ex->turn,
+	    EXCHANGE_MAX_ANSWER_HELD);
+}
+
+/* relay_tap_fn: the answer's content, into its digest. */
+static void
+exchange_tap(void *arg, const char *text, size_t len)
+{
+	struct exchange	*ex = arg;
+
+	if (text == NULL)
+		exchange_answer_begin(ex);	/* replaced: from the start */
+	else
+		conversation_answer_feed(&ex->answer, text, len);
+}
+
 /* The kind's run call: build the body and send it. */
 static void
 exchange_run(struct exchange *ex)
@@ -661,6 +795,8 @@ exchange_run(struct exchange *ex)
 		relay_init(&ex->relay, &ex->rp);
 	} else
 		relay_set_app(&ex->relay, ex->app);
+	if (ex->continuity)
+		exchange_answer_begin(ex);
 
 	memset(&call, 0, sizeof(call));
 	call.cr = &ex->cr;
@@ -668,8 +804,13 @@ exchange_run(struct exchange *ex)
 	call.auto_generate_name = cfg->auto_generate_name;
 	call.input_var = ex->have_input && ex->input_var[0] != '\0' ?
 	    ex->input_var : NULL;
+	if (ex->mode == DIFY_APP_CHAT && ex->conversation_id[0] != '\0')
+		call.conversation_id = ex->conversation_id;
+	if (ex->mode == DIFY_APP_CHAT && ex->conversation == NULL)
+		ex->conversation = call.conversation_id != NULL ? "continued" :
+		    ex->continuity ? "new" : "off";
 	ex->app->body(&call, &body);
-	if (!ex->guessed) {
+	if (!ex->guessed && call.conversation_id == NULL) {
 		/* No retry can need it: its memory goes now. */
 		chat_request_free(&ex->cr);
 		ex->have_cr = 0;
@@ -888,10 +1029,48 @@ exchange_probe(struct exchange *ex, enum exchange_probe what)
 	buf_free(&body);
 }
 
+/* Redis answered the take (id, or NULL for none), or its timeout did. */
+static void
+exchange_recalled(void *arg, const char *id)
+{
+	struct exchange	*ex = arg;
+
+	ex->lookup = NULL;	/* its reference goes to the run */
+	if (id != NULL)
+		snprintf(ex->conversation_id, sizeof(ex->conversation_id), "%s",
+		    id);
+	exchange_run(ex);
+}
+
+/*
+ * Ask the store for the conversation this chat's history continues: the
+ * table answers at once, Redis later (RECALLING holds the reference the
+ * run call will hold) or at once "not known" while it is down.
+ */
+static void
+exchange_recall(struct exchange *ex)
+{
+	ex->recalled = 1;
+	switch (conversation_store_take(ex->srv->conversations,
+	    ex->turn.prefix, ex->conversation_id, sizeof(ex->conversation_id),
+	    exchange_recalled, ex, &ex->lookup)) {
+	case CONVERSATION_STORE_PENDING:
+		exchange_set_state(ex, EXCHANGE_RECALLING);
+		return;
+	case CONVERSATION_STORE_MISS:
+		ex->conversation_id[0] = '\0';
+		break;
+	case CONVERSATION_STORE_FOUND:
+		break;
+	}
+	exchange_run(ex);
+}
+
 /*
  * Do what comes next: upload the inline images, ask for the mode if it
  * is not known, for the text input of a completion or workflow app if
- * that is not known, else run.
+ * that is not known, for the conversation a chat continues if it may
+ * continue one, else run.
  */
 static void
 exchange_plan(struct exchange *ex)
@@ -902,6 +1081,10 @@ exchange_plan(struct exchange *ex)
 		exchange_probe(ex, EXCHANGE_PROBE_INFO);
 	else if (ex->mode != DIFY_APP_CHAT && !ex->have_input)
 		exchange_probe(ex, EXCHANGE_PROBE_PARAMETERS);
+	else if (ex->mode == DIFY_APP_CHAT && ex->continuity &&
+	    ex->turn.lookup && !ex->recalled &&
+	    ex->conversation_id[0] == '\0')
+		exchange_recall(ex);
 	else
 		exchange_run(ex);
 }
@@ -937,6 +1120,41 @@ exchange_known(struct exchange *ex)
 		memcpy(ex->input_var, e->input_var, sizeof(ex->input_var));
 		ex->have_input = 1;
 	}
+}
+
+/*
+ * Decide whether this chat takes part in continuity (the app's switch,
+ * else the config's; not with prompt tools, whose turns Dify cannot
+ * hold), and take the conversation the client named.  The turn's
+ * digests are scoped to the app: its key and its Dify.
+ */
+static void
+exchange_continuity(struct exchange *ex)
+{
+	const struct config	*cfg = ex->srv->cfg;
+	struct buf		 scope = BUF_INIT;
+	int			 on;
+
+	if (ex->cr.conversation_id[0] != '\0') {
+		memcpy(ex->conversation_id, ex->cr.conversation_id,
+		    sizeof(ex->conversation_id));
+		ex->conversation = "named";
+	}
+	on = ex->cfg_app != NULL && ex->cfg_app->continuity != -1 ?
+	    ex->cfg_app->continuity : cfg->continuity;
+	if (!on || ex->srv->conversations == NULL || ex->rp.tool_names_len > 0)
+		return;
+	buf_add_str(&scope, ex->api_key);
+	buf_add_char(&scope, '\0');
+	buf_add_str(&scope, ex->rp.file_origin);
+	if (conversation_turn_init(&ex->turn, scope.data, scope.len, ex->user,
+	    json_object_get(ex->cr.root, "messages")) == 0 &&
+	    ex->turn.remember) {
+		ex->continuity = 1;
+		ex->rp.tap = exchange_tap;
+		ex->rp.tap_arg = ex;
+	}
+	buf_free(&scope);
 }
 
 /*
@@ -994,6 +1212,7 @@ exchange_start(struct server *srv, struct evhttp_request *req,
 	ex->rp.output_var = ex->cfg_app != NULL ? ex->cfg_app->output_var :
 	    NULL;
 	ex->rp.split_think = cfg->split_think;
+	ex->rp.name_conversation = 1;
 	if ((ex->cfg_app != NULL && ex->cfg_app->tools != -1 ?
 	    ex->cfg_app->tools : cfg->prompt_tools) &&
 	    chat_request_prompt_tools(&ex->cr, &ex->tool_names) > 0) {
@@ -1001,6 +1220,7 @@ exchange_start(struct server *srv, struct evhttp_request *req,
 		ex->rp.tool_names_len = ex->tool_names.len;
 	}
 	ex->rp.file_origin = upstream_origin(ex->up);
+	exchange_continuity(ex);
 	relay_init(&ex->relay, &ex->rp);
 
 	ex->refs = 2;	/* the downstream and the upstream call */

@@ -24,6 +24,7 @@
 #include "apps.h"
 #include "buf.h"
 #include "config.h"
+#include "conversation_memory.h"
 #include "dotenv.h"
 #include "libevent_internals.h"
 #include "log.h"
@@ -132,6 +133,54 @@ main_log_apps(const struct config *cfg)
 	buf_free(&names);
 }
 
+/* True if any chat may continue a Dify conversation. */
+static int
+main_continuity_used(const struct config *cfg)
+{
+	size_t	i;
+
+	if (cfg->continuity)
+		return (1);
+	for (i = 0; cfg->apps != NULL && i < cfg->apps->n; i++)
+		if (cfg->apps->v[i].continuity == 1)
+			return (1);
+	return (0);
+}
+
+/*
+ * Make what the workers share before any is forked: the conversation
+ * table, unless Redis keeps conversations or continuity is off.  Says
+ * where conversations live (never the Redis password).  Returns 0 or -1.
+ */
+static int
+main_conversations(const struct config *cfg, struct server_shared *shared)
+{
+	struct conversation_memory_stats	st;
+
+	memset(shared, 0, sizeof(*shared));
+	if (!main_continuity_used(cfg)) {
+		log_info("conversations: continuity is off; every request "
+		    "sends its transcript");
+		return (0);
+	}
+	if (cfg->redis_url != NULL) {
+		log_info("conversations: in Redis at %s:%d db %d, kept %u s",
+		    cfg->redis.host, cfg->redis.port, cfg->redis.db,
+		    cfg->conversation_ttl_ms / 1000);
+		return (0);
+	}
+	shared->conversations = conversation_memory_new(cfg->conversation_max);
+	if (shared->conversations == NULL) {
+		log_error("cannot make the conversation table for %u entries",
+		    cfg->conversation_max);
+		return (-1);
+	}
+	conversation_memory_stats(shared->conversations, &st);
+	log_info("conversations: in memory, at most %zu (%zu KiB), kept %u s",
+	    st.capacity, st.bytes / 1024, cfg->conversation_ttl_ms / 1000);
+	return (0);
+}
+
 /* Load every source of settings; prints the errors and returns -1. */
 static int
 main_configure(struct config *cfg, const char *path)
@@ -200,6 +249,7 @@ int
 main(int argc, char **argv)
 {
 	struct config		 cfg;
+	struct server_shared	 shared;
 	const char		*path = NULL;
 	char			*cause = NULL, why[256];
 	unsigned		 workers;
@@ -258,6 +308,10 @@ main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 	event_set_log_callback(main_event_log);
 	main_log_apps(&cfg);
+	if (main_conversations(&cfg, &shared) != 0) {
+		config_free(&cfg);
+		return (1);
+	}
 
 	workers = cfg.workers;
 	if (workers == 0 && (ncpu = sysconf(_SC_NPROCESSORS_ONLN)) > 0)
@@ -272,9 +326,10 @@ main(int argc, char **argv)
 		}
 		log_info("openai-dify-proxy %s listening on %s:%d, Dify at %s",
 		    ODP_VERSION, cfg.host, port, cfg.dify_api_url);
-		rc = server_run(&cfg, fd, -1, -1);
+		rc = server_run(&cfg, &shared, fd, -1, -1);
 	} else
-		rc = master_run(&cfg, (int)workers);
+		rc = master_run(&cfg, &shared, (int)workers);
+	conversation_memory_free(shared.conversations);
 	config_free(&cfg);
 	buf_pool_drain();
 	if ((leaked = mempool_drain()) != 0)

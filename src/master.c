@@ -47,6 +47,7 @@ struct master_worker {
 
 struct master {
 	const struct config	*cfg;
+	const struct server_shared *shared;	/* made before the forks */
 	struct master_worker	*w;
 	int			 n;
 	int			 port;		/* the resolved port */
@@ -80,7 +81,7 @@ master_child(struct master *m, int i, int ready_fd)
 		log_error("%s", cause != NULL ? cause : "cannot listen");
 		_exit(1);
 	}
-	exit(server_run(m->cfg, fd, ready_fd, i));
+	exit(server_run(m->cfg, m->shared, fd, ready_fd, i));
 }
 
 /* Start worker i; ready_fd (or -1) is passed to it.  Returns 0 or -1. */
@@ -227,7 +228,8 @@ master_handle(struct master *m, int sig)
  * SIGTERM or SIGINT.  Returns the exit status.
  */
 int
-master_run(const struct config *cfg, int n)
+master_run(const struct config *cfg, const struct server_shared *shared,
+    int n)
 {
 	struct master	 m;
 	struct timespec	 ts = { 0, 200 * 1000 * 1000 };
@@ -236,6 +238,7 @@ master_run(const struct config *cfg, int n)
 
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
+	m.shared = shared;
 	m.n = n;
 	m.w = xcalloc((size_t)n, sizeof(*m.w));
 	sigemptyset(&m.sigs);

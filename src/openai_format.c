@@ -27,6 +27,7 @@ openai_format_init(struct openai_format *f, const char *id, int64_t created,
 	buf_init(&f->content_suffix);
 	buf_init(&f->reasoning_prefix);
 	f->include_usage = include_usage;
+	f->conversation_id = NULL;
 
 	buf_add_str(&f->head, "{\"id\":");
 	buf_add_json_cstring(&f->head, id);
@@ -237,6 +238,19 @@ openai_format_completion(const struct openai_format *f, struct buf *out,
 }
 
 /*
+ * The Dify conversation of a whole completion, as a member SDKs ignore
+ * and Dify-aware clients may send back; nothing when there is none.
+ */
+static void
+openai_format_conversation(const struct openai_format *f, struct buf *out)
+{
+	if (f->conversation_id == NULL || f->conversation_id[0] == '\0')
+		return;
+	buf_add_str(out, ",\"conversation_id\":");
+	buf_add_json_cstring(out, f->conversation_id);
+}
+
+/*
  * The same with the reasoning (NULL for none) in message.reasoning_content,
  * which is left out when there was none.
  */
@@ -261,6 +275,7 @@ openai_format_completion_reasoning(const struct openai_format *f,
 		buf_add_str(out, ",\"usage\":");
 		openai_format_usage(out, u);
 	}
+	openai_format_conversation(f, out);
 	buf_add_char(out, '}');
 }
 
@@ -294,5 +309,6 @@ openai_format_completion_calls(const struct openai_format *f,
 		buf_add_str(out, ",\"usage\":");
 		openai_format_usage(out, u);
 	}
+	openai_format_conversation(f, out);
 	buf_add_char(out, '}');
 }

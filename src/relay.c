@@ -92,11 +92,15 @@ relay_init(struct relay *r, const struct relay_params *p)
 	r->finish_reason = "stop";
 	buf_init(&r->out);
 	buf_init(&r->answer);
+	r->tap = p->tap;
+	r->tap_arg = p->tap_arg;
 	buf_init(&r->reasoning);
 	buf_init(&r->body);
 	sse_parser_init(&r->sse, p->max_event);
 	openai_format_init(&r->fmt, p->id, p->created, p->model, p->modellen,
 	    p->include_usage);
+	if (p->name_conversation)
+		r->fmt.conversation_id = r->conversation_id;
 }
 
 /*
@@ -320,6 +324,8 @@ relay_content_out(struct relay *r, const char *text, size_t len)
 		return;
 	r->content_events++;
 	r->content_bytes += len;
+	if (r->tap != NULL)
+		r->tap(r->tap_arg, text, len);
 	if (r->stream) {
 		relay_commit_stream(r);
 		openai_format_content_chunk(&r->fmt, &r->out, text, len);
@@ -401,6 +407,8 @@ relay_replace(struct relay *r, const struct dify_str *text)
 	if (!r->stream) {
 		buf_reset(&r->answer);
 		buf_reset(&r->reasoning);
+		if (r->tap != NULL)
+			r->tap(r->tap_arg, NULL, 0);
 	}
 	/* The replacement is plain text, never a think block or a call. */
 	r->think.state = THINK_PASS;

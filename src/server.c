@@ -54,6 +54,7 @@
 #include "chat_request.h"
 #include "client_conn.h"
 #include "config.h"
+#include "conversation_store.h"
 #include "cors.h"
 #include "exchange.h"
 #include "http_date.h"
@@ -276,7 +277,7 @@ server_chat(struct server *srv, struct evhttp_request *req,
 	struct api_error	 e;
 	char			 key[AUTH_MAX_KEY];
 	size_t			 len;
-	const char		*body;
+	const char		*body, *conv;
 	int			 rc, have_key;
 
 	have_key = server_api_key(req, key, sizeof(key)) == 0;
@@ -296,6 +297,18 @@ server_chat(struct server *srv, struct evhttp_request *req,
 	 */
 	evbuffer_drain(in, len);
 	if (rc != 0) {
+		server_send_error(srv, req, NULL, &e);
+		server_log_local(request_id, ROUTE_METHOD_POST, path, e.status,
+		    "bad_request");
+		return;
+	}
+	/* The body's conversation_id wins over the header. */
+	if (cr.conversation_id[0] == '\0' && (conv = evhttp_find_header(
+	    evhttp_request_get_input_headers(req),
+	    "X-Dify-Conversation-Id")) != NULL && conv[0] != '\0' &&
+	    chat_request_name_conversation(&cr, conv, strlen(conv),
+	    "X-Dify-Conversation-Id", &e) != 0) {
+		chat_request_free(&cr);
 		server_send_error(srv, req, NULL, &e);
 		server_log_local(request_id, ROUTE_METHOD_POST, path, e.status,
 		    "bad_request");
@@ -606,8 +619,8 @@ server_app_upstreams_free(struct server *srv)
 
 /* Create the server on base, accepting on fd (taken over). */
 struct server *
-server_new(struct event_base *base, const struct config *cfg, int fd,
-    char **cause)
+server_new(struct event_base *base, const struct config *cfg,
+    const struct server_shared *shared, int fd, char **cause)
 {
 	struct server	*srv;
 	struct timeval	 tv;
@@ -643,6 +656,12 @@ server_new(struct event_base *base, const struct config *cfg, int fd,
 		goto fail;
 	}
 	srv->app_cache = app_cache_new(SERVER_APP_CACHE_SLOTS);
+	if ((cfg->redis_url != NULL || shared->conversations != NULL) &&
+	    (srv->conversations = conversation_store_new(base, cfg,
+	    shared->conversations, cause)) == NULL) {
+		close(fd);
+		goto fail;
+	}
 	if (server_app_upstreams(srv, cause) != 0) {
 		close(fd);
 		goto fail;
@@ -766,6 +785,7 @@ server_free(struct server *srv)
 	server_app_upstreams_free(srv);
 	upstream_free(srv->upstream);
 	app_cache_free(srv->app_cache);
+	conversation_store_free(srv->conversations);
 	if (srv->drain_ev != NULL)
 		event_free(srv->drain_ev);
 	if (srv->accept_ev != NULL)
@@ -823,7 +843,8 @@ server_base_new(void)
  * Returns the exit status.
  */
 int
-server_run(const struct config *cfg, int fd, int ready_fd, int worker)
+server_run(const struct config *cfg, const struct server_shared *shared,
+    int fd, int ready_fd, int worker)
 {
 	struct event_base	*base;
 	struct server		*srv;
@@ -836,7 +857,7 @@ server_run(const struct config *cfg, int fd, int ready_fd, int worker)
 		close(fd);
 		return (1);
 	}
-	if ((srv = server_new(base, cfg, fd, &cause)) == NULL) {
+	if ((srv = server_new(base, cfg, shared, fd, &cause)) == NULL) {
 		log_error("%s", cause != NULL ? cause : "cannot start");
 		free(cause);
 		event_base_free(base);

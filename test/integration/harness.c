@@ -192,6 +192,70 @@ harness_proxy_start(struct proc *p, int mock_port, const char *extra)
 	harness_proxy_start_limited(p, mock_port, extra, 0);
 }
 
+/* A free TCP port on 127.0.0.1 (free when asked: bind it soon). */
+static int
+harness_free_port(void)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len = sizeof(sin);
+	int			fd, port = -1;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return (-1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
+	close(fd);
+	return (port);
+}
+
+/*
+ * Start a redis-server (Debian's, on PATH) on 127.0.0.1:port, or on a
+ * free port when port is 0, without persistence; wait until it accepts.
+ */
+void
+harness_redis_start(struct proc *p, int port)
+{
+	char		 bin[] = "/usr/bin/redis-server", portstr[16];
+	char		 o_port[] = "--port", o_bind[] = "--bind";
+	char		 lo[] = "127.0.0.1", o_save[] = "--save", none[] = "";
+	char		 o_aof[] = "--appendonly", no[] = "no";
+	char		*argv[12];
+	int		 i, fd;
+	static int	 seq;
+
+	memset(p, 0, sizeof(*p));
+	p->port = port > 0 ? port : harness_free_port();
+	snprintf(portstr, sizeof(portstr), "%d", p->port);
+	snprintf(p->log, sizeof(p->log), "/tmp/odp-redis-%d-%d.log",
+	    (int)getpid(), ++seq);
+	argv[0] = bin;
+	argv[1] = o_port;
+	argv[2] = portstr;
+	argv[3] = o_bind;
+	argv[4] = lo;
+	argv[5] = o_save;
+	argv[6] = none;
+	argv[7] = o_aof;
+	argv[8] = no;
+	argv[9] = NULL;
+	p->pid = harness_spawn(argv, p->log, 0);
+	for (i = 0; i < 500; i++) {
+		if (harness_log_contains(p, "Ready to accept connections") &&
+		    (fd = http_connect(p->port)) != -1) {
+			close(fd);
+			return;
+		}
+		harness_sleep_ms(10);
+	}
+	fprintf(stderr, "harness: redis-server did not start (log %s)\n",
+	    p->log);
+	abort();
+}
+
 /* The same, with an open-file limit of nofile (0: inherited). */
 void
 harness_proxy_start_limited(struct proc *p, int mock_port, const char *extra,

@@ -42,6 +42,7 @@ void	 harness_init(void);
 void	 harness_mock_start(struct proc *, const char *);
 void	 harness_proxy_start(struct proc *, int, const char *);
 void	 harness_proxy_start_limited(struct proc *, int, const char *, int);
+void	 harness_redis_start(struct proc *, int);
 int	 harness_proc_stop(struct proc *);
 void	 harness_proc_kill(struct proc *);
 int	 harness_log_contains(const struct proc *, const char *);

@@ -16,5 +16,6 @@ Suite	*it_hardening_suite(void);
 Suite	*it_apps_suite(void);
 Suite	*it_reasoning_suite(void);
 Suite	*it_uploads_suite(void);
+Suite	*it_conversation_suite(void);
 
 #endif

@@ -421,3 +421,44 @@ test('tools: "tooly" without tools, or tool_choice none, is a plain chat', async
   assert.equal(none.choices[0].message.content,
     '<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>');
 });
+
+// What the look-alike's chat-messages calls received: [query, conversation_id].
+async function difyCalls() {
+  const mockPort = Number(readFileSync(join(dir, 'mock.port'), 'utf8'));
+  const r = await fetch(`http://127.0.0.1:${mockPort}/mock/requests`);
+  return (await r.json()).filter((x) => x.path === '/v1/chat-messages')
+    .map((x) => [x.query, x.conversation_id]);
+}
+
+test('continuity: a chat over turns, as SDK code writes it, stays one Dify conversation', async () => {
+  const c = client();
+  const messages = [{ role: 'system', content: 'You are terse.' }];
+  let conversation;
+  for (let turn = 0; turn < 4; turn++) {
+    const ask = `Node turn ${turn} mock:recall`;
+    messages.push({ role: 'user', content: ask });
+    let text;
+    if (turn % 2) {
+      const stream = c.chat.completions.stream({ model: 'gpt-4o', messages });
+      const done = await stream.finalChatCompletion();
+      text = done.choices[0].message.content;
+    } else {
+      const { data, response } = await c.chat.completions
+        .create({ model: 'gpt-4o', messages }).withResponse();
+      text = data.choices[0].message.content;
+      const id = response.headers.get('x-dify-conversation-id');
+      assert.equal(data.conversation_id, id, 'body and header name one conversation');
+      if (turn === 0) conversation = id;
+      else assert.equal(id, conversation);
+    }
+    assert.equal(text, `turns=${turn}`, 'Dify held every earlier turn');
+    const [query, cid] = (await difyCalls()).at(-1);
+    if (turn === 0) {
+      assert.equal(cid, null);
+    } else {
+      assert.equal(query, ask, 'only the new message went to Dify');
+      assert.equal(cid, conversation);
+    }
+    messages.push({ role: 'assistant', content: text });
+  }
+});

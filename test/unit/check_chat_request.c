@@ -353,6 +353,37 @@ START_TEST(check_chat_request_all_params)
 }
 END_TEST
 
+/*
+ * A client may name the Dify conversation in the body: kept as given;
+ * null or "" names none; a non-string or an id no Dify makes is a 400.
+ */
+START_TEST(check_chat_request_named_conversation)
+{
+	struct chat_request	cr;
+	static const char	ok[] = "{\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"hi\"}],\"conversation_id\":"
+	    "\"45701982-8118-4bc5-8e9b-64562b4555f2\"}";
+	static const char	none[] = "{\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"hi\"}],\"conversation_id\":\"\"}";
+	static const char	num[] = "{\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"hi\"}],\"conversation_id\":7}";
+	static const char	evil[] = "{\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"hi\"}],\"conversation_id\":\"a\\r\\nSet-Cookie: x\"}";
+
+	check_chat_request_ok(&cr, ok);
+	ck_assert_str_eq(cr.conversation_id,
+	    "45701982-8118-4bc5-8e9b-64562b4555f2");
+	chat_request_free(&cr);
+	check_chat_request_ok(&cr, none);
+	ck_assert_str_eq(cr.conversation_id, "");
+	chat_request_free(&cr);
+	check_chat_request_bad(num, strlen(num), "invalid_type",
+	    "conversation_id");
+	check_chat_request_bad(evil, strlen(evil), "invalid_value",
+	    "conversation_id");
+}
+END_TEST
+
 /* stream, stream_options.include_usage and model are read. */
 START_TEST(check_chat_request_options)
 {
@@ -1110,6 +1141,7 @@ chat_request_suite(void)
 	tcase_add_test(tc, check_chat_request_continuing);
 	tcase_add_test(tc, check_chat_request_all_params);
 	tcase_add_test(tc, check_chat_request_options);
+	tcase_add_test(tc, check_chat_request_named_conversation);
 	tcase_add_test(tc, check_chat_request_default_model);
 	tcase_add_test(tc, check_chat_request_user);
 	tcase_add_test(tc, check_chat_request_images);

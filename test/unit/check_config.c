@@ -668,6 +668,86 @@ START_TEST(check_config_finish_user)
 }
 END_TEST
 
+/*
+ * Continuity settings: defaults, redis_url parsed at finish (password,
+ * user, db, IPv6), bad URLs and rediss:// (no TLS in this build's
+ * hiredis) refused with a message that names the way out.
+ */
+START_TEST(check_config_redis)
+{
+	static const char *const bad[] = {
+		"http://r:6379", "redis://", "redis://h:0", "redis://h:70000",
+		"redis://h:6379/x", "redis://[::1", "redis://u:p@",
+		"redis://h/99999999",
+	};
+	struct config		c;
+	struct config_errors	errs = { NULL, 0 };
+	char			text[256];
+	size_t			i;
+
+	config_defaults(&c);
+	ck_assert_int_eq(c.continuity, 1);
+	ck_assert_uint_eq(c.conversation_ttl_ms, 86400u * 1000);
+	ck_assert_uint_eq(c.conversation_max, 100000);
+	ck_assert_ptr_null(c.redis_url);
+	ck_assert_int_eq(check_config_load(&c, "{\"redis_url\": "
+	    "\"redis://app:p%40ss@cache.internal:6380/4\", "
+	    "\"conversation_ttl\": 3600, \"redis_timeout\": 0.05, "
+	    "\"continuity\": false}", &errs), 0);
+	ck_assert_int_eq(config_finish(&c, &errs), 0);
+	ck_assert_str_eq(c.redis.host, "cache.internal");
+	ck_assert_int_eq(c.redis.port, 6380);
+	ck_assert_str_eq(c.redis.user, "app");
+	ck_assert_str_eq(c.redis.password, "p@ss");
+	ck_assert_int_eq(c.redis.db, 4);
+	ck_assert_int_eq(c.redis.tls, 0);
+	ck_assert_uint_eq(c.conversation_ttl_ms, 3600u * 1000);
+	ck_assert_uint_eq(c.redis_timeout_ms, 50);
+	ck_assert_int_eq(c.continuity, 0);
+	config_free(&c);
+
+	config_defaults(&c);
+	ck_assert_int_eq(check_config_load(&c, "{\"redis_url\": "
+	    "\"redis://secret@[::1]\"}", &errs), 0);
+	ck_assert_int_eq(config_finish(&c, &errs), 0);
+	ck_assert_str_eq(c.redis.host, "::1");
+	ck_assert_int_eq(c.redis.port, 6379);
+	ck_assert_str_eq(c.redis.password, "secret");
+	ck_assert_str_eq(c.redis.user, "");
+	config_free(&c);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_defaults(&c);
+		snprintf(text, sizeof(text), "{\"redis_url\": \"%s\"}", bad[i]);
+		ck_assert_int_eq(check_config_load(&c, text, &errs), 0);
+		ck_assert_msg(config_finish(&c, &errs) == 1, "%s accepted",
+		    bad[i]);
+		ck_assert_msg(strncmp(errs.v[0], "redis_url", 9) == 0, "%s",
+		    errs.v[0]);
+		config_errors_free(&errs);
+		config_free(&c);
+	}
+
+	config_defaults(&c);
+	ck_assert_int_eq(check_config_load(&c, "{\"redis_url\": "
+	    "\"rediss://cache:6380\"}", &errs), 0);
+	ck_assert_int_eq(config_finish(&c, &errs), 1);
+	ck_assert_msg(strstr(errs.v[0], "TLS sidecar") != NULL, "%s",
+	    errs.v[0]);
+	config_errors_free(&errs);
+	config_free(&c);
+
+	/* null is unset; a bound below 16 is refused. */
+	config_defaults(&c);
+	ck_assert_int_eq(check_config_load(&c, "{\"redis_url\": null, "
+	    "\"conversation_max\": 4}", &errs), 1);
+	config_errors_free(&errs);
+	ck_assert_int_eq(config_finish(&c, &errs), 0);
+	ck_assert_ptr_null(c.redis_url);
+	config_free(&c);
+}
+END_TEST
+
 /* config_cors_allows: "*" allows every origin, a list only its own. */
 START_TEST(check_config_cors)
 {
@@ -783,6 +863,7 @@ config_suite(void)
 	tc = tcase_create("finish");
 	tcase_add_test(tc, check_config_finish);
 	tcase_add_test(tc, check_config_finish_user);
+	tcase_add_test(tc, check_config_redis);
 	tcase_add_test(tc, check_config_cors);
 	suite_add_tcase(s, tc);
 	return (s);

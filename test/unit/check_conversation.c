@@ -229,6 +229,61 @@ START_TEST(check_conversation_canonical_text)
 }
 END_TEST
 
+/*
+ * An answer fed in pieces (one byte at a time, or cut anywhere) digests
+ * as the whole text does; holding more than max gives up.
+ */
+START_TEST(check_conversation_answer_stream)
+{
+	static const char *const answers[] = {
+		"Hello!", "  Hello!\n\n", "<think>x</think>\n\nHello!",
+		"\n<think>a</think> <details type=\"r\">b</details>Hi \n",
+		"<thi", "<think>unclosed", "   ", "", "a  b   ", "<details>",
+		"<think>x</think><think>y</think><think>z</think>w",
+	};
+	struct conversation_turn	 t;
+	struct conversation_answer	 a;
+	json_t				*m = msgs("[{\"role\":\"user\","
+					    "\"content\":\"Hi\"}]");
+	uint8_t				 whole[32], part[32];
+	size_t				 i, j, len, cut;
+
+	ck_assert_int_eq(conversation_turn_init(&t, "k", 1, "u", m), 0);
+	for (i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+		len = strlen(answers[i]);
+		ck_assert_int_eq(conversation_turn_answer(&t, answers[i], len,
+		    whole), 0);
+		ck_assert_int_eq(conversation_answer_begin(&a, &t, 4096), 0);
+		for (j = 0; j < len; j++)
+			conversation_answer_feed(&a, answers[i] + j, 1);
+		ck_assert_int_eq(conversation_answer_end(&a, part), 0);
+		ck_assert_msg(memcmp(whole, part, 32) == 0, "bytewise: %s",
+		    answers[i]);
+		for (cut = 0; cut <= len; cut++) {
+			ck_assert_int_eq(conversation_answer_begin(&a, &t, 4096),
+			    0);
+			conversation_answer_feed(&a, answers[i], cut);
+			conversation_answer_feed(&a, answers[i] + cut, len - cut);
+			ck_assert_int_eq(conversation_answer_end(&a, part), 0);
+			ck_assert_msg(memcmp(whole, part, 32) == 0, "cut %zu: %s",
+			    cut, answers[i]);
+		}
+	}
+	/* A lead block longer than max is not remembered. */
+	ck_assert_int_eq(conversation_answer_begin(&a, &t, 8), 0);
+	conversation_answer_feed(&a, "<think>long thoughts", 20);
+	ck_assert_int_eq(conversation_answer_end(&a, part), -1);
+	/* The text itself is never held: a long answer passes any max. */
+	ck_assert_int_eq(conversation_answer_begin(&a, &t, 8), 0);
+	for (j = 0; j < 1000; j++)
+		conversation_answer_feed(&a, "word word ", 10);
+	ck_assert_int_eq(conversation_answer_end(&a, part), 0);
+	ck_assert_uint_eq(a.held.len, 0);
+	conversation_turn_free(&t);
+	json_decref(m);
+}
+END_TEST
+
 /* Client-named ids: UUID spellings pass, header-breaking bytes do not. */
 START_TEST(check_conversation_id_ok)
 {
@@ -397,6 +452,7 @@ conversation_suite(void)
 	tcase_add_test(tc, check_conversation_digest_differs);
 	tcase_add_test(tc, check_conversation_turn_kinds);
 	tcase_add_test(tc, check_conversation_canonical_text);
+	tcase_add_test(tc, check_conversation_answer_stream);
 	tcase_add_test(tc, check_conversation_id_ok);
 	tcase_add_test(tc, check_conversation_memory_ttl);
 	tcase_add_test(tc, check_conversation_memory_bound);

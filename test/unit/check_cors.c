@@ -13,7 +13,8 @@
 
 #define CHECK_CORS_EXPOSE \
 	"Access-Control-Expose-Headers: x-request-id, retry-after, " \
-	"retry-after-ms, x-should-retry, openai-processing-ms\n"
+	"retry-after-ms, x-should-retry, openai-processing-ms, " \
+	"x-dify-conversation-id\n"
 
 /* The request headers a preflight names when the browser's will not do. */
 static const char *const	 check_cors_default_names[] = {
@@ -23,7 +24,7 @@ static const char *const	 check_cors_default_names[] = {
 	"x-stainless-async", "x-stainless-lang", "x-stainless-os",
 	"x-stainless-package-version", "x-stainless-retry-count",
 	"x-stainless-runtime", "x-stainless-runtime-version",
-	"x-stainless-timeout"
+	"x-stainless-timeout", "x-dify-conversation-id"
 };
 
 static char	 check_cors_o_star[] = "*";

@@ -458,6 +458,74 @@ START_TEST(check_relay_chat_nonstream)
 }
 END_TEST
 
+/* A tap that keeps what it sees; (NULL, 0) starts it again. */
+static void
+check_relay_tap(void *arg, const char *text, size_t len)
+{
+	struct buf	*b = arg;
+
+	if (text == NULL)
+		buf_reset(b);
+	else
+		buf_add(b, text, len);
+}
+
+/*
+ * Continuity's view of an answer: the tap sees exactly the content the
+ * client got, streamed or not (a non-stream answer replaced by
+ * moderation starts again); with name_conversation a non-stream body
+ * names Dify's conversation.
+ */
+START_TEST(check_relay_tap_answer)
+{
+	struct relay_params	 p;
+	struct relay		 r;
+	struct buf		 seen = BUF_INIT;
+	const char		*in = "data: " CHECK_FX_CHAT_1 "\n\ndata: "
+				    CHECK_FX_CHAT_2 "\n\ndata: " CHECK_FX_CHAT_3
+				    "\n\n";
+	int			 stream;
+
+	for (stream = 0; stream < 2; stream++) {
+		memset(&p, 0, sizeof(p));
+		p.id = "chatcmpl-abc";
+		p.model = "m";
+		p.modellen = 1;
+		p.stream = stream;
+		p.max_event = 65536;
+		p.max_answer = 65536;
+		p.tap = check_relay_tap;
+		p.tap_arg = &seen;
+		p.name_conversation = 1;
+		buf_reset(&seen);
+		relay_init(&r, &p);
+		relay_response(&r, 200, CHECK_RELAY_SSE, NULL);
+		relay_data(&r, in, strlen(in));
+		ck_assert_int_eq(r.state, RELAY_DONE);
+		ck_assert_str_eq(buf_cstr(&seen), "Hello! How can I help?");
+		ck_assert_str_eq(r.conversation_id,
+		    "45701982-8118-4bc5-8e9b-64562b4555f2");
+		if (!stream)
+			ck_assert_ptr_nonnull(strstr(buf_cstr(&r.out),
+			    ",\"conversation_id\":\"45701982-8118-4bc5-8e9b-"
+			    "64562b4555f2\"}"));
+		else
+			ck_assert_ptr_null(strstr(buf_cstr(&r.out),
+			    "\"conversation_id\""));
+		relay_free(&r);
+	}
+	/* Without name_conversation the body is as before. */
+	p.stream = 0;
+	p.name_conversation = 0;
+	relay_init(&r, &p);
+	relay_response(&r, 200, CHECK_RELAY_SSE, NULL);
+	relay_data(&r, in, strlen(in));
+	ck_assert_ptr_null(strstr(buf_cstr(&r.out), "\"conversation_id\""));
+	relay_free(&r);
+	buf_free(&seen);
+}
+END_TEST
+
 /* Feed input to a fresh relay cut at the given positions; return output. */
 static void
 check_relay_feed_cut_opts(const struct dify_app *app, int split_think,
@@ -2507,6 +2575,7 @@ relay_suite(void)
 	tcase_add_test(tc, check_relay_chat_stream);
 	tcase_add_test(tc, check_relay_chat_stream_usage);
 	tcase_add_test(tc, check_relay_chat_nonstream);
+	tcase_add_test(tc, check_relay_tap_answer);
 	tcase_add_test(tc, check_relay_agent_stream);
 	tcase_add_test(tc, check_relay_new_agent_once);
 	tcase_add_test(tc, check_relay_message_file);
