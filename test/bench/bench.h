@@ -14,6 +14,9 @@
  *                             client-read delay of stamped events
  *   paced.c        paced_*    bench-paced: events/s, CPU and memory per
  *                             stream with thousands of slow streams
+ *   history.c      hist_*, hc_* bench-history: long chats, each request a
+ *                             different chat sent once (continuity);
+ *                             its own connection loop
  *   freeport.c     freeport_* bench-freeport: free TCP ports
  *
  * No library beyond libc: the clients must cost little next to the

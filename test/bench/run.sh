@@ -13,6 +13,8 @@
 #   BENCH_PACED_RUNS       paced runs per target; CPU is their median [3]
 #   BENCH_LATENCY_STREAMS  concurrent stamped streams [20]
 #   BENCH_LATENCY_SECONDS  seconds of the latency run [5]
+#   BENCH_HISTORY_REQUESTS measured requests of each long-history run [4000]
+#   BENCH_HISTORY_CONNECTIONS  connections of the long-history runs [16]
 #
 # Progress goes to stderr, the table to stdout and to
 # BUILD/bench-results.md.  Exits non-zero only when the harness fails (a
@@ -36,12 +38,17 @@ paced_clients=${BENCH_PACED_CLIENTS:-2000}
 paced_runs=${BENCH_PACED_RUNS:-3}
 lat_streams=${BENCH_LATENCY_STREAMS:-20}
 lat_seconds=${BENCH_LATENCY_SECONDS:-5}
+hist_requests=${BENCH_HISTORY_REQUESTS:-4000}
+hist_conns=${BENCH_HISTORY_CONNECTIONS:-16}
 
 burst_events=100
 paced_events=40
 paced_interval=50
 lat_events=50
 lat_interval=20
+hist_bytes=100000	# the OpenAI request of a long-history run, about
+hist_turns=20		# user/assistant pairs before its new message
+hist_events=20
 
 tmp=""
 failed=0
@@ -56,6 +63,8 @@ max_other=0		# most CPU (% of one) others used during a run
 rss_lines=()		# footer: the paced RSS samples
 paced_run=1		# which paced run is under way
 declare -A PACED_CPUS	# every paced run's CPU us/event, per target
+declare -A HIST		# long-history runs: client output, access-log counts
+hist_ok=0		# the long-history rows were measured
 
 # ---------------------------------------------------------------- helpers
 
@@ -271,7 +280,8 @@ check_quiet() {
 # The environment the proxy would read instead of our config file.
 proxy_env() {
 	local v
-	proxy_env_cmd=(env -u HOST -u PORT -u LOG_LEVEL -u DIFY_API_URL)
+	proxy_env_cmd=(env -u HOST -u PORT -u LOG_LEVEL -u DIFY_API_URL \
+	    -u REDIS_URL)
 	for v in $(compgen -e); do
 		case $v in
 		ODP_*) proxy_env_cmd+=(-u "$v") ;;
@@ -299,15 +309,20 @@ start_mock() {
 	mock_port=$(cat "$tmp/mock.port")
 }
 
-# Write the proxy's config; an empty workers leaves the key out.
-write_proxy_config() {	# file port workers
+# Write the proxy's config; an empty workers leaves the key out; extra
+# is more members, each '"key": value' on a line of its own.
+write_proxy_config() {	# file port workers [log_level [extra]]
 	{
 		printf '{\n  "host": "127.0.0.1",\n  "port": %s,\n' "$2"
 		printf '  "dify_api_url": "http://127.0.0.1:%s/v1",\n' "$mock_port"
-		printf '  "log_level": "error",\n'
+		printf '  "log_level": "%s",\n' "${4:-error}"
 		printf '  "upstream_pool_size": 256,\n'
 		printf '  "drain_timeout": 1'
 		[ -n "$3" ] && printf ',\n  "workers": %s' "$3"
+		if [ -n "${5:-}" ]; then
+			printf ',\n'
+			printf '%s' "$5" | sed 's/^/  /; $!s/$/,/'
+		fi
 		printf '\n}\n'
 	} >"$1"
 }
@@ -339,9 +354,9 @@ probe_workers() {
 }
 
 # Start a proxy; sets ${name}_port and ${name}_pid.
-start_proxy() {	# name port workers(empty: no key)
+start_proxy() {	# name port workers(empty: no key) [log_level [extra]]
 	local name=$1 port=$2 cfg=$tmp/$1.json pid
-	write_proxy_config "$cfg" "$port" "$3"
+	write_proxy_config "$cfg" "$port" "$3" "${4:-}" "${5:-}"
 	log "starting the proxy ($name${3:+, workers $3}) on port $port"
 	(cd "$tmp" && exec "${proxy_env_cmd[@]}" "$build/openai-dify-proxy" \
 	    -c "$cfg") >"$tmp/$name.log" 2>&1 &
@@ -357,8 +372,9 @@ start_proxy() {	# name port workers(empty: no key)
 
 start_nginx() {	# port
 	local dir=$tmp/nginx conns
-	# Temp paths stay unused (bodies are small, buffering is off) but
-	# must not point at the system's directories.
+	# Temp paths stay unused (request bodies fit client_body_buffer_size,
+	# response buffering is off) but must not point at the system's
+	# directories.
 	mkdir -p "$dir/tmp"
 	conns=$((2 * paced_clients + 512))
 	[ "$conns" -lt 4096 ] && conns=4096
@@ -382,6 +398,9 @@ http {
 	scgi_temp_path $dir/tmp/scgi;
 	keepalive_requests 1000000;
 	keepalive_timeout 60s;
+	# The long-history requests (100 KB) in memory, not in a temp file,
+	# as the proxy holds them; a small body gets a buffer its size.
+	client_body_buffer_size 1m;
 
 	upstream dify {
 		server 127.0.0.1:$mock_port;
@@ -466,6 +485,9 @@ label_of() {
 	p1) echo "proxy 1w" ;;
 	ng) echo "nginx 1w" ;;
 	pn) echo "proxy ${ncpu}w" ;;
+	hx) echo "proxy off" ;;
+	hm) echo "proxy mem" ;;
+	hr) echo "proxy Redis" ;;
 	esac
 }
 
@@ -528,7 +550,7 @@ cpu_line() {	# scenario target target% upstream% client% machine%
 	if [ "${up:-0}" -ge 90 ]; then
 		warnings+=("$1 $(label_of "$2"): the look-alike used ${up}% of a CPU, so that rate is the look-alike's limit more than the target's; compare CPU per request")
 	fi
-	cpu_lines+=("$(printf '%-10s %-9s  target %4.0f  look-alike %4.0f  client %4.0f  other %4.0f  machine %4.0f' \
+	cpu_lines+=("$(printf '%-10s %-11s  target %4.0f  look-alike %4.0f  client %4.0f  other %4.0f  machine %4.0f' \
 	    "$1" "$(label_of "$2")" "$3" "$4" "$5" "$other" "$6")")
 }
 
@@ -668,6 +690,147 @@ measure_latency() {	# target
 	log "latency: $(label_of "$t"): p50 ${R[latency-p50.$t]} ms, p99 ${R[latency-p99.$t]} ms, max $(calc %.3f "$(kv "$out" max_us) / 1000") ms, ${R[latency-n.$t]} samples"
 }
 
+# bench-history is not one of the Makefile's bench clients: build it with
+# the Makefile's own rule for $(BUILD)/bench-NAME.
+build_history() {
+	make -C "$root" --no-print-directory -s BUILD="$build" \
+	    "$build/bench-history" >&2 || die "cannot build $build/bench-history"
+}
+
+# Start what the long-history rows need: redis-server on a free port and
+# three proxies (continuity off, in memory, in Redis), each with one
+# worker like proxy 1w and logging at info: the access log's
+# conversation= says how each measured request was handled.  Sets
+# hist_ok=1 when they run.
+start_history() {
+	local ports rport xport mport hport w="" out
+	command -v redis-server >/dev/null || {
+		warnings+=("redis-server is not installed: long-history rows not measured")
+		return 0
+	}
+	[ "$workers_ok" -eq 1 ] && w=1
+	ports=$("$build/bench-freeport" 4 | tr '\n' ' ')
+	read -r rport xport mport hport <<<"$ports"
+	write_proxy_config "$tmp/probe.json" 1 "$w" info \
+	    "$(printf '"continuity": true\n"redis_url": "redis://127.0.0.1:%s"' "$rport")"
+	if ! out=$(check_proxy_config "$tmp/probe.json"); then
+		log "the long-history configs are refused: $out"
+		warnings+=("this build refuses continuity or redis_url: long-history rows not measured ($out)")
+		return 0
+	fi
+	log "starting redis-server on port $rport"
+	mkdir -p "$tmp/redis"
+	redis-server --port "$rport" --bind 127.0.0.1 --save '' \
+	    --appendonly no --dir "$tmp/redis" --daemonize no \
+	    >"$tmp/redis.log" 2>&1 &
+	redis_pid=$!
+	pids_started+=("$redis_pid")
+	wait_port "$rport" "$redis_pid" redis-server "$tmp/redis.log" ||
+	    die "redis-server did not start"
+	redis_v=$(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')
+	start_proxy hx "$xport" "$w" info '"continuity": false'
+	start_proxy hm "$mport" "$w" info '"continuity": true'
+	start_proxy hr "$hport" "$w" info \
+	    "$(printf '"continuity": true\n"redis_url": "redis://127.0.0.1:%s"' "$rport")"
+	grep -q 'conversations: in Redis' "$tmp/hr.log" ||
+	    fail "history proxy Redis: its log does not say it keeps conversations in Redis (log: $tmp/hr.log)"
+	hist_ok=1
+}
+
+stop_history() {
+	local t
+	for t in hx hm hr; do
+		stop_pid "$(main_pid_of "$t")"
+	done
+	stop_pid "$redis_pid"
+}
+
+# bench-history against a target: every request the last turn of a chat
+# of its own, ~100 KB; memory and Redis prime each chat's turn before.
+measure_history() {	# target
+	local t=$1 out=$tmp/history.$1 fmt=openai prime=() extra=() bad n c k
+	case $t in
+	ng) fmt=dify ;;
+	hm) prime=(-p) ;;
+	hr) prime=(-p); extra=(-X "$redis_pid") ;;
+	esac
+	log "history: $(label_of "$t"): $hist_requests requests${prime:+ (each chat primed first)}"
+	if ! run_client "$out" "$build/bench-history" \
+	    -a "127.0.0.1:$(port_of "$t")" -f "$fmt" "${prime[@]}" \
+	    -n "$hist_requests" -c "$hist_conns" -s "$hist_bytes" \
+	    -t "$hist_turns" -E "$hist_events" -P "$(pids_of "$t")" \
+	    -U "$mock_pid" "${extra[@]}"; then
+		cat "$out.err" >&2 || true
+		fail "history $(label_of "$t"): bench-history failed"
+		return 0
+	fi
+	[ -s "$out.err" ] && sed 's/^/    /' "$out.err" >&2
+	R[history.$t]=$(calc %.0f "$(kv "$out" req_per_s)")
+	R[history-cpu.$t]=$(calc %.1f "$(kv "$out" cpu_us_per_request)")
+	for k in requests complete batch body_bytes prime_body_bytes \
+	    dify_body_bytes primed prime_failed p50_us extra_us_per_request; do
+		HIST[$k.$t]=$(kv "$out" "$k")
+	done
+	bad="$(kv "$out" bad_status) non-200, $(kv "$out" bad_end) incomplete, $(kv "$out" bad_count) short, $(kv "$out" conn_errors) connection errors"
+	if [ "$(kv "$out" complete)" != "$(kv "$out" requests)" ]; then
+		NOTE[history.$t]="$bad"
+		notes+=("history, $(label_of "$t"): $bad of $(kv "$out" requests) requests")
+	fi
+	if [ "$(kv "$out" prime_failed)" != 0 ]; then
+		NOTE[history.$t]="priming failed"
+		notes+=("history, $(label_of "$t"): $(kv "$out" prime_failed) of $(kv "$out" primed) priming requests failed")
+	fi
+	cpu_line history "$t" "$(kv "$out" cpu_pct)" \
+	    "$(kv "$out" upstream_cpu_pct)" "$(kv "$out" client_cpu_pct)" \
+	    "$(kv "$out" machine_busy_pct)"
+	# How the proxy handled the measured requests (X-Request-Id hm-N);
+	# the access line is written as the exchange is freed, just after
+	# its response.
+	if [ "$t" != ng ]; then
+		sleep 0.2
+		n=$(grep -c ' access id=hm-' "$tmp/$t.log" || true)
+		HIST[logged.$t]=$n
+		for c in continued new lost off; do
+			HIST[$c.$t]=$(grep -c " access id=hm-.* conversation=$c\$" \
+			    "$tmp/$t.log" || true)
+		done
+		local want=continued
+		[ "$t" = hx ] && want=off
+		if [ "${HIST[$want.$t]}" != "$(kv "$out" requests)" ]; then
+			NOTE[history.$t]="${HIST[$want.$t]} of $(kv "$out" requests) $want"
+			notes+=("history, $(label_of "$t"): $want ${HIST[$want.$t]} of $(kv "$out" requests) measured requests (access log: $n lines; continued ${HIST[continued.$t]}, new ${HIST[new.$t]}, lost ${HIST[lost.$t]}, off ${HIST[off.$t]})")
+		fi
+	fi
+	log "history: $(label_of "$t"): ${R[history.$t]} req/s, ${R[history-cpu.$t]} us/request${HIST[continued.$t]:+, continued ${HIST[continued.$t]} of $(kv "$out" requests)}"
+}
+
+# The long-history rows: each proxy variant against the same nginx run.
+history_rows() {
+	local v t
+	for v in tr:hx mem:hm redis:hr; do
+		t=${v#*:}
+		v=${v%%:*}
+		[ -n "${R[history.$t]:-}" ] && R[hist-$v.p1]=${R[history.$t]}
+		[ -n "${R[history-cpu.$t]:-}" ] && R[hist-$v-cpu.p1]=${R[history-cpu.$t]}
+		[ -n "${NOTE[history.$t]:-}" ] && NOTE[hist-$v.p1]=${NOTE[history.$t]}
+		[ -n "${R[history.ng]:-}" ] && R[hist-$v.ng]=${R[history.ng]}
+		[ -n "${R[history-cpu.ng]:-}" ] && R[hist-$v-cpu.ng]=${R[history-cpu.ng]}
+		[ -n "${NOTE[history.ng]:-}" ] && NOTE[hist-$v.ng]=${NOTE[history.ng]}
+	done
+	return 0
+}
+
+# What share of a proxy's measured requests the access log shows as
+# continued ("-" when it was not read).
+hist_share() {	# target
+	local n=${HIST[continued.$1]:-} all=${HIST[requests.$1]:-}
+	if [ -z "$n" ] || [ -z "$all" ] || [ "$all" -eq 0 ]; then
+		echo "-"
+	else
+		echo "$n of $all ($(calc %.1f "$n * 100 / $all") %)"
+	fi
+}
+
 # --------------------------------------------------------------- output
 
 # A cell: the figure, "*" if its checks failed, "n/a" when not measured.
@@ -675,6 +838,9 @@ cell() {	# key target
 	local v=${R[$1.$2]:-}
 	if [ -z "$v" ]; then
 		if [ "$2" = pn ] && [ "$workers_ok" -eq 0 ]; then
+			echo "n/a"
+		elif [ "$2" != pn ] && [ "$hist_ok" -eq 0 ] &&
+		    [ "${1#hist-}" != "$1" ]; then
 			echo "n/a"
 		else
 			echo "-"
@@ -705,6 +871,12 @@ rows=(
 	"paced-rss|paced: RSS KiB/open stream"
 	"latency-p50|token latency p50 (ms)"
 	"latency-p99|token latency p99 (ms)"
+	"hist-tr|history, transcript (req/s)"
+	"hist-tr-cpu|history, transcript: CPU us/req"
+	"hist-mem|history, memory (req/s)"
+	"hist-mem-cpu|history, memory: CPU us/req"
+	"hist-redis|history, Redis (req/s)"
+	"hist-redis-cpu|history, Redis: CPU us/req"
 )
 
 print_table() {
@@ -788,8 +960,11 @@ main() {
 	[ "$paced_runs" -ge 1 ] || die "BENCH_PACED_RUNS must be at least 1"
 	need_uint BENCH_LATENCY_STREAMS "$lat_streams"
 	need_uint BENCH_LATENCY_SECONDS "$lat_seconds"
+	need_uint BENCH_HISTORY_REQUESTS "$hist_requests"
+	need_uint BENCH_HISTORY_CONNECTIONS "$hist_conns"
+	build_history
 	for t in openai-dify-proxy mock-dify bench-paced bench-latency \
-	    bench-freeport; do
+	    bench-freeport bench-history; do
 		[ -x "$build/$t" ] || die "$build/$t is missing (run make bench)"
 	done
 
@@ -859,6 +1034,19 @@ main() {
 			measure "$sc" "$t"
 		done
 	done
+	# 5. Long histories: nginx relaying the transcript call, the proxy
+	# without continuity, with it in memory and in Redis.
+	start_history
+	if [ "$hist_ok" -eq 1 ]; then
+		for t in ng hx hm hr; do
+			measure history "$t"
+		done
+		stop_history
+		history_rows
+		if grep -q 'buffered to a temporary file' "$tmp/nginx/error.log"; then
+			warnings+=("nginx wrote request bodies to temporary files (client_body_buffer_size)")
+		fi
+	fi
 
 	local paced_list="" t
 	for t in "${targets[@]}"; do
@@ -878,8 +1066,16 @@ main() {
 		"paced uses its own epoll client, not wrk: wrk opens all connections at once, so 2 s streams would end in waves (a 10 s window would count 4 or 5 of them), and it cannot read /proc at known open-stream counts; bench-paced staggers the starts, counts only streams that complete inside the window, and reads /proc itself (its own CPU is the client figure below)."
 		"latency: bench-latency, $lat_streams streams for ${lat_seconds} s, $lat_events events $lat_interval ms apart (mock:stamp); delay = client read time - look-alike write time (CLOCK_MONOTONIC); first event of each stream dropped; samples: proxy ${R[latency-n.p1]:-0}, nginx ${R[latency-n.ng]:-0}."
 		"CPU us/request and us/event: the target's own processes only (nginx: its worker)."
-		"Ratios are proxy 1w / nginx 1w: above 1 is better for req/s and events/s, below 1 is better for CPU, memory and latency."
+		"Ratios are proxy 1w / nginx 1w (history rows: that row's proxy / nginx relaying the transcript call): above 1 is better for req/s and events/s, below 1 is better for CPU, memory and latency."
 	)
+	if [ "$hist_ok" -eq 1 ]; then
+		footer+=(
+			"history: bench-history (test/bench/history.c), $hist_conns keep-alive connections, per target ${HIST[requests.ng]:-$hist_requests} requests measured in batches of up to ${HIST[batch.ng]:-?} chats after one warm-up batch; every request is the next turn of a chat of its own: a system prompt naming the chat, $hist_turns user/assistant pairs and a new user message, ${HIST[body_bytes.hm]:-?} bytes of OpenAI JSON, streamed (mock:events=$hist_events); nginx is sent the Dify call the proxy makes of it without continuity (${HIST[dify_body_bytes.ng]:-?} bytes, the whole history as the query) and relays it as is; complete = 200, [DONE] or message_end, $hist_events pieces."
+			"history, memory and Redis: before a batch is measured, each of its chats' turn before (${HIST[prime_body_bytes.hm]:-?} bytes, up to the ${hist_turns}th user message) is sent once, unmeasured (${HIST[primed.hm]:-?} and ${HIST[primed.hr]:-?} of them, warm-up included), so the proxy knows the history each measured request continues and sends the look-alike only the new message with the conversation_id; no chat is sent twice (a take consumes what was remembered).  Only the measured requests are timed; CPU = sum_exec_runtime of the target's threads (/proc/PID/task/*/schedstat) over them, 20 ms after each batch's last response, / requests."
+			"history proxies: $([ "$workers_ok" -eq 1 ] && echo '"workers": 1' || echo 'no workers key'), log_level info (for the check below; nginx logs nothing), \"continuity\": false (transcript), true (memory), true with redis_url (Redis: redis-server ${redis_v:-?} on 127.0.0.1, --save '' --appendonly no, which used a further ${HIST[extra_us_per_request.hr]:-?} us of CPU per measured request, not in the proxy's figure)."
+			"history, continued per the access log (conversation= of the measured requests, X-Request-Id hm-N): memory $(hist_share hm), Redis $(hist_share hr); transcript: conversation=off ${HIST[off.hx]:-?} of ${HIST[requests.hx]:-?}."
+		)
+	fi
 
 	if [ "$max_other" -gt 15 ]; then
 		warnings+=("other processes used up to ${max_other}% of a CPU during a measured run: the figures are distorted; run again on a quiet machine")
