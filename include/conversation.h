@@ -34,9 +34,22 @@ enum conversation_answer_state {
 	CONVERSATION_ANSWER_BODY	/* hashing; trailing blanks held */
 };
 
+/*
+ * A hash fed through a small staging buffer: SHA-256 costs little per
+ * byte, but a call per word of a streamed answer (or per field of a long
+ * history) costs more than the bytes.
+ */
+#define CONVERSATION_STAGE	1024
+
+struct conversation_hash {
+	void		*ctx;		/* EVP_MD_CTX */
+	size_t		 n;		/* staged bytes */
+	unsigned char	 stage[CONVERSATION_STAGE];
+};
+
 struct conversation_answer {
 	enum conversation_answer_state	 state;
-	void				*ctx;	/* EVP_MD_CTX */
+	struct conversation_hash	 h;
 	struct buf			 held;	/* the lead, or blanks */
 	uint64_t			 len;	/* canonical bytes hashed */
 	size_t				 max;	/* most bytes ever held */

@@ -125,33 +125,69 @@ conversation_canonical_text(const char *text, size_t len, size_t *start,
 	*outlen = e - s;
 }
 
+/* SHA-256, fetched once (an implicit fetch per init costs ~4 K). */
+static const EVP_MD *
+conversation_md(void)
+{
+	static EVP_MD	*md;
+
+	if (md == NULL)
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return (md != NULL ? md : EVP_sha256());
+}
+
+/* Hand the staged bytes to the digest. */
+static void
+conversation_hash_flush(struct conversation_hash *h)
+{
+	if (h->n > 0)
+		EVP_DigestUpdate(h->ctx, h->stage, h->n);
+	h->n = 0;
+}
+
+/* Add bytes to the hash, through the stage unless they fill it. */
+static void
+conversation_hash_add(struct conversation_hash *h, const void *p, size_t n)
+{
+	if (h->n + n > sizeof(h->stage)) {
+		conversation_hash_flush(h);
+		if (n >= sizeof(h->stage)) {
+			EVP_DigestUpdate(h->ctx, p, n);
+			return;
+		}
+	}
+	memcpy(h->stage + h->n, p, n);
+	h->n += n;
+}
+
 /* Hash the length that ends a field, as 8 bytes little-endian. */
 static void
-conversation_field_end(EVP_MD_CTX *ctx, uint64_t len)
+conversation_field_end(struct conversation_hash *h, uint64_t len)
 {
 	unsigned char	tail[8];
 	int		i;
 
 	for (i = 0; i < 8; i++)
 		tail[i] = (unsigned char)(len >> (8 * i));
-	EVP_DigestUpdate(ctx, tail, sizeof(tail));
+	conversation_hash_add(h, tail, sizeof(tail));
 }
 
 /* Hash one field: its tag, its bytes, its length. */
 static void
-conversation_field(EVP_MD_CTX *ctx, char tag, const void *data, size_t len)
+conversation_field(struct conversation_hash *h, char tag, const void *data,
+    size_t len)
 {
 	unsigned char	t = (unsigned char)tag;
 
-	EVP_DigestUpdate(ctx, &t, 1);
+	conversation_hash_add(h, &t, 1);
 	if (len > 0)
-		EVP_DigestUpdate(ctx, data, len);
-	conversation_field_end(ctx, len);
+		conversation_hash_add(h, data, len);
+	conversation_field_end(h, len);
 }
 
 /* Hash a text field in its canonical form. */
 static void
-conversation_text(EVP_MD_CTX *ctx, const char *text, size_t len)
+conversation_text(struct conversation_hash *ctx, const char *text, size_t len)
 {
 	size_t	s, n;
 
@@ -161,7 +197,7 @@ conversation_text(EVP_MD_CTX *ctx, const char *text, size_t len)
 
 /* Hash a string member of obj, if it is one. */
 static void
-conversation_member(EVP_MD_CTX *ctx, char tag, const json_t *obj,
+conversation_member(struct conversation_hash *ctx, char tag, const json_t *obj,
     const char *key)
 {
 	const json_t	*v = json_object_get(obj, key);
@@ -184,7 +220,8 @@ conversation_image_url(const json_t *part)
 
 /* Hash one message in its canonical form. */
 static void
-conversation_message(EVP_MD_CTX *ctx, const json_t *msg, char role,
+conversation_message(struct conversation_hash *ctx, const json_t *msg,
+    char role,
     struct buf *scratch)
 {
 	const json_t	*content, *part, *v, *calls, *call, *fn;
@@ -289,7 +326,8 @@ conversation_turn_init(struct conversation_turn *t, const char *scope,
     size_t scopelen, const char *user, const void *messages_json)
 {
 	const json_t	*messages = messages_json, *msg;
-	EVP_MD_CTX	*ctx, *copy;
+	struct conversation_hash h;
+	EVP_MD_CTX	*copy;
 	struct buf	 scratch = BUF_INIT;
 	size_t		 i, n;
 	char		 role, last;
@@ -301,31 +339,34 @@ conversation_turn_init(struct conversation_turn *t, const char *scope,
 	last = conversation_role(json_array_get(messages, n - 1));
 	if (last != 'u')
 		return (0);
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
+	h.n = 0;
+	if ((h.ctx = EVP_MD_CTX_new()) == NULL)
 		return (-1);
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(ctx);
+	if (EVP_DigestInit_ex(h.ctx, conversation_md(), NULL) != 1) {
+		EVP_MD_CTX_free(h.ctx);
 		return (-1);
 	}
-	conversation_field(ctx, CONV_TAG_VERSION, CONVERSATION_VERSION,
+	conversation_field(&h, CONV_TAG_VERSION, CONVERSATION_VERSION,
 	    strlen(CONVERSATION_VERSION));
-	conversation_field(ctx, CONV_TAG_SCOPE, scope, scopelen);
-	conversation_field(ctx, CONV_TAG_USER, user, strlen(user));
+	conversation_field(&h, CONV_TAG_SCOPE, scope, scopelen);
+	conversation_field(&h, CONV_TAG_USER, user, strlen(user));
 	for (i = 0; i < n; i++) {
 		if (i == n - 1 && n > 1) {
 			/* The history before the new message. */
+			conversation_hash_flush(&h);
 			if ((copy = EVP_MD_CTX_new()) != NULL &&
-			    EVP_MD_CTX_copy_ex(copy, ctx) == 1 &&
+			    EVP_MD_CTX_copy_ex(copy, h.ctx) == 1 &&
 			    EVP_DigestFinal_ex(copy, t->prefix, NULL) == 1)
 				t->lookup = 1;
 			EVP_MD_CTX_free(copy);
 		}
 		msg = json_array_get(messages, i);
 		role = conversation_role(msg);
-		conversation_message(ctx, msg, role, &scratch);
+		conversation_message(&h, msg, role, &scratch);
 	}
 	buf_free(&scratch);
-	t->ctx = ctx;
+	conversation_hash_flush(&h);
+	t->ctx = h.ctx;
 	t->remember = 1;
 	return (0);
 }
@@ -387,7 +428,10 @@ conversation_answer_begin(struct conversation_answer *a,
 	char		 role = 'a';
 	unsigned char	 tag = CONV_TAG_TEXT;
 
-	memset(a, 0, sizeof(*a));
+	a->state = CONVERSATION_ANSWER_FAILED;
+	a->h.ctx = NULL;
+	a->h.n = 0;
+	a->len = 0;
 	buf_init(&a->held);
 	a->max = max;
 	if (!t->remember || t->ctx == NULL || (ctx = EVP_MD_CTX_new()) == NULL)
@@ -396,9 +440,10 @@ conversation_answer_begin(struct conversation_answer *a,
 		EVP_MD_CTX_free(ctx);
 		goto fail;
 	}
-	conversation_field(ctx, CONV_TAG_MESSAGE, &role, 1);
-	EVP_DigestUpdate(ctx, &tag, 1);
-	a->ctx = ctx;
+	a->h.ctx = ctx;
+	conversation_field(&a->h, CONV_TAG_MESSAGE, &role, 1);
+	conversation_hash_add(&a->h, &tag, 1);
+	conversation_hash_flush(&a->h);	/* the stage is the answer's now */
 	a->state = CONVERSATION_ANSWER_LEAD;
 	return (0);
 fail:
@@ -406,43 +451,69 @@ fail:
 	return (-1);
 }
 
-/* Hash canonical answer bytes. */
+/* Hash canonical answer bytes, straight to the digest. */
 static void
 conversation_answer_hash(struct conversation_answer *a, const char *p,
     size_t n)
 {
 	if (n == 0)
 		return;
-	EVP_DigestUpdate(a->ctx, p, n);
+	EVP_DigestUpdate(a->h.ctx, p, n);
 	a->len += n;
 }
 
 /*
- * Take answer bytes past the leading block: everything up to the last
- * non-space is hashed (with the whitespace held before it); trailing
- * whitespace is held, since the end may trim it.
+ * Hash the stage up to its trailing blanks, which stay staged (the end
+ * may trim them); a stage of blanks only joins the blanks held before
+ * it.  Blanks are hashed only once something follows them.
+ */
+static void
+conversation_answer_spill(struct conversation_answer *a)
+{
+	struct conversation_hash	*h = &a->h;
+	size_t				 k = h->n;
+
+	while (k > 0 && conversation_space((char)h->stage[k - 1]))
+		k--;
+	if (k == 0) {
+		if (a->held.len + h->n > a->max) {
+			/* A blank run too long to hold. */
+			conversation_answer_free(a);
+			return;
+		}
+		buf_add(&a->held, h->stage, h->n);
+		h->n = 0;
+		return;
+	}
+	conversation_answer_hash(a, a->held.data, a->held.len);
+	buf_reset(&a->held);
+	conversation_answer_hash(a, (const char *)h->stage, k);
+	memmove(h->stage, h->stage + k, h->n - k);
+	h->n -= k;
+}
+
+/*
+ * Take answer bytes past the leading block: they are staged (one copy
+ * per piece) and hashed a stage at a time.
  */
 static void
 conversation_answer_body(struct conversation_answer *a, const char *p,
     size_t n)
 {
-	size_t	k = n;
+	struct conversation_hash	*h = &a->h;
+	size_t				 c;
 
-	while (k > 0 && conversation_space(p[k - 1]))
-		k--;
-	if (k == 0) {
-		if (a->held.len + n > a->max) {
-			/* A blank run too long to hold. */
-			conversation_answer_free(a);
-			return;
-		}
-		buf_add(&a->held, p, n);
-		return;
+	while (n > 0 && a->state == CONVERSATION_ANSWER_BODY) {
+		if (h->n == sizeof(h->stage))
+			conversation_answer_spill(a);
+		c = sizeof(h->stage) - h->n;
+		if (c > n)
+			c = n;
+		memcpy(h->stage + h->n, p, c);
+		h->n += c;
+		p += c;
+		n -= c;
 	}
-	conversation_answer_hash(a, a->held.data, a->held.len);
-	buf_reset(&a->held);
-	conversation_answer_hash(a, p, k);
-	buf_add(&a->held, p + k, n - k);
 }
 
 /* Feed the next piece of the answer, as the client got it. */
@@ -490,10 +561,15 @@ conversation_answer_end(struct conversation_answer *a, uint8_t *out)
 		    a->held.len, &s, &n);
 		if (n > 0)
 			conversation_answer_hash(a, a->held.data + s, n);
+	} else if (a->state == CONVERSATION_ANSWER_BODY) {
+		/* Up to the last non-blank; the blanks after it are trimmed. */
+		conversation_answer_spill(a);
+		a->h.n = 0;
 	}
 	if (a->state != CONVERSATION_ANSWER_FAILED) {
-		conversation_field_end(a->ctx, a->len);
-		if (EVP_DigestFinal_ex(a->ctx, out, NULL) == 1)
+		conversation_field_end(&a->h, a->len);
+		conversation_hash_flush(&a->h);
+		if (EVP_DigestFinal_ex(a->h.ctx, out, NULL) == 1)
 			rc = 0;
 	}
 	conversation_answer_free(a);
@@ -504,8 +580,9 @@ conversation_answer_end(struct conversation_answer *a, uint8_t *out)
 void
 conversation_answer_free(struct conversation_answer *a)
 {
-	EVP_MD_CTX_free(a->ctx);
-	a->ctx = NULL;
+	EVP_MD_CTX_free(a->h.ctx);
+	a->h.ctx = NULL;
+	a->h.n = 0;
 	buf_free(&a->held);
 	a->state = CONVERSATION_ANSWER_FAILED;
 }

@@ -269,6 +269,31 @@ START_TEST(check_conversation_answer_stream)
 			    cut, answers[i]);
 		}
 	}
+	/* Blanks around the answer do not count, wherever they are cut. */
+	ck_assert_int_eq(conversation_turn_answer(&t, "Hi there", 8, whole), 0);
+	ck_assert_int_eq(conversation_answer_begin(&a, &t, 4096), 0);
+	conversation_answer_feed(&a, " \n Hi ", 6);
+	conversation_answer_feed(&a, "there", 5);
+	conversation_answer_feed(&a, " \n", 2);
+	conversation_answer_feed(&a, "\n", 1);
+	ck_assert_int_eq(conversation_answer_end(&a, part), 0);
+	ck_assert(memcmp(whole, part, 32) == 0);
+	/* A stage's worth of text and blanks, in one piece and in many. */
+	{
+		char	big[3000];
+
+		memset(big, 'x', sizeof(big));
+		memset(big + 1000, ' ', 1100);
+		memset(big + 2900, '\n', 100);
+		ck_assert_int_eq(conversation_turn_answer(&t, big, 2900,
+		    whole), 0);
+		ck_assert_int_eq(conversation_answer_begin(&a, &t, 4096), 0);
+		for (j = 0; j < sizeof(big); j += 7)
+			conversation_answer_feed(&a, big + j, sizeof(big) - j <
+			    7 ? sizeof(big) - j : 7);
+		ck_assert_int_eq(conversation_answer_end(&a, part), 0);
+		ck_assert(memcmp(whole, part, 32) == 0);
+	}
 	/* A lead block longer than max is not remembered. */
 	ck_assert_int_eq(conversation_answer_begin(&a, &t, 8), 0);
 	conversation_answer_feed(&a, "<think>long thoughts", 20);
