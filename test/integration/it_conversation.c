@@ -402,6 +402,38 @@ START_TEST(it_conversation_deleted)
 }
 END_TEST
 
+/*
+ * Dify 1.13's chatflow workers report a lost conversation as the
+ * stream's first event instead of a 404: that too reruns with the
+ * transcript before anything reached the client.  (mock:error_nocode
+ * sends exactly that event, and the transcript carries it again, so the
+ * rerun fails too, as a new conversation: two calls, the second without
+ * the id, and the client gets the error once.)
+ */
+START_TEST(it_conversation_deleted_in_stream)
+{
+	json_t		*msgs = json_array();
+	struct cv_turn	 t;
+	int		 port = cv_proxy.port;
+	char		*conv, q[4096], c[128], extra[160];
+	size_t		 before;
+
+	conv = cv_chat(&port, 1, "app-chatflow", msgs, 0, 0, "L", NULL, 0);
+	before = cv_calls();
+	cv_add(msgs, "user", "L lost mock:error_nocode");
+	snprintf(extra, sizeof(extra), "{\"conversation_id\":\"%s\"}", conv);
+	cv_send(port, "app-chatflow", msgs, 1, extra, NULL, &t);
+	ck_assert_uint_eq(cv_calls(), before + 2);
+	cv_last_call(q, sizeof(q), c, sizeof(c));
+	ck_assert_str_eq(c, "");
+	ck_assert_ptr_nonnull(strstr(q, "User: L turn 0 mock:recall"));
+	ck_assert(harness_log_contains(&cv_proxy, "conversation=lost"));
+	cv_turn_free(&t);
+	free(conv);
+	json_decref(msgs);
+}
+END_TEST
+
 /* An answer cut by Dify is not remembered: what the client kept of it
  * does not continue the conversation. */
 START_TEST(it_conversation_cut_answer)
@@ -735,6 +767,7 @@ it_conversation_suite(void)
 	tcase_add_test(tc, it_conversation_edited);
 	tcase_add_test(tc, it_conversation_regenerate);
 	tcase_add_test(tc, it_conversation_deleted);
+	tcase_add_test(tc, it_conversation_deleted_in_stream);
 	tcase_add_test(tc, it_conversation_cut_answer);
 	tcase_add_test(tc, it_conversation_abort);
 	tcase_add_test(tc, it_conversation_task_prompt);
