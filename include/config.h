@@ -28,6 +28,7 @@ struct config {
 	size_t		 max_buffered_request_bytes;
 	unsigned	 keepalive_interval_ms;
 	unsigned	 drain_timeout_ms;
+	unsigned	 drain_delay_ms;	/* /readyz 503 before closing */
 	unsigned	 upstream_keepalive_ms;
 	unsigned	 models_cache_ttl_ms;
 	size_t		 max_body_bytes;

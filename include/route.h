@@ -12,7 +12,8 @@ enum route {
 	ROUTE_CHAT,		/* /v1/chat/completions */
 	ROUTE_MODELS,		/* /v1/models */
 	ROUTE_MODEL,		/* /v1/models/{id} */
-	ROUTE_HEALTH		/* /healthz */
+	ROUTE_HEALTH,		/* /healthz */
+	ROUTE_READY		/* /readyz */
 };
 
 /* The methods evhttp takes; server.c maps its own onto these. */

@@ -60,6 +60,8 @@ struct server {
 	int				 reserve_fd;	/* freed to refuse at EMFILE */
 	uint64_t			 refused_fd;	/* since the last log line */
 	uint64_t			 refused_logged; /* usec of that line */
+	int				 unready;	/* told to stop */
+	struct event			*delay_ev;	/* drain_delay */
 	int				 draining;
 	int				 aborted;
 	int				 closing;	/* in server_free */

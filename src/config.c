@@ -82,6 +82,7 @@ static const struct config_key config_keys[] = {
 	    0.05, 3600, NULL },
 	{ "drain_timeout", CONFIG_SECONDS, OFF(drain_timeout_ms), 0, 86400,
 	    NULL },
+	{ "drain_delay", CONFIG_SECONDS, OFF(drain_delay_ms), 0, 3600, NULL },
 	{ "upstream_keepalive_timeout", CONFIG_SECONDS,
 	    OFF(upstream_keepalive_ms), 0.05, 3600, NULL },
 	{ "models_cache_ttl", CONFIG_SECONDS, OFF(models_cache_ttl_ms), 0,

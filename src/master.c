@@ -210,8 +210,8 @@ master_handle(struct master *m, int sig)
 			log_info("received %s: stopping %d workers",
 			    sig == SIGTERM ? "SIGTERM" : "SIGINT", m->n);
 			m->stopping = 1;
-			grace = (uint64_t)m->cfg->drain_timeout_ms +
-			    MASTER_KILL_GRACE_MS;
+			grace = (uint64_t)m->cfg->drain_delay_ms +
+			    m->cfg->drain_timeout_ms + MASTER_KILL_GRACE_MS;
 			m->kill_at = util_now_usec() + grace * 1000;
 		}
 		/* A second signal is passed on too: workers end at once. */

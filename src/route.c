@@ -6,6 +6,7 @@
  *   GET  /v1/models, /models                       the app as a model
  *   GET  /v1/models/{id}, /models/{id}             one model (models.c)
  *   GET  /healthz                                  200 while serving
+ *   GET  /readyz                                   200 until draining
  *   OPTIONS anything                               CORS preflight (cors.c)
  * HEAD goes wherever GET does.  The /v1 prefix is optional on every path
  * (/v1/healthz is /healthz too), and a path may end in one slash, not
@@ -37,6 +38,8 @@ static const struct route_methods {
 	[ROUTE_MODEL] = { "GET, HEAD, OPTIONS",
 	    ROUTE_BIT(GET) | ROUTE_BIT(HEAD) | ROUTE_BIT(OPTIONS) },
 	[ROUTE_HEALTH] = { "GET, HEAD, OPTIONS",
+	    ROUTE_BIT(GET) | ROUTE_BIT(HEAD) | ROUTE_BIT(OPTIONS) },
+	[ROUTE_READY] = { "GET, HEAD, OPTIONS",
 	    ROUTE_BIT(GET) | ROUTE_BIT(HEAD) | ROUTE_BIT(OPTIONS) }
 };
 
@@ -75,6 +78,8 @@ route_match(const char *path, const char **model_id)
 	}
 	if (len == 8 && strncmp(path, "/healthz", 8) == 0)
 		return (ROUTE_HEALTH);
+	if (len == 7 && strncmp(path, "/readyz", 7) == 0)
+		return (ROUTE_READY);
 	return (ROUTE_NONE);
 }
 

@@ -387,6 +387,31 @@ server_health(struct evhttp_request *req)
 }
 
 /*
+ * GET /readyz: 200 while this worker takes new work, 503 from the moment
+ * it is told to stop, so a load balancer stops sending before the
+ * listener closes (drain_delay later; meanwhile requests are served).  /healthz stays the liveness
+ * check: it answers 200 as long as the process serves at all.
+ */
+static void
+server_ready(struct server *srv, struct evhttp_request *req)
+{
+	static const char	ready[] = "{\"status\":\"ready\"}";
+	static const char	draining[] = "{\"status\":\"draining\"}";
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	if (srv->unready) {
+		evbuffer_add(evhttp_request_get_output_buffer(req), draining,
+		    sizeof(draining) - 1);
+		evhttp_send_reply(req, 503, "Service Unavailable", NULL);
+		return;
+	}
+	evbuffer_add(evhttp_request_get_output_buffer(req), ready,
+	    sizeof(ready) - 1);
+	evhttp_send_reply(req, 200, "OK", NULL);
+}
+
+/*
  * Answer a request route.c has no handler for: a 404 for an unknown
  * path, a 405 with the Allow list for a method its route does not take.
  */
@@ -464,6 +489,9 @@ server_handle(struct evhttp_request *req, void *arg)
 		break;
 	case ROUTE_HEALTH:
 		server_health(req);
+		break;
+	case ROUTE_READY:
+		server_ready(srv, req);
 		break;
 	case ROUTE_NONE:
 		break;
@@ -724,6 +752,9 @@ server_drain_expired(int fd UNUSED, short what UNUSED, void *arg)
 	evtimer_add(srv->drain_ev, &tv);
 }
 
+static void	server_drain_now(struct server *);
+static void	server_drain_delayed(int, short, void *);
+
 /*
  * Begin a graceful shutdown: stop accepting, let running requests finish
  * until drain_timeout.  A second call ends at once.
@@ -733,11 +764,40 @@ server_drain(struct server *srv)
 {
 	struct timeval	tv;
 
-	if (srv->draining) {
+	if (srv->draining || srv->unready) {
 		log_info("second signal: exiting now");
 		event_base_loopexit(srv->base, NULL);
 		return;
 	}
+	srv->unready = 1;
+	if (srv->cfg->drain_delay_ms > 0) {
+		log_info("stopping: /readyz answers 503; requests are still "
+		    "taken for %u ms", srv->cfg->drain_delay_ms);
+		srv->delay_ev = evtimer_new(srv->base, server_drain_delayed, srv);
+		tv = server_tv(srv->cfg->drain_delay_ms);
+		evtimer_add(srv->delay_ev, &tv);
+		return;
+	}
+	server_drain_now(srv);
+}
+
+/* drain_delay is over: the balancer has seen /readyz; drain now. */
+static void
+server_drain_delayed(int fd UNUSED, short what UNUSED, void *arg)
+{
+	server_drain_now(arg);
+}
+
+/*
+ * Stop taking work: close the listener, refuse requests on open
+ * connections, and end the loop when the last task is gone or at
+ * drain_timeout.
+ */
+static void
+server_drain_now(struct server *srv)
+{
+	struct timeval	tv;
+
 	srv->draining = 1;
 	log_info("draining: %u requests running, waiting up to %u ms",
 	    srv->ntasks, srv->cfg->drain_timeout_ms);
@@ -788,6 +848,8 @@ server_free(struct server *srv)
 	conversation_store_free(srv->conversations);
 	if (srv->drain_ev != NULL)
 		event_free(srv->drain_ev);
+	if (srv->delay_ev != NULL)
+		event_free(srv->delay_ev);
 	if (srv->accept_ev != NULL)
 		event_free(srv->accept_ev);
 	if (srv->quiet_ev != NULL)

@@ -508,6 +508,70 @@ START_TEST(sigterm_lets_streams_finish)
 }
 END_TEST
 
+/*
+ * /readyz: 200 while serving; on SIGTERM 503 at once, while the
+ * listener stays open for drain_delay and requests are still answered
+ * (a balancer's health check needs that long to notice); then the
+ * listener closes and the running stream still ends whole.  /healthz
+ * stays 200 throughout.
+ */
+START_TEST(readyz_turns_503_before_the_listener_closes)
+{
+	struct proc		 p;
+	struct http_response	 r;
+	struct sse_frames	 f;
+	char			*body, *req, *late;
+	int			 fd, n, status;
+
+	harness_proxy_start(&p, misc_mock.port,
+	    "\"drain_timeout\": 10, \"drain_delay\": 1");
+	ck_assert_int_eq(http_request(p.port, "GET", "/readyz", NULL, NULL, &r,
+	    5000), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "{\"status\":\"ready\"}");
+	http_response_free(&r);
+	body = chat_body("mock:events=15 mock:interval=100", NULL, 1, 0);
+	fd = http_connect(p.port);
+	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
+	    "Host: x\r\nAuthorization: Bearer app-chat\r\nContent-Length: %zu"
+	    "\r\n\r\n%s", strlen(body), body);
+	http_send_all(fd, req, (size_t)n);
+	misc_sleep(100);
+	kill(p.pid, SIGTERM);
+	misc_sleep(100);
+	/* Told to stop: not ready, but alive and still serving. */
+	ck_assert_int_eq(http_request(p.port, "GET", "/readyz", NULL, NULL, &r,
+	    5000), 0);
+	ck_assert_int_eq(r.status, 503);
+	ck_assert_str_eq(r.body, "{\"status\":\"draining\"}");
+	http_response_free(&r);
+	ck_assert_int_eq(http_request(p.port, "GET", "/healthz", NULL, NULL, &r,
+	    5000), 0);
+	ck_assert_int_eq(r.status, 200);
+	http_response_free(&r);
+	late = chat_body("late", NULL, 0, 0);
+	ck_assert_int_eq(http_chat(p.port, "app-chat", late, &r), 0);
+	free(late);
+	ck_assert_int_eq(r.status, 200);
+	http_response_free(&r);
+	/* After the delay the listener is closed. */
+	misc_sleep(1200);
+	ck_assert_int_eq(http_connect(p.port), -1);
+	ck_assert_int_eq(http_read_response(fd, &r, 10000), 0);
+	close(fd);
+	ck_assert_int_eq(r.status, 200);
+	sse_split(r.body, r.bodylen, &f);
+	ck_assert_str_eq(f.data[f.n - 1], "[DONE]");
+	sse_frames_free(&f);
+	status = misc_wait_exit(&p, 5000);
+	ck_assert_msg(status == 0, "exit status %d", status);
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+	free(req);
+	free(body);
+	http_response_free(&r);
+}
+END_TEST
+
 START_TEST(drain_deadline_ends_long_streams)
 {
 	struct proc		 p;
@@ -655,6 +719,7 @@ it_misc_suite(void)
 	tcase_add_test(tc, connection_closed_while_idle_is_replaced);
 	tcase_add_test(tc, sigterm_lets_streams_finish);
 	tcase_add_test(tc, drain_deadline_ends_long_streams);
+	tcase_add_test(tc, readyz_turns_503_before_the_listener_closes);
 	tcase_add_test(tc, tls_upstream_is_verified);
 	suite_add_tcase(s, tc);
 	return (s);
