@@ -60,7 +60,7 @@ PURE_SRCS	 = buf.c sse.c chunked.c dify_event.c chat_request.c api_error.c \
 # libevent glue.
 GLUE_SRCS	 = main.c master.c server.c sock.c exchange.c downstream.c upstream.c \
 		   models.c libevent_internals.c client_conn.c conversation_store.c \
-		   conversation_redis.c
+		   conversation_redis.c sd_notify.c
 
 PURE_OBJS	 = $(PURE_SRCS:%.c=$(BUILD)/obj/%.o)
 GLUE_OBJS	 = $(GLUE_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -76,6 +76,7 @@ DEPS		 = $(PURE_OBJS:.o=.d) $(GLUE_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) \
 		   $(INTEG_OBJS:.o=.d) $(MOCK_OBJS:.o=.d)
 
 .PHONY: all run test test-c test-unit test-integration test-node test-asan \
+	test-systemd \
 	fuzz fuzz-smoke demo clean deps-test
 
 all: $(BUILD)/$(PROG)
@@ -130,7 +131,11 @@ $(BUILD)/check-integration: $(INTEG_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
-test: test-c test-node
+test: test-c test-node test-systemd
+
+# The sample unit, with systemd-analyze verify where it exists.
+test-systemd: $(BUILD)/$(PROG)
+	sh scripts/check-systemd.sh $(BUILD)
 
 test-c: test-unit test-integration
 

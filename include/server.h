@@ -61,6 +61,8 @@ struct server {
 	uint64_t			 refused_fd;	/* since the last log line */
 	uint64_t			 refused_logged; /* usec of that line */
 	int				 unready;	/* told to stop */
+	int				 notify;	/* talks to systemd */
+	struct event			*watchdog_ev;	/* WatchdogSec */
 	struct event			*delay_ev;	/* drain_delay */
 	int				 draining;
 	int				 aborted;

@@ -31,6 +31,7 @@
 #include "config.h"
 #include "log.h"
 #include "master.h"
+#include "sd_notify.h"
 #include "server.h"
 #include "sock.h"
 #include "util.h"
@@ -210,6 +211,7 @@ master_handle(struct master *m, int sig)
 			log_info("received %s: stopping %d workers",
 			    sig == SIGTERM ? "SIGTERM" : "SIGINT", m->n);
 			m->stopping = 1;
+			sd_notify_send("STOPPING=1\nSTATUS=draining");
 			grace = (uint64_t)m->cfg->drain_delay_ms +
 			    m->cfg->drain_timeout_ms + MASTER_KILL_GRACE_MS;
 			m->kill_at = util_now_usec() + grace * 1000;
@@ -233,7 +235,9 @@ master_run(const struct config *cfg, const struct server_shared *shared,
 {
 	struct master	 m;
 	struct timespec	 ts = { 0, 200 * 1000 * 1000 };
-	char		*cause = NULL;
+	char		*cause = NULL, status[64];
+	uint64_t	 next_watchdog;
+	unsigned	 watchdog_ms;
 	int		 pfd[2], i, sig, rc = 0;
 
 	memset(&m, 0, sizeof(m));
@@ -271,16 +275,28 @@ master_run(const struct config *cfg, const struct server_shared *shared,
 		log_error("the workers did not start");
 		master_handle(&m, SIGTERM);
 		rc = 1;
-	} else
+	} else {
 		log_info("openai-dify-proxy %s listening on %s:%d, Dify at %s "
 		    "(%d workers)", ODP_VERSION, cfg->host, m.port,
 		    cfg->dify_api_url, n);
+		snprintf(status, sizeof(status), "READY=1\nSTATUS=serving "
+		    "with %d workers", n);
+		if (sd_notify_send(status) == -1)
+			log_warn("NOTIFY_SOCKET is set but cannot be reached");
+	}
 	close(pfd[0]);
+	watchdog_ms = sd_notify_watchdog_ms();
+	next_watchdog = util_now_usec();
 
 	while (!m.stopping || master_running(&m) > 0) {
 		sig = sigtimedwait(&m.sigs, NULL, &ts);
 		if (sig > 0)
 			master_handle(&m, sig);
+		if (watchdog_ms > 0 && util_now_usec() >= next_watchdog) {
+			/* The master's loop turns: systemd's watchdog is fed. */
+			sd_notify_send("WATCHDOG=1");
+			next_watchdog = util_now_usec() + watchdog_ms * 1000ULL;
+		}
 		master_reap(&m);
 		if (!m.stopping)
 			master_restart_due(&m);

@@ -62,6 +62,7 @@
 #include "mempool.h"
 #include "models.h"
 #include "route.h"
+#include "sd_notify.h"
 #include "server.h"
 #include "sock.h"
 #include "upstream.h"
@@ -770,6 +771,8 @@ server_drain(struct server *srv)
 		return;
 	}
 	srv->unready = 1;
+	if (srv->notify)
+		sd_notify_send("STOPPING=1\nSTATUS=draining");
 	if (srv->cfg->drain_delay_ms > 0) {
 		log_info("stopping: /readyz answers 503; requests are still "
 		    "taken for %u ms", srv->cfg->drain_delay_ms);
@@ -850,6 +853,8 @@ server_free(struct server *srv)
 		event_free(srv->drain_ev);
 	if (srv->delay_ev != NULL)
 		event_free(srv->delay_ev);
+	if (srv->watchdog_ev != NULL)
+		event_free(srv->watchdog_ev);
 	if (srv->accept_ev != NULL)
 		event_free(srv->accept_ev);
 	if (srv->quiet_ev != NULL)
@@ -898,6 +903,35 @@ server_base_new(void)
 	return (base);
 }
 
+/* WatchdogSec: the loop still turns. */
+static void
+server_watchdog(int fd UNUSED, short what UNUSED, void *arg UNUSED)
+{
+	sd_notify_send("WATCHDOG=1");
+}
+
+/*
+ * A single process is the one systemd started: tell it the proxy serves,
+ * and keep its watchdog fed from the loop.  (Workers never send; their
+ * master does.)
+ */
+static void
+server_notify_start(struct server *srv)
+{
+	struct timeval	tv;
+	unsigned	ms;
+
+	srv->notify = 1;
+	if (sd_notify_send("READY=1\nSTATUS=serving") == -1)
+		log_warn("NOTIFY_SOCKET is set but cannot be reached");
+	if ((ms = sd_notify_watchdog_ms()) == 0)
+		return;
+	srv->watchdog_ev = event_new(srv->base, -1, EV_PERSIST,
+	    server_watchdog, srv);
+	tv = server_tv(ms);
+	evtimer_add(srv->watchdog_ev, &tv);
+}
+
 /*
  * Serve on fd (a listening socket, taken over) until a SIGTERM or SIGINT
  * drain completes: the whole life of a single process, or of one worker.
@@ -936,6 +970,8 @@ server_run(const struct config *cfg, const struct server_shared *shared,
 		(void)unused;
 		close(ready_fd);
 	}
+	if (worker < 0)
+		server_notify_start(srv);
 	if (worker >= 0)
 		log_debug("worker %d serving", worker);
 

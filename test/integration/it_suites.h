@@ -17,5 +17,6 @@ Suite	*it_apps_suite(void);
 Suite	*it_reasoning_suite(void);
 Suite	*it_uploads_suite(void);
 Suite	*it_conversation_suite(void);
+Suite	*it_operations_suite(void);
 
 #endif

@@ -1,0 +1,156 @@
+/*
+ * it_operations: what an operator's tools see of the proxy.  systemd's
+ * notify protocol, read from a datagram socket the test makes, as
+ * systemd would make it: READY=1 once the proxy serves (from the single
+ * process, or from the master once every worker does), WATCHDOG=1 at
+ * half of WATCHDOG_USEC, STOPPING=1 on SIGTERM.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <check.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "it_suites.h"
+
+static struct proc	op_mock;
+
+/* One look-alike for the case. */
+static void
+op_setup(void)
+{
+	harness_mock_start(&op_mock, NULL);
+}
+
+/* Stop it; it must exit cleanly. */
+static void
+op_teardown(void)
+{
+	ck_assert_int_eq(harness_proc_stop(&op_mock), 0);
+}
+
+/*
+ * Bind a datagram socket as systemd's notify socket: a path, or an
+ * abstract name when abstract.  Puts NOTIFY_SOCKET's value in name.
+ */
+static int
+op_notify_socket(int abstract, char *name, size_t size)
+{
+	struct sockaddr_un	sun;
+	socklen_t		len;
+	int			fd;
+
+	snprintf(name, size, "%s/tmp/odp-notify-%d-%d.sock", abstract ? "@" :
+	    "", (int)getpid(), abstract);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, name, strlen(name));
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    strlen(name));
+	if (abstract)
+		sun.sun_path[0] = '\0';
+	else {
+		unlink(name);
+		len++;
+	}
+	ck_assert_int_ge(fd = socket(AF_UNIX, SOCK_DGRAM, 0), 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, len), 0);
+	return (fd);
+}
+
+/* The next datagram within ms, into buf; 0 if none came. */
+static int
+op_notify_read(int fd, char *buf, size_t size, int ms)
+{
+	struct pollfd	pfd = { fd, POLLIN, 0 };
+	ssize_t		n;
+
+	if (poll(&pfd, 1, ms) != 1)
+		return (0);
+	if ((n = recv(fd, buf, size - 1, 0)) <= 0)
+		return (0);
+	buf[n] = '\0';
+	return (1);
+}
+
+/* Wait up to ms for a datagram holding want; the others are skipped. */
+static int
+op_notify_wait(int fd, const char *want, int ms)
+{
+	char	buf[512];
+	double	end = harness_now_ms() + ms;
+
+	while (harness_now_ms() < end) {
+		if (op_notify_read(fd, buf, sizeof(buf),
+		    (int)(end - harness_now_ms()) + 1) && strstr(buf, want))
+			return (1);
+	}
+	return (0);
+}
+
+/* READY=1, WATCHDOG=1 and STOPPING=1, one process and with workers. */
+START_TEST(sd_notify_ready_watchdog_stopping)
+{
+	static const char *const extras[] = { NULL, "\"workers\": 2" };
+	struct proc	p;
+	char		name[128];
+	int		fd, k;
+
+	for (k = 0; k < 2; k++) {
+		fd = op_notify_socket(k, name, sizeof(name));
+		setenv("NOTIFY_SOCKET", name, 1);
+		setenv("WATCHDOG_USEC", "400000", 1);
+		harness_proxy_start(&p, op_mock.port, extras[k]);
+		unsetenv("NOTIFY_SOCKET");
+		unsetenv("WATCHDOG_USEC");
+		ck_assert_msg(op_notify_wait(fd, "READY=1", 5000),
+		    "no READY=1 (%s)", name);
+		ck_assert_int_eq(harness_healthy_within(p.port, 1000), 1);
+		ck_assert_msg(op_notify_wait(fd, "WATCHDOG=1", 1000),
+		    "no WATCHDOG=1 within 1 s (WATCHDOG_USEC 0.4 s)");
+		ck_assert_msg(op_notify_wait(fd, "WATCHDOG=1", 1000),
+		    "the watchdog was fed once only");
+		kill(p.pid, SIGTERM);
+		ck_assert_msg(op_notify_wait(fd, "STOPPING=1", 5000),
+		    "no STOPPING=1 on SIGTERM");
+		ck_assert_int_eq(harness_proc_stop(&p), 0);
+		close(fd);
+		if (!k)
+			unlink(name);
+	}
+}
+END_TEST
+
+/* Without NOTIFY_SOCKET nothing is sent and nothing is logged. */
+START_TEST(sd_notify_absent_is_silent)
+{
+	struct proc	p;
+
+	unsetenv("NOTIFY_SOCKET");
+	harness_proxy_start(&p, op_mock.port, NULL);
+	ck_assert_int_eq(harness_healthy_within(p.port, 1000), 1);
+	ck_assert(!harness_log_contains(&p, "NOTIFY_SOCKET"));
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+}
+END_TEST
+
+/* The operations suite. */
+Suite *
+it_operations_suite(void)
+{
+	Suite	*s = suite_create("operations");
+	TCase	*tc = tcase_create("systemd");
+
+	tcase_add_checked_fixture(tc, op_setup, op_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, sd_notify_ready_watchdog_stopping);
+	tcase_add_test(tc, sd_notify_absent_is_silent);
+	suite_add_tcase(s, tc);
+	return (s);
+}
