@@ -6,8 +6,13 @@
 
 struct config;
 
+struct config;
 struct server_shared;
 
-int	master_run(const struct config *, const struct server_shared *, int);
+/* Reads the settings again into a config; 0, or -1 (errors logged). */
+typedef int (*master_reload_fn)(struct config *, void *);
+
+int	master_run(const struct config *, const struct server_shared *, int,
+	    master_reload_fn, void *);
 
 #endif

@@ -204,6 +204,24 @@ main_configure(struct config *cfg, const char *path)
 	return (bad ? -1 : 0);
 }
 
+/* The -c file, for reloads (NULL: none). */
+static const char	*main_config_path;
+
+/*
+ * master_reload_fn: the settings again from every source, as at start;
+ * errors are printed as -t prints them.
+ */
+static int
+main_reload(struct config *cfg, void *arg UNUSED)
+{
+	if (main_configure(cfg, main_config_path) != 0) {
+		config_free(cfg);
+		config_defaults(cfg);
+		return (-1);
+	}
+	return (0);
+}
+
 /*
  * Raise the soft open-file limit to the hard one: every open stream holds
  * two descriptors, and the usual soft limit of 1024 would cap a worker at
@@ -327,8 +345,11 @@ main(int argc, char **argv)
 		log_info("openai-dify-proxy %s listening on %s:%d, Dify at %s",
 		    ODP_VERSION, cfg.host, port, cfg.dify_api_url);
 		rc = server_run(&cfg, &shared, fd, -1, -1);
-	} else
-		rc = master_run(&cfg, &shared, (int)workers);
+	} else {
+		main_config_path = path;
+		rc = master_run(&cfg, &shared, (int)workers, main_reload,
+		    NULL);
+	}
 	conversation_memory_free(shared.conversations);
 	config_free(&cfg);
 	buf_pool_drain();

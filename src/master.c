@@ -11,8 +11,18 @@
  *
  * The master only supervises, in a loop of sigtimedwait(2): SIGTERM and
  * SIGINT go to every worker (they drain; a second one ends them at once)
- * and the master exits 0 when they have; SIGHUP is passed on; a worker
- * that dies otherwise is restarted, at most once a second per slot.
+ * and the master exits 0 when they have; a worker that dies otherwise is
+ * restarted, at most once a second per slot.
+ *
+ * SIGHUP reloads.  The master reads the settings again, as at start; if
+ * they have errors (each logged as -t prints it) or change what a
+ * running instance cannot (the listen address), nothing changes.
+ * Otherwise it starts a new set of workers with them, on the same port
+ * (SO_REUSEPORT: old and new listen side by side, so no connection is
+ * refused), and once every new one accepts it sends the old ones SIGTERM:
+ * they drain as at a stop, so no running stream is cut.  The old set is
+ * only waited for, never restarted.  Settings read before the fork (the
+ * conversation store) keep their first values until a restart.
  * Workers ask the kernel for SIGTERM should the master die first.
  */
 #include <sys/prctl.h>
@@ -46,8 +56,18 @@ struct master_worker {
 	uint64_t	 restart_at;	/* 0: none due */
 };
 
+/* Workers of an older generation, draining after a reload. */
+struct master_old {
+	pid_t			*pids;		/* 0: gone */
+	int			 n;
+};
+
 struct master {
 	const struct config	*cfg;
+	struct config		*owned;		/* a reloaded cfg, or NULL */
+	master_reload_fn	 reload;
+	void			*reload_arg;
+	struct master_old	 old;
 	const struct server_shared *shared;	/* made before the forks */
 	struct master_worker	*w;
 	int			 n;
@@ -127,6 +147,28 @@ master_running(const struct master *m)
 	return (n);
 }
 
+/* Number of older workers still draining. */
+static int
+master_old_running(const struct master *m)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < m->old.n; i++)
+		n += m->old.pids[i] > 0;
+	return (n);
+}
+
+/* Send a signal to every older worker still draining. */
+static void
+master_signal_old(struct master *m, int sig)
+{
+	int	i;
+
+	for (i = 0; i < m->old.n; i++)
+		if (m->old.pids[i] > 0)
+			kill(m->old.pids[i], sig);
+}
+
 /* Collect exited workers; schedule restarts for those that died. */
 static void
 master_reap(struct master *m)
@@ -136,6 +178,9 @@ master_reap(struct master *m)
 	int		status, i;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < m->old.n; i++)
+			if (m->old.pids[i] == pid)
+				m->old.pids[i] = 0;
 		for (i = 0; i < m->n && m->w[i].pid != pid; i++)
 			;
 		if (i == m->n)
@@ -195,6 +240,143 @@ master_wait_ready(struct master *m, int rfd)
 	return (ready >= m->n ? 0 : -1);
 }
 
+/* Tell systemd a reload began (RELOADING=1 with the monotonic time). */
+static void
+master_notify_reloading(void)
+{
+	struct timespec	ts;
+	char		msg[96];
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ts.tv_sec * 1000000ULL +
+	    (unsigned long long)ts.tv_nsec / 1000);
+	sd_notify_send(msg);
+}
+
+/* The workers a config asks for (0: one per CPU), at least one. */
+static int
+master_count(const struct config *cfg)
+{
+	long	ncpu;
+	int	n = (int)cfg->workers;
+
+	if (n == 0 && (ncpu = sysconf(_SC_NPROCESSORS_ONLN)) > 0)
+		n = (int)ncpu;
+	return (n < 1 ? 1 : n);
+}
+
+/* Kill and collect a set of workers that never became ready. */
+static void
+master_discard(struct master_worker *w, int n)
+{
+	int	i, status;
+
+	for (i = 0; i < n; i++) {
+		if (w[i].pid > 0) {
+			kill(w[i].pid, SIGKILL);
+			waitpid(w[i].pid, &status, 0);
+		}
+	}
+}
+
+/*
+ * Settings that a new set of workers cannot take from a reload: the
+ * listen address (the port is bound) and the conversation table's size
+ * (made before the first fork).  Returns -1 for a change that refuses
+ * the reload.
+ */
+static int
+master_reload_allowed(const struct config *old, const struct config *nc)
+{
+	if (strcmp(old->host, nc->host) != 0 || old->port != nc->port) {
+		log_error("reload: host and port cannot change while running "
+		    "(%s:%d to %s:%d); restart for that", old->host, old->port,
+		    nc->host, nc->port);
+		return (-1);
+	}
+	if (old->conversation_max != nc->conversation_max ||
+	    old->continuity != nc->continuity)
+		log_warn("reload: the conversation table keeps its first size "
+		    "and store until a restart");
+	return (0);
+}
+
+/*
+ * SIGHUP: read the settings again; if they are good, start a new set of
+ * workers with them and, once all of it accepts, let the old set drain.
+ */
+static void
+master_reload(struct master *m)
+{
+	struct master_worker	*oldw = m->w;
+	const struct config	*oldcfg = m->cfg;
+	struct config		*nc;
+	int			 oldn = m->n, n, i, pfd[2];
+
+	if (m->reload == NULL) {
+		log_info("received SIGHUP: there are no settings to reload");
+		return;
+	}
+	log_info("received SIGHUP: reading the settings again");
+	master_notify_reloading();
+	nc = xcalloc(1, sizeof(*nc));
+	if (m->reload(nc, m->reload_arg) != 0 ||
+	    master_reload_allowed(oldcfg, nc) != 0) {
+		log_error("reload: refused; the running settings stay");
+		goto keep;
+	}
+	if (pipe(pfd) == -1) {
+		log_error("reload: pipe: %s", strerror(errno));
+		goto keep;
+	}
+	n = master_count(nc);
+	m->w = xcalloc((size_t)n, sizeof(*m->w));
+	m->n = n;
+	m->cfg = nc;
+	for (i = 0; i < n; i++) {
+		if (master_start(m, i, pfd[1]) != 0)
+			break;
+	}
+	close(pfd[1]);
+	if (i < n || master_wait_ready(m, pfd[0]) != 0) {
+		close(pfd[0]);
+		log_error("reload: the new workers did not start; the running "
+		    "ones stay");
+		master_discard(m->w, m->n);
+		free(m->w);
+		m->w = oldw;
+		m->n = oldn;
+		m->cfg = oldcfg;
+		goto keep;
+	}
+	close(pfd[0]);
+
+	/* The new set accepts: the old one drains, as at a stop. */
+	m->old.pids = xrealloc(m->old.pids, (size_t)(m->old.n + oldn) *
+	    sizeof(*m->old.pids));
+	for (i = 0; i < oldn; i++) {
+		m->old.pids[m->old.n++] = oldw[i].pid;
+		if (oldw[i].pid > 0)
+			kill(oldw[i].pid, SIGTERM);
+	}
+	free(oldw);
+	if (m->owned != NULL) {
+		config_free(m->owned);
+		free(m->owned);
+	}
+	m->owned = nc;
+	log_set_level(nc->log_level);
+	log_info("reload: %d workers serve the new settings; %d old ones "
+	    "drain", n, oldn);
+	sd_notify_send("READY=1\nSTATUS=serving (reloaded)");
+	return;
+keep:
+	config_free(nc);
+	free(nc);
+	sd_notify_send("READY=1");
+}
+
 /* Handle one signal the master waited for. */
 static void
 master_handle(struct master *m, int sig)
@@ -215,12 +397,17 @@ master_handle(struct master *m, int sig)
 			grace = (uint64_t)m->cfg->drain_delay_ms +
 			    m->cfg->drain_timeout_ms + MASTER_KILL_GRACE_MS;
 			m->kill_at = util_now_usec() + grace * 1000;
+			/* Older workers of a reload are draining already. */
+			master_signal_all(m, SIGTERM);
+			break;
 		}
-		/* A second signal is passed on too: workers end at once. */
+		/* A second signal: every worker ends at once. */
 		master_signal_all(m, SIGTERM);
+		master_signal_old(m, SIGTERM);
 		break;
 	case SIGHUP:
-		master_signal_all(m, SIGHUP);
+		if (!m->stopping)
+			master_reload(m);
 		break;
 	}
 }
@@ -231,7 +418,7 @@ master_handle(struct master *m, int sig)
  */
 int
 master_run(const struct config *cfg, const struct server_shared *shared,
-    int n)
+    int n, master_reload_fn reload, void *reload_arg)
 {
 	struct master	 m;
 	struct timespec	 ts = { 0, 200 * 1000 * 1000 };
@@ -243,6 +430,8 @@ master_run(const struct config *cfg, const struct server_shared *shared,
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
 	m.shared = shared;
+	m.reload = reload;
+	m.reload_arg = reload_arg;
 	m.n = n;
 	m.w = xcalloc((size_t)n, sizeof(*m.w));
 	sigemptyset(&m.sigs);
@@ -288,7 +477,8 @@ master_run(const struct config *cfg, const struct server_shared *shared,
 	watchdog_ms = sd_notify_watchdog_ms();
 	next_watchdog = util_now_usec();
 
-	while (!m.stopping || master_running(&m) > 0) {
+	while (!m.stopping || master_running(&m) > 0 ||
+	    master_old_running(&m) > 0) {
 		sig = sigtimedwait(&m.sigs, NULL, &ts);
 		if (sig > 0)
 			master_handle(&m, sig);
@@ -304,11 +494,17 @@ master_run(const struct config *cfg, const struct server_shared *shared,
 			log_warn("workers still running after the drain: "
 			    "killing them");
 			master_signal_all(&m, SIGKILL);
+			master_signal_old(&m, SIGKILL);
 			m.kill_at = UINT64_MAX;
 		}
 	}
 	log_info("stopped");
 	close(m.reserve_fd);
 	free(m.w);
+	free(m.old.pids);
+	if (m.owned != NULL) {
+		config_free(m.owned);
+		free(m.owned);
+	}
 	return (rc);
 }

@@ -876,11 +876,16 @@ server_signal(int sig, short what UNUSED, void *arg)
 	server_drain(srv);
 }
 
-/* SIGHUP: nothing to reload yet; say so rather than die. */
+/*
+ * SIGHUP: a worker leaves reloading to its master (which does not pass
+ * it on); a single process cannot start new workers beside itself, so
+ * it says how to reload rather than die.
+ */
 static void
 server_sighup(int sig UNUSED, short what UNUSED, void *arg UNUSED)
 {
-	log_info("received SIGHUP: settings are read at start only");
+	log_info("received SIGHUP: a single process (workers: 1) reads its "
+	    "settings at start only; run with workers > 1 to reload");
 }
 
 /*
