@@ -73,6 +73,7 @@ struct master {
 	int			 n;
 	int			 port;		/* the resolved port */
 	int			 reserve_fd;	/* bound, not listening */
+	pid_t			 pid;		/* the master's own */
 	sigset_t		 sigs;		/* handled by sigtimedwait */
 	int			 stopping;
 	uint64_t		 kill_at;	/* SIGKILL stragglers then */
@@ -91,7 +92,8 @@ master_child(struct master *m, int i, int ready_fd)
 
 	sigprocmask(SIG_UNBLOCK, &m->sigs, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1)
+	/* Not "== 1": in a container the master itself may be PID 1. */
+	if (getppid() != m->pid)
 		_exit(1);	/* the master is gone already */
 	close(m->reserve_fd);
 	util_random_reseed();
@@ -429,6 +431,7 @@ master_run(const struct config *cfg, const struct server_shared *shared,
 
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
+	m.pid = getpid();
 	m.shared = shared;
 	m.reload = reload;
 	m.reload_arg = reload_arg;
