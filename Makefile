@@ -131,11 +131,16 @@ $(BUILD)/check-integration: $(INTEG_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
-test: test-c test-node test-systemd
+test: test-c test-node test-systemd test-docker
 
 # The sample unit, with systemd-analyze verify where it exists.
 test-systemd: $(BUILD)/$(PROG)
 	sh scripts/check-systemd.sh $(BUILD)
+
+# Dockerfile and docker-compose.yml against the binary (no engine needed).
+.PHONY: test-docker
+test-docker: $(BUILD)/$(PROG)
+	sh scripts/check-docker.sh $(BUILD)
 
 test-c: test-unit test-integration
 
