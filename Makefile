@@ -60,7 +60,7 @@ PURE_SRCS	 = buf.c sse.c chunked.c dify_event.c chat_request.c api_error.c \
 # libevent glue.
 GLUE_SRCS	 = main.c master.c server.c sock.c exchange.c downstream.c upstream.c \
 		   models.c libevent_internals.c client_conn.c conversation_store.c \
-		   conversation_redis.c sd_notify.c
+		   conversation_redis.c sd_notify.c redis_client.c
 
 PURE_OBJS	 = $(PURE_SRCS:%.c=$(BUILD)/obj/%.o)
 GLUE_OBJS	 = $(GLUE_SRCS:%.c=$(BUILD)/obj/%.o)

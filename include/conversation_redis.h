@@ -11,6 +11,7 @@
 
 struct conversation_redis;
 struct event_base;
+struct redis_client;
 struct redis_url;
 
 struct conversation_redis *conversation_redis_new(struct event_base *,
@@ -21,5 +22,6 @@ int	 conversation_redis_take(struct conversation_redis *, const uint8_t *,
 void	 conversation_redis_put(struct conversation_redis *, const uint8_t *,
 	    const char *);
 void	 conversation_redis_cancel(struct conversation_lookup *);
+struct redis_client *conversation_redis_client(struct conversation_redis *);
 
 #endif
