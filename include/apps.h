@@ -22,6 +22,8 @@ struct app {
 	char			*dify_api_url;	/* NULL: the global one */
 	int			 tools;		/* prompt tools: -1 global */
 	int			 continuity;	/* conversations: -1 global */
+	unsigned		 rpm;		/* requests a minute; 0: any */
+	unsigned		 max_streams;	/* at once; 0: any */
 	struct url		 url;		/* parsed dify_api_url */
 };
 

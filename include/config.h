@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "log.h"
+#include "proxy_keys.h"
 #include "redis_url.h"
 #include "url.h"
 
@@ -29,6 +30,7 @@ struct config {
 	unsigned	 keepalive_interval_ms;
 	unsigned	 drain_timeout_ms;
 	unsigned	 drain_delay_ms;	/* /readyz 503 before closing */
+	unsigned	 ready_probe_interval_ms; /* 0: /readyz asks no Dify */
 	unsigned	 upstream_keepalive_ms;
 	unsigned	 models_cache_ttl_ms;
 	size_t		 max_body_bytes;
@@ -51,6 +53,8 @@ struct config {
 	char		*redis_url;		/* NULL: in-process store */
 	struct redis_url redis;			/* parsed redis_url */
 	unsigned	 redis_timeout_ms;
+	struct proxy_keys api_keys;		/* n == 0: none */
+	char		*api_keys_file;		/* more of them, or NULL */
 };
 
 /* Errors collected while loading, each "where: what". */

@@ -10,12 +10,14 @@ struct chat_request;
 struct client_conn;
 struct dify_app;
 struct evhttp_request;
+struct proxy_key;
 struct server;
 struct upstream;
 
 /* Where an exchange goes: the app, the key it is called with, its Dify. */
 struct exchange_target {
 	const struct app	*app;		/* configured, or NULL */
+	const struct proxy_key	*key;		/* the proxy's key, or NULL */
 	const char		*api_key;
 	struct upstream		*upstream;
 };

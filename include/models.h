@@ -8,12 +8,13 @@
 
 struct client_conn;
 struct evhttp_request;
+struct proxy_key;
 struct server;
 
 void		 models_not_found(struct server *, struct evhttp_request *,
 		    const char *, size_t);
 void		 models_handle(struct server *, struct evhttp_request *,
 		    struct client_conn *, const char *, const char *,
-		    const char *);
+		    const struct proxy_key *, const char *);
 
 #endif

@@ -23,15 +23,19 @@ struct exchange;
 struct app_cache;
 struct conversation_memory;
 struct conversation_store;
+struct rate_limit;
+struct rate_limit_store;
+struct readiness;
 struct upstream;
 
 /*
  * What the workers of one instance share, made before they are forked:
  * the conversation table (NULL when Redis holds conversations or
- * continuity is off).
+ * continuity is off) and the rate limits' counts.
  */
 struct server_shared {
 	struct conversation_memory	*conversations;
+	struct rate_limit		*limits;	/* NULL: none made */
 };
 
 /* Work the server must wait for before it exits: exchanges, model
@@ -51,6 +55,8 @@ struct server {
 	struct upstream			*upstream;
 	struct app_cache		*app_cache;	/* what Dify said */
 	struct conversation_store	*conversations;	/* NULL: none */
+	struct rate_limit_store		*limits;	/* NULL: none */
+	struct readiness		*readiness;	/* NULL: no probe */
 	struct upstream			**app_upstreams; /* per config app */
 	struct client_conns		*conns;		/* every client's */
 	struct server_tasks		 tasks;

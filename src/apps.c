@@ -18,7 +18,9 @@
  * the request's OpenAI tools are offered to the app in prompt mode
  * (tool_call.c; default: the config's prompt_tools), and continuity
  * (true or false) whether its chats continue Dify conversations
- * (conversation.c; default: the config's continuity).  Unknown members
+ * (conversation.c; default: the config's continuity), and rpm and
+ * max_streams the app's requests a minute and at once over all clients
+ * (rate_limit.c; absent or 0: no limit).  Unknown members
  * and wrong types are errors, all reported at once, each naming the app.
  *
  * The table is built once at start and read-only after; a lookup is a
@@ -42,7 +44,7 @@
 /* The members an app object may have. */
 static const char *apps_members[] = {
 	"model", "key", "mode", "input", "output", "inputs", "dify_api_url",
-	"tools", "continuity"
+	"tools", "continuity", "rpm", "max_streams"
 };
 
 /* True if s is a member name the app object may have. */
@@ -86,6 +88,26 @@ apps_string(json_t *obj, const char *name, int required, size_t max,
 		return (-1);
 	}
 	*out = xstrdup(json_string_value(v));
+	return (0);
+}
+
+/* Read a limit member (absent: 0, no limit); returns 0 or 1 (reported). */
+static int
+apps_limit(json_t *obj, const char *name, unsigned *out, const char *where,
+    size_t i, struct config_errors *errs)
+{
+	json_t	*v = json_object_get(obj, name);
+
+	*out = 0;
+	if (v == NULL)
+		return (0);
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > 100000000) {
+		config_errors_add(errs, "%s: apps[%zu]: \"%s\" must be a whole "
+		    "number from 0 (no limit) to 100000000", where, i, name);
+		return (1);
+	}
+	*out = (unsigned)json_integer_value(v);
 	return (0);
 }
 
@@ -147,6 +169,8 @@ apps_parse_one(json_t *obj, struct app *a, const char *where, size_t i,
 		} else
 			a->continuity = json_is_true(v);
 	}
+	bad += apps_limit(obj, "rpm", &a->rpm, where, i, errs);
+	bad += apps_limit(obj, "max_streams", &a->max_streams, where, i, errs);
 	if ((v = json_object_get(obj, "inputs")) != NULL) {
 		if (!json_is_object(v)) {
 			config_errors_add(errs, "%s: apps[%zu]: \"inputs\" must "

@@ -42,7 +42,8 @@ enum config_type {
 	CONFIG_ORIGINS,		/* char ** */
 	CONFIG_LOG_LEVEL,	/* enum log_level */
 	CONFIG_NULLABLE_STRING,	/* char *, null allowed */
-	CONFIG_APPS		/* struct apps * (apps.c reads it) */
+	CONFIG_APPS,		/* struct apps * (apps.c reads it) */
+	CONFIG_KEYS		/* struct proxy_keys (proxy_keys.c reads it) */
 };
 
 struct config_key {
@@ -83,6 +84,8 @@ static const struct config_key config_keys[] = {
 	{ "drain_timeout", CONFIG_SECONDS, OFF(drain_timeout_ms), 0, 86400,
 	    NULL },
 	{ "drain_delay", CONFIG_SECONDS, OFF(drain_delay_ms), 0, 3600, NULL },
+	{ "ready_probe_interval", CONFIG_SECONDS, OFF(ready_probe_interval_ms),
+	    0, 3600, NULL },
 	{ "upstream_keepalive_timeout", CONFIG_SECONDS,
 	    OFF(upstream_keepalive_ms), 0.05, 3600, NULL },
 	{ "models_cache_ttl", CONFIG_SECONDS, OFF(models_cache_ttl_ms), 0,
@@ -116,6 +119,9 @@ static const struct config_key config_keys[] = {
 	    "REDIS_URL" },
 	{ "redis_timeout", CONFIG_SECONDS, OFF(redis_timeout_ms), 0.001, 60,
 	    NULL },
+	{ "api_keys", CONFIG_KEYS, OFF(api_keys), 0, 0, NULL },
+	{ "api_keys_file", CONFIG_NULLABLE_STRING, OFF(api_keys_file), 0, 0,
+	    "API_KEYS_FILE" },
 };
 
 #define config_error	config_errors_add
@@ -209,6 +215,8 @@ config_free(struct config *c)
 	config_free_list(c->cors_origins);
 	free(c->default_user);
 	apps_free(c->apps);
+	proxy_keys_free(&c->api_keys);
+	free(c->api_keys_file);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -384,6 +392,9 @@ config_expect(const struct config_key *k, char *out, size_t size)
 	case CONFIG_APPS:
 		snprintf(out, size, "an array of app objects");
 		break;
+	case CONFIG_KEYS:
+		snprintf(out, size, "an array of key objects");
+		break;
 	}
 }
 
@@ -486,7 +497,8 @@ config_apply_json(struct config *c, const struct config_key *k, json_t *v)
 		c->cors_origins = list;
 		return (0);
 	case CONFIG_APPS:
-		/* apps.c reports what is wrong; see config_load_apps. */
+	case CONFIG_KEYS:
+		/* apps.c and proxy_keys.c report what is wrong. */
 		return (-1);
 	}
 	return (-1);
@@ -506,6 +518,23 @@ config_load_apps(struct config *c, json_t *v, const char *where,
 		return (-1);
 	apps_free(c->apps);
 	c->apps = apps;
+	return (0);
+}
+
+/*
+ * Read the "api_keys" value (it replaces earlier ones: the environment
+ * wins over the file); where says where it is.  Errors are added.
+ */
+static int
+config_load_keys(struct config *c, json_t *v, const char *where,
+    struct config_errors *errs)
+{
+	struct proxy_keys	ks = { NULL, 0 };
+
+	if (proxy_keys_parse(&ks, v, where, errs) != 0)
+		return (-1);
+	proxy_keys_free(&c->api_keys);
+	c->api_keys = ks;
 	return (0);
 }
 
@@ -567,10 +596,13 @@ config_load_text(struct config *c, const char *name, const char *text,
 			    line, column, key);
 			continue;
 		}
-		if (k->type == CONFIG_APPS) {
+		if (k->type == CONFIG_APPS || k->type == CONFIG_KEYS) {
 			snprintf(expect, sizeof(expect), "%s:%d:%d", name,
 			    line, column);
-			config_load_apps(c, v, expect, errs);
+			if (k->type == CONFIG_APPS)
+				config_load_apps(c, v, expect, errs);
+			else
+				config_load_keys(c, v, expect, errs);
 			continue;
 		}
 		if (config_apply_json(c, k, v) != 0) {
@@ -673,6 +705,12 @@ config_apply_env_value(struct config *c, const struct config_key *k,
 		rc = config_load_apps(c, v, "environment ODP_APPS", errs);
 		json_decref(v);
 		return (rc == 0 ? 0 : 1);
+	case CONFIG_KEYS:
+		if ((v = json_loads(s, 0, NULL)) == NULL)
+			return (-1);
+		rc = config_load_keys(c, v, "environment ODP_API_KEYS", errs);
+		json_decref(v);
+		return (rc == 0 ? 0 : 1);
 	case CONFIG_ORIGINS:
 		v = json_array();
 		copy = xstrdup(s);
@@ -727,6 +765,40 @@ config_apply_env(struct config *c, config_getenv_fn get,
 }
 
 /*
+ * Add the keys of api_keys_file, and check that proxy keys have apps to
+ * use (the Dify key comes from them, never from the client) and name
+ * only configured ones.
+ */
+static void
+config_finish_keys(struct config *c, struct config_errors *errs)
+{
+	const struct proxy_key	*k;
+	size_t			 i, j;
+
+	if (c->api_keys_file != NULL)
+		proxy_keys_load_file(&c->api_keys, c->api_keys_file, errs);
+	if (c->api_keys.n == 0)
+		return;
+	if (c->apps == NULL || c->apps->n == 0)
+		config_error(errs, "api_keys need apps: with proxy keys the "
+		    "Dify app key comes from the apps config, never from the "
+		    "client");
+	if (c->passthrough == 1)
+		config_error(errs, "passthrough cannot be true with api_keys: "
+		    "a client's key would reach Dify");
+	for (i = 0; i < c->api_keys.n && c->apps != NULL; i++) {
+		k = &c->api_keys.v[i];
+		for (j = 0; k->models != NULL && k->models[j] != NULL; j++) {
+			if (apps_find(c->apps, k->models[j],
+			    strlen(k->models[j])) == NULL)
+				config_error(errs, "api_keys \"%s\": model "
+				    "\"%s\" is not a configured app", k->name,
+				    k->models[j]);
+		}
+	}
+}
+
+/*
  * Check what depends on several keys and derive parsed values.  Returns
  * the number of errors added.
  */
@@ -761,8 +833,10 @@ config_finish(struct config *c, struct config_errors *errs)
 			    "redis://127.0.0.1:PORT");
 	}
 	apps_finish(c->apps, errs);
+	config_finish_keys(c, errs);
 	if (c->passthrough == -1)
-		c->passthrough = c->apps == NULL || c->apps->n == 0;
+		c->passthrough = (c->apps == NULL || c->apps->n == 0) &&
+		    c->api_keys.n == 0;
 	return ((int)errs->n - before);
 }
 

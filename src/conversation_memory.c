@@ -29,14 +29,12 @@
  * Indices are stored plus one, so 0 means none.  Time is passed in, in
  * milliseconds of a clock shared by the processes (CLOCK_MONOTONIC).
  */
-#include <sys/mman.h>
-
-#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "conversation_memory.h"
+#include "shared_zone.h"
 
 /* Expired entries a put reclaims from the LRU tail, at most. */
 #define CONVERSATION_MEMORY_RECLAIM	4
@@ -86,7 +84,6 @@ struct conversation_memory *
 conversation_memory_new(size_t capacity)
 {
 	struct conversation_memory	*m;
-	pthread_mutexattr_t		 attr;
 	size_t				 nbuckets = 16, head, bytes;
 	void				*p;
 
@@ -97,9 +94,7 @@ conversation_memory_new(size_t capacity)
 	head = (sizeof(*m) + 63) & ~(size_t)63;
 	bytes = head + nbuckets * sizeof(uint32_t) +
 	    capacity * sizeof(struct conversation_memory_entry);
-	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-	    -1, 0);
-	if (p == MAP_FAILED)
+	if ((p = shared_zone_map(bytes)) == NULL)
 		return (NULL);
 	m = p;
 	m->bytes = bytes;
@@ -108,18 +103,10 @@ conversation_memory_new(size_t capacity)
 	m->buckets = (uint32_t *)((char *)p + head);
 	m->entries = (struct conversation_memory_entry *)(m->buckets +
 	    nbuckets);
-	if (pthread_mutexattr_init(&attr) != 0) {
-		munmap(p, bytes);
+	if (shared_zone_lock_init(&m->lock) != 0) {
+		shared_zone_unmap(p, bytes);
 		return (NULL);
 	}
-	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-	if (pthread_mutex_init(&m->lock, &attr) != 0) {
-		pthread_mutexattr_destroy(&attr);
-		munmap(p, bytes);
-		return (NULL);
-	}
-	pthread_mutexattr_destroy(&attr);
 	return (m);
 }
 
@@ -129,24 +116,22 @@ conversation_memory_free(struct conversation_memory *m)
 {
 	if (m == NULL)
 		return;
-	munmap(m, m->bytes);
+	shared_zone_unmap(m, m->bytes);
 }
 
 /* Take the lock; a dead holder's table is emptied first. */
 static void
 conversation_memory_lock(struct conversation_memory *m)
 {
-	if (pthread_mutex_lock(&m->lock) == EOWNERDEAD) {
+	if (shared_zone_lock(&m->lock))
 		conversation_memory_clear(m);
-		pthread_mutex_consistent(&m->lock);
-	}
 }
 
 /* Release the lock. */
 static void
 conversation_memory_unlock(struct conversation_memory *m)
 {
-	pthread_mutex_unlock(&m->lock);
+	shared_zone_unlock(&m->lock);
 }
 
 /* The bucket of a digest. */

@@ -22,7 +22,9 @@
 /* What a browser may read of a response, and send on a request. */
 #define CORS_EXPOSE_HEADERS \
 	"x-request-id, retry-after, retry-after-ms, x-should-retry, " \
-	"openai-processing-ms, x-dify-conversation-id"
+	"openai-processing-ms, x-dify-conversation-id, " \
+	"x-ratelimit-limit-requests, x-ratelimit-remaining-requests, " \
+	"x-ratelimit-reset-requests"
 #define CORS_ALLOW_HEADERS \
 	"authorization, content-type, accept, user-agent, " \
 	"x-requested-with, openai-beta, openai-organization, " \

@@ -40,6 +40,8 @@
  *
  * States (exchange_set_state is the only place that changes them):
  *
+ *   ADMITTING --Redis counted it (or its timeout)--> UPLOADING, ... as
+ *       below; or the client gets a 429
  *   UPLOADING --every inline image has Dify's file id--> DETECTING or
  *       UPSTREAM
  *   UPLOADING --Dify refused an image--> (client gets the error)
@@ -83,6 +85,8 @@
 #include "downstream.h"
 #include "exchange.h"
 #include "log.h"
+#include "proxy_keys.h"
+#include "rate_limit_store.h"
 #include "relay.h"
 #include "server.h"
 #include "upstream.h"
@@ -102,6 +106,7 @@
 #define EXCHANGE_GRACE_MS	5000
 
 enum exchange_state {
+	EXCHANGE_ADMITTING,
 	EXCHANGE_UPLOADING,
 	EXCHANGE_DETECTING,
 	EXCHANGE_RECALLING,
@@ -113,6 +118,7 @@ enum exchange_state {
 };
 
 static const char *exchange_state_names[] = {
+	[EXCHANGE_ADMITTING] = "admitting",
 	[EXCHANGE_UPLOADING] = "uploading",
 	[EXCHANGE_DETECTING] = "detecting",
 	[EXCHANGE_RECALLING] = "recalling",
@@ -160,6 +166,13 @@ struct exchange {
 	struct conversation_lookup *lookup;	/* a take in flight */
 	char			 conversation_id[CONVERSATION_MAX_ID]; /* "": new */
 	const char		*conversation;	/* how, for the access log */
+	struct rate_limit_rule	 rules[RATE_LIMIT_RULES];	/* key, app */
+	size_t			 nrules;		/* 0: no limits */
+	int			 admitted;
+	struct rate_limit_verdict verdict;
+	struct rate_limit_hold	 hold;		/* given back at the end */
+	struct rate_limit_pending *admission;	/* Redis asked */
+	char			 key_log[PROXY_KEY_LOG_PREFIX + 1];
 	struct server_task	 task;
 	int			 refs;
 	enum exchange_state	 state;
@@ -252,7 +265,7 @@ exchange_free(int fd UNUSED, short what UNUSED, void *arg)
 	log_info("access id=%s method=POST path=%s "
 	    "status=%d upstream_status=%d stream=%d duration_ms=%.1f "
 	    "ttft_ms=%s bytes_in=%zu bytes_out=%llu upstream_bytes=%llu "
-	    "events=%llu writes=%u pauses=%u end=%s conversation=%s",
+	    "events=%llu writes=%u pauses=%u end=%s conversation=%s key=%s",
 	    ex->request_id, ex->path,
 	    ex->ds.status,
 	    ex->relay.upstream_status, ex->stream,
@@ -262,8 +275,11 @@ exchange_free(int fd UNUSED, short what UNUSED, void *arg)
 	    (unsigned long long)ex->relay.content_events, ex->ds.writes,
 	    ex->pauses,
 	    ex->end_reason != NULL ? ex->end_reason : "unknown",
-	    ex->conversation != NULL ? ex->conversation : "-");
+	    ex->conversation != NULL ? ex->conversation : "-",
+	    ex->key_log[0] != '\0' ? ex->key_log : "-");
 
+	if (ex->admitted)
+		rate_limit_store_release(srv->limits, &ex->hold);
 	event_free(ex->keepalive_ev);
 	event_free(ex->deadline_ev);
 	event_free(ex->free_ev);
@@ -317,6 +333,12 @@ exchange_cancel_upstream(struct exchange *ex)
 		exchange_unref(ex);
 		return;
 	}
+	if (ex->admission != NULL) {
+		rate_limit_pending_cancel(ex->admission);
+		ex->admission = NULL;
+		exchange_unref(ex);
+		return;
+	}
 	if (ex->call == NULL)
 		return;
 	upstream_call_cancel(ex->call);
@@ -334,6 +356,29 @@ exchange_stop_and_cancel(struct exchange *ex)
 	exchange_cancel_upstream(ex);
 }
 
+/* x-ratelimit-*-requests as OpenAI sends them, and retry-after-ms. */
+static void
+exchange_limit_headers(struct exchange *ex, struct evkeyvalq *h)
+{
+	const struct rate_limit_verdict	*v = &ex->verdict;
+	char				 n[32];
+
+	if (!ex->admitted)
+		return;
+	if (v->limit > 0) {
+		snprintf(n, sizeof(n), "%u", v->limit);
+		evhttp_add_header(h, "x-ratelimit-limit-requests", n);
+		snprintf(n, sizeof(n), "%u", v->remaining);
+		evhttp_add_header(h, "x-ratelimit-remaining-requests", n);
+		rate_limit_reset_text(v->reset_ms, n, sizeof(n));
+		evhttp_add_header(h, "x-ratelimit-reset-requests", n);
+	}
+	if (!v->allowed) {
+		snprintf(n, sizeof(n), "%llu", (unsigned long long)v->retry_ms);
+		evhttp_add_header(h, "retry-after-ms", n);
+	}
+}
+
 /* Add the headers of the response the relay decided on. */
 static void
 exchange_headers(struct exchange *ex)
@@ -343,6 +388,7 @@ exchange_headers(struct exchange *ex)
 
 	if ((h = downstream_headers(&ex->ds)) == NULL)
 		return;
+	exchange_limit_headers(ex, h);
 	if (ex->app->mode == DIFY_APP_CHAT && (r->conversation_id[0] != '\0' ||
 	    ex->conversation_id[0] != '\0'))
 		evhttp_add_header(h, "X-Dify-Conversation-Id",
@@ -626,12 +672,14 @@ exchange_ds_gone(void *arg)
 	ex->end_reason = "client_gone";
 	buf_reset(&ex->relay.out);
 	evtimer_del(ex->keepalive_ev);
-	if (ex->call == NULL && ex->lookup == NULL)
+	if (ex->call == NULL && ex->lookup == NULL && ex->admission == NULL)
 		return;
 	if (ex->state == EXCHANGE_DETECTING ||
 	    ex->state == EXCHANGE_UPLOADING ||
-	    ex->state == EXCHANGE_RECALLING) {
-		/* A question, an upload or a take was out: nothing runs. */
+	    ex->state == EXCHANGE_RECALLING ||
+	    ex->state == EXCHANGE_ADMITTING) {
+		/* A question, an upload, a take or a count was out: nothing
+		 * runs. */
 		exchange_cancel_upstream(ex);
 		return;
 	}
@@ -1067,7 +1115,104 @@ exchange_recall(struct exchange *ex)
 }
 
 /*
- * Do what comes next: upload the inline images, ask for the mode if it
+ * The limits said: go on with the plan, or answer 429 as OpenAI does
+ * (type "requests", code rate_limit_exceeded, Retry-After).
+ */
+static void
+exchange_admitted(struct exchange *ex)
+{
+	const struct rate_limit_verdict	*v = &ex->verdict;
+	struct api_error		 e;
+	char				 wait[32];
+
+	ex->admitted = 1;
+	if (v->allowed) {
+		exchange_plan(ex);
+		return;
+	}
+	rate_limit_reset_text(v->retry_ms, wait, sizeof(wait));
+	if (v->kind == RATE_LIMIT_STREAMS)
+		api_error_set(&e, 429, "requests", "rate_limit_exceeded", NULL,
+		    "Rate limit reached for requests at once on %s: Limit %u. "
+		    "Please try again when one of them ends.",
+		    ex->rules[v->rule].label, ex->rules[v->rule].max_streams);
+	else
+		api_error_set(&e, 429, "requests", "rate_limit_exceeded", NULL,
+		    "Rate limit reached for requests per min (RPM) on %s: "
+		    "Limit %u. Please try again in %s.",
+		    ex->rules[v->rule].label, ex->rules[v->rule].rpm, wait);
+	e.retry_after = (int)((v->retry_ms + 999) / 1000);
+	if (e.retry_after < 1)
+		e.retry_after = 1;
+	ex->end_reason = v->kind == RATE_LIMIT_STREAMS ? "limit_streams" :
+	    "limit_requests";
+	relay_fail(&ex->relay, &e);
+	exchange_pump(ex);
+	exchange_unref(ex);
+}
+
+/* Redis counted the request (or its timeout let the table count it). */
+static void
+exchange_admission_done(void *arg)
+{
+	struct exchange	*ex = arg;
+
+	ex->admission = NULL;	/* its reference goes on */
+	exchange_admitted(ex);
+}
+
+/*
+ * Count the request against its key's and its app's limits: the
+ * instance's table answers at once, Redis later (ADMITTING holds the
+ * reference the next step will hold).
+ */
+static void
+exchange_admit(struct exchange *ex)
+{
+	switch (rate_limit_store_admit(ex->srv->limits, ex->rules, ex->nrules,
+	    &ex->verdict, &ex->hold, exchange_admission_done, ex,
+	    &ex->admission)) {
+	case RATE_LIMIT_STORE_PENDING:
+		exchange_set_state(ex, EXCHANGE_ADMITTING);
+		return;
+	case RATE_LIMIT_STORE_DONE:
+		break;
+	}
+	exchange_admitted(ex);
+}
+
+/*
+ * The limits a request falls under: its proxy key's and its app's, each
+ * if it sets one.
+ */
+static void
+exchange_rules(struct exchange *ex, const struct exchange_target *to)
+{
+	struct rate_limit_rule	*r;
+
+	if (to->key != NULL) {
+		memcpy(ex->key_log, to->key->log_id, sizeof(ex->key_log));
+		if (to->key->rpm > 0 || to->key->max_streams > 0) {
+			r = &ex->rules[ex->nrules++];
+			snprintf(r->id, sizeof(r->id), "key:%s", to->key->name);
+			r->label = r->id;
+			r->rpm = to->key->rpm;
+			r->max_streams = to->key->max_streams;
+		}
+	}
+	if (to->app != NULL && (to->app->rpm > 0 ||
+	    to->app->max_streams > 0)) {
+		r = &ex->rules[ex->nrules++];
+		snprintf(r->id, sizeof(r->id), "app:%s", to->app->model);
+		r->label = r->id;
+		r->rpm = to->app->rpm;
+		r->max_streams = to->app->max_streams;
+	}
+}
+
+/*
+ * Do what comes next: count the request against its limits, upload the
+ * inline images, ask for the mode if it
  * is not known, for the text input of a completion or workflow app if
  * that is not known, for the conversation a chat continues if it may
  * continue one, else run.
@@ -1075,7 +1220,9 @@ exchange_recall(struct exchange *ex)
 static void
 exchange_plan(struct exchange *ex)
 {
-	if (ex->have_cr && ex->uploaded < ex->cr.nimages)
+	if (ex->nrules > 0 && !ex->admitted && ex->srv->limits != NULL)
+		exchange_admit(ex);
+	else if (ex->have_cr && ex->uploaded < ex->cr.nimages)
 		exchange_probe(ex, EXCHANGE_PROBE_UPLOAD);
 	else if (ex->mode == DIFY_APP_UNKNOWN)
 		exchange_probe(ex, EXCHANGE_PROBE_INFO);
@@ -1186,6 +1333,7 @@ exchange_start(struct server *srv, struct evhttp_request *req,
 	memcpy(ex->id, "chatcmpl-", 9);
 	util_random_alnum(ex->id + 9, 24);
 	ex->api_key = xstrdup(to->api_key);
+	exchange_rules(ex, to);
 	ex->user = xstrdup(cr->user[0] != '\0' ? cr->user : cfg->default_user);
 	ex->keepalive_ev = evtimer_new(srv->base, exchange_keepalive, ex);
 	ex->deadline_ev = evtimer_new(srv->base, exchange_deadline_fired, ex);

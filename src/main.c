@@ -2,6 +2,7 @@
  * main: command line, configuration, signals and the event loop.
  *
  *   openai-dify-proxy [-t] [-c file]
+ *   openai-dify-proxy -k [name]
  *   openai-dify-proxy -h | -V
  *
  * Settings come from the defaults, then the JSON file given with -c, then
@@ -30,11 +31,34 @@
 #include "log.h"
 #include "master.h"
 #include "mempool.h"
+#include "proxy_keys.h"
+#include "rate_limit.h"
 #include "server.h"
 #include "sock.h"
 #include "util.h"
 
 #define MAIN_DOTENV_MAX		(1024 * 1024)
+
+/*
+ * -k: print a new key (give it to its holder) and the api_keys entry
+ * for the config (only its digest).  Returns the exit status.
+ */
+static int
+main_new_key(const char *name)
+{
+	char	key[PROXY_KEY_NEW_SIZE], digest[65];
+
+	if (proxy_keys_generate(key, sizeof(key), digest, sizeof(digest)) !=
+	    0) {
+		fprintf(stderr, "openai-dify-proxy: no randomness for a key\n");
+		return (1);
+	}
+	printf("key:    %s\n", key);
+	printf("sha256: %s\n", digest);
+	printf("entry:  {\"name\": \"%s\", \"sha256\": \"%s\"}\n",
+	    name != NULL ? name : "NAME", digest);
+	return (0);
+}
 
 /* Print usage. */
 static void
@@ -42,10 +66,13 @@ main_usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: openai-dify-proxy [-t] [-c file]\n"
+	    "       openai-dify-proxy -k [name]\n"
 	    "       openai-dify-proxy -h | -V\n"
 	    "\n"
 	    "  -c file  read settings from a JSON file (comments allowed)\n"
 	    "  -t       check the settings, print each error, and exit\n"
+	    "  -k       print a new client key and the api_keys entry with\n"
+	    "           its SHA-256 digest (the proxy keeps only the digest)\n"
 	    "  -h       show this help\n"
 	    "  -V       show the version\n"
 	    "\n"
@@ -273,16 +300,19 @@ main(int argc, char **argv)
 	unsigned		 workers;
 	long			 ncpu;
 	size_t			 leaked;
-	int			 ch, check = 0, fd, port = 0, rc;
+	int			 ch, check = 0, fd, port = 0, rc, newkey = 0;
 
 	main_install_allocator();
-	while ((ch = getopt(argc, argv, "c:thV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:tkhV")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
 			break;
 		case 't':
 			check = 1;
+			break;
+		case 'k':
+			newkey = 1;
 			break;
 		case 'h':
 			main_usage(stdout);
@@ -295,6 +325,8 @@ main(int argc, char **argv)
 			return (2);
 		}
 	}
+	if (newkey && optind + 1 >= argc)
+		return (main_new_key(optind < argc ? argv[optind] : NULL));
 	if (optind != argc) {
 		main_usage(stderr);
 		return (2);
@@ -330,6 +362,12 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return (1);
 	}
+	/* Room for the keys and apps of this config and of reloads. */
+	shared.limits = rate_limit_new(1024 + 2 * (cfg.api_keys.n +
+	    (cfg.apps != NULL ? cfg.apps->n : 0)));
+	if (shared.limits == NULL)
+		log_warn("rate limits: cannot make the shared table; limits "
+		    "are counted only in Redis, if set");
 
 	workers = cfg.workers;
 	if (workers == 0 && (ncpu = sysconf(_SC_NPROCESSORS_ONLN)) > 0)
@@ -351,6 +389,7 @@ main(int argc, char **argv)
 		    NULL);
 	}
 	conversation_memory_free(shared.conversations);
+	rate_limit_free(shared.limits);
 	config_free(&cfg);
 	buf_pool_drain();
 	if ((leaked = mempool_drain()) != 0)

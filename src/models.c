@@ -35,6 +35,7 @@
 #include "downstream.h"
 #include "log.h"
 #include "models.h"
+#include "proxy_keys.h"
 #include "server.h"
 #include "upstream.h"
 #include "util.h"
@@ -281,28 +282,34 @@ static const struct downstream_handlers models_downstream_handlers = {
 
 /*
  * Answer GET /v1/models (model_id NULL) or /v1/models/{model_id} with the
- * configured apps.  Returns 0 if answered, -1 if the id is not an app
- * and passthrough with api_key should answer.
+ * configured apps (only those proxy key pk may use, if not NULL).
+ * Returns 0 if answered, -1 if the id is not an app and passthrough with
+ * api_key should answer.
  */
 static int
 models_apps(struct server *srv, struct evhttp_request *req,
-    const char *model_id, const char *api_key)
+    const char *model_id, const char *api_key, const struct proxy_key *pk)
 {
 	const struct config	*cfg = srv->cfg;
 	const struct app	*a;
 	struct buf		 b = BUF_INIT;
-	size_t			 i;
+	size_t			 i, n;
 
 	if (model_id == NULL) {
 		buf_add_str(&b, "{\"object\":\"list\",\"data\":[");
-		for (i = 0; i < cfg->apps->n; i++) {
-			if (i > 0)
+		for (i = 0, n = 0; i < cfg->apps->n; i++) {
+			a = &cfg->apps->v[i];
+			if (pk != NULL && !proxy_key_allows(pk, a->model,
+			    strlen(a->model)))
+				continue;
+			if (n++ > 0)
 				buf_add_char(&b, ',');
-			models_app_object(srv, &cfg->apps->v[i], &b);
+			models_app_object(srv, a, &b);
 		}
 		buf_add_str(&b, "]}");
 	} else if ((a = apps_find(cfg->apps, model_id,
-	    strlen(model_id))) != NULL)
+	    strlen(model_id))) != NULL && (pk == NULL ||
+	    proxy_key_allows(pk, model_id, strlen(model_id))))
 		models_app_object(srv, a, &b);
 	else if (cfg->passthrough && api_key != NULL)
 		return (-1);
@@ -318,12 +325,13 @@ models_apps(struct server *srv, struct evhttp_request *req,
 /*
  * Answer GET /v1/models (model_id NULL) or /v1/models/{model_id}: the
  * configured apps, or the app behind api_key (NULL if none was sent;
- * the caller has answered 401 when one is needed).
+ * the caller has answered 401 when one is needed), only those proxy key
+ * pk (if not NULL) may use.
  */
 void
 models_handle(struct server *srv, struct evhttp_request *req,
     struct client_conn *conn, const char *model_id, const char *api_key,
-    const char *request_id)
+    const struct proxy_key *pk, const char *request_id)
 {
 	struct models_req	*mr;
 	struct upstream_request	 ur;
@@ -331,7 +339,7 @@ models_handle(struct server *srv, struct evhttp_request *req,
 	struct buf		 b = BUF_INIT;
 
 	if (srv->cfg->apps != NULL && srv->cfg->apps->n > 0 &&
-	    models_apps(srv, req, model_id, api_key) == 0)
+	    models_apps(srv, req, model_id, api_key, pk) == 0)
 		return;
 	if ((ce = app_cache_get(srv->app_cache, api_key, util_now_usec())) !=
 	    NULL && ce->name != NULL) {

@@ -61,6 +61,9 @@
 #include "log.h"
 #include "mempool.h"
 #include "models.h"
+#include "proxy_keys.h"
+#include "rate_limit_store.h"
+#include "readiness.h"
 #include "route.h"
 #include "sd_notify.h"
 #include "server.h"
@@ -263,6 +266,18 @@ server_no_key(struct server *srv, struct evhttp_request *req)
 	server_send_error(srv, req, NULL, &e);
 }
 
+/* 401 for a key that is none of the proxy's (never echoed back). */
+static void
+server_bad_key(struct server *srv, struct evhttp_request *req)
+{
+	struct api_error	e;
+
+	api_error_set(&e, 401, "invalid_request_error", "invalid_api_key",
+	    NULL, "Incorrect API key provided. Ask the operator of this "
+	    "proxy for a key.");
+	server_send_error(srv, req, NULL, &e);
+}
+
 /*
  * POST /v1/chat/completions.  The body's size was checked by the guard
  * (client_conn.c) before evhttp read it.
@@ -282,6 +297,24 @@ server_chat(struct server *srv, struct evhttp_request *req,
 	int			 rc, have_key;
 
 	have_key = server_api_key(req, key, sizeof(key)) == 0;
+	memset(&to, 0, sizeof(to));
+	if (cfg->api_keys.n > 0) {
+		/* The proxy's own keys: one of them, or nothing at all. */
+		if (!have_key) {
+			server_no_key(srv, req);
+			server_log_local(request_id, ROUTE_METHOD_POST, path,
+			    401, "no_key");
+			return;
+		}
+		if ((to.key = proxy_keys_find(&cfg->api_keys, key,
+		    strlen(key))) == NULL) {
+			server_bad_key(srv, req);
+			server_log_local(request_id, ROUTE_METHOD_POST, path,
+			    401, "bad_key");
+			return;
+		}
+		have_key = 0;	/* it is not a Dify key */
+	}
 	if (!have_key && cfg->apps == NULL) {
 		/* Only a Dify key can be used: no need to read the body. */
 		server_no_key(srv, req);
@@ -315,10 +348,18 @@ server_chat(struct server *srv, struct evhttp_request *req,
 		    "bad_request");
 		return;
 	}
-	memset(&to, 0, sizeof(to));
 	switch (apps_pick(cfg->apps, cfg->passthrough, cr.model, cr.modellen,
-	    have_key, &to.app)) {
+	    have_key || to.key != NULL, &to.app)) {
 	case APPS_PICK_APP:
+		if (to.key != NULL && !proxy_key_allows(to.key, cr.model,
+		    cr.modellen)) {
+			/* As OpenAI: a model the key has no access to. */
+			models_not_found(srv, req, cr.model, cr.modellen);
+			chat_request_free(&cr);
+			server_log_local(request_id, ROUTE_METHOD_POST, path,
+			    404, "model_not_allowed");
+			return;
+		}
 		to.api_key = to.app->key;
 		to.upstream = srv->app_upstreams[to.app - cfg->apps->v];
 		break;
@@ -352,11 +393,24 @@ server_models(struct server *srv, struct evhttp_request *req,
 {
 	struct buf		 id = BUF_INIT;
 	struct api_error	 e;
+	const struct proxy_key	*pk = NULL;
 	char			 key[AUTH_MAX_KEY];
 	int			 have_key;
 
-	/* Configured apps are listed without a key. */
+	/* Configured apps are listed without a key, unless keys are set. */
 	have_key = server_api_key(req, key, sizeof(key)) == 0;
+	if (srv->cfg->api_keys.n > 0) {
+		if (!have_key) {
+			server_no_key(srv, req);
+			return;
+		}
+		if ((pk = proxy_keys_find(&srv->cfg->api_keys, key,
+		    strlen(key))) == NULL) {
+			server_bad_key(srv, req);
+			return;
+		}
+		have_key = 0;	/* not a Dify key */
+	}
 	if (!have_key && srv->cfg->apps == NULL) {
 		server_no_key(srv, req);
 		return;
@@ -370,7 +424,7 @@ server_models(struct server *srv, struct evhttp_request *req,
 		return;
 	}
 	models_handle(srv, req, conn, model_id != NULL ? buf_cstr(&id) : NULL,
-	    have_key ? key : NULL, request_id);
+	    have_key ? key : NULL, pk, request_id);
 	buf_free(&id);
 }
 
@@ -390,7 +444,9 @@ server_health(struct evhttp_request *req)
 /*
  * GET /readyz: 200 while this worker takes new work, 503 from the moment
  * it is told to stop, so a load balancer stops sending before the
- * listener closes (drain_delay later; meanwhile requests are served).  /healthz stays the liveness
+ * listener closes (drain_delay later; meanwhile requests are served),
+ * and 503 while Dify has not answered the readiness probe recently (with
+ * ready_probe_interval set; readiness.c).  /healthz stays the liveness
  * check: it answers 200 as long as the process serves at all.
  */
 static void
@@ -398,12 +454,20 @@ server_ready(struct server *srv, struct evhttp_request *req)
 {
 	static const char	ready[] = "{\"status\":\"ready\"}";
 	static const char	draining[] = "{\"status\":\"draining\"}";
+	static const char	unreachable[] =
+				    "{\"status\":\"dify_unreachable\"}";
 
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
 	if (srv->unready) {
 		evbuffer_add(evhttp_request_get_output_buffer(req), draining,
 		    sizeof(draining) - 1);
+		evhttp_send_reply(req, 503, "Service Unavailable", NULL);
+		return;
+	}
+	if (!readiness_ok(srv->readiness, util_now_usec())) {
+		evbuffer_add(evhttp_request_get_output_buffer(req),
+		    unreachable, sizeof(unreachable) - 1);
 		evhttp_send_reply(req, 503, "Service Unavailable", NULL);
 		return;
 	}
@@ -691,6 +755,9 @@ server_new(struct event_base *base, const struct config *cfg,
 		close(fd);
 		goto fail;
 	}
+	srv->limits = rate_limit_store_new(base, cfg, shared->limits);
+	srv->readiness = readiness_new(base, srv->upstream,
+	    cfg->ready_probe_interval_ms, 0);
 	if (server_app_upstreams(srv, cause) != 0) {
 		close(fd);
 		goto fail;
@@ -771,6 +838,8 @@ server_drain(struct server *srv)
 		return;
 	}
 	srv->unready = 1;
+	readiness_free(srv->readiness);	/* no probe holds the drain up */
+	srv->readiness = NULL;
 	if (srv->notify)
 		sd_notify_send("STOPPING=1\nSTATUS=draining");
 	if (srv->cfg->drain_delay_ms > 0) {
@@ -846,9 +915,11 @@ server_free(struct server *srv)
 	}
 	client_conns_free(srv->conns);
 	server_app_upstreams_free(srv);
+	readiness_free(srv->readiness);
 	upstream_free(srv->upstream);
 	app_cache_free(srv->app_cache);
 	conversation_store_free(srv->conversations);
+	rate_limit_store_free(srv->limits);
 	if (srv->drain_ev != NULL)
 		event_free(srv->drain_ev);
 	if (srv->delay_ev != NULL)

@@ -508,6 +508,56 @@ START_TEST(sigterm_lets_streams_finish)
 }
 END_TEST
 
+/* The status and body of GET path on port (the body is copied out). */
+static int
+misc_get(int port, const char *path, char *body, size_t size)
+{
+	struct http_response	r;
+	int			status;
+
+	ck_assert_int_eq(http_request(port, "GET", path, NULL, NULL, &r, 5000),
+	    0);
+	status = r.status;
+	snprintf(body, size, "%s", r.body != NULL ? r.body : "");
+	http_response_free(&r);
+	return (status);
+}
+
+/*
+ * With ready_probe_interval, /readyz is 200 only while Dify answers the
+ * probe: a proxy whose Dify is not there is alive (/healthz 200) but
+ * not ready; one whose Dify answers (401 to the probe's key) is ready.
+ */
+START_TEST(readyz_probes_dify)
+{
+	struct proc	p, q;
+	char		body[256], extra[256];
+	int		i, port;
+
+	harness_proxy_start(&p, misc_mock.port, "\"ready_probe_interval\": "
+	    "0.2");
+	for (i = 0; i < 50 && misc_get(p.port, "/readyz", body,
+	    sizeof(body)) != 200; i++)
+		misc_sleep(50);
+	ck_assert_str_eq(body, "{\"status\":\"ready\"}");
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+
+	/* A port nothing listens on: the look-alike's, once it is gone. */
+	harness_mock_start(&q, NULL);
+	port = q.port;
+	ck_assert_int_eq(harness_proc_stop(&q), 0);
+	snprintf(extra, sizeof(extra), "\"ready_probe_interval\": 0.2, "
+	    "\"dify_api_url\": \"http://127.0.0.1:%d/v1\"", port);
+	harness_proxy_start(&p, misc_mock.port, extra);
+	misc_sleep(700);
+	ck_assert_int_eq(misc_get(p.port, "/readyz", body, sizeof(body)), 503);
+	ck_assert_str_eq(body, "{\"status\":\"dify_unreachable\"}");
+	ck_assert_int_eq(misc_get(p.port, "/healthz", body, sizeof(body)), 200);
+	ck_assert(harness_log_contains(&p, "readiness: Dify did not answer"));
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+}
+END_TEST
+
 /*
  * /readyz: 200 while serving; on SIGTERM 503 at once, while the
  * listener stays open for drain_delay and requests are still answered
@@ -720,6 +770,7 @@ it_misc_suite(void)
 	tcase_add_test(tc, sigterm_lets_streams_finish);
 	tcase_add_test(tc, drain_deadline_ends_long_streams);
 	tcase_add_test(tc, readyz_turns_503_before_the_listener_closes);
+	tcase_add_test(tc, readyz_probes_dify);
 	tcase_add_test(tc, tls_upstream_is_verified);
 	suite_add_tcase(s, tc);
 	return (s);

@@ -14,7 +14,8 @@
 #define CHECK_CORS_EXPOSE \
 	"Access-Control-Expose-Headers: x-request-id, retry-after, " \
 	"retry-after-ms, x-should-retry, openai-processing-ms, " \
-	"x-dify-conversation-id\n"
+	"x-dify-conversation-id, x-ratelimit-limit-requests, " \
+	"x-ratelimit-remaining-requests, x-ratelimit-reset-requests\n"
 
 /* The request headers a preflight names when the browser's will not do. */
 static const char *const	 check_cors_default_names[] = {
