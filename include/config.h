@@ -13,6 +13,13 @@
 
 struct apps;
 
+/* Where GET /metrics is served (metrics_listen). */
+enum config_metrics {
+	CONFIG_METRICS_OFF,
+	CONFIG_METRICS_MAIN,	/* on the main port */
+	CONFIG_METRICS_LISTEN	/* on metrics_host:metrics_port */
+};
+
 struct config {
 	char		*host;
 	int		 port;
@@ -51,6 +58,10 @@ struct config {
 	char		*redis_url;		/* NULL: in-process store */
 	struct redis_url redis;			/* parsed redis_url */
 	unsigned	 redis_timeout_ms;
+	char		*metrics_listen;	/* as given */
+	enum config_metrics metrics_mode;	/* parsed from it */
+	char		*metrics_host;
+	int		 metrics_port;
 };
 
 /* Errors collected while loading, each "where: what". */
