@@ -32,5 +32,6 @@ Suite	*dify_upload_suite(void);
 Suite	*think_suite(void);
 Suite	*tool_call_suite(void);
 Suite	*conversation_suite(void);
+Suite	*metrics_suite(void);
 
 #endif
