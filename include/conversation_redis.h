@@ -11,6 +11,7 @@
 
 struct conversation_redis;
 struct event_base;
+struct metrics_slot;
 struct redis_url;
 
 struct conversation_redis *conversation_redis_new(struct event_base *,
@@ -21,5 +22,7 @@ int	 conversation_redis_take(struct conversation_redis *, const uint8_t *,
 void	 conversation_redis_put(struct conversation_redis *, const uint8_t *,
 	    const char *);
 void	 conversation_redis_cancel(struct conversation_lookup *);
+void	 conversation_redis_set_metrics(struct conversation_redis *,
+	    struct metrics_slot *);
 
 #endif

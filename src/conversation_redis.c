@@ -43,6 +43,7 @@
 #include "conversation.h"
 #include "conversation_redis.h"
 #include "log.h"
+#include "metrics.h"
 #include "redis_url.h"
 #include "util.h"
 
@@ -70,6 +71,7 @@ struct conversation_redis {
 	struct event		*retry_ev;	/* reconnect, connect timeout */
 	int			 warned;	/* since the last success */
 	int			 freeing;
+	struct metrics_slot	*metrics;	/* the worker's, or NULL */
 };
 
 struct conversation_lookup {
@@ -99,6 +101,7 @@ conversation_redis_down(struct conversation_redis *r, const char *why)
 	r->state = REDIS_DOWN;
 	if (r->freeing)
 		return;
+	metrics_redis(r->metrics, METRICS_REDIS_CONVERSATIONS, 0);
 	if (!r->warned) {
 		log_warn("redis %s:%d: %s; conversations continue from the "
 		    "transcript until it is back (retrying every %d ms)",
@@ -164,6 +167,7 @@ conversation_redis_connected(const redisAsyncContext *ac, int status)
 		return;
 	}
 	r->state = REDIS_UP;
+	metrics_redis(r->metrics, METRICS_REDIS_CONVERSATIONS, 1);
 	if (r->warned)
 		log_info("redis %s:%d: connected; conversations are shared "
 		    "again", r->url.host, r->url.port);
@@ -301,6 +305,15 @@ conversation_redis_new(struct event_base *base, const struct redis_url *url,
 	r->state = REDIS_DOWN;
 	conversation_redis_connect(r);
 	return (r);
+}
+
+/* Report the connection's state to a worker's metrics from now on. */
+void
+conversation_redis_set_metrics(struct conversation_redis *r,
+    struct metrics_slot *ms)
+{
+	r->metrics = ms;
+	metrics_redis(ms, METRICS_REDIS_CONVERSATIONS, r->state == REDIS_UP);
 }
 
 /* Close the connection (pending takes answer "not known") and free. */

@@ -822,6 +822,7 @@ server_new(struct event_base *base, const struct config *cfg,
 		goto fail;
 	}
 	upstream_set_metrics(srv->upstream, srv->metrics);
+	conversation_store_set_metrics(srv->conversations, srv->metrics);
 	for (i = 0; cfg->apps != NULL && i < cfg->apps->n; i++)
 		if (srv->app_upstreams[i] != srv->upstream)
 			upstream_set_metrics(srv->app_upstreams[i],
