@@ -14,6 +14,13 @@
 
 struct apps;
 
+/* Where GET /metrics is served (metrics_listen). */
+enum config_metrics {
+	CONFIG_METRICS_OFF,
+	CONFIG_METRICS_MAIN,	/* on the main port */
+	CONFIG_METRICS_LISTEN	/* on metrics_host:metrics_port */
+};
+
 struct config {
 	char		*host;
 	int		 port;
@@ -55,6 +62,10 @@ struct config {
 	unsigned	 redis_timeout_ms;
 	struct proxy_keys api_keys;		/* n == 0: none */
 	char		*api_keys_file;		/* more of them, or NULL */
+	char		*metrics_listen;	/* as given */
+	enum config_metrics metrics_mode;	/* parsed from it */
+	char		*metrics_host;
+	int		 metrics_port;
 };
 
 /* Errors collected while loading, each "where: what". */

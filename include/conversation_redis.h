@@ -11,6 +11,7 @@
 
 struct conversation_redis;
 struct event_base;
+struct metrics_slot;
 struct redis_client;
 struct redis_url;
 
@@ -23,5 +24,7 @@ void	 conversation_redis_put(struct conversation_redis *, const uint8_t *,
 	    const char *);
 void	 conversation_redis_cancel(struct conversation_lookup *);
 struct redis_client *conversation_redis_client(struct conversation_redis *);
+void	 conversation_redis_set_metrics(struct conversation_redis *,
+	    struct metrics_slot *);
 
 #endif

@@ -12,6 +12,7 @@ struct config;
 struct conversation_memory;
 struct conversation_lookup;
 struct event_base;
+struct metrics_slot;
 
 /* What a take gave at once. */
 enum conversation_store_take {
@@ -34,5 +35,7 @@ enum conversation_store_take conversation_store_take(
 void	 conversation_store_put(struct conversation_store *, const uint8_t *,
 	    const char *);
 void	 conversation_lookup_cancel(struct conversation_lookup *);
+void	 conversation_store_set_metrics(struct conversation_store *,
+	    struct metrics_slot *);
 
 #endif

@@ -9,6 +9,7 @@
 
 struct config;
 struct event_base;
+struct metrics_slot;
 struct rate_limit_pending;
 struct rate_limit_store;
 
@@ -43,6 +44,7 @@ enum rate_limit_store_admit rate_limit_store_admit(struct rate_limit_store *,
 void	 rate_limit_store_release(struct rate_limit_store *,
 	    struct rate_limit_hold *);
 void	 rate_limit_pending_cancel(struct rate_limit_pending *);
-struct redis_client *rate_limit_store_redis(struct rate_limit_store *);
+void	 rate_limit_store_set_metrics(struct rate_limit_store *,
+	    struct metrics_slot *);
 
 #endif

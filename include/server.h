@@ -27,6 +27,8 @@ struct rate_limit;
 struct rate_limit_store;
 struct readiness;
 struct upstream;
+struct metrics;
+struct metrics_slot;
 
 /*
  * What the workers of one instance share, made before they are forked:
@@ -36,6 +38,7 @@ struct upstream;
 struct server_shared {
 	struct conversation_memory	*conversations;
 	struct rate_limit		*limits;	/* NULL: none made */
+	struct metrics			*metrics;	/* NULL: metrics off */
 };
 
 /* Work the server must wait for before it exits: exchanges, model
@@ -77,12 +80,15 @@ struct server {
 	struct event			*quiet_ev;	/* gives memory back */
 	uint64_t			 last_busy;	/* usec: a task came or went */
 	uint64_t			 last_trim;	/* usec */
+	const struct server_shared	*shared;
+	struct metrics_slot		*metrics;	/* this worker's, or NULL */
+	struct evhttp			*metrics_http;	/* metrics_listen's */
 };
 
 struct server	*server_new(struct event_base *, const struct config *,
-		    const struct server_shared *, int, char **);
+		    const struct server_shared *, int, int, char **);
 int		 server_run(const struct config *, const struct server_shared *,
-		    int, int, int);
+		    int, int, int, int);
 void		 server_free(struct server *);
 void		 server_drain(struct server *);
 void		 server_task_add(struct server *, struct server_task *,

@@ -12,6 +12,7 @@
 struct config;
 struct evbuffer;
 struct evkeyvalq;
+struct metrics_slot;
 struct upstream;
 struct upstream_call;
 struct url;
@@ -60,5 +61,7 @@ void		 upstream_call_pause(struct upstream_call *, int);
 int		 upstream_call_reads_whole(const struct upstream_call *);
 const char	*upstream_result_name(enum upstream_result);
 const char	*upstream_origin(const struct upstream *);
+void		 upstream_set_metrics(struct upstream *,
+		    struct metrics_slot *);
 
 #endif

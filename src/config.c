@@ -122,6 +122,8 @@ static const struct config_key config_keys[] = {
 	{ "api_keys", CONFIG_KEYS, OFF(api_keys), 0, 0, NULL },
 	{ "api_keys_file", CONFIG_NULLABLE_STRING, OFF(api_keys_file), 0, 0,
 	    "API_KEYS_FILE" },
+	{ "metrics_listen", CONFIG_STRING, OFF(metrics_listen), 0, 0,
+	    "METRICS_LISTEN" },
 };
 
 #define config_error	config_errors_add
@@ -202,6 +204,7 @@ config_defaults(struct config *c)
 	c->conversation_max = 100000;
 	c->redis_url = NULL;
 	c->redis_timeout_ms = 200;
+	c->metrics_listen = xstrdup("127.0.0.1:9464");
 }
 
 /* Release everything c owns. */
@@ -212,6 +215,8 @@ config_free(struct config *c)
 	free(c->dify_api_url);
 	free(c->tls_ca_file);
 	free(c->redis_url);
+	free(c->metrics_listen);
+	free(c->metrics_host);
 	config_free_list(c->cors_origins);
 	free(c->default_user);
 	apps_free(c->apps);
@@ -799,6 +804,56 @@ config_finish_keys(struct config *c, struct config_errors *errs)
 }
 
 /*
+ * Parse metrics_listen: "off", "main", or host:port (an IPv6 host in
+ * brackets; port 0 takes any free port).  Returns 0, or -1 with the
+ * error added.
+ */
+static int
+config_metrics_listen(struct config *c, struct config_errors *errs)
+{
+	const char	*s = c->metrics_listen, *colon, *hs, *he, *p;
+	uint64_t	 port;
+
+	free(c->metrics_host);
+	c->metrics_host = NULL;
+	c->metrics_port = 0;
+	if (strcmp(s, "off") == 0) {
+		c->metrics_mode = CONFIG_METRICS_OFF;
+		return (0);
+	}
+	if (strcmp(s, "main") == 0) {
+		c->metrics_mode = CONFIG_METRICS_MAIN;
+		return (0);
+	}
+	c->metrics_mode = CONFIG_METRICS_LISTEN;
+	if (s[0] == '[') {
+		hs = s + 1;
+		if ((he = strchr(s, ']')) == NULL || he[1] != ':')
+			goto bad;
+		colon = he + 1;
+	} else {
+		hs = s;
+		if ((colon = strrchr(s, ':')) == NULL ||
+		    memchr(s, ':', (size_t)(colon - s)) != NULL)
+			goto bad;
+		he = colon;
+	}
+	if (he == hs || util_parse_uint(colon + 1, strlen(colon + 1), 65535,
+	    &port) != 0)
+		goto bad;
+	for (p = hs; p < he; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			goto bad;
+	c->metrics_host = xstrndup(hs, (size_t)(he - hs));
+	c->metrics_port = (int)port;
+	return (0);
+bad:
+	config_error(errs, "metrics_listen \"%s\" must be \"off\", \"main\" "
+	    "or host:port (for example 127.0.0.1:9464 or [::1]:9464)", s);
+	return (-1);
+}
+
+/*
  * Check what depends on several keys and derive parsed values.  Returns
  * the number of errors added.
  */
@@ -832,6 +887,13 @@ config_finish(struct config *c, struct config_errors *errs)
 			    "proxy and point redis_url at it with "
 			    "redis://127.0.0.1:PORT");
 	}
+	config_metrics_listen(c, errs);
+	if (c->metrics_mode == CONFIG_METRICS_LISTEN &&
+	    c->metrics_port != 0 && c->metrics_port == c->port &&
+	    strcmp(c->metrics_host, c->host) == 0)
+		config_error(errs, "metrics_listen %s is the main listen "
+		    "address; use \"main\" to serve /metrics there",
+		    c->metrics_listen);
 	apps_finish(c->apps, errs);
 	config_finish_keys(c, errs);
 	if (c->passthrough == -1)

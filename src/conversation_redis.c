@@ -25,6 +25,7 @@
 
 #include "conversation.h"
 #include "conversation_redis.h"
+#include "metrics.h"
 #include "redis_client.h"
 #include "util.h"
 
@@ -58,6 +59,23 @@ conversation_redis_new(struct event_base *base, const struct redis_url *url,
 	    "conversations are shared again");
 	r->ttl_ms = ttl_ms;
 	return (r);
+}
+
+/* redis_client: the connection came up or went; tell the metrics. */
+static void
+conversation_redis_state(void *arg, int up)
+{
+	metrics_redis(arg, METRICS_REDIS_CONVERSATIONS, up);
+}
+
+/* Report the connection's state to a worker's metrics from now on. */
+void
+conversation_redis_set_metrics(struct conversation_redis *r,
+    struct metrics_slot *ms)
+{
+	redis_client_on_state(r->client, conversation_redis_state, ms);
+	metrics_redis(ms, METRICS_REDIS_CONVERSATIONS,
+	    redis_client_up(r->client));
 }
 
 /* Close the connection (pending takes answer "not known") and free. */

@@ -89,6 +89,15 @@ conversation_store_put(struct conversation_store *s, const uint8_t *digest,
 		conversation_redis_put(s->redis, digest, id);
 }
 
+/* Report Redis's state (when Redis is the store) to a worker's metrics. */
+void
+conversation_store_set_metrics(struct conversation_store *s,
+    struct metrics_slot *ms)
+{
+	if (s != NULL && s->redis != NULL)
+		conversation_redis_set_metrics(s->redis, ms);
+}
+
 /* The caller no longer waits for a pending take. */
 void
 conversation_lookup_cancel(struct conversation_lookup *l)

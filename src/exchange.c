@@ -87,6 +87,7 @@
 #include "log.h"
 #include "proxy_keys.h"
 #include "rate_limit_store.h"
+#include "metrics.h"
 #include "relay.h"
 #include "server.h"
 #include "upstream.h"
@@ -200,6 +201,9 @@ struct exchange {
 	size_t			 bytes_in;
 	uint64_t		 upstream_bytes;
 	unsigned		 pauses;
+	int			 metrics_app;	/* cfg->apps index, METRICS_APP_* */
+	uint64_t		 t_last_token;	/* usec of the last new content */
+	uint64_t		 seen_events;	/* content events observed */
 };
 
 /* A stop call in flight: the app kind's stop path for a task. */
@@ -250,6 +254,25 @@ exchange_tv(unsigned ms)
 	return (tv);
 }
 
+/* Count the ended exchange in this worker's metrics. */
+static void
+exchange_count(struct exchange *ex, uint64_t now)
+{
+	struct metrics_slot	*ms = ex->srv->metrics;
+	struct dify_usage	*u = &ex->relay.usage;
+
+	metrics_request(ms, METRICS_ROUTE_CHAT, ex->metrics_app, ex->ds.status,
+	    metrics_end_parse(ex->end_reason), now - ex->t_start);
+	if (ex->t_first_token != 0)
+		metrics_observe(ms, METRICS_HIST_TTFT, ex->metrics_app,
+		    ex->t_first_token - ex->t_start);
+	if (u->present)
+		metrics_tokens(ms, ex->metrics_app, u->prompt_tokens,
+		    u->completion_tokens);
+	if (ex->stream)
+		metrics_streams(ms, -1);
+}
+
 /* Write the access log line and free the exchange; leaves the task list. */
 static void
 exchange_free(int fd UNUSED, short what UNUSED, void *arg)
@@ -277,6 +300,7 @@ exchange_free(int fd UNUSED, short what UNUSED, void *arg)
 	    ex->end_reason != NULL ? ex->end_reason : "unknown",
 	    ex->conversation != NULL ? ex->conversation : "-",
 	    ex->key_log[0] != '\0' ? ex->key_log : "-");
+	exchange_count(ex, now);
 
 	if (ex->admitted)
 		rate_limit_store_release(srv->limits, &ex->hold);
@@ -432,6 +456,7 @@ exchange_flush_now(struct exchange *ex)
 		upstream_call_pause(ex->call, 1);
 		ex->paused = 1;
 		ex->pauses++;
+		metrics_pause(ex->srv->metrics);
 	}
 }
 
@@ -527,8 +552,18 @@ exchange_pump(struct exchange *ex)
 			buf_reset(&r->out);
 		}
 	}
-	if (ex->t_first_token == 0 && r->content_events > 0)
-		ex->t_first_token = util_now_usec();
+	if (r->content_events > ex->seen_events) {
+		/* New content: one gap observed per delivery, not per event. */
+		uint64_t	now = util_now_usec();
+
+		if (ex->t_first_token == 0)
+			ex->t_first_token = now;
+		else
+			metrics_observe(ex->srv->metrics, METRICS_HIST_GAP,
+			    ex->metrics_app, now - ex->t_last_token);
+		ex->t_last_token = now;
+		ex->seen_events = r->content_events;
+	}
 	if (r->complete && ex->end_reason == NULL)
 		ex->end_reason = r->state == RELAY_DONE ? "complete" :
 		    r->error.code[0] != '\0' ? r->error.code : "error";
@@ -1146,6 +1181,9 @@ exchange_admitted(struct exchange *ex)
 		e.retry_after = 1;
 	ex->end_reason = v->kind == RATE_LIMIT_STREAMS ? "limit_streams" :
 	    "limit_requests";
+	metrics_rate_limited(ex->srv->metrics, ex->metrics_app,
+	    v->kind == RATE_LIMIT_STREAMS ? METRICS_LIMIT_STREAMS :
+	    METRICS_LIMIT_REQUESTS);
 	relay_fail(&ex->relay, &e);
 	exchange_pump(ex);
 	exchange_unref(ex);
@@ -1328,6 +1366,10 @@ exchange_start(struct server *srv, struct evhttp_request *req,
 	ex->t_start = ex->t_last_write = util_now_usec();
 	ex->stream = cr->stream;
 	ex->bytes_in = bytes_in;
+	ex->metrics_app = to->app != NULL ? (int)(to->app - cfg->apps->v) :
+	    METRICS_APP_PASSTHROUGH;
+	if (ex->stream)
+		metrics_streams(srv->metrics, 1);
 	snprintf(ex->request_id, sizeof(ex->request_id), "%s", request_id);
 	snprintf(ex->path, sizeof(ex->path), "%s", path);
 	memcpy(ex->id, "chatcmpl-", 9);
@@ -1481,6 +1523,7 @@ exchange_stop_task(struct server *srv, struct upstream *up,
 	ur.body = body.data;
 	ur.bodylen = body.len;
 	server_task_add(srv, &sc->task, exchange_stop_abort, sc);
+	metrics_stop_call(srv->metrics);
 	sc->call = upstream_call_start(up, &ur, &exchange_stop_handlers, sc);
 	buf_free(&body);
 }

@@ -30,6 +30,7 @@
 #include "libevent_internals.h"
 #include "log.h"
 #include "master.h"
+#include "metrics.h"
 #include "mempool.h"
 #include "proxy_keys.h"
 #include "rate_limit.h"
@@ -208,6 +209,39 @@ main_conversations(const struct config *cfg, struct server_shared *shared)
 	return (0);
 }
 
+/*
+ * Make the metrics mapping before any worker is forked, unless metrics
+ * are off: slots for four times the workers (a reload's new set runs
+ * beside the draining old one, and a restarted worker may find its
+ * predecessor's slot not yet free), named after the apps known now.
+ * Returns 0 or -1.
+ */
+static int
+main_metrics(const struct config *cfg, struct server_shared *shared,
+    unsigned workers)
+{
+	const char	**names;
+	size_t		  i, n = cfg->apps != NULL ? cfg->apps->n : 0;
+	unsigned	  nslots = workers * 4 < 16 ? 16 : workers * 4;
+
+	if (cfg->metrics_mode == CONFIG_METRICS_OFF) {
+		log_info("metrics: off");
+		return (0);
+	}
+	names = xcalloc(n + 1, sizeof(*names));
+	for (i = 0; i < n; i++)
+		names[i] = cfg->apps->v[i].model;
+	shared->metrics = metrics_new(nslots, names, n);
+	free(names);
+	if (shared->metrics == NULL) {
+		log_error("cannot make the metrics mapping");
+		return (-1);
+	}
+	if (cfg->metrics_mode == CONFIG_METRICS_MAIN)
+		log_info("metrics: GET /metrics on the main port");
+	return (0);
+}
+
 /* Load every source of settings; prints the errors and returns -1. */
 static int
 main_configure(struct config *cfg, const char *path)
@@ -301,6 +335,7 @@ main(int argc, char **argv)
 	long			 ncpu;
 	size_t			 leaked;
 	int			 ch, check = 0, fd, port = 0, rc, newkey = 0;
+	int			 mfd = -1, mport = 0;
 
 	main_install_allocator();
 	while ((ch = getopt(argc, argv, "c:tkhV")) != -1) {
@@ -372,7 +407,24 @@ main(int argc, char **argv)
 	workers = cfg.workers;
 	if (workers == 0 && (ncpu = sysconf(_SC_NPROCESSORS_ONLN)) > 0)
 		workers = (unsigned)ncpu;
+	if (main_metrics(&cfg, &shared, workers) != 0) {
+		config_free(&cfg);
+		return (1);
+	}
 	if (workers <= 1) {
+		if (cfg.metrics_mode == CONFIG_METRICS_LISTEN) {
+			mfd = sock_listen(cfg.metrics_host, cfg.metrics_port, 0,
+			    &mport, &cause);
+			if (mfd == -1) {
+				log_error("metrics_listen: %s", cause != NULL ?
+				    cause : "cannot listen");
+				free(cause);
+				config_free(&cfg);
+				return (1);
+			}
+			log_info("metrics: GET /metrics on %s:%d",
+			    cfg.metrics_host, mport);
+		}
 		fd = sock_listen(cfg.host, cfg.port, 0, &port, &cause);
 		if (fd == -1) {
 			log_error("%s", cause != NULL ? cause : "cannot listen");
@@ -382,7 +434,7 @@ main(int argc, char **argv)
 		}
 		log_info("openai-dify-proxy %s listening on %s:%d, Dify at %s",
 		    ODP_VERSION, cfg.host, port, cfg.dify_api_url);
-		rc = server_run(&cfg, &shared, fd, -1, -1);
+		rc = server_run(&cfg, &shared, fd, mfd, -1, -1);
 	} else {
 		main_config_path = path;
 		rc = master_run(&cfg, &shared, (int)workers, main_reload,
@@ -390,6 +442,7 @@ main(int argc, char **argv)
 	}
 	conversation_memory_free(shared.conversations);
 	rate_limit_free(shared.limits);
+	metrics_free(shared.metrics);
 	config_free(&cfg);
 	buf_pool_drain();
 	if ((leaked = mempool_drain()) != 0)

@@ -73,6 +73,8 @@ struct master {
 	int			 n;
 	int			 port;		/* the resolved port */
 	int			 reserve_fd;	/* bound, not listening */
+	int			 metrics_port;	/* metrics_listen's, resolved */
+	int			 metrics_fd;	/* reserved likewise, or -1 */
 	pid_t			 pid;		/* the master's own */
 	sigset_t		 sigs;		/* handled by sigtimedwait */
 	int			 stopping;
@@ -88,7 +90,7 @@ master_child(struct master *m, int i, int ready_fd)
 {
 	char	*cause = NULL;
 	char	 tag[16];
-	int	 fd;
+	int	 fd, mfd = -1;
 
 	sigprocmask(SIG_UNBLOCK, &m->sigs, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -96,6 +98,8 @@ master_child(struct master *m, int i, int ready_fd)
 	if (getppid() != m->pid)
 		_exit(1);	/* the master is gone already */
 	close(m->reserve_fd);
+	if (m->metrics_fd != -1)
+		close(m->metrics_fd);
 	util_random_reseed();
 	snprintf(tag, sizeof(tag), "w%d", i);
 	log_set_tag(tag);
@@ -104,7 +108,14 @@ master_child(struct master *m, int i, int ready_fd)
 		log_error("%s", cause != NULL ? cause : "cannot listen");
 		_exit(1);
 	}
-	exit(server_run(m->cfg, m->shared, fd, ready_fd, i));
+	/* The master's config's address: a reload cannot move it. */
+	if (m->metrics_fd != -1 && (mfd = sock_listen(m->cfg->metrics_host,
+	    m->metrics_port, SOCK_REUSEPORT, NULL, &cause)) == -1) {
+		log_error("metrics_listen: %s", cause != NULL ? cause :
+		    "cannot listen");
+		_exit(1);
+	}
+	exit(server_run(m->cfg, m->shared, fd, mfd, ready_fd, i));
 }
 
 /* Start worker i; ready_fd (or -1) is passed to it.  Returns 0 or -1. */
@@ -297,6 +308,12 @@ master_reload_allowed(const struct config *old, const struct config *nc)
 		    nc->host, nc->port);
 		return (-1);
 	}
+	if (strcmp(old->metrics_listen, nc->metrics_listen) != 0) {
+		log_error("reload: metrics_listen cannot change while running "
+		    "(%s to %s); restart for that", old->metrics_listen,
+		    nc->metrics_listen);
+		return (-1);
+	}
 	if (old->conversation_max != nc->conversation_max ||
 	    old->continuity != nc->continuity)
 		log_warn("reload: the conversation table keeps its first size "
@@ -452,6 +469,22 @@ master_run(const struct config *cfg, const struct server_shared *shared,
 		free(m.w);
 		return (1);
 	}
+	m.metrics_fd = -1;
+	if (cfg->metrics_mode == CONFIG_METRICS_LISTEN && shared->metrics !=
+	    NULL) {
+		m.metrics_fd = sock_listen(cfg->metrics_host, cfg->metrics_port,
+		    SOCK_REUSEPORT | SOCK_NOLISTEN, &m.metrics_port, &cause);
+		if (m.metrics_fd == -1) {
+			log_error("metrics_listen: %s", cause != NULL ? cause :
+			    "cannot bind");
+			free(cause);
+			close(m.reserve_fd);
+			free(m.w);
+			return (1);
+		}
+		log_info("metrics: GET /metrics on %s:%d", cfg->metrics_host,
+		    m.metrics_port);
+	}
 	if (pipe(pfd) == -1) {
 		log_error("pipe: %s", strerror(errno));
 		close(m.reserve_fd);
@@ -503,6 +536,8 @@ master_run(const struct config *cfg, const struct server_shared *shared,
 	}
 	log_info("stopped");
 	close(m.reserve_fd);
+	if (m.metrics_fd != -1)
+		close(m.metrics_fd);
 	free(m.w);
 	free(m.old.pids);
 	if (m.owned != NULL) {

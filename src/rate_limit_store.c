@@ -31,6 +31,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "rate_limit_store.h"
 #include "redis_client.h"
 #include "util.h"
@@ -148,11 +149,22 @@ rate_limit_store_free(struct rate_limit_store *s)
 	free(s);
 }
 
-/* The store's Redis client, or NULL (for the metrics' state gauge). */
-struct redis_client *
-rate_limit_store_redis(struct rate_limit_store *s)
+/* redis_client: the connection came up or went; tell the metrics. */
+static void
+rate_limit_store_state(void *arg, int up)
 {
-	return (s != NULL ? s->redis : NULL);
+	metrics_redis(arg, METRICS_REDIS_LIMITS, up);
+}
+
+/* Report Redis's state (when limits use it) to a worker's metrics. */
+void
+rate_limit_store_set_metrics(struct rate_limit_store *s,
+    struct metrics_slot *ms)
+{
+	if (s == NULL || s->redis == NULL)
+		return;
+	redis_client_on_state(s->redis, rate_limit_store_state, ms);
+	metrics_redis(ms, METRICS_REDIS_LIMITS, redis_client_up(s->redis));
 }
 
 /* Count in the instance's table (no table: admit, uncounted). */

@@ -46,6 +46,8 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
+#include <openssl/crypto.h>
+
 #include "api_error.h"
 #include "app_cache.h"
 #include "apps.h"
@@ -60,6 +62,7 @@
 #include "http_date.h"
 #include "log.h"
 #include "mempool.h"
+#include "metrics.h"
 #include "models.h"
 #include "proxy_keys.h"
 #include "rate_limit_store.h"
@@ -245,11 +248,21 @@ server_method(enum evhttp_cmd_type m)
 	return (ROUTE_METHOD_OTHER);
 }
 
+/* Count a request answered here, without an exchange. */
+static void
+server_count(struct server *srv, enum metrics_route route, int status,
+    enum metrics_end end)
+{
+	metrics_request(srv->metrics, route, METRICS_APP_NONE, status, end, 0);
+}
+
 /* Log a request answered here, without an exchange. */
 static void
-server_log_local(const char *request_id, enum route_method m,
-    const char *path, int status, const char *end)
+server_log_local(struct server *srv, const char *request_id,
+    enum route_method m, const char *path, int status, const char *end)
 {
+	server_count(srv, path[0] == '-' ? METRICS_ROUTE_NONE :
+	    METRICS_ROUTE_CHAT, status, metrics_end_parse(end));
 	log_info("access id=%s method=%s path=%s status=%d end=%s",
 	    request_id, route_method_name(m), path, status, end);
 }
@@ -302,14 +315,14 @@ server_chat(struct server *srv, struct evhttp_request *req,
 		/* The proxy's own keys: one of them, or nothing at all. */
 		if (!have_key) {
 			server_no_key(srv, req);
-			server_log_local(request_id, ROUTE_METHOD_POST, path,
+			server_log_local(srv, request_id, ROUTE_METHOD_POST, path,
 			    401, "no_key");
 			return;
 		}
 		if ((to.key = proxy_keys_find(&cfg->api_keys, key,
 		    strlen(key))) == NULL) {
 			server_bad_key(srv, req);
-			server_log_local(request_id, ROUTE_METHOD_POST, path,
+			server_log_local(srv, request_id, ROUTE_METHOD_POST, path,
 			    401, "bad_key");
 			return;
 		}
@@ -318,7 +331,7 @@ server_chat(struct server *srv, struct evhttp_request *req,
 	if (!have_key && cfg->apps == NULL) {
 		/* Only a Dify key can be used: no need to read the body. */
 		server_no_key(srv, req);
-		server_log_local(request_id, ROUTE_METHOD_POST, path, 401,
+		server_log_local(srv, request_id, ROUTE_METHOD_POST, path, 401,
 		    "no_key");
 		return;
 	}
@@ -332,7 +345,7 @@ server_chat(struct server *srv, struct evhttp_request *req,
 	evbuffer_drain(in, len);
 	if (rc != 0) {
 		server_send_error(srv, req, NULL, &e);
-		server_log_local(request_id, ROUTE_METHOD_POST, path, e.status,
+		server_log_local(srv, request_id, ROUTE_METHOD_POST, path, e.status,
 		    "bad_request");
 		return;
 	}
@@ -344,7 +357,7 @@ server_chat(struct server *srv, struct evhttp_request *req,
 	    "X-Dify-Conversation-Id", &e) != 0) {
 		chat_request_free(&cr);
 		server_send_error(srv, req, NULL, &e);
-		server_log_local(request_id, ROUTE_METHOD_POST, path, e.status,
+		server_log_local(srv, request_id, ROUTE_METHOD_POST, path, e.status,
 		    "bad_request");
 		return;
 	}
@@ -356,7 +369,7 @@ server_chat(struct server *srv, struct evhttp_request *req,
 			/* As OpenAI: a model the key has no access to. */
 			models_not_found(srv, req, cr.model, cr.modellen);
 			chat_request_free(&cr);
-			server_log_local(request_id, ROUTE_METHOD_POST, path,
+			server_log_local(srv, request_id, ROUTE_METHOD_POST, path,
 			    404, "model_not_allowed");
 			return;
 		}
@@ -370,13 +383,13 @@ server_chat(struct server *srv, struct evhttp_request *req,
 	case APPS_PICK_NO_KEY:
 		chat_request_free(&cr);
 		server_no_key(srv, req);
-		server_log_local(request_id, ROUTE_METHOD_POST, path, 401,
+		server_log_local(srv, request_id, ROUTE_METHOD_POST, path, 401,
 		    "no_key");
 		return;
 	case APPS_PICK_UNKNOWN_MODEL:
 		models_not_found(srv, req, cr.model, cr.modellen);
 		chat_request_free(&cr);
-		server_log_local(request_id, ROUTE_METHOD_POST, path, 404,
+		server_log_local(srv, request_id, ROUTE_METHOD_POST, path, 404,
 		    "model_not_found");
 		return;
 	}
@@ -476,6 +489,59 @@ server_ready(struct server *srv, struct evhttp_request *req)
 	evhttp_send_reply(req, 200, "OK", NULL);
 }
 
+/* The metrics label of a route. */
+static enum metrics_route
+server_metrics_route(enum route route)
+{
+	static const enum metrics_route map[] = {
+		[ROUTE_NONE] = METRICS_ROUTE_NONE,
+		[ROUTE_CHAT] = METRICS_ROUTE_CHAT,
+		[ROUTE_MODELS] = METRICS_ROUTE_MODELS,
+		[ROUTE_MODEL] = METRICS_ROUTE_MODEL,
+		[ROUTE_HEALTH] = METRICS_ROUTE_HEALTH,
+		[ROUTE_READY] = METRICS_ROUTE_READY,
+	};
+
+	return (map[route]);
+}
+
+/* GET /metrics: every worker's counts, summed from the shared mapping. */
+static void
+server_metrics(struct server *srv, struct evhttp_request *req)
+{
+	struct metrics_info	 info;
+	struct buf		 b = BUF_INIT;
+
+	info.version = ODP_VERSION;
+	info.libevent = event_get_version();
+	info.openssl = OpenSSL_version(OPENSSL_VERSION);
+	metrics_render(srv->shared->metrics, &info, &b);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	evbuffer_add(evhttp_request_get_output_buffer(req), b.data, b.len);
+	evhttp_send_reply(req, 200, "OK", NULL);
+	buf_free(&b);
+	server_count(srv, METRICS_ROUTE_METRICS, 200, METRICS_END_LOCAL);
+}
+
+/* A request on metrics_listen: GET /metrics, else a 404. */
+static void
+server_metrics_handle(struct evhttp_request *req, void *arg)
+{
+	struct server		*srv = arg;
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	const char		*path = uri != NULL ? evhttp_uri_get_path(uri) :
+				    NULL;
+	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
+
+	if (path != NULL && strcmp(path, "/metrics") == 0 &&
+	    (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD)) {
+		server_metrics(srv, req);
+		return;
+	}
+	evhttp_send_reply(req, 404, "Not Found", NULL);
+}
+
 /*
  * Answer a request route.c has no handler for: a 404 for an unknown
  * path, a 405 with the Allow list for a method its route does not take.
@@ -493,7 +559,10 @@ server_unrouted(struct server *srv, struct evhttp_request *req,
 		    "Allow", route_allow(route));
 	server_send_error(srv, req, NULL, &e);
 	if (route == ROUTE_NONE)
-		server_log_local(request_id, m, "-", 404, "unknown_url");
+		server_log_local(srv, request_id, m, "-", 404, "unknown_url");
+	else
+		server_count(srv, server_metrics_route(route), e.status,
+		    METRICS_END_METHOD_NOT_ALLOWED);
 }
 
 /* Dispatch a request to its route. */
@@ -536,6 +605,12 @@ server_handle(struct evhttp_request *req, void *arg)
 		server_preflight(srv, req);
 		return;
 	}
+	if (srv->cfg->metrics_mode == CONFIG_METRICS_MAIN &&
+	    srv->shared->metrics != NULL && strcmp(path, "/metrics") == 0 &&
+	    (m == ROUTE_METHOD_GET || m == ROUTE_METHOD_HEAD)) {
+		server_metrics(srv, req);
+		return;
+	}
 
 	route = route_match(path, &model_id);
 	if (!route_allows(route, m)) {
@@ -554,9 +629,12 @@ server_handle(struct evhttp_request *req, void *arg)
 		break;
 	case ROUTE_HEALTH:
 		server_health(req);
+		server_count(srv, METRICS_ROUTE_HEALTH, 200, METRICS_END_LOCAL);
 		break;
 	case ROUTE_READY:
 		server_ready(srv, req);
+		server_count(srv, METRICS_ROUTE_READY, srv->unready ? 503 : 200,
+		    METRICS_END_LOCAL);
 		break;
 	case ROUTE_NONE:
 		break;
@@ -710,17 +788,58 @@ server_app_upstreams_free(struct server *srv)
 	srv->app_upstreams = NULL;
 }
 
+/*
+ * Claim this worker's metrics slot and serve GET /metrics on metrics_fd
+ * (a listening socket, taken over; -1 for none).  Returns 0, or -1 with
+ * cause.
+ */
+static int
+server_metrics_start(struct server *srv, int metrics_fd, char **cause)
+{
+	const struct apps	*apps = srv->cfg->apps;
+	const char		**names;
+	size_t			 i, n = apps != NULL ? apps->n : 0;
+
+	if (srv->shared->metrics != NULL) {
+		names = xcalloc(n + 1, sizeof(*names));
+		for (i = 0; i < n; i++)
+			names[i] = apps->v[i].model;
+		srv->metrics = metrics_claim(srv->shared->metrics, getpid(),
+		    names, n);
+		free(names);
+		if (srv->metrics == NULL)
+			log_warn("metrics: every slot is taken; this worker's "
+			    "requests are not counted");
+	}
+	if (metrics_fd == -1)
+		return (0);
+	if ((srv->metrics_http = evhttp_new(srv->base)) == NULL ||
+	    evhttp_accept_socket_with_handle(srv->metrics_http,
+	    metrics_fd) == NULL) {
+		close(metrics_fd);
+		*cause = xstrdup("cannot serve metrics_listen");
+		return (-1);
+	}
+	evhttp_set_gencb(srv->metrics_http, server_metrics_handle, srv);
+	evhttp_set_timeout(srv->metrics_http, 10);
+	evhttp_set_max_headers_size(srv->metrics_http, 8192);
+	evhttp_set_max_body_size(srv->metrics_http, 0);
+	return (0);
+}
+
 /* Create the server on base, accepting on fd (taken over). */
 struct server *
 server_new(struct event_base *base, const struct config *cfg,
-    const struct server_shared *shared, int fd, char **cause)
+    const struct server_shared *shared, int fd, int metrics_fd, char **cause)
 {
 	struct server	*srv;
 	struct timeval	 tv;
+	size_t		 i;
 
 	srv = xcalloc(1, sizeof(*srv));
 	srv->base = base;
 	srv->cfg = cfg;
+	srv->shared = shared;
 	srv->started = util_wall_sec();
 	TAILQ_INIT(&srv->tasks);
 	srv->accept_ev = evtimer_new(base, server_accept_resume, srv);
@@ -765,6 +884,17 @@ server_new(struct event_base *base, const struct config *cfg,
 	tv = server_tv(SERVER_QUIET_MS);
 	srv->quiet_ev = event_new(base, -1, EV_PERSIST, server_quiet, srv);
 	evtimer_add(srv->quiet_ev, &tv);
+	if (server_metrics_start(srv, metrics_fd, cause) != 0) {
+		close(fd);
+		goto fail;
+	}
+	upstream_set_metrics(srv->upstream, srv->metrics);
+	conversation_store_set_metrics(srv->conversations, srv->metrics);
+	rate_limit_store_set_metrics(srv->limits, srv->metrics);
+	for (i = 0; cfg->apps != NULL && i < cfg->apps->n; i++)
+		if (srv->app_upstreams[i] != srv->upstream)
+			upstream_set_metrics(srv->app_upstreams[i],
+			    srv->metrics);
 	if (server_listen(srv, fd, cause) != 0)
 		goto fail;
 	return (srv);
@@ -877,6 +1007,11 @@ server_drain_now(struct server *srv)
 		evhttp_del_accept_socket(srv->http, srv->bound);
 		srv->bound = NULL;
 	}
+	if (srv->metrics_http != NULL) {
+		/* The new workers of a reload answer scrapes from now on. */
+		evhttp_free(srv->metrics_http);
+		srv->metrics_http = NULL;
+	}
 	if (srv->ntasks == 0) {
 		event_base_loopexit(srv->base, NULL);
 		return;
@@ -902,6 +1037,9 @@ server_free(struct server *srv)
 	if (srv->http != NULL)
 		evhttp_free(srv->http);
 	srv->http = NULL;
+	if (srv->metrics_http != NULL)
+		evhttp_free(srv->metrics_http);
+	srv->metrics_http = NULL;
 	srv->aborted = 1;
 	while ((t = TAILQ_FIRST(&srv->tasks)) != NULL) {
 		t->abort(t->arg);
@@ -932,6 +1070,7 @@ server_free(struct server *srv)
 		event_free(srv->quiet_ev);
 	if (srv->reserve_fd != -1)
 		close(srv->reserve_fd);
+	metrics_release(srv->metrics);
 	if (server_self == srv)
 		server_self = NULL;
 	free(srv);
@@ -1016,7 +1155,7 @@ server_notify_start(struct server *srv)
  */
 int
 server_run(const struct config *cfg, const struct server_shared *shared,
-    int fd, int ready_fd, int worker)
+    int fd, int metrics_fd, int ready_fd, int worker)
 {
 	struct event_base	*base;
 	struct server		*srv;
@@ -1027,9 +1166,11 @@ server_run(const struct config *cfg, const struct server_shared *shared,
 	if ((base = server_base_new()) == NULL) {
 		log_error("cannot create the event base");
 		close(fd);
+		if (metrics_fd != -1)
+			close(metrics_fd);
 		return (1);
 	}
-	if ((srv = server_new(base, cfg, shared, fd, &cause)) == NULL) {
+	if ((srv = server_new(base, cfg, shared, fd, metrics_fd, &cause)) == NULL) {
 		log_error("%s", cause != NULL ? cause : "cannot start");
 		free(cause);
 		event_base_free(base);

@@ -89,6 +89,7 @@
 #include "config.h"
 #include "libevent_internals.h"
 #include "log.h"
+#include "metrics.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -190,6 +191,7 @@ struct upstream {
 	struct upstream_calls		 calls;
 	struct upstream_calls		 waiting;
 	struct event			*reap;
+	struct metrics_slot		*metrics;	/* the worker's, or NULL */
 };
 
 /* SSL ex_data slot holding the upstream_conn, for the verify callback. */
@@ -316,7 +318,9 @@ upstream_conn_kill(struct upstream_conn *conn)
 	if (conn->where == CONN_IDLE) {
 		TAILQ_REMOVE(&up->idle, conn, entry);
 		up->nidle--;
-	}
+		metrics_upstream_conns(up->metrics, -1, 0);
+	} else
+		metrics_upstream_conns(up->metrics, 0, -1);
 	conn->where = CONN_DYING;
 	TAILQ_INSERT_TAIL(&up->dying, conn, entry);
 	event_active(up->reap, EV_TIMEOUT, 1);
@@ -384,6 +388,8 @@ upstream_conn_new(struct upstream *up)
 	    UPSTREAM_MAX_HEADERS);
 	evhttp_connection_set_closecb(conn->evcon, upstream_conn_closed, conn);
 	conn->where = CONN_BUSY;
+	metrics_upstream_opened(up->metrics);
+	metrics_upstream_conns(up->metrics, 0, 1);
 	return (conn);
 fail:
 	free(conn);
@@ -400,6 +406,7 @@ upstream_conn_get(struct upstream *up)
 		TAILQ_REMOVE(&up->idle, conn, entry);
 		up->nidle--;
 		conn->where = CONN_BUSY;
+		metrics_upstream_conns(up->metrics, -1, 1);
 		return (conn);
 	}
 	return (upstream_conn_new(up));
@@ -418,6 +425,7 @@ upstream_conn_release(struct upstream_conn *conn, int reusable)
 		conn->where = CONN_IDLE;
 		TAILQ_INSERT_TAIL(&up->idle, conn, entry);
 		up->nidle++;
+		metrics_upstream_conns(up->metrics, 1, -1);
 		return;
 	}
 	upstream_conn_kill(conn);
@@ -1336,6 +1344,9 @@ upstream_call_finish(struct upstream_call *call, enum upstream_result result,
 {
 	TAILQ_REMOVE(&call->up->calls, call, entry);
 	call->state = CALL_FINISHING;
+	if (result == UPSTREAM_UNREACHABLE || result == UPSTREAM_DNS ||
+	    result == UPSTREAM_TLS || result == UPSTREAM_NO_DESCRIPTORS)
+		metrics_upstream_failed(call->up->metrics);
 	evtimer_del(call->timer);
 	if (!call->cancelled)
 		call->h->done(call->arg, result, detail);
@@ -1377,6 +1388,13 @@ int
 upstream_call_reads_whole(const struct upstream_call *call)
 {
 	return (call->own_read);
+}
+
+/* Count this client's connections and failures in a worker's slot. */
+void
+upstream_set_metrics(struct upstream *up, struct metrics_slot *ms)
+{
+	up->metrics = ms;
 }
 
 /* Stop or resume reading the response (backpressure). */

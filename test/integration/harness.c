@@ -284,6 +284,9 @@ harness_proxy_start_limited(struct proc *p, int mock_port, const char *extra,
 	/* One process unless the test is about workers. */
 	if (extra == NULL || strstr(extra, "workers") == NULL)
 		fprintf(f, "  \"workers\": 1,\n");
+	/* Each proxy its own metrics port, learnt from its log. */
+	if (extra == NULL || strstr(extra, "metrics_listen") == NULL)
+		fprintf(f, "  \"metrics_listen\": \"127.0.0.1:0\",\n");
 	if (extra == NULL || strstr(extra, "log_level") == NULL)
 		fprintf(f, "  \"log_level\": \"info\",\n");
 	fprintf(f, "  \"port\": 0\n}\n");
@@ -299,6 +302,9 @@ harness_proxy_start_limited(struct proc *p, int mock_port, const char *extra,
 			at = strstr(text, "listening on 127.0.0.1:");
 			if (at != NULL)
 				p->port = atoi(at + 23);
+			at = strstr(text, "metrics: GET /metrics on 127.0.0.1:");
+			if (at != NULL)
+				p->metrics_port = atoi(at + 35);
 			free(text);
 			if (p->port > 0)
 				break;

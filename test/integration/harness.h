@@ -14,6 +14,7 @@
 struct proc {
 	pid_t	 pid;
 	int	 port;
+	int	 metrics_port;	/* metrics_listen's, 0: none */
 	char	 log[256];
 	char	 config[256];
 };

@@ -243,6 +243,7 @@ START_TEST(sighup_reloads_without_cutting_streams)
 	snprintf(members, sizeof(members), "\"host\": \"127.0.0.1\", "
 	    "\"dify_api_url\": \"http://127.0.0.1:%d/v1\", \"workers\": 2, "
 	    "\"log_level\": \"info\", \"drain_timeout\": 20, "
+	    "\"metrics_listen\": \"127.0.0.1:0\", "
 	    "\"default_user\": \"before\"", op_mock.port);
 	harness_proxy_start(&p, op_mock.port, "\"workers\": 2");
 	op_write_config(&p, members);
@@ -265,6 +266,7 @@ START_TEST(sighup_reloads_without_cutting_streams)
 	snprintf(members, sizeof(members), "\"host\": \"127.0.0.1\", "
 	    "\"dify_api_url\": \"http://127.0.0.1:%d/v1\", \"workers\": 2, "
 	    "\"log_level\": \"info\", \"drain_timeout\": 20, "
+	    "\"metrics_listen\": \"127.0.0.1:0\", "
 	    "\"default_user\": \"after\"", op_mock.port);
 	op_write_config(&p, members);
 	kill(p.pid, SIGHUP);

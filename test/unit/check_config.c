@@ -93,6 +93,55 @@ check_config_norigins(const struct config *c)
 	return (n);
 }
 
+/* metrics_listen: the default, off, main, IPv6, and what is refused. */
+START_TEST(check_config_metrics_listen)
+{
+	static const char *const bad[] = {
+		"{\"metrics_listen\": \"9464\"}",
+		"{\"metrics_listen\": \"127.0.0.1:99999\"}",
+		"{\"metrics_listen\": \"::1:9464\"}",
+		"{\"metrics_listen\": \":9464\"}",
+		"{\"metrics_listen\": \"127.0.0.1:8223\", \"host\": "
+		    "\"127.0.0.1\"}",
+	};
+	struct config		c;
+	struct config_errors	errs = { NULL, 0 };
+	size_t			i;
+
+	config_defaults(&c);
+	ck_assert_int_eq(config_finish(&c, &errs), 0);
+	ck_assert_int_eq(c.metrics_mode, CONFIG_METRICS_LISTEN);
+	ck_assert_str_eq(c.metrics_host, "127.0.0.1");
+	ck_assert_int_eq(c.metrics_port, 9464);
+	config_free(&c);
+
+	config_defaults(&c);
+	ck_assert_int_eq(check_config_load(&c, "{\"metrics_listen\": "
+	    "\"[::1]:0\"}", &errs), 0);
+	ck_assert_int_eq(config_finish(&c, &errs), 0);
+	ck_assert_str_eq(c.metrics_host, "::1");
+	ck_assert_int_eq(c.metrics_port, 0);
+	config_free(&c);
+
+	config_defaults(&c);
+	ck_assert_int_eq(check_config_load(&c, "{\"metrics_listen\": "
+	    "\"main\"}", &errs), 0);
+	ck_assert_int_eq(config_finish(&c, &errs), 0);
+	ck_assert_int_eq(c.metrics_mode, CONFIG_METRICS_MAIN);
+	config_free(&c);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_defaults(&c);
+		check_config_load(&c, bad[i], &errs);
+		ck_assert_msg(config_finish(&c, &errs) == 1, "%s: %s", bad[i],
+		    check_config_errs(&errs));
+		ck_assert(check_config_has_prefix(&errs, "metrics_listen "));
+		config_errors_free(&errs);
+		config_free(&c);
+	}
+}
+END_TEST
+
 /* The defaults. */
 START_TEST(check_config_defaults)
 {
@@ -856,6 +905,7 @@ config_suite(void)
 
 	tc = tcase_create("env");
 	tcase_add_test(tc, check_config_env);
+	tcase_add_test(tc, check_config_metrics_listen);
 	tcase_add_test(tc, check_config_env_odp);
 	tcase_add_test(tc, check_config_env_bad);
 	suite_add_tcase(s, tc);

@@ -33,5 +33,6 @@ Suite	*think_suite(void);
 Suite	*tool_call_suite(void);
 Suite	*conversation_suite(void);
 Suite	*rate_limit_suite(void);
+Suite	*metrics_suite(void);
 
 #endif
