@@ -245,6 +245,16 @@ START_TEST(it_limits_rpm_workers)
 	harness_sleep_ms(100);	/* the access line follows the response */
 	ck_assert(harness_log_contains(&lm_proxy, "end=limit_requests"));
 
+	/* The scrape shows the refusal, under the app's configured name. */
+	ck_assert_int_eq(http_request(lm_proxy.metrics_port, "GET", "/metrics",
+	    NULL, NULL, &r, 5000), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "odp_rate_limited_total{app="
+	    "\"support\",limit=\"requests\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "odp_rate_limited_total{app="
+	    "\"support\",limit=\"streams\"} 0\n"));
+	http_response_free(&r);
+
 	harness_sleep_ms((int)retry_ms + 50);
 	ck_assert_int_eq(lm_status(lm_proxy.port, k.key, "support"), 200);
 }
