@@ -57,7 +57,7 @@ PURE_SRCS	 = buf.c sse.c chunked.c dify_event.c chat_request.c api_error.c \
 		   dify_app_workflow.c apps.c app_cache.c think.c dify_upload.c \
 		   tool_call.c json_text.c siphash.c conversation.c \
 		   conversation_memory.c redis_url.c proxy_keys.c shared_zone.c \
-		   rate_limit.c metrics.c
+		   rate_limit.c metrics.c tls_context.c
 # libevent glue.
 GLUE_SRCS	 = main.c master.c server.c sock.c exchange.c downstream.c upstream.c \
 		   models.c libevent_internals.c client_conn.c conversation_store.c \
@@ -113,7 +113,7 @@ $(BUILD)/test/unit/%.o: test/unit/%.c | $(BUILD)/.deps-test $(BUILD)/.deps-build
 
 $(BUILD)/check-unit: $(UNIT_OBJS) $(PURE_OBJS)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) -ljansson -lcrypto
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) -ljansson -lssl -lcrypto
 
 $(BUILD)/test/mock/%.o: test/mock/%.c | $(BUILD)/.deps-build
 	@mkdir -p $(@D)
@@ -185,7 +185,7 @@ $(FUZZ_BUILD)/.deps-fuzz: scripts/deps.sh
 
 $(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(PURE_SRCS:%=src/%) $(wildcard include/*.h) | $(FUZZ_BUILD)/.deps-fuzz $(BUILD)/.deps-build
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS:%=src/%) -ljansson -lcrypto \
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS:%=src/%) -ljansson -lssl -lcrypto \
 	    $(FUZZ_LIBS_$*)
 
 # The guard's fuzz target checks it against libevent's own request parser.

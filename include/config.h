@@ -44,6 +44,8 @@ struct config {
 	size_t		 max_header_bytes;
 	unsigned	 upstream_pool_size;
 	char		*tls_ca_file;			/* NULL: system store */
+	char		*tls_cert_file;		/* the TLS listener's; NULL: none */
+	char		*tls_key_file;
 	int		 tls_verify;
 	char		**cors_origins;			/* NULL-terminated */
 	enum log_level	 log_level;

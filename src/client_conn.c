@@ -58,6 +58,9 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+
+#include <openssl/ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -92,6 +95,7 @@ struct client_conns {
 	struct event			*fresh_ev;
 	unsigned			 count;		/* set up, not freed */
 	uint64_t			 held;		/* budget in use */
+	SSL_CTX				*tls;		/* TLS listener, or NULL */
 };
 
 static void	client_conn_act(int, short, void *);
@@ -340,7 +344,8 @@ client_conn_act(int fd UNUSED, short what UNUSED, void *arg)
 
 	if (c->state != CLIENT_CONN_FAILED || !client_conn_quiet(c))
 		return;
-	if (c->silent) {
+	/* Over TLS the raw socket cannot carry the answer: close. */
+	if (c->silent || c->set->tls != NULL) {
 		client_conn_close_now(c);
 		return;
 	}
@@ -519,8 +524,25 @@ client_conns_bev(struct event_base *base, void *arg)
 	struct client_conns	*set = arg;
 	struct client_conn	*c;
 	struct bufferevent	*bev;
+	SSL			*ssl;
 
-	if ((bev = bufferevent_socket_new(base, -1, 0)) == NULL)
+	if (set->tls != NULL) {
+		/*
+		 * TLS: the bufferevent owns the SSL and closes the socket
+		 * (evhttp then leaves it alone: it looks at the option); the
+		 * handshake starts once evhttp gives it the socket.
+		 */
+		if ((ssl = SSL_new(set->tls)) == NULL)
+			return (NULL);
+		if ((bev = bufferevent_openssl_socket_new(base, -1, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)) ==
+		    NULL) {
+			SSL_free(ssl);
+			return (NULL);
+		}
+		/* Clients that close without close_notify are common. */
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	} else if ((bev = bufferevent_socket_new(base, -1, 0)) == NULL)
 		return (NULL);
 	c = xcalloc(1, sizeof(*c));
 	c->set = set;
@@ -579,6 +601,16 @@ client_conns_new(struct event_base *base, const struct config *cfg,
 	return (set);
 }
 
+/*
+ * Serve TLS on every connection accepted from now on, with ctx (the set
+ * takes it over: SSL objects hold their own references to it).
+ */
+void
+client_conns_set_tls(struct client_conns *set, SSL_CTX *ctx)
+{
+	set->tls = ctx;
+}
+
 /* Free the set, after evhttp freed its connections (their close runs). */
 void
 client_conns_free(struct client_conns *set)
@@ -593,6 +625,8 @@ client_conns_free(struct client_conns *set)
 		client_conn_free(c);
 	}
 	event_free(set->fresh_ev);
+	if (set->tls != NULL)
+		SSL_CTX_free(set->tls);
 	free(set->by_fd);
 	free(set);
 }

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "apps.h"
+#include "tls_context.h"
 #include "buf.h"
 #include "config.h"
 #include "util.h"
@@ -99,6 +100,10 @@ static const struct config_key config_keys[] = {
 	{ "tls_ca_file", CONFIG_NULLABLE_STRING, OFF(tls_ca_file), 0, 0,
 	    NULL },
 	{ "tls_verify", CONFIG_BOOL, OFF(tls_verify), 0, 0, NULL },
+	{ "tls_cert_file", CONFIG_NULLABLE_STRING, OFF(tls_cert_file), 0, 0,
+	    "TLS_CERT_FILE" },
+	{ "tls_key_file", CONFIG_NULLABLE_STRING, OFF(tls_key_file), 0, 0,
+	    "TLS_KEY_FILE" },
 	{ "cors_allowed_origins", CONFIG_ORIGINS, OFF(cors_origins), 0, 0,
 	    NULL },
 	{ "log_level", CONFIG_LOG_LEVEL, OFF(log_level), 0, 0, "LOG_LEVEL" },
@@ -214,6 +219,8 @@ config_free(struct config *c)
 	free(c->host);
 	free(c->dify_api_url);
 	free(c->tls_ca_file);
+	free(c->tls_cert_file);
+	free(c->tls_key_file);
 	free(c->redis_url);
 	free(c->metrics_listen);
 	free(c->metrics_host);
@@ -854,6 +861,31 @@ bad:
 }
 
 /*
+ * The TLS listener's files: both or neither, and they must load and
+ * match (checked by building the context a worker will build).
+ */
+static void
+config_finish_tls(struct config *c, struct config_errors *errs)
+{
+	SSL_CTX	*ctx;
+	char	 err[512];
+
+	if (c->tls_cert_file == NULL && c->tls_key_file == NULL)
+		return;
+	if (c->tls_cert_file == NULL || c->tls_key_file == NULL) {
+		config_error(errs, "tls_cert_file and tls_key_file go "
+		    "together: set both for a TLS listener, or neither");
+		return;
+	}
+	if ((ctx = tls_context_new(c->tls_cert_file, c->tls_key_file, err,
+	    sizeof(err))) == NULL) {
+		config_error(errs, "%s", err);
+		return;
+	}
+	SSL_CTX_free(ctx);
+}
+
+/*
  * Check what depends on several keys and derive parsed values.  Returns
  * the number of errors added.
  */
@@ -896,6 +928,7 @@ config_finish(struct config *c, struct config_errors *errs)
 		    c->metrics_listen);
 	apps_finish(c->apps, errs);
 	config_finish_keys(c, errs);
+	config_finish_tls(c, errs);
 	if (c->passthrough == -1)
 		c->passthrough = (c->apps == NULL || c->apps->n == 0) &&
 		    c->api_keys.n == 0;

@@ -54,6 +54,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -79,7 +80,12 @@ downstream_tv(unsigned ms)
 	return (tv);
 }
 
-/* The client socket of a request, or -1. */
+/*
+ * The client socket of a request, or -1: none, or a TLS connection,
+ * whose bytes must all go through its bufferevent (no writes to the
+ * socket and no hang-up watch on it: a peek there sees TLS records; a
+ * client gone is then noticed when a write fails, keep-alives included).
+ */
 int
 downstream_fd(struct evhttp_request *req)
 {
@@ -87,7 +93,8 @@ downstream_fd(struct evhttp_request *req)
 	struct bufferevent		*bev;
 
 	if ((evcon = evhttp_request_get_connection(req)) == NULL ||
-	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
+	    bufferevent_openssl_get_ssl(bev) != NULL)
 		return (-1);
 	return (bufferevent_getfd(bev));
 }

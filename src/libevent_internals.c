@@ -43,6 +43,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/http_struct.h>
@@ -87,7 +88,9 @@ libevent_internals_write_queued(struct bufferevent *bev)
 	struct evbuffer	*out = bufferevent_get_output(bev);
 	int		 fd, n;
 
+	/* TLS: only the bufferevent may write (it encrypts). */
 	if ((fd = bufferevent_getfd(bev)) == -1 ||
+	    bufferevent_openssl_get_ssl(bev) != NULL ||
 	    evbuffer_get_length(out) == 0)
 		return (0);
 	evbuffer_unfreeze(out, 1);

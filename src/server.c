@@ -67,6 +67,7 @@
 #include "proxy_keys.h"
 #include "rate_limit_store.h"
 #include "readiness.h"
+#include "tls_context.h"
 #include "route.h"
 #include "sd_notify.h"
 #include "server.h"
@@ -859,6 +860,19 @@ server_new(struct event_base *base, const struct config *cfg,
 	    EVHTTP_REQ_CONNECT);
 	/* Connections, their limits and deadlines, and the guard. */
 	srv->conns = client_conns_new(base, cfg, srv->http);
+	if (cfg->tls_cert_file != NULL) {
+		char	err[512];
+		SSL_CTX	*ctx;
+
+		/* Read now: a reload's new workers read the new files. */
+		if ((ctx = tls_context_new(cfg->tls_cert_file,
+		    cfg->tls_key_file, err, sizeof(err))) == NULL) {
+			*cause = xstrdup(err);
+			close(fd);
+			goto fail;
+		}
+		client_conns_set_tls(srv->conns, ctx);
+	}
 	tv = server_tv(cfg->client_idle_timeout_ms);
 	evhttp_set_timeout_tv(srv->http, &tv);
 

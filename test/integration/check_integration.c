@@ -30,6 +30,7 @@ main(void)
 	srunner_add_suite(sr, it_conversation_suite());
 	srunner_add_suite(sr, it_operations_suite());
 	srunner_add_suite(sr, it_limits_suite());
+	srunner_add_suite(sr, it_tls_suite());
 	srunner_add_suite(sr, it_metrics_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -19,6 +19,7 @@ Suite	*it_uploads_suite(void);
 Suite	*it_conversation_suite(void);
 Suite	*it_operations_suite(void);
 Suite	*it_limits_suite(void);
+Suite	*it_tls_suite(void);
 Suite	*it_metrics_suite(void);
 
 #endif
