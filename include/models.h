@@ -13,7 +13,7 @@ struct server;
 
 void		 models_not_found(struct server *, struct evhttp_request *,
 		    const char *, size_t);
-void		 models_handle(struct server *, struct evhttp_request *,
+int		 models_handle(struct server *, struct evhttp_request *,
 		    struct client_conn *, const char *, const char *,
 		    const struct proxy_key *, const char *);
 

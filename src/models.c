@@ -34,6 +34,7 @@
 #include "dify_app.h"
 #include "downstream.h"
 #include "log.h"
+#include "metrics.h"
 #include "models.h"
 #include "proxy_keys.h"
 #include "server.h"
@@ -125,6 +126,12 @@ models_req_free(int fd UNUSED, short what UNUSED, void *arg)
 {
 	struct models_req	*mr = arg;
 
+	/* Answered after asking Dify: counted here (server.c counts the
+	 * others). */
+	metrics_request(mr->srv->metrics, mr->model_id != NULL ?
+	    METRICS_ROUTE_MODEL : METRICS_ROUTE_MODELS, METRICS_APP_NONE,
+	    mr->ds.status, mr->ds.status == 0 ? METRICS_END_CLIENT_GONE :
+	    mr->ds.status < 400 ? METRICS_END_LOCAL : METRICS_END_ERROR, 0);
 	event_free(mr->free_ev);
 	downstream_free(&mr->ds);
 	buf_free(&mr->body);
@@ -283,8 +290,8 @@ static const struct downstream_handlers models_downstream_handlers = {
 /*
  * Answer GET /v1/models (model_id NULL) or /v1/models/{model_id} with the
  * configured apps (only those proxy key pk may use, if not NULL).
- * Returns 0 if answered, -1 if the id is not an app and passthrough with
- * api_key should answer.
+ * Returns the status answered, or -1 if the id is not an app and
+ * passthrough with api_key should answer.
  */
 static int
 models_apps(struct server *srv, struct evhttp_request *req,
@@ -315,20 +322,21 @@ models_apps(struct server *srv, struct evhttp_request *req,
 		return (-1);
 	else {
 		models_not_found(srv, req, model_id, strlen(model_id));
-		return (0);
+		return (404);
 	}
 	models_send(req, 200, &b);
 	buf_free(&b);
-	return (0);
+	return (200);
 }
 
 /*
  * Answer GET /v1/models (model_id NULL) or /v1/models/{model_id}: the
  * configured apps, or the app behind api_key (NULL if none was sent;
  * the caller has answered 401 when one is needed), only those proxy key
- * pk (if not NULL) may use.
+ * pk (if not NULL) may use.  Returns the status if answered at once, 0
+ * if Dify is asked (the lookup counts itself in the metrics).
  */
-void
+int
 models_handle(struct server *srv, struct evhttp_request *req,
     struct client_conn *conn, const char *model_id, const char *api_key,
     const struct proxy_key *pk, const char *request_id)
@@ -337,16 +345,17 @@ models_handle(struct server *srv, struct evhttp_request *req,
 	struct upstream_request	 ur;
 	struct app_cache_entry	*ce;
 	struct buf		 b = BUF_INIT;
+	int			 status;
 
 	if (srv->cfg->apps != NULL && srv->cfg->apps->n > 0 &&
-	    models_apps(srv, req, model_id, api_key, pk) == 0)
-		return;
+	    (status = models_apps(srv, req, model_id, api_key, pk)) > 0)
+		return (status);
 	if ((ce = app_cache_get(srv->app_cache, api_key, util_now_usec())) !=
 	    NULL && ce->name != NULL) {
 		models_answer(srv, model_id, ce->name, &b);
 		models_send(req, 200, &b);
 		buf_free(&b);
-		return;
+		return (200);
 	}
 
 	mr = xcalloc(1, sizeof(*mr));
@@ -369,4 +378,5 @@ models_handle(struct server *srv, struct evhttp_request *req,
 	ur.request_id = request_id;
 	mr->call = upstream_call_start(srv->upstream, &ur,
 	    &models_upstream_handlers, mr);
+	return (0);
 }

@@ -399,9 +399,9 @@ server_chat(struct server *srv, struct evhttp_request *req,
 
 /*
  * GET /v1/models, and /v1/models/{id} with model_id (still URL-encoded)
- * not NULL.
+ * not NULL.  Returns the status if answered at once, 0 if Dify is asked.
  */
-static void
+static int
 server_models(struct server *srv, struct evhttp_request *req,
     struct client_conn *conn, const char *model_id, const char *request_id)
 {
@@ -409,25 +409,25 @@ server_models(struct server *srv, struct evhttp_request *req,
 	struct api_error	 e;
 	const struct proxy_key	*pk = NULL;
 	char			 key[AUTH_MAX_KEY];
-	int			 have_key;
+	int			 have_key, status;
 
 	/* Configured apps are listed without a key, unless keys are set. */
 	have_key = server_api_key(req, key, sizeof(key)) == 0;
 	if (srv->cfg->api_keys.n > 0) {
 		if (!have_key) {
 			server_no_key(srv, req);
-			return;
+			return (401);
 		}
 		if ((pk = proxy_keys_find(&srv->cfg->api_keys, key,
 		    strlen(key))) == NULL) {
 			server_bad_key(srv, req);
-			return;
+			return (401);
 		}
 		have_key = 0;	/* not a Dify key */
 	}
 	if (!have_key && srv->cfg->apps == NULL) {
 		server_no_key(srv, req);
-		return;
+		return (401);
 	}
 	if (model_id != NULL && url_decode_segment(model_id, &id) != 0) {
 		buf_free(&id);
@@ -435,11 +435,12 @@ server_models(struct server *srv, struct evhttp_request *req,
 		    "invalid_value", NULL,
 		    "The model id in the URL is malformed.");
 		server_send_error(srv, req, NULL, &e);
-		return;
+		return (400);
 	}
-	models_handle(srv, req, conn, model_id != NULL ? buf_cstr(&id) : NULL,
-	    have_key ? key : NULL, pk, request_id);
+	status = models_handle(srv, req, conn, model_id != NULL ?
+	    buf_cstr(&id) : NULL, have_key ? key : NULL, pk, request_id);
 	buf_free(&id);
+	return (status);
 }
 
 /* GET /healthz. */
@@ -461,9 +462,10 @@ server_health(struct evhttp_request *req)
  * listener closes (drain_delay later; meanwhile requests are served),
  * and 503 while Dify has not answered the readiness probe recently (with
  * ready_probe_interval set; readiness.c).  /healthz stays the liveness
- * check: it answers 200 as long as the process serves at all.
+ * check: it answers 200 as long as the process serves at all.  Returns
+ * the status sent.
  */
-static void
+static int
 server_ready(struct server *srv, struct evhttp_request *req)
 {
 	static const char	ready[] = "{\"status\":\"ready\"}";
@@ -477,17 +479,18 @@ server_ready(struct server *srv, struct evhttp_request *req)
 		evbuffer_add(evhttp_request_get_output_buffer(req), draining,
 		    sizeof(draining) - 1);
 		evhttp_send_reply(req, 503, "Service Unavailable", NULL);
-		return;
+		return (503);
 	}
 	if (!readiness_ok(srv->readiness, util_now_usec())) {
 		evbuffer_add(evhttp_request_get_output_buffer(req),
 		    unreachable, sizeof(unreachable) - 1);
 		evhttp_send_reply(req, 503, "Service Unavailable", NULL);
-		return;
+		return (503);
 	}
 	evbuffer_add(evhttp_request_get_output_buffer(req), ready,
 	    sizeof(ready) - 1);
 	evhttp_send_reply(req, 200, "OK", NULL);
+	return (200);
 }
 
 /* The metrics label of a route. */
@@ -575,6 +578,7 @@ server_handle(struct evhttp_request *req, void *arg)
 	enum route_method	 m;
 	const char		*path, *model_id = NULL;
 	char			 request_id[72];
+	int			 status;
 	enum route		 route;
 	struct api_error	 e;
 	struct client_conn	*conn;
@@ -623,18 +627,22 @@ server_handle(struct evhttp_request *req, void *arg)
 		server_chat(srv, req, conn, path, request_id);
 		break;
 	case ROUTE_MODELS:
-		server_models(srv, req, conn, NULL, request_id);
-		break;
 	case ROUTE_MODEL:
-		server_models(srv, req, conn, model_id, request_id);
+		/* Answered at once (a lookup counts when it ends). */
+		if ((status = server_models(srv, req, conn, route ==
+		    ROUTE_MODEL ? model_id : NULL, request_id)) != 0)
+			server_count(srv, route == ROUTE_MODEL ?
+			    METRICS_ROUTE_MODEL : METRICS_ROUTE_MODELS, status,
+			    status < 400 ? METRICS_END_LOCAL : status == 401 ?
+			    METRICS_END_NO_KEY : status == 404 ?
+			    METRICS_END_MODEL_NOT_FOUND : METRICS_END_ERROR);
 		break;
 	case ROUTE_HEALTH:
 		server_health(req);
 		server_count(srv, METRICS_ROUTE_HEALTH, 200, METRICS_END_LOCAL);
 		break;
 	case ROUTE_READY:
-		server_ready(srv, req);
-		server_count(srv, METRICS_ROUTE_READY, srv->unready ? 503 : 200,
+		server_count(srv, METRICS_ROUTE_READY, server_ready(srv, req),
 		    METRICS_END_LOCAL);
 		break;
 	case ROUTE_NONE:

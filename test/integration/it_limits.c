@@ -182,6 +182,17 @@ START_TEST(it_limits_keys)
 	ck_assert_int_eq(r.status, 401);
 	http_response_free(&r);
 
+	/* The models answers are counted; the refused keys too. */
+	ck_assert_int_eq(http_request(lm_proxy.metrics_port, "GET", "/metrics",
+	    NULL, NULL, &r, 5000), 0);
+	ck_assert_ptr_nonnull(strstr(r.body, "odp_requests_total{route="
+	    "\"models\",app=\"none\",status=\"200\",end=\"local\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "odp_requests_total{route="
+	    "\"models\",app=\"none\",status=\"401\",end=\"no_key\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "status=\"401\",end=\""
+	    "invalid_api_key\"} 2\n"));
+	http_response_free(&r);
+
 	harness_sleep_ms(100);
 	snprintf(want, sizeof(want), "key=%.8s", alice.sha256);
 	ck_assert_msg(harness_log_contains(&lm_proxy, want),
