@@ -74,11 +74,14 @@ struct client_conn {
 	void				*arg;
 };
 
+struct metrics_slot;
 struct ssl_ctx_st;
 
 struct client_conns	*client_conns_new(struct event_base *,
 			    const struct config *, struct evhttp *);
 void			 client_conns_free(struct client_conns *);
+void			 client_conns_set_metrics(struct client_conns *,
+			    struct metrics_slot *);
 void			 client_conns_set_tls(struct client_conns *,
 			    struct ssl_ctx_st *);
 struct client_conn	*client_conns_find(struct client_conns *,

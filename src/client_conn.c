@@ -70,6 +70,7 @@
 #include "http_reply.h"
 #include "libevent_internals.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 /* Lingering before the close: idle time, and time in all. */
@@ -96,6 +97,7 @@ struct client_conns {
 	unsigned			 count;		/* set up, not freed */
 	uint64_t			 held;		/* budget in use */
 	SSL_CTX				*tls;		/* TLS listener, or NULL */
+	struct metrics_slot		*metrics;	/* NULL: none */
 };
 
 static void	client_conn_act(int, short, void *);
@@ -344,6 +346,9 @@ client_conn_act(int fd UNUSED, short what UNUSED, void *arg)
 
 	if (c->state != CLIENT_CONN_FAILED || !client_conn_quiet(c))
 		return;
+	metrics_request(c->set->metrics, METRICS_ROUTE_REFUSED,
+	    METRICS_APP_NONE, c->error.status, metrics_end_parse(
+	    c->error.code), 0);
 	/* Over TLS the raw socket cannot carry the answer: close. */
 	if (c->silent || c->set->tls != NULL) {
 		client_conn_close_now(c);
@@ -599,6 +604,13 @@ client_conns_new(struct event_base *base, const struct config *cfg,
 	evhttp_set_bevcb(http, client_conns_bev, set);
 	log_debug("at most %u connections", set->max_connections);
 	return (set);
+}
+
+/* Count refused connections in a worker's metrics from now on. */
+void
+client_conns_set_metrics(struct client_conns *set, struct metrics_slot *ms)
+{
+	set->metrics = ms;
 }
 
 /*

@@ -604,10 +604,14 @@ server_handle(struct evhttp_request *req, void *arg)
 		    "the proxy is shutting down; retry the request");
 		e.retry_after = 1;
 		server_send_error(srv, req, "close", &e);
+		server_count(srv, server_metrics_route(route_match(path,
+		    &model_id)), 503, METRICS_END_SHUTDOWN);
 		return;
 	}
 	if (m == ROUTE_METHOD_OPTIONS) {
 		server_preflight(srv, req);
+		server_count(srv, server_metrics_route(route_match(path,
+		    &model_id)), 204, METRICS_END_LOCAL);
 		return;
 	}
 	if (srv->cfg->metrics_mode == CONFIG_METRICS_MAIN &&
@@ -913,6 +917,7 @@ server_new(struct event_base *base, const struct config *cfg,
 	upstream_set_metrics(srv->upstream, srv->metrics);
 	conversation_store_set_metrics(srv->conversations, srv->metrics);
 	rate_limit_store_set_metrics(srv->limits, srv->metrics);
+	client_conns_set_metrics(srv->conns, srv->metrics);
 	for (i = 0; cfg->apps != NULL && i < cfg->apps->n; i++)
 		if (srv->app_upstreams[i] != srv->upstream)
 			upstream_set_metrics(srv->app_upstreams[i],

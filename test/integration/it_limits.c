@@ -351,6 +351,44 @@ START_TEST(it_limits_redis_shared)
 }
 END_TEST
 
+/*
+ * What never reaches a route is counted too: a request the guard
+ * refuses before routing (a header block over max_header_bytes) and a
+ * CORS preflight.
+ */
+START_TEST(it_limits_metrics_refused_and_preflight)
+{
+	struct http_response	 r;
+	char			*big;
+	size_t			 n = 3000;
+
+	harness_proxy_start(&lm_proxy, lm_mock.port, "\"max_header_bytes\": "
+	    "1024, \"cors_allowed_origins\": [\"*\"]");
+	big = malloc(n + 32);
+	memcpy(big, "X-Big: ", 7);
+	memset(big + 7, 'a', n);
+	memcpy(big + 7 + n, "\r\n", 3);
+	ck_assert_int_eq(http_request(lm_proxy.port, "GET", "/healthz", big,
+	    NULL, &r, 5000), 0);
+	ck_assert_int_eq(r.status, 431);
+	http_response_free(&r);
+	free(big);
+	ck_assert_int_eq(http_request(lm_proxy.port, "OPTIONS",
+	    "/v1/chat/completions", "Origin: http://app.example\r\n"
+	    "Access-Control-Request-Method: POST\r\n", NULL, &r, 5000), 0);
+	ck_assert_int_eq(r.status, 204);
+	http_response_free(&r);
+	harness_sleep_ms(100);
+	ck_assert_int_eq(http_request(lm_proxy.metrics_port, "GET", "/metrics",
+	    NULL, NULL, &r, 5000), 0);
+	ck_assert_ptr_nonnull(strstr(r.body, "odp_requests_total{route="
+	    "\"refused\",app=\"none\",status=\"431\","));
+	ck_assert_ptr_nonnull(strstr(r.body, "odp_requests_total{route="
+	    "\"chat\",app=\"none\",status=\"204\",end=\"local\"} 1\n"));
+	http_response_free(&r);
+}
+END_TEST
+
 /* The cases. */
 Suite *
 it_limits_suite(void)
@@ -364,6 +402,7 @@ it_limits_suite(void)
 	tcase_add_test(tc, it_limits_rpm_workers);
 	tcase_add_test(tc, it_limits_streams_workers);
 	tcase_add_test(tc, it_limits_redis_shared);
+	tcase_add_test(tc, it_limits_metrics_refused_and_preflight);
 	suite_add_tcase(s, tc);
 	return (s);
 }
