@@ -91,7 +91,8 @@ $(BUILD)/.deps-build: scripts/deps.sh
 	$(Q)sh scripts/deps.sh build
 	$(Q)touch $@
 
-$(BUILD)/.deps-test: scripts/deps.sh
+# After the build's: two apt-get runs at once (make -j) fight for its lock.
+$(BUILD)/.deps-test: scripts/deps.sh | $(BUILD)/.deps-build
 	$(Q)mkdir -p $(@D)
 	$(Q)sh scripts/deps.sh test
 	$(Q)touch $@

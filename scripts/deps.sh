@@ -84,6 +84,9 @@ if ! command -v apt-get >/dev/null 2>&1; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
+# Wait for another apt-get (unattended upgrades, a parallel make) to end.
+lock="-o DPkg::Lock::Timeout=300"
 # shellcheck disable=SC2086
-$sudo apt-get install -y -qq --no-install-recommends $pkgs
+$sudo apt-get $lock update -qq
+# shellcheck disable=SC2086
+$sudo apt-get $lock install -y -qq --no-install-recommends $pkgs
