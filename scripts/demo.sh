@@ -40,7 +40,8 @@ cat > "$dir/demo.json" <<JSON
     { "model": "writer", "key": "app-completion" },
     { "model": "workflow", "key": "app-workflow" }
   ],
-  "passthrough": true
+  "passthrough": true,
+  "metrics_listen": "main"
 }
 JSON
 HOST=127.0.0.1 PORT=$port DIFY_API_URL=http://127.0.0.1:$mock_port/v1 \
@@ -79,6 +80,9 @@ cat <<TXT
         {"role":"user","content":"one mock:recall"},
         {"role":"assistant","content":"turns=0"},
         {"role":"user","content":"two mock:recall"}]}'      (turns=1)
+
+  Metrics (Prometheus text; on the main port in this demo only):
+    curl -s http://127.0.0.1:$port/metrics | grep -v '^#'
 
   Press Ctrl-C to stop.
 

@@ -318,6 +318,11 @@ write_proxy_config() {	# file port workers [log_level [extra]]
 		printf '  "log_level": "%s",\n' "${4:-error}"
 		printf '  "upstream_pool_size": 256,\n'
 		printf '  "drain_timeout": 1'
+		# Counting on, as by default, on a port no other proxy has.
+		case ${5:-} in
+		*metrics_listen*) ;;
+		*) printf ',\n  "metrics_listen": "127.0.0.1:0"' ;;
+		esac
 		[ -n "$3" ] && printf ',\n  "workers": %s' "$3"
 		if [ -n "${5:-}" ]; then
 			printf ',\n'

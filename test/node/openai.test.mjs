@@ -41,7 +41,9 @@ before(async () => {
 
   const config = join(dir, 'proxy.json');
   writeFileSync(config, JSON.stringify({
-    host: '127.0.0.1', port: 0,
+    // metrics_listen: any free port, never the fixed default 9464 (the
+    // tests run proxies side by side, and 9464 may be taken).
+    host: '127.0.0.1', port: 0, metrics_listen: '127.0.0.1:0',
     dify_api_url: `http://127.0.0.1:${mockPort}/v1`,
   }));
   proxy = spawn(`${build}/openai-dify-proxy`, ['-c', config],
@@ -216,7 +218,7 @@ before(async () => {
   const mockPort = Number(readFileSync(join(dir, 'mock.port'), 'utf8'));
   const config = join(dir, 'proxy-tools.json');
   writeFileSync(config, JSON.stringify({
-    host: '127.0.0.1', port: 0, workers: 1,
+    host: '127.0.0.1', port: 0, workers: 1, metrics_listen: '127.0.0.1:0',
     dify_api_url: `http://127.0.0.1:${mockPort}/v1`,
     apps: [{ model: 'tooly', key: 'app-chat', tools: true }],
   }));
