@@ -54,7 +54,8 @@ struct server {
 	struct event_base		*base;
 	const struct config		*cfg;
 	struct evhttp			*http;
-	struct evhttp_bound_socket	*bound;
+	struct evhttp_bound_socket	**bound;	/* nbound; NULL: none */
+	size_t				 nbound;
 	struct upstream			*upstream;
 	struct app_cache		*app_cache;	/* what Dify said */
 	struct conversation_store	*conversations;	/* NULL: none */
@@ -86,9 +87,10 @@ struct server {
 };
 
 struct server	*server_new(struct event_base *, const struct config *,
-		    const struct server_shared *, int, int, char **);
+		    const struct server_shared *, const int *, size_t, int,
+		    char **);
 int		 server_run(const struct config *, const struct server_shared *,
-		    int, int, int, int);
+		    const int *, size_t, int, int, int);
 void		 server_free(struct server *);
 void		 server_drain(struct server *);
 void		 server_task_add(struct server *, struct server_task *,

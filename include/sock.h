@@ -5,7 +5,6 @@
 #define ODP_SOCK_H
 
 #define SOCK_REUSEPORT	0x1	/* share the port with other processes */
-#define SOCK_NOLISTEN	0x2	/* bind only: reserve the port */
 
 int	sock_listen(const char *, int, int, int *, char **);
 void	sock_refuse(int, const char *);

@@ -434,7 +434,7 @@ main(int argc, char **argv)
 		}
 		log_info("openai-dify-proxy %s listening on %s:%d, Dify at %s",
 		    ODP_VERSION, cfg.host, port, cfg.dify_api_url);
-		rc = server_run(&cfg, &shared, fd, mfd, -1, -1);
+		rc = server_run(&cfg, &shared, &fd, 1, mfd, -1, -1);
 	} else {
 		main_config_path = path;
 		rc = master_run(&cfg, &shared, (int)workers, main_reload,

@@ -1,29 +1,41 @@
 /*
  * master: the process that binds, runs the workers and keeps them running.
  *
- * With workers > 1 the first process becomes the master.  It binds the
- * listen address without listening (which reserves the port and resolves
- * port 0) and forks the workers; each worker listens on its own socket
- * bound to the same address with SO_REUSEPORT and runs its own event base
- * (server_run), so the kernel spreads connections over them and no worker
- * shares any state with another.  The master says it is listening once
- * every worker is, so no client connects before anyone accepts.
+ * With workers > 1 the first process becomes the master.  It opens the
+ * listening sockets, one per worker slot, each bound to the same address
+ * with SO_REUSEPORT (the first resolves port 0), so the kernel spreads
+ * connections over them; it keeps them open and forks the workers.
+ * Worker i accepts on the slots j with j % n == i (one slot, unless a
+ * reload lowered the count) and runs its own event base (server_run), so
+ * no worker shares any state with another.  The master says it is
+ * listening once every worker accepts.
+ *
+ * The sockets belong to the master: a worker that closes its copy (a
+ * drain, a crash) leaves the socket open and what is queued on it waits
+ * for the next worker of that slot, instead of being reset with the
+ * socket.  A worker that cannot be restarted at once (it died within a
+ * second of starting) has its slots closed, so the kernel sends new
+ * connections to the others meanwhile; they are opened again when it
+ * restarts.  The metrics listener is one socket every worker accepts on.
  *
  * The master only supervises, in a loop of sigtimedwait(2): SIGTERM and
- * SIGINT go to every worker (they drain; a second one ends them at once)
- * and the master exits 0 when they have; a worker that dies otherwise is
- * restarted, at most once a second per slot.
+ * SIGINT go to every worker (they drain; a second one ends them at once),
+ * the master closes its copies of the sockets (each closes when its
+ * worker's drain_delay is over) and exits 0 when the workers have; a
+ * worker that dies otherwise is restarted, at most once a second per
+ * slot.
  *
  * SIGHUP reloads.  The master reads the settings again, as at start; if
  * they have errors (each logged as -t prints it) or change what a
- * running instance cannot (the listen address), nothing changes.
- * Otherwise it starts a new set of workers with them, on the same port
- * (SO_REUSEPORT: old and new listen side by side, so no connection is
- * refused), and once every new one accepts it sends the old ones SIGTERM:
- * they drain as at a stop, so no running stream is cut.  The old set is
- * only waited for, never restarted.  Settings read before the fork (the
- * conversation store) keep their first values until a restart.
- * Workers ask the kernel for SIGTERM should the master die first.
+ * running instance cannot (the listen addresses), nothing changes.
+ * Otherwise it starts a new set of workers with them on the same
+ * sockets (more are opened if the new set is larger), and once every
+ * new one accepts it sends the old ones SIGTERM: they stop accepting and
+ * drain as at a stop, so no running stream is cut and no queued
+ * connection is lost.  The old set is only waited for, never restarted.
+ * Settings read before the fork (the conversation store) keep their
+ * first values until a restart.  Workers ask the kernel for SIGTERM
+ * should the master die first.
  */
 #include <sys/prctl.h>
 #include <sys/types.h>
@@ -72,50 +84,107 @@ struct master {
 	struct master_worker	*w;
 	int			 n;
 	int			 port;		/* the resolved port */
-	int			 reserve_fd;	/* bound, not listening */
+	int			*slots;		/* listening; -1: closed */
+	int			 nslots;	/* the largest set's count */
 	int			 metrics_port;	/* metrics_listen's, resolved */
-	int			 metrics_fd;	/* reserved likewise, or -1 */
+	int			 metrics_fd;	/* listening, or -1 */
 	pid_t			 pid;		/* the master's own */
 	sigset_t		 sigs;		/* handled by sigtimedwait */
 	int			 stopping;
+	int			 reloading;	/* a new set is starting */
 	uint64_t		 kill_at;	/* SIGKILL stragglers then */
 };
 
 /*
- * In a new worker: listen, serve until told to stop, exit.  ready_fd gets
- * a byte once it accepts.
+ * In a new worker: take this worker's slots, serve until told to stop,
+ * exit.  ready_fd gets a byte once it accepts.
  */
 static void __attribute__((noreturn))
 master_child(struct master *m, int i, int ready_fd)
 {
-	char	*cause = NULL;
 	char	 tag[16];
-	int	 fd, mfd = -1;
+	int	*fds, nfds = 0, j, rc;
 
 	sigprocmask(SIG_UNBLOCK, &m->sigs, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	/* Not "== 1": in a container the master itself may be PID 1. */
 	if (getppid() != m->pid)
 		_exit(1);	/* the master is gone already */
-	close(m->reserve_fd);
-	if (m->metrics_fd != -1)
-		close(m->metrics_fd);
 	util_random_reseed();
 	snprintf(tag, sizeof(tag), "w%d", i);
 	log_set_tag(tag);
-	fd = sock_listen(m->cfg->host, m->port, SOCK_REUSEPORT, NULL, &cause);
-	if (fd == -1) {
-		log_error("%s", cause != NULL ? cause : "cannot listen");
-		_exit(1);
+	/* Only this worker's: another's slot closes when that one drains. */
+	fds = xcalloc((size_t)m->nslots, sizeof(*fds));
+	for (j = 0; j < m->nslots; j++) {
+		if (m->slots[j] == -1)
+			continue;
+		if (j % m->n == i)
+			fds[nfds++] = m->slots[j];
+		else
+			close(m->slots[j]);
 	}
-	/* The master's config's address: a reload cannot move it. */
-	if (m->metrics_fd != -1 && (mfd = sock_listen(m->cfg->metrics_host,
-	    m->metrics_port, SOCK_REUSEPORT, NULL, &cause)) == -1) {
-		log_error("metrics_listen: %s", cause != NULL ? cause :
-		    "cannot listen");
-		_exit(1);
+	rc = server_run(m->cfg, m->shared, fds, (size_t)nfds, m->metrics_fd,
+	    ready_fd, i);
+	free(fds);
+	exit(rc);
+}
+
+/*
+ * Open the listening sockets that are not open among worker i's slots
+ * of the current set (i < 0: every slot), after growing the slots to
+ * the set's count.  Slot 0, the first opened, resolves port 0.  Returns
+ * 0, or -1 (logged).
+ */
+static int
+master_slots_open(struct master *m, int i)
+{
+	char	*cause = NULL;
+	int	 j, port;
+
+	if (m->n > m->nslots) {
+		m->slots = xrealloc(m->slots, (size_t)m->n * sizeof(*m->slots));
+		for (j = m->nslots; j < m->n; j++)
+			m->slots[j] = -1;
+		m->nslots = m->n;
 	}
-	exit(server_run(m->cfg, m->shared, fd, mfd, ready_fd, i));
+	for (j = 0; j < m->nslots; j++) {
+		if (m->slots[j] != -1 || (i >= 0 && j % m->n != i))
+			continue;
+		port = m->port != 0 ? m->port : m->cfg->port;
+		m->slots[j] = sock_listen(m->cfg->host, port, SOCK_REUSEPORT,
+		    &m->port, &cause);
+		if (m->slots[j] == -1) {
+			log_error("%s", cause != NULL ? cause :
+			    "cannot listen");
+			free(cause);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* Close slot j's socket, if open. */
+static void
+master_slot_close(struct master *m, int j)
+{
+	if (m->slots[j] != -1) {
+		close(m->slots[j]);
+		m->slots[j] = -1;
+	}
+}
+
+/* Close the master's copies of every listening socket. */
+static void
+master_listeners_close(struct master *m)
+{
+	int	j;
+
+	for (j = 0; j < m->nslots; j++)
+		master_slot_close(m, j);
+	if (m->metrics_fd != -1) {
+		close(m->metrics_fd);
+		m->metrics_fd = -1;
+	}
 }
 
 /* Start worker i; ready_fd (or -1) is passed to it.  Returns 0 or -1. */
@@ -124,6 +193,8 @@ master_start(struct master *m, int i, int ready_fd)
 {
 	pid_t	pid;
 
+	if (master_slots_open(m, i) != 0)
+		return (-1);
 	if ((pid = fork()) == -1) {
 		log_error("fork: %s", strerror(errno));
 		return (-1);
@@ -182,6 +253,16 @@ master_signal_old(struct master *m, int sig)
 			kill(m->old.pids[i], sig);
 }
 
+/* Close the slots of worker i of the current set. */
+static void
+master_slots_close_of(struct master *m, int i)
+{
+	int	j;
+
+	for (j = i; j < m->nslots; j += m->n)
+		master_slot_close(m, j);
+}
+
 /* Collect exited workers; schedule restarts for those that died. */
 static void
 master_reap(struct master *m)
@@ -209,6 +290,12 @@ master_reap(struct master *m)
 			    "restarting", i, (int)pid, WEXITSTATUS(status));
 		soonest = m->w[i].started + MASTER_RESTART_USEC;
 		m->w[i].restart_at = soonest > now ? soonest : now;
+		/*
+		 * Not at once: the others take its connections meanwhile.
+		 * (In a reload's start the old set still holds these slots.)
+		 */
+		if (m->w[i].restart_at > now && !m->reloading)
+			master_slots_close_of(m, i);
 	}
 }
 
@@ -331,7 +418,8 @@ master_reload(struct master *m)
 	struct master_worker	*oldw = m->w;
 	const struct config	*oldcfg = m->cfg;
 	struct config		*nc;
-	int			 oldn = m->n, n, i, pfd[2];
+	int			 oldn = m->n, oldslots = m->nslots, n, i, j;
+	int			 pfd[2];
 
 	if (m->reload == NULL) {
 		log_info("received SIGHUP: there are no settings to reload");
@@ -353,6 +441,7 @@ master_reload(struct master *m)
 	m->w = xcalloc((size_t)n, sizeof(*m->w));
 	m->n = n;
 	m->cfg = nc;
+	m->reloading = 1;
 	for (i = 0; i < n; i++) {
 		if (master_start(m, i, pfd[1]) != 0)
 			break;
@@ -367,9 +456,15 @@ master_reload(struct master *m)
 		m->w = oldw;
 		m->n = oldn;
 		m->cfg = oldcfg;
+		m->reloading = 0;
+		/* Slots opened for the new set: no old worker holds them. */
+		for (j = oldslots; j < m->nslots; j++)
+			master_slot_close(m, j);
+		m->nslots = oldslots;
 		goto keep;
 	}
 	close(pfd[0]);
+	m->reloading = 0;
 
 	/* The new set accepts: the old one drains, as at a stop. */
 	m->old.pids = xrealloc(m->old.pids, (size_t)(m->old.n + oldn) *
@@ -418,6 +513,8 @@ master_handle(struct master *m, int sig)
 			m->kill_at = util_now_usec() + grace * 1000;
 			/* Older workers of a reload are draining already. */
 			master_signal_all(m, SIGTERM);
+			/* Each socket closes with its worker's listener. */
+			master_listeners_close(m);
 			break;
 		}
 		/* A second signal: every worker ends at once. */
@@ -461,24 +558,23 @@ master_run(const struct config *cfg, const struct server_shared *shared,
 	sigaddset(&m.sigs, SIGHUP);
 	sigprocmask(SIG_BLOCK, &m.sigs, NULL);
 
-	m.reserve_fd = sock_listen(cfg->host, cfg->port,
-	    SOCK_REUSEPORT | SOCK_NOLISTEN, &m.port, &cause);
-	if (m.reserve_fd == -1) {
-		log_error("%s", cause != NULL ? cause : "cannot bind");
-		free(cause);
+	m.metrics_fd = -1;
+	if (master_slots_open(&m, -1) != 0) {
+		master_listeners_close(&m);
+		free(m.slots);
 		free(m.w);
 		return (1);
 	}
-	m.metrics_fd = -1;
 	if (cfg->metrics_mode == CONFIG_METRICS_LISTEN && shared->metrics !=
 	    NULL) {
 		m.metrics_fd = sock_listen(cfg->metrics_host, cfg->metrics_port,
-		    SOCK_REUSEPORT | SOCK_NOLISTEN, &m.metrics_port, &cause);
+		    SOCK_REUSEPORT, &m.metrics_port, &cause);
 		if (m.metrics_fd == -1) {
 			log_error("metrics_listen: %s", cause != NULL ? cause :
-			    "cannot bind");
+			    "cannot listen");
 			free(cause);
-			close(m.reserve_fd);
+			master_listeners_close(&m);
+			free(m.slots);
 			free(m.w);
 			return (1);
 		}
@@ -487,7 +583,8 @@ master_run(const struct config *cfg, const struct server_shared *shared,
 	}
 	if (pipe(pfd) == -1) {
 		log_error("pipe: %s", strerror(errno));
-		close(m.reserve_fd);
+		master_listeners_close(&m);
+		free(m.slots);
 		free(m.w);
 		return (1);
 	}
@@ -535,9 +632,8 @@ master_run(const struct config *cfg, const struct server_shared *shared,
 		}
 	}
 	log_info("stopped");
-	close(m.reserve_fd);
-	if (m.metrics_fd != -1)
-		close(m.metrics_fd);
+	master_listeners_close(&m);
+	free(m.slots);
 	free(m.w);
 	free(m.old.pids);
 	if (m.owned != NULL) {

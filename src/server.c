@@ -666,10 +666,11 @@ static void
 server_accept_resume(int fd UNUSED, short what UNUSED, void *arg)
 {
 	struct server	*srv = arg;
+	size_t		 i;
 
-	if (srv->bound != NULL && !srv->draining)
+	for (i = 0; i < srv->nbound && !srv->draining; i++)
 		evconnlistener_enable(evhttp_bound_socket_get_listener(
-		    srv->bound));
+		    srv->bound[i]));
 }
 
 /* Open the descriptor kept in reserve for refusing at EMFILE. */
@@ -747,18 +748,37 @@ server_accept_error(struct evconnlistener *l, void *arg UNUSED)
 	}
 }
 
-/* Accept connections on fd, a listening socket (taken over). */
-static int
-server_listen(struct server *srv, int fd, char **cause)
+/* Close listening sockets that were not taken over. */
+static void
+server_close_fds(const int *fds, size_t n)
 {
-	if ((srv->bound = evhttp_accept_socket_with_handle(srv->http, fd)) ==
-	    NULL) {
-		close(fd);
-		*cause = xstrdup("evhttp cannot accept on the socket");
-		return (-1);
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/*
+ * Accept connections on fds, listening sockets (all taken over: those
+ * not taken by evhttp are closed here on failure).
+ */
+static int
+server_listen(struct server *srv, const int *fds, size_t n, char **cause)
+{
+	size_t	i;
+
+	srv->bound = xcalloc(n, sizeof(*srv->bound));
+	for (i = 0; i < n; i++) {
+		if ((srv->bound[i] = evhttp_accept_socket_with_handle(srv->http,
+		    fds[i])) == NULL) {
+			server_close_fds(fds + i, n - i);
+			*cause = xstrdup("evhttp cannot accept on the socket");
+			return (-1);
+		}
+		srv->nbound++;
+		evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(
+		    srv->bound[i]), server_accept_error);
 	}
-	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(
-	    srv->bound), server_accept_error);
 	return (0);
 }
 
@@ -840,14 +860,20 @@ server_metrics_start(struct server *srv, int metrics_fd, char **cause)
 	return (0);
 }
 
-/* Create the server on base, accepting on fd (taken over). */
+/*
+ * Create the server on base, accepting on the n listening sockets fds
+ * and serving /metrics on metrics_fd (or -1).  Every descriptor is taken
+ * over, whether or not this succeeds.
+ */
 struct server *
 server_new(struct event_base *base, const struct config *cfg,
-    const struct server_shared *shared, int fd, int metrics_fd, char **cause)
+    const struct server_shared *shared, const int *fds, size_t n,
+    int metrics_fd, char **cause)
 {
 	struct server	*srv;
 	struct timeval	 tv;
 	size_t		 i;
+	int		 listening = 0, metrics_fd_left = metrics_fd;
 
 	srv = xcalloc(1, sizeof(*srv));
 	srv->base = base;
@@ -862,7 +888,6 @@ server_new(struct event_base *base, const struct config *cfg,
 
 	if ((srv->http = evhttp_new(base)) == NULL) {
 		*cause = xstrdup("evhttp_new failed");
-		close(fd);
 		goto fail;
 	}
 	evhttp_set_gencb(srv->http, server_handle, srv);
@@ -880,7 +905,6 @@ server_new(struct event_base *base, const struct config *cfg,
 		if ((ctx = tls_context_new(cfg->tls_cert_file,
 		    cfg->tls_key_file, err, sizeof(err))) == NULL) {
 			*cause = xstrdup(err);
-			close(fd);
 			goto fail;
 		}
 		client_conns_set_tls(srv->conns, ctx);
@@ -890,30 +914,26 @@ server_new(struct event_base *base, const struct config *cfg,
 
 	if ((srv->upstream = upstream_new(base, cfg, &cfg->upstream,
 	    cause)) == NULL) {
-		close(fd);
 		goto fail;
 	}
 	srv->app_cache = app_cache_new(SERVER_APP_CACHE_SLOTS);
 	if ((cfg->redis_url != NULL || shared->conversations != NULL) &&
 	    (srv->conversations = conversation_store_new(base, cfg,
 	    shared->conversations, cause)) == NULL) {
-		close(fd);
 		goto fail;
 	}
 	srv->limits = rate_limit_store_new(base, cfg, shared->limits);
 	srv->readiness = readiness_new(base, srv->upstream,
 	    cfg->ready_probe_interval_ms, 0);
 	if (server_app_upstreams(srv, cause) != 0) {
-		close(fd);
 		goto fail;
 	}
 	tv = server_tv(SERVER_QUIET_MS);
 	srv->quiet_ev = event_new(base, -1, EV_PERSIST, server_quiet, srv);
 	evtimer_add(srv->quiet_ev, &tv);
-	if (server_metrics_start(srv, metrics_fd, cause) != 0) {
-		close(fd);
+	metrics_fd_left = -1;	/* taken over, in any case */
+	if (server_metrics_start(srv, metrics_fd, cause) != 0)
 		goto fail;
-	}
 	upstream_set_metrics(srv->upstream, srv->metrics);
 	conversation_store_set_metrics(srv->conversations, srv->metrics);
 	rate_limit_store_set_metrics(srv->limits, srv->metrics);
@@ -922,10 +942,15 @@ server_new(struct event_base *base, const struct config *cfg,
 		if (srv->app_upstreams[i] != srv->upstream)
 			upstream_set_metrics(srv->app_upstreams[i],
 			    srv->metrics);
-	if (server_listen(srv, fd, cause) != 0)
+	listening = 1;		/* taken over, in any case */
+	if (server_listen(srv, fds, n, cause) != 0)
 		goto fail;
 	return (srv);
 fail:
+	if (!listening)
+		server_close_fds(fds, n);
+	if (metrics_fd_left != -1)
+		close(metrics_fd_left);
 	server_free(srv);
 	return (NULL);
 }
@@ -1026,14 +1051,18 @@ static void
 server_drain_now(struct server *srv)
 {
 	struct timeval	tv;
+	size_t		i;
 
 	srv->draining = 1;
 	log_info("draining: %u requests running, waiting up to %u ms",
 	    srv->ntasks, srv->cfg->drain_timeout_ms);
-	if (srv->bound != NULL) {
-		evhttp_del_accept_socket(srv->http, srv->bound);
-		srv->bound = NULL;
-	}
+	/*
+	 * Only this process's descriptors close: the master keeps the
+	 * sockets, so after a reload the new workers accept what is queued.
+	 */
+	for (i = 0; i < srv->nbound; i++)
+		evhttp_del_accept_socket(srv->http, srv->bound[i]);
+	srv->nbound = 0;
 	if (srv->metrics_http != NULL) {
 		/* The new workers of a reload answer scrapes from now on. */
 		evhttp_free(srv->metrics_http);
@@ -1097,6 +1126,7 @@ server_free(struct server *srv)
 		event_free(srv->quiet_ev);
 	if (srv->reserve_fd != -1)
 		close(srv->reserve_fd);
+	free(srv->bound);
 	metrics_release(srv->metrics);
 	if (server_self == srv)
 		server_self = NULL;
@@ -1175,14 +1205,14 @@ server_notify_start(struct server *srv)
 }
 
 /*
- * Serve on fd (a listening socket, taken over) until a SIGTERM or SIGINT
- * drain completes: the whole life of a single process, or of one worker.
- * ready_fd, unless -1, gets one byte once connections are accepted.
- * Returns the exit status.
+ * Serve on the n listening sockets fds (taken over) until a SIGTERM or
+ * SIGINT drain completes: the whole life of a single process, or of one
+ * worker.  ready_fd, unless -1, gets one byte once connections are
+ * accepted.  Returns the exit status.
  */
 int
 server_run(const struct config *cfg, const struct server_shared *shared,
-    int fd, int metrics_fd, int ready_fd, int worker)
+    const int *fds, size_t n, int metrics_fd, int ready_fd, int worker)
 {
 	struct event_base	*base;
 	struct server		*srv;
@@ -1192,12 +1222,13 @@ server_run(const struct config *cfg, const struct server_shared *shared,
 
 	if ((base = server_base_new()) == NULL) {
 		log_error("cannot create the event base");
-		close(fd);
+		server_close_fds(fds, n);
 		if (metrics_fd != -1)
 			close(metrics_fd);
 		return (1);
 	}
-	if ((srv = server_new(base, cfg, shared, fd, metrics_fd, &cause)) == NULL) {
+	if ((srv = server_new(base, cfg, shared, fds, n, metrics_fd,
+	    &cause)) == NULL) {
 		log_error("%s", cause != NULL ? cause : "cannot start");
 		free(cause);
 		event_base_free(base);

@@ -1,10 +1,9 @@
 /*
  * sock: the listening socket.
  *
- * With several workers each one listens on its own socket bound to the
- * same address with SO_REUSEPORT, and the kernel spreads connections over
- * them.  The master binds first without listening: that reserves the port
- * (and resolves port 0) without taking connections itself.
+ * With several workers the master opens one socket per worker, each
+ * bound to the same address with SO_REUSEPORT, and the kernel spreads
+ * connections over them (master.c).
  *
  * sock_refuse answers a connection the proxy cannot take with a 503.
  */
@@ -25,7 +24,7 @@
 #include "util.h"
 
 /*
- * Bind (and unless SOCK_NOLISTEN, listen on) host:port.  Returns the
+ * Bind and listen on host:port.  Returns the
  * non-blocking socket and sets *bound to the port it got, or returns -1
  * with a message in *cause.
  */
@@ -61,7 +60,7 @@ sock_listen(const char *host, int port, int flags, int *bound, char **cause)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (bind(fd, res->ai_addr, res->ai_addrlen) != 0)
 		goto fail;
-	if (!(flags & SOCK_NOLISTEN) && listen(fd, 4096) != 0)
+	if (listen(fd, 4096) != 0)
 		goto fail;
 	if (bound != NULL && getsockname(fd, (struct sockaddr *)&ss,
 	    &sslen) == 0)

@@ -135,9 +135,9 @@ START_TEST(a_dead_worker_is_restarted)
 	ck_assert_int_eq(wk_children(p.pid, kids, 8), 2);
 	kill(kids[0], SIGKILL);
 	/*
-	 * Connections the kernel had queued on the dying worker's socket die
-	 * with it (as with any SO_REUSEPORT server); once it is gone the
-	 * other worker takes every connection, and then its replacement too.
+	 * Killed within a second of its start, its restart waits: its socket
+	 * is closed meanwhile, so the other worker takes every connection,
+	 * and then its replacement too.
 	 */
 	for (i = 0; i < 100 && !wk_exited(kids[0]); i++)
 		wk_sleep(10);
@@ -152,6 +152,97 @@ START_TEST(a_dead_worker_is_restarted)
 	ck_assert(harness_log_contains(&p, "killed by signal 9; restarting"));
 	for (i = 0; i < 10; i++)
 		ck_assert(wk_chat(p.port, "after restart"));
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+}
+END_TEST
+
+#define WK_QUEUED	20
+
+/* Open WK_QUEUED connections, each sending GET /healthz, into fds. */
+static void
+wk_queue_requests(int port, int *fds)
+{
+	static const char	req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+				    "Connection: close\r\n\r\n";
+	int			i;
+
+	for (i = 0; i < WK_QUEUED; i++) {
+		ck_assert_int_ge(fds[i] = http_connect(port), 0);
+		ck_assert_int_eq(http_send_all(fds[i], req, sizeof(req) - 1),
+		    0);
+	}
+}
+
+/* How many of the WK_QUEUED connections got a 200 within ms each. */
+static int
+wk_queued_answered(int *fds, int ms)
+{
+	struct http_response	r;
+	int			i, n = 0;
+
+	for (i = 0; i < WK_QUEUED; i++) {
+		if (http_read_response(fds[i], &r, ms) == 0 && r.status == 200)
+			n++;
+		http_response_free(&r);
+		close(fds[i]);
+	}
+	return (n);
+}
+
+/*
+ * A worker that dies after it served a while is replaced at once, on the
+ * same socket: the connections the kernel had queued for it (it was
+ * stopped, so none was accepted) are answered by its replacement, not
+ * reset with its socket.
+ */
+START_TEST(a_dead_workers_queue_goes_to_its_replacement)
+{
+	struct proc	p;
+	pid_t		kids[8];
+	int		fds[WK_QUEUED], i;
+
+	harness_proxy_start(&p, wk_mock.port, "\"workers\": 2");
+	ck_assert_int_eq(wk_children(p.pid, kids, 8), 2);
+	wk_sleep(1100);		/* past the restart delay of a new worker */
+	kill(kids[0], SIGSTOP);
+	wk_queue_requests(p.port, fds);
+	kill(kids[0], SIGKILL);
+	/* About half went to the stopped worker's socket. */
+	ck_assert_int_eq(wk_queued_answered(fds, 5000), WK_QUEUED);
+	for (i = 0; i < 100 && !harness_log_contains(&p, "killed by signal 9");
+	    i++)
+		wk_sleep(10);
+	ck_assert(harness_log_contains(&p, "killed by signal 9; restarting"));
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+}
+END_TEST
+
+/*
+ * A reload's new workers accept on the sockets the old ones had: with the
+ * old workers stopped, what waits in their queues is answered by the new
+ * set; once the old ones run again they drain and exit.
+ */
+START_TEST(a_reload_serves_what_waits_for_the_old_workers)
+{
+	struct proc	p;
+	pid_t		kids[8];
+	int		fds[WK_QUEUED], i;
+
+	harness_proxy_start(&p, wk_mock.port, "\"workers\": 2");
+	ck_assert_int_eq(wk_children(p.pid, kids, 8), 2);
+	kill(kids[0], SIGSTOP);
+	kill(kids[1], SIGSTOP);
+	wk_queue_requests(p.port, fds);
+	kill(p.pid, SIGHUP);
+	ck_assert_int_eq(wk_queued_answered(fds, 5000), WK_QUEUED);
+	ck_assert(harness_log_contains(&p, "reload: 2 workers"));
+	kill(kids[0], SIGCONT);
+	kill(kids[1], SIGCONT);
+	for (i = 0; i < 500 && !(wk_exited(kids[0]) && wk_exited(kids[1]));
+	    i++)
+		wk_sleep(10);
+	ck_assert(wk_exited(kids[0]) && wk_exited(kids[1]));
+	ck_assert(wk_chat(p.port, "after the reload"));
 	ck_assert_int_eq(harness_proc_stop(&p), 0);
 }
 END_TEST
@@ -209,6 +300,8 @@ it_workers_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, workers_share_the_port);
 	tcase_add_test(tc, a_dead_worker_is_restarted);
+	tcase_add_test(tc, a_dead_workers_queue_goes_to_its_replacement);
+	tcase_add_test(tc, a_reload_serves_what_waits_for_the_old_workers);
 	tcase_add_test(tc, sigterm_drains_every_worker);
 	suite_add_tcase(s, tc);
 	return (s);
