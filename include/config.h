@@ -88,6 +88,7 @@ int	 config_load_file(struct config *, const char *,
 int	 config_apply_env(struct config *, config_getenv_fn,
 	    struct config_errors *);
 int	 config_finish(struct config *, struct config_errors *);
+size_t	 config_names_key(const char *);
 void	 config_errors_free(struct config_errors *);
 void	 config_errors_add(struct config_errors *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));

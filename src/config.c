@@ -564,6 +564,25 @@ config_find(const char *name)
 }
 
 /*
+ * The length of the setting's name s begins with ("redis_url %s",
+ * "apps[2]: ..."), or 0 when it begins with none: an error that does not
+ * point into a file names the setting it is about.
+ */
+size_t
+config_names_key(const char *s)
+{
+	size_t	i, n;
+
+	for (i = 0; i < nitems(config_keys); i++) {
+		n = strlen(config_keys[i].name);
+		if (strncmp(s, config_keys[i].name, n) == 0 &&
+		    (s[n] == ' ' || s[n] == ':' || s[n] == '['))
+			return (n);
+	}
+	return (0);
+}
+
+/*
  * Apply a config file's text (name is used in error messages).  Returns the
  * number of errors added.
  */

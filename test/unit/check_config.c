@@ -93,6 +93,40 @@ check_config_norigins(const struct config *c)
 	return (n);
 }
 
+/*
+ * Errors of checks across settings name the setting they are about;
+ * config_names_key tells a setting's name from a look-alike.
+ */
+START_TEST(check_config_names_key)
+{
+	struct config		c;
+	struct config_errors	errs = { NULL, 0 };
+	const char		*text;
+	size_t			i;
+
+	ck_assert_uint_eq(config_names_key("redis_url bad"), 9);
+	ck_assert_uint_eq(config_names_key("apps[2]: x"), 4);
+	ck_assert_uint_eq(config_names_key("api_keys_file x: y"), 13);
+	ck_assert_uint_eq(config_names_key("api_keys need apps"), 8);
+	ck_assert_uint_eq(config_names_key("redis_urlx"), 0);
+	ck_assert_uint_eq(config_names_key("f:1:2: x"), 0);
+	ck_assert_uint_eq(config_names_key(""), 0);
+	config_defaults(&c);
+	text = "{\"api_keys\": [{\"name\": \"a\", \"sha256\": \""
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	    "\"}], \"passthrough\": true, \"max_body_bytes\": 67108864, "
+	    "\"max_buffered_request_bytes\": 33554432, \"metrics_listen\": "
+	    "\"x\"}";
+	ck_assert_int_eq(config_load_text(&c, "f", text, strlen(text), &errs),
+	    0);
+	ck_assert_int_ge(config_finish(&c, &errs), 4);
+	for (i = 0; i < errs.n; i++)
+		ck_assert_msg(config_names_key(errs.v[i]) > 0, "%s", errs.v[i]);
+	config_errors_free(&errs);
+	config_free(&c);
+}
+END_TEST
+
 /* metrics_listen: the default, off, main, IPv6, and what is refused. */
 START_TEST(check_config_metrics_listen)
 {
@@ -905,6 +939,7 @@ config_suite(void)
 
 	tc = tcase_create("env");
 	tcase_add_test(tc, check_config_env);
+	tcase_add_test(tc, check_config_names_key);
 	tcase_add_test(tc, check_config_metrics_listen);
 	tcase_add_test(tc, check_config_env_odp);
 	tcase_add_test(tc, check_config_env_bad);
