@@ -157,9 +157,11 @@ $(BUILD)/fake-libevent-version.so: test/shim/fake_libevent_version.c
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) -shared -fPIC -O2 $(WARN) -o $@ $<
 
+# Then the suites about Dify again, with Dify reached over TLS.
 test-integration: $(BUILD)/check-integration $(BUILD)/$(PROG) $(BUILD)/mock-dify \
 		$(BUILD)/fake-libevent-version.so
 	ODP_BUILD=$(BUILD) ./$(BUILD)/check-integration
+	ODP_BUILD=$(BUILD) ODP_TEST_UPSTREAM_TLS=1 ./$(BUILD)/check-integration
 
 test/node/node_modules/.package-lock.json: test/node/package.json test/node/package-lock.json | $(BUILD)/.deps-test
 	cd test/node && npm ci --no-audit --no-fund --loglevel=error

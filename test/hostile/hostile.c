@@ -276,7 +276,8 @@ static int
 hostile_client_fds(const struct proc *p, int *upstream)
 {
 	int	up;
-	int	all = harness_fd_count(p->pid, hostile_mock.port, &up);
+	int	all = harness_fd_count(p->pid,
+	    harness_dify_port(hostile_mock.port), &up);
 
 	if (up < 0)
 		up = 0;

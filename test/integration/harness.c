@@ -33,6 +33,21 @@
 
 const char	*harness_build = "build";
 
+/*
+ * ODP_TEST_UPSTREAM_TLS=1: every look-alike also listens with TLS (a
+ * certificate for localhost the harness makes) and every proxy is sent
+ * to Dify over it, unless its test names a dify_api_url of its own; the
+ * tests still drive and read the look-alike over its plain port.
+ */
+int		 harness_upstream_tls;
+static char	 harness_tls_cert[64], harness_tls_key[64];
+static struct {
+	int	plain, tls;
+}		 harness_tls_ports[64];
+static size_t	 harness_ntls;
+
+static void	 harness_tls_init(void);
+
 /* Milliseconds on the monotonic clock. */
 double
 harness_now_ms(void)
@@ -84,10 +99,86 @@ void
 harness_init(void)
 {
 	const char	*b = getenv("ODP_BUILD");
+	const char	*t = getenv("ODP_TEST_UPSTREAM_TLS");
 
 	if (b != NULL && *b != '\0')
 		harness_build = b;
 	signal(SIGPIPE, SIG_IGN);
+	if (t != NULL && strcmp(t, "1") == 0)
+		harness_tls_init();
+}
+
+static pid_t	 harness_tls_owner;	/* made them; Check forks tests */
+
+/* Remove the TLS mode's certificate and key, in the process that made them. */
+static void
+harness_tls_cleanup(void)
+{
+	if (getpid() != harness_tls_owner)
+		return;
+	unlink(harness_tls_cert);
+	unlink(harness_tls_key);
+}
+
+/* Make the TLS mode's certificate for localhost (see above). */
+static void
+harness_tls_init(void)
+{
+	char	cmd[512];
+
+	snprintf(harness_tls_cert, sizeof(harness_tls_cert),
+	    "/tmp/odp-harness-%d.crt", (int)getpid());
+	snprintf(harness_tls_key, sizeof(harness_tls_key),
+	    "/tmp/odp-harness-%d.key", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt "
+	    "ec_paramgen_curve:prime256v1 -nodes -keyout %s -out %s -days 2 "
+	    "-subj /CN=localhost -addext subjectAltName=DNS:localhost "
+	    ">/dev/null 2>&1", harness_tls_key, harness_tls_cert);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "harness: cannot make a certificate\n");
+		abort();
+	}
+	harness_tls_owner = getpid();
+	atexit(harness_tls_cleanup);
+	harness_upstream_tls = 1;
+	fprintf(stderr, "harness: every proxy reaches the look-alike over "
+	    "TLS\n");
+}
+
+/* The TLS port of the look-alike on plain port, or 0. */
+static int
+harness_tls_port(int plain)
+{
+	size_t	i;
+
+	for (i = 0; i < harness_ntls; i++)
+		if (harness_tls_ports[i].plain == plain)
+			return (harness_tls_ports[i].tls);
+	return (0);
+}
+
+/*
+ * The port the proxies reach the look-alike on plain port at (its TLS
+ * port in the TLS mode), and the host name they use, as "host:port".
+ */
+int
+harness_dify_port(int plain)
+{
+	int	tls = harness_tls_port(plain);
+
+	return (tls != 0 ? tls : plain);
+}
+
+/* The Host header a proxy sends the look-alike on plain port. */
+void
+harness_dify_host(int plain, char *buf, size_t size)
+{
+	int	tls = harness_tls_port(plain);
+
+	if (tls != 0)
+		snprintf(buf, size, "localhost:%d", tls);
+	else
+		snprintf(buf, size, "127.0.0.1:%d", plain);
 }
 
 /*
@@ -136,11 +227,13 @@ harness_spawn(char *const argv[], const char *logpath, int nofile)
 void
 harness_mock_start(struct proc *p, const char *extra)
 {
-	char		 bin[256], portfile[256], *argv[16], *copy = NULL, *tok;
-	char		*save, *text;
+	char		 bin[256], portfile[256], *argv[32], *copy = NULL, *tok;
+	char		*save, *text, tlsfile[272];
 	char		 opt_p[] = "-p", opt_zero[] = "0";
 	char		 opt_portfile[] = "--port-file", opt_q[] = "-q";
-	int		 argc = 0, i;
+	char		 opt_cert[] = "--tls-cert", opt_key[] = "--tls-key";
+	char		 opt_tp[] = "--tls-port", opt_tf[] = "--tls-port-file";
+	int		 argc = 0, i, tls;
 	static int	 seq;
 
 	memset(p, 0, sizeof(*p));
@@ -156,10 +249,25 @@ harness_mock_start(struct proc *p, const char *extra)
 	argv[argc++] = opt_portfile;
 	argv[argc++] = portfile;
 	argv[argc++] = opt_q;
+	/* The TLS mode's second listener, unless the test brings its own. */
+	tls = harness_upstream_tls && (extra == NULL ||
+	    strstr(extra, "--tls-cert") == NULL);
+	snprintf(tlsfile, sizeof(tlsfile), "%s.tls", portfile);
+	unlink(tlsfile);
+	if (tls) {
+		argv[argc++] = opt_cert;
+		argv[argc++] = harness_tls_cert;
+		argv[argc++] = opt_key;
+		argv[argc++] = harness_tls_key;
+		argv[argc++] = opt_tp;
+		argv[argc++] = opt_zero;
+		argv[argc++] = opt_tf;
+		argv[argc++] = tlsfile;
+	}
 	if (extra != NULL) {
 		copy = strdup(extra);
 		for (tok = strtok_r(copy, " ", &save); tok != NULL &&
-		    argc < 15; tok = strtok_r(NULL, " ", &save))
+		    argc < (int)nitems(argv) - 1; tok = strtok_r(NULL, " ", &save))
 			argv[argc++] = tok;
 	}
 	argv[argc] = NULL;
@@ -179,6 +287,19 @@ harness_mock_start(struct proc *p, const char *extra)
 		fprintf(stderr, "harness: mock did not start (log %s)\n",
 		    p->log);
 		abort();
+	}
+	/* Its port file is written after the TLS one: both are there. */
+	if (tls) {
+		if ((text = harness_slurp(tlsfile, NULL)) == NULL ||
+		    harness_ntls == nitems(harness_tls_ports)) {
+			fprintf(stderr, "harness: no TLS port (log %s)\n",
+			    p->log);
+			abort();
+		}
+		harness_tls_ports[harness_ntls].plain = p->port;
+		harness_tls_ports[harness_ntls++].tls = atoi(text);
+		free(text);
+		unlink(tlsfile);
 	}
 }
 
@@ -263,7 +384,7 @@ harness_proxy_start_limited(struct proc *p, int mock_port, const char *extra,
 {
 	char		 bin[256], *argv[4], *text, *at, opt_c[] = "-c";
 	FILE		*f;
-	int		 i;
+	int		 i, tls_port;
 	static int	 seq;
 
 	memset(p, 0, sizeof(*p));
@@ -276,7 +397,11 @@ harness_proxy_start_limited(struct proc *p, int mock_port, const char *extra,
 		abort();
 	fprintf(f, "{\n  // written by the integration harness\n"
 	    "  \"host\": \"127.0.0.1\",\n");
-	if (extra == NULL || strstr(extra, "dify_api_url") == NULL)
+	if ((extra == NULL || strstr(extra, "dify_api_url") == NULL) &&
+	    (tls_port = harness_tls_port(mock_port)) != 0)
+		fprintf(f, "  \"dify_api_url\": \"https://localhost:%d/v1\",\n"
+		    "  \"tls_ca_file\": \"%s\",\n", tls_port, harness_tls_cert);
+	else if (extra == NULL || strstr(extra, "dify_api_url") == NULL)
 		fprintf(f, "  \"dify_api_url\": \"http://127.0.0.1:%d/v1\",\n",
 		    mock_port);
 	if (extra != NULL && *extra != '\0')
@@ -330,6 +455,23 @@ harness_log_contains(const struct proc *p, const char *needle)
 	found = strstr(text, needle) != NULL;
 	free(text);
 	return (found);
+}
+
+/*
+ * Whether p's log holds needle within ms: a line written when a request
+ * ends (the access line) may follow the response's last byte.
+ */
+int
+harness_log_wait(const struct proc *p, const char *needle, int ms)
+{
+	double	end = harness_now_ms() + ms;
+
+	while (!harness_log_contains(p, needle)) {
+		if (harness_now_ms() >= end)
+			return (0);
+		harness_sleep_ms(10);
+	}
+	return (1);
 }
 
 /*

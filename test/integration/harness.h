@@ -38,6 +38,7 @@ struct sse_frames {
 };
 
 extern const char	*harness_build;
+extern int		 harness_upstream_tls;
 
 void	 harness_init(void);
 void	 harness_mock_start(struct proc *, const char *);
@@ -47,6 +48,9 @@ void	 harness_redis_start(struct proc *, int);
 int	 harness_proc_stop(struct proc *);
 void	 harness_proc_kill(struct proc *);
 int	 harness_log_contains(const struct proc *, const char *);
+int	 harness_log_wait(const struct proc *, const char *, int);
+int	 harness_dify_port(int);
+void	 harness_dify_host(int, char *, size_t);
 long	 harness_log_number(const struct proc *, const char *, const char *);
 long	 harness_rss_kb(pid_t);
 int	 harness_fd_count(pid_t, int, int *);

@@ -242,8 +242,8 @@ START_TEST(it_conversation_two_turns)
 
 	cv_add(msgs, "system", "Be brief.");
 	conv = cv_chat(&port, 1, "app-chat", msgs, 0, 1, "two", NULL, 0);
-	ck_assert(harness_log_contains(&cv_proxy, "conversation=new"));
-	ck_assert(harness_log_contains(&cv_proxy, "conversation=continued"));
+	ck_assert(harness_log_wait(&cv_proxy, "conversation=new", 2000));
+	ck_assert(harness_log_wait(&cv_proxy, "conversation=continued", 2000));
 	free(conv);
 	json_decref(msgs);
 }
@@ -395,7 +395,7 @@ START_TEST(it_conversation_deleted)
 	cv_last_call(q, sizeof(q), c, sizeof(c));
 	ck_assert_str_eq(c, "");
 	ck_assert_ptr_nonnull(strstr(q, "User: D turn 0 mock:recall"));
-	ck_assert(harness_log_contains(&cv_proxy, "conversation=lost"));
+	ck_assert(harness_log_wait(&cv_proxy, "conversation=lost", 2000));
 	cv_turn_free(&t);
 	free(conv);
 	json_decref(msgs);
@@ -427,7 +427,7 @@ START_TEST(it_conversation_deleted_in_stream)
 	cv_last_call(q, sizeof(q), c, sizeof(c));
 	ck_assert_str_eq(c, "");
 	ck_assert_ptr_nonnull(strstr(q, "User: L turn 0 mock:recall"));
-	ck_assert(harness_log_contains(&cv_proxy, "conversation=lost"));
+	ck_assert(harness_log_wait(&cv_proxy, "conversation=lost", 2000));
 	cv_turn_free(&t);
 	free(conv);
 	json_decref(msgs);
@@ -508,7 +508,7 @@ START_TEST(it_conversation_abort)
 	}
 	ck_assert_msg(strlen(answer) > 0, "no content before leaving");
 	harness_sleep_ms(800);	/* the exchange is over */
-	ck_assert(harness_log_contains(&cv_proxy, "end=client_gone"));
+	ck_assert(harness_log_wait(&cv_proxy, "end=client_gone", 2000));
 	cv_add(msgs, "assistant", answer);
 	cv_add(msgs, "user", "X turn 1 mock:recall");
 	cv_send(cv_proxy.port, "app-chat", msgs, 0, NULL, NULL, &t);

@@ -79,7 +79,7 @@ START_TEST(first_turn_sends_the_message_as_query)
 	ck_assert(json_is_null(json_object_get(q, "conversation_id")));
 	ck_assert(json_is_object(json_object_get(q, "inputs")));
 	ck_assert(json_is_false(json_object_get(q, "auto_generate_name")));
-	snprintf(host, sizeof(host), "127.0.0.1:%d", misc_mock.port);
+	harness_dify_host(misc_mock.port, host, sizeof(host));
 	ck_assert_str_eq(json_string_value(json_object_get(q, "host")), host);
 	ck_assert_str_eq(json_string_value(json_object_get(q,
 	    "content_type")), "application/json");

@@ -770,7 +770,8 @@ START_TEST(disconnect_during_upload_runs_nothing)
 	/* The proxy read it all and is connected to upload. */
 	for (i = 0; i < 200 && peer == 0; i++) {
 		harness_sleep_ms(25);
-		harness_fd_count(p.pid, up_mock.port, &peer);
+		harness_fd_count(p.pid, harness_dify_port(up_mock.port),
+		    &peer);
 	}
 	harness_sleep_ms(200);
 	close(fd);

@@ -35,6 +35,7 @@
 struct mock_env {
 	struct event_base	*base;
 	struct evhttp		*http;
+	struct evhttp		*https;		/* --tls-port's, or NULL */
 	SSL_CTX			*ssl_ctx;
 	int			 quiet;
 	int			 no_records;	/* benchmarks: keep none */

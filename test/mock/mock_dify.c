@@ -2,10 +2,16 @@
  * mock-dify: a Dify Service API look-alike on libevent's evhttp.
  *
  *   mock-dify [-a ADDR] [-p PORT] [--port-file FILE]
- *             [--tls-cert FILE --tls-key FILE] [--idle-timeout SECS]
- *             [--no-records] [-q]
+ *             [--tls-cert FILE --tls-key FILE
+ *              [--tls-port PORT --tls-port-file FILE]]
+ *             [--idle-timeout SECS] [--no-records] [-q]
  *
- * This file holds the process: command line, listener (plain or TLS),
+ * With a certificate, -p speaks TLS; with --tls-port as well, -p stays
+ * plain and the TLS port serves the same look-alike (the same state), so
+ * a test can send the proxy to Dify over TLS and still drive and read
+ * the look-alike over plain HTTP.
+ *
+ * This file holds the process: command line, listeners (plain or TLS),
  * signals, and the orderly teardown that lets ASan/LSan see nothing left
  * at exit.  See mock.h for the other modules.
  */
@@ -41,9 +47,9 @@ mock_usage(void)
 {
 	fprintf(stderr, "usage: mock-dify [-q] [-a addr] [-p port] "
 	    "[--port-file file]\n"
-	    "                 [--tls-cert file --tls-key file]"
-	    " [--idle-timeout secs]\n"
-	    "                 [--no-records] [-q]\n");
+	    "                 [--tls-cert file --tls-key file\n"
+	    "                  [--tls-port port --tls-port-file file]]\n"
+	    "                 [--idle-timeout secs] [--no-records] [-q]\n");
 	exit(2);
 }
 
@@ -55,10 +61,10 @@ static struct bufferevent *
 mock_bevcb(struct event_base *base, void *arg)
 {
 	SSL	*ssl;
+	int	 tls = arg != NULL;
 
-	(void)arg;
 	env.conns_accepted++;
-	if (env.ssl_ctx == NULL)
+	if (!tls)
 		return (bufferevent_socket_new(base, -1,
 		    BEV_OPT_CLOSE_ON_FREE));
 	if ((ssl = SSL_new(env.ssl_ctx)) == NULL)
@@ -165,6 +171,44 @@ mock_listen(const char *addr, int port)
 	return (fd);
 }
 
+/*
+ * An evhttp serving the look-alike on addr:port, TLS or not; *bound_port
+ * gets the port.  Returns NULL (with a message) on failure.
+ */
+static struct evhttp *
+mock_http(const char *addr, long port, int tls, long idle, int *bound_port)
+{
+	struct evhttp	*http;
+	int		 fd, one = 1;
+
+	if ((http = evhttp_new(env.base)) == NULL)
+		return (NULL);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_max_body_size(http, MOCK_MAX_BODY);
+	if (idle > 0)
+		evhttp_set_timeout(http, (int)idle);
+	evhttp_set_default_content_type(http, "application/json");
+	/* The argument only says TLS or not: any non-NULL pointer. */
+	evhttp_set_bevcb(http, mock_bevcb, tls ? (void *)&env : NULL);
+	evhttp_set_gencb(http, api_dispatch, NULL);
+	/* Our own socket: evhttp's listen backlog of 128 drops bursts. */
+	if ((fd = mock_listen(addr, (int)port)) == -1 ||
+	    evhttp_accept_socket_with_handle(http, fd) == NULL) {
+		fprintf(stderr, "mock-dify: cannot bind %s:%ld: %s\n", addr,
+		    port, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		evhttp_free(http);
+		return (NULL);
+	}
+	/* Linux copies TCP_NODELAY from the listener to accepted sockets. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	*bound_port = mock_bound_port(fd);
+	return (http);
+}
+
 /* Parse the options, serve until SIGTERM or SIGINT, free everything. */
 int
 main(int argc, char **argv)
@@ -175,20 +219,20 @@ main(int argc, char **argv)
 		{ "port-file", required_argument, NULL, 'F' },
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
+		{ "tls-port", required_argument, NULL, 'T' },
+		{ "tls-port-file", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "no-records", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct evhttp_bound_socket	*bound;
 	struct event			*ev_term = NULL, *ev_int = NULL;
 	const char			*addr = "127.0.0.1";
 	const char			*port_file = NULL, *cert = NULL;
-	const char			*key = NULL;
+	const char			*key = NULL, *tls_port_file = NULL;
 	char				*end;
-	long				 port = 0, idle = 0;
-	int				 ch, one = 1, rc = 1;
-	evutil_socket_t			 fd;
+	long				 port = 0, idle = 0, tls_port = -1;
+	int				 ch, rc = 1, bound, tls_bound;
 
 	while ((ch = getopt_long(argc, argv, "a:p:q", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -207,6 +251,16 @@ main(int argc, char **argv)
 			break;
 		case 'C':
 			cert = optarg;
+			break;
+		case 'T':
+			errno = 0;
+			tls_port = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || tls_port < 0 ||
+			    tls_port > 65535)
+				mock_usage();
+			break;
+		case 'P':
+			tls_port_file = optarg;
 			break;
 		case 'K':
 			key = optarg;
@@ -230,7 +284,9 @@ main(int argc, char **argv)
 			mock_usage();
 		}
 	}
-	if (optind != argc || (cert == NULL) != (key == NULL))
+	if (optind != argc || (cert == NULL) != (key == NULL) ||
+	    (tls_port != -1 && cert == NULL) ||
+	    (tls_port_file != NULL && tls_port == -1))
 		mock_usage();
 
 	signal(SIGPIPE, SIG_IGN);
@@ -243,34 +299,28 @@ main(int argc, char **argv)
 		fprintf(stderr, "mock-dify: cannot load %s / %s\n", cert, key);
 		goto done;
 	}
-	if ((env.http = evhttp_new(env.base)) == NULL)
-		goto done;
-	evhttp_set_allowed_methods(env.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	evhttp_set_max_body_size(env.http, MOCK_MAX_BODY);
-	if (idle > 0)
-		evhttp_set_timeout(env.http, (int)idle);
-	evhttp_set_default_content_type(env.http, "application/json");
-	evhttp_set_bevcb(env.http, mock_bevcb, NULL);
-	evhttp_set_gencb(env.http, api_dispatch, NULL);
 	api_init();
 	stream_init(env.base);
-
-	/* Our own socket: evhttp's listen backlog of 128 drops bursts. */
-	if ((fd = mock_listen(addr, (int)port)) == -1 ||
-	    (bound = evhttp_accept_socket_with_handle(env.http, fd)) == NULL) {
-		fprintf(stderr, "mock-dify: cannot bind %s:%ld: %s\n", addr,
-		    port, strerror(errno));
-		if (fd != -1)
-			close(fd);
+	if ((env.http = mock_http(addr, port, cert != NULL && tls_port == -1,
+	    idle, &bound)) == NULL)
 		goto done;
-	}
-	/* Linux copies TCP_NODELAY from the listener to accepted sockets. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	port = mock_bound_port(fd);
+	port = bound;
 	printf("mock-dify listening on %s:%ld\n", addr, port);
 	fflush(stdout);
+	if (tls_port != -1) {
+		if ((env.https = mock_http(addr, tls_port, 1, idle,
+		    &tls_bound)) == NULL)
+			goto done;
+		printf("mock-dify listening on %s:%d (TLS)\n", addr, tls_bound);
+		fflush(stdout);
+		if (tls_port_file != NULL &&
+		    mock_port_file(tls_port_file, tls_bound) == -1) {
+			fprintf(stderr, "mock-dify: cannot write %s: %s\n",
+			    tls_port_file, strerror(errno));
+			goto done;
+		}
+	}
+	/* Last: its appearance says every listener is up. */
 	if (port_file != NULL && mock_port_file(port_file, (int)port) == -1) {
 		fprintf(stderr, "mock-dify: cannot write %s: %s\n", port_file,
 		    strerror(errno));
@@ -291,6 +341,8 @@ done:
 	/* evhttp_free fires every closecb, which finishes the live streams. */
 	if (env.http != NULL)
 		evhttp_free(env.http);
+	if (env.https != NULL)
+		evhttp_free(env.https);
 	stream_shutdown();
 	api_free();
 	if (ev_term != NULL)

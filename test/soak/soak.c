@@ -795,7 +795,8 @@ static void
 soak_sample(struct soak_sample *s)
 {
 	s->rss_kb = harness_rss_kb(soak_proxy.pid);
-	s->fds = harness_fd_count(soak_proxy.pid, soak_mock.port, &s->upstream);
+	s->fds = harness_fd_count(soak_proxy.pid,
+	    harness_dify_port(soak_mock.port), &s->upstream);
 }
 
 /*
