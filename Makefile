@@ -57,7 +57,7 @@ PURE_SRCS	 = buf.c sse.c chunked.c dify_event.c chat_request.c api_error.c \
 		   dify_app_workflow.c apps.c app_cache.c think.c dify_upload.c \
 		   tool_call.c json_text.c siphash.c conversation.c \
 		   conversation_memory.c redis_url.c proxy_keys.c shared_zone.c \
-		   rate_limit.c metrics.c tls_context.c
+		   rate_limit.c metrics.c tls_context.c upstream_tls.c
 # libevent glue.
 GLUE_SRCS	 = main.c master.c server.c sock.c exchange.c downstream.c upstream.c \
 		   models.c libevent_internals.c client_conn.c conversation_store.c \

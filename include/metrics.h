@@ -120,6 +120,7 @@ void	 metrics_tokens(struct metrics_slot *, int, uint64_t, uint64_t);
 void	 metrics_streams(struct metrics_slot *, int);
 void	 metrics_upstream_conns(struct metrics_slot *, int, int);
 void	 metrics_upstream_opened(struct metrics_slot *);
+void	 metrics_upstream_tls(struct metrics_slot *, int);
 void	 metrics_upstream_failed(struct metrics_slot *);
 void	 metrics_stop_call(struct metrics_slot *);
 void	 metrics_pause(struct metrics_slot *);

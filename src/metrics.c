@@ -120,6 +120,7 @@ struct metrics_slot_data {
 	int64_t			 streams;
 	int64_t			 up_idle, up_busy;
 	uint64_t		 up_opened, up_failed, stop_calls, pauses;
+	uint64_t		 tls_full, tls_resumed;
 	uint64_t		 dropped;
 	struct metrics_req_entry req[METRICS_REQ_ENTRIES];
 };
@@ -496,6 +497,14 @@ metrics_upstream_opened(struct metrics_slot *s)
 {
 	if (s != NULL)
 		ADD(&s->d->up_opened, 1);
+}
+
+/* A TLS connection to Dify finished its handshake (resumed or full). */
+void
+metrics_upstream_tls(struct metrics_slot *s, int resumed)
+{
+	if (s != NULL)
+		ADD(resumed ? &s->d->tls_resumed : &s->d->tls_full, 1);
 }
 
 /* A call could not reach Dify (connect, DNS, TLS, no descriptors). */
@@ -888,6 +897,12 @@ metrics_render(struct metrics *m, const struct metrics_info *info,
 	metrics_simple(b, "odp_upstream_connections_opened_total", "counter",
 	    "Connections to Dify made.",
 	    (long long)metrics_sum(m, FIXED(up_opened), 0));
+	metrics_head(b, "odp_upstream_tls_handshakes_total", "counter",
+	    "TLS handshakes with Dify, by whether they resumed a session.");
+	buf_printf(b, "odp_upstream_tls_handshakes_total{resumed=\"false\"} "
+	    "%lld\nodp_upstream_tls_handshakes_total{resumed=\"true\"} "
+	    "%lld\n", (long long)metrics_sum(m, FIXED(tls_full), 0),
+	    (long long)metrics_sum(m, FIXED(tls_resumed), 0));
 	metrics_simple(b, "odp_upstream_connect_failures_total", "counter",
 	    "Calls that could not reach Dify (connect, DNS, TLS, no "
 	    "descriptors).", (long long)metrics_sum(m, FIXED(up_failed), 0));

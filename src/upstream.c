@@ -50,8 +50,22 @@
  *    where the body ends.  At the last chunk the call sets ntoread to 0
  *    and runs evhttp's read callback, which completes the request as
  *    above.  At end of file or a read error evhttp gets the socket back
- *    and finds the same by its own read.  TLS connections keep to
- *    evhttp's reads: their bytes must pass through OpenSSL.
+ *    and finds the same by its own read.
+ *
+ *  - Over TLS the same holds with OpenSSL in between (upstream_tls.c):
+ *    libevent's OpenSSL bufferevent reads each record in two reads of
+ *    the socket (its header, then the rest) and a 4 KiB piece of it per
+ *    call.  So a request that fits one record is written at once
+ *    (upstream_call_flush_tls), OpenSSL reads ahead (all the socket
+ *    has, in one read) from the send on, and the call takes the body
+ *    over from the response head's callback, reading every record
+ *    OpenSSL can give per wake-up.  What OpenSSL holds brings no
+ *    readiness event, so a read that stops early is followed by another
+ *    in the same loop turn (tls_more); a response evhttp reads itself
+ *    (not chunked) gets what OpenSSL read ahead into evhttp's input at
+ *    once, and reading ahead stops.  At end of file or a TLS error the
+ *    call ends itself: the socket may never be readable again.  New
+ *    connections resume the last TLS session (upstream_tls.c).
  *
  * Host names are resolved here with evdns_getaddrinfo and cached; evhttp is
  * given the numeric address.  This keeps DNS non-blocking, avoids libevent
@@ -73,7 +87,6 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -91,6 +104,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "upstream.h"
+#include "upstream_tls.h"
 #include "util.h"
 
 #define UPSTREAM_DNS_TTL_USEC	(60ULL * 1000000)
@@ -108,6 +122,12 @@
  * waiting, and the call reads on at once (see upstream_req_chunk).
  */
 #define UPSTREAM_FULL_FIRST_READ	(3 * 1024)
+/*
+ * A request written to a TLS connection at once, as one record: at most
+ * what libevent's OpenSSL bufferevent writes as one piece (WRITE_FRAME),
+ * so a retry it makes offers the same bytes.
+ */
+#define UPSTREAM_TLS_RECORD		15000
 
 enum upstream_conn_where {
 	CONN_BUSY,
@@ -124,6 +144,7 @@ struct upstream_conn {
 	int				 used;	/* has carried a request */
 	long				 verify_error; /* X509_V_*, 0 if none */
 	int				 nodelay;	/* TCP_NODELAY set */
+	int				 tls_counted;	/* handshake in metrics */
 };
 TAILQ_HEAD(upstream_conns, upstream_conn);
 
@@ -168,6 +189,9 @@ struct upstream_call {
 	uint64_t			 last_read_us;	/* of read_ev */
 	int				 own_read;	/* read_ev is in charge */
 	int				 own_done;	/* evhttp has it back */
+	SSL				*ssl;		/* https: read through it */
+	int				 tls_more;	/* OpenSSL may hold more */
+	unsigned long			 tls_error;	/* of the read that ended */
 	int				 paused;	/* backpressure */
 };
 TAILQ_HEAD(upstream_calls, upstream_call);
@@ -178,7 +202,7 @@ struct upstream {
 	const struct url		*url;		/* the Dify base URL */
 	char				 origin[320];	/* its scheme://host:port */
 	struct evdns_base		*dns;
-	SSL_CTX				*ssl_ctx;
+	struct upstream_tls		*tls;		/* https: sessions */
 	char				 host_header[300];
 	char				 addr[256];	/* numeric */
 	uint64_t			 addr_expires;	/* 0: literal */
@@ -194,14 +218,17 @@ struct upstream {
 	struct metrics_slot		*metrics;	/* the worker's, or NULL */
 };
 
-/* SSL ex_data slot holding the upstream_conn, for the verify callback. */
-static int	upstream_ssl_index = -1;
-
 static void	upstream_call_finish(struct upstream_call *,
 		    enum upstream_result, const char *);
 static void	upstream_call_send(struct upstream_call *);
 static void	upstream_call_readable(evutil_socket_t, short, void *);
 static void	upstream_call_idle(evutil_socket_t, short, void *);
+static void	upstream_call_read_on(struct upstream_call *);
+static int	upstream_call_own_start(struct upstream_call *);
+static int	upstream_call_body_fd(struct upstream_call *, SSL **);
+static void	upstream_call_flush_tls(struct upstream_call *);
+static void	upstream_call_tls_to_evhttp(struct upstream_call *);
+static void	upstream_call_count_tls(struct upstream_call *);
 
 /* The origin (scheme://host[:port]) of the Dify this client calls. */
 const char *
@@ -236,60 +263,6 @@ upstream_tv(unsigned ms)
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	return (tv);
-}
-
-/* Record the first certificate error of a handshake on its connection. */
-static int
-upstream_verify_cb(int ok, X509_STORE_CTX *ctx)
-{
-	SSL			*ssl;
-	struct upstream_conn	*conn;
-
-	if (ok)
-		return (1);
-	ssl = X509_STORE_CTX_get_ex_data(ctx,
-	    SSL_get_ex_data_X509_STORE_CTX_idx());
-	if (ssl != NULL && (conn = SSL_get_ex_data(ssl,
-	    upstream_ssl_index)) != NULL && conn->verify_error == 0)
-		conn->verify_error = X509_STORE_CTX_get_error(ctx);
-	return (0);
-}
-
-/* Create the TLS context: TLS 1.2 or later, peer verified by default. */
-static SSL_CTX *
-upstream_ssl_ctx(const struct config *cfg, char **cause)
-{
-	SSL_CTX	*ctx;
-	int	 ok;
-
-	if (upstream_ssl_index == -1)
-		upstream_ssl_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
-		    NULL);
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		*cause = xstrdup("SSL_CTX_new failed");
-		return (NULL);
-	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	if (cfg->tls_ca_file != NULL)
-		ok = SSL_CTX_load_verify_locations(ctx, cfg->tls_ca_file,
-		    NULL);
-	else
-		ok = SSL_CTX_set_default_verify_paths(ctx);
-	if (!ok) {
-		char	err[256];
-
-		ERR_error_string_n(ERR_get_error(), err, sizeof(err));
-		if (asprintf(cause, "cannot load CA certificates%s%s: %s",
-		    cfg->tls_ca_file ? " from " : "",
-		    cfg->tls_ca_file ? cfg->tls_ca_file : "", err) < 0)
-			*cause = NULL;
-		SSL_CTX_free(ctx);
-		return (NULL);
-	}
-	SSL_CTX_set_verify(ctx, cfg->tls_verify ? SSL_VERIFY_PEER :
-	    SSL_VERIFY_NONE, cfg->tls_verify ? upstream_verify_cb : NULL);
-	return (ctx);
 }
 
 /* Free the connections waiting on the dying list. */
@@ -347,28 +320,14 @@ upstream_conn_new(struct upstream *up)
 	struct upstream_conn	*conn;
 	struct bufferevent	*bev = NULL;
 	SSL			*ssl;
-	X509_VERIFY_PARAM	*param;
 	const struct url	*u = up->url;
 
 	conn = xcalloc(1, sizeof(*conn));
 	conn->up = up;
 	if (u->tls) {
-		if ((ssl = SSL_new(up->ssl_ctx)) == NULL)
+		if ((ssl = upstream_tls_ssl_new(up->tls, u,
+		    &conn->verify_error)) == NULL)
 			goto fail;
-		SSL_set_ex_data(ssl, upstream_ssl_index, conn);
-		param = SSL_get0_param(ssl);
-		if (u->host_is_ip)
-			X509_VERIFY_PARAM_set1_ip_asc(param, u->host);
-		else {
-			/* The macro casts away const; OpenSSL copies the name. */
-			char	sni[sizeof(u->host)];
-
-			memcpy(sni, u->host, sizeof(sni));
-			SSL_set_tlsext_host_name(ssl, sni);
-			X509_VERIFY_PARAM_set_hostflags(param,
-			    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-			X509_VERIFY_PARAM_set1_host(param, u->host, 0);
-		}
 		/* The bufferevent owns the SSL from here, even on failure. */
 		bev = bufferevent_openssl_socket_new(up->base, -1, ssl,
 		    BUFFEREVENT_SSL_CONNECTING,
@@ -463,7 +422,7 @@ upstream_new(struct event_base *base, const struct config *cfg,
 		    u->host_is_ip && strchr(u->host, ':') ? "[%s]:%d" :
 		    "%s:%d", u->host, u->port);
 
-	if (u->tls && (up->ssl_ctx = upstream_ssl_ctx(cfg, cause)) == NULL)
+	if (u->tls && (up->tls = upstream_tls_new(cfg, cause)) == NULL)
 		goto fail;
 	if (u->host_is_ip) {
 		snprintf(up->addr, sizeof(up->addr), "%s", u->host);
@@ -527,8 +486,7 @@ upstream_free(struct upstream *up)
 		event_free(up->reap);
 	if (up->dns != NULL)
 		evdns_base_free(up->dns, 0);
-	if (up->ssl_ctx != NULL)
-		SSL_CTX_free(up->ssl_ctx);
+	upstream_tls_free(up->tls);
 	free(up);
 }
 
@@ -681,7 +639,66 @@ upstream_req_header(struct evhttp_request *req, void *arg)
 	call->h->response(call->arg, evhttp_request_get_response_code(req),
 	    evhttp_request_get_input_headers(req));
 	call->in_callback--;
-	return (call->cancelled ? -1 : 0);
+	if (call->cancelled)
+		return (-1);
+	/*
+	 * Over TLS the call reads a chunked body itself from here on:
+	 * evhttp's reads would take each record in two reads of the socket
+	 * and one loop turn.  Its first read comes later in this loop turn,
+	 * after evhttp has passed on the body bytes it already holds.
+	 */
+	if (call->up->url->tls) {
+		upstream_call_count_tls(call);
+		if (upstream_call_own_start(call) != -1) {
+			call->tls_more = 1;
+			upstream_call_read_on(call);
+		} else if (!call->own_read)
+			upstream_call_tls_to_evhttp(call);
+	}
+	return (0);
+}
+
+/* Count a TLS connection's handshake once, at its first response. */
+static void
+upstream_call_count_tls(struct upstream_call *call)
+{
+	SSL	*ssl;
+
+	if (call->conn->tls_counted || upstream_call_body_fd(call, &ssl) ==
+	    -1 || ssl == NULL)
+		return;
+	call->conn->tls_counted = 1;
+	metrics_upstream_tls(call->up->metrics, upstream_tls_resumed(ssl));
+}
+
+/*
+ * Stop reading ahead on a TLS connection whose body evhttp reads (not
+ * chunked): what OpenSSL took in ahead goes to the bufferevent's input
+ * now, where evhttp looks next, since no readiness event would come for
+ * it.  Anything after (an error, the peer's close) the bufferevent's own
+ * read finds.
+ */
+static void
+upstream_call_tls_to_evhttp(struct upstream_call *call)
+{
+	struct evbuffer_iovec	 v;
+	struct evbuffer		*in;
+	enum upstream_tls_read	 st = UPSTREAM_TLS_FULL;
+	unsigned long		 err;
+	size_t			 got;
+	SSL			*ssl;
+
+	if (upstream_call_body_fd(call, &ssl) == -1 || ssl == NULL)
+		return;
+	in = bufferevent_get_input(evhttp_connection_get_bufferevent(
+	    call->conn->evcon));
+	while (st == UPSTREAM_TLS_FULL && SSL_has_pending(ssl) &&
+	    evbuffer_reserve_space(in, 16384, &v, 1) == 1) {
+		st = upstream_tls_read(ssl, v.iov_base, v.iov_len, &got, &err);
+		v.iov_len = got;
+		evbuffer_commit_space(in, &v, 1);
+	}
+	SSL_set_read_ahead(ssl, 0);
 }
 
 /*
@@ -699,6 +716,25 @@ upstream_call_plain_fd(struct upstream_call *call, struct bufferevent **bevp)
 	    NULL)
 		return (-1);
 	*bevp = bev;
+	return (bufferevent_getfd(bev));
+}
+
+/*
+ * The socket the call can read a body from itself, else -1: a plain one,
+ * or a TLS one with its SSL in *sslp (NULL for plain).
+ */
+static int
+upstream_call_body_fd(struct upstream_call *call, SSL **sslp)
+{
+	struct bufferevent	*bev;
+
+	*sslp = NULL;
+	if (call->conn == NULL || (bev = evhttp_connection_get_bufferevent(
+	    call->conn->evcon)) == NULL)
+		return (-1);
+	if (call->up->url->tls && (*sslp = bufferevent_openssl_get_ssl(bev)) ==
+	    NULL)
+		return (-1);
 	return (bufferevent_getfd(bev));
 }
 
@@ -790,6 +826,21 @@ upstream_call_own_arm(struct upstream_call *call)
 	call->last_read_us = util_now_usec();
 	event_add(call->read_ev, NULL);
 	evtimer_add(call->idle_ev, &tv);
+	if (call->ssl != NULL && SSL_has_pending(call->ssl))
+		call->tls_more = 1;
+	upstream_call_read_on(call);
+}
+
+/*
+ * Read again in this loop turn when the last TLS read stopped before
+ * OpenSSL wanted the socket (a full buffer, a pause, the peer's close):
+ * what OpenSSL already took in brings no readiness event.
+ */
+static void
+upstream_call_read_on(struct upstream_call *call)
+{
+	if (call->tls_more && call->own_read && !call->paused)
+		event_active(call->read_ev, EV_READ, 1);
 }
 
 /* Stop watching Dify's socket and its idle clock (pause or stop). */
@@ -807,32 +858,41 @@ upstream_call_own_stop(struct upstream_call *call)
 	if (call->own_read && call->read_ev != NULL)
 		upstream_call_own_disarm(call);
 	call->own_read = 0;
+	if (call->ssl != NULL)
+		SSL_set_read_ahead(call->ssl, 0);
+	call->ssl = NULL;
+	call->tls_more = 0;
 }
 
 /*
- * Take over reading a plain-HTTP chunked body from evhttp (see the top of
- * this file).  Nothing happens where that is not possible.  Returns the
+ * Take over reading a chunked body from evhttp (see the top of this
+ * file).  Nothing happens where that is not possible.  Returns the
  * socket when the call now reads it itself and is not paused, else -1.
  */
 static int
 upstream_call_own_start(struct upstream_call *call)
 {
 	struct bufferevent	*bev;
+	SSL			*ssl;
 	int			 fd;
 
 	if (call->own_read || call->own_done || !call->chunked ||
-	    (fd = upstream_call_plain_fd(call, &bev)) == -1 ||
+	    (fd = upstream_call_body_fd(call, &ssl)) == -1 ||
 	    upstream_call_read_event(call, fd) == NULL)
 		return (-1);
 	if (call->idle_ev == NULL && (call->idle_ev = evtimer_new(
 	    call->up->base, upstream_call_idle, call)) == NULL)
 		return (-1);
+	bev = evhttp_connection_get_bufferevent(call->conn->evcon);
 	/*
 	 * Ours first, then evhttp's off: the socket keeps a reader
 	 * throughout, so libevent has no epoll change to make (off, then
 	 * ours, cost an epoll_ctl per stream; so does the way back).
 	 */
 	call->own_read = 1;
+	call->ssl = ssl;
+	if (ssl != NULL)
+		SSL_set_read_ahead(ssl, 1);
 	if (!call->paused)
 		upstream_call_own_arm(call);
 	bufferevent_disable(bev, EV_READ);
@@ -861,24 +921,43 @@ upstream_call_own_return(struct upstream_call *call)
  * Read Dify's socket once, as the call, and decode what came into
  * call->decoded (the caller passes it on).  Returns 1 with the decoder's
  * verdict in *r (*extra set when bytes followed the body), 0 when there
- * was nothing to read, -1 at end of file or on an error, which evhttp's
- * own read is left to find.
+ * was nothing to read, -1 at end of file or on an error (see
+ * upstream_call_read_end).  A TLS read takes every record OpenSSL can
+ * give, and sets tls_more when it stopped before OpenSSL wanted the
+ * socket.
  */
 static int
 upstream_call_read_once(struct upstream_call *call, int fd,
     enum chunked_result *r, int *extra)
 {
-	static char	in[UPSTREAM_DIRECT_READ];
-	ssize_t		n;
-	size_t		used;
+	static char		 in[UPSTREAM_DIRECT_READ];
+	enum upstream_tls_read	 st;
+	unsigned long		 err;
+	ssize_t			 n;
+	size_t			 used, got;
 
-	do
-		n = read(fd, in, sizeof(in));
-	while (n == -1 && errno == EINTR);
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return (0);
-	if (n <= 0)
-		return (-1);
+	if (call->ssl != NULL) {
+		st = upstream_tls_read(call->ssl, in, sizeof(in), &got, &err);
+		call->tls_more = got > 0 && st != UPSTREAM_TLS_WOULD_BLOCK;
+		if (got == 0 && st == UPSTREAM_TLS_WOULD_BLOCK)
+			return (0);
+		if (got == 0) {
+			call->tls_error = st == UPSTREAM_TLS_ERROR ? err : 0;
+			return (-1);
+		}
+		n = (ssize_t)got;
+		/* The peer closed right after: never reuse the connection. */
+		if (st == UPSTREAM_TLS_CLOSED || st == UPSTREAM_TLS_ERROR)
+			*extra = 1;
+	} else {
+		do
+			n = read(fd, in, sizeof(in));
+		while (n == -1 && errno == EINTR);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return (0);
+		if (n <= 0)
+			return (-1);
+	}
 	call->last_read_us = util_now_usec();
 	buf_reserve(&call->decoded, (size_t)n);
 	*r = chunked_feed(&call->dechunk, in, (size_t)n, &used,
@@ -993,6 +1072,44 @@ upstream_call_idle(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 }
 
 /*
+ * A read of the call's found the end of the connection, or an error,
+ * before the end of the body.  On plain HTTP evhttp gets the socket back
+ * and its own read finds the same.  Over TLS OpenSSL has taken in what
+ * said so, and the socket may never be readable again: the call ends
+ * here, as evhttp would have ended it (a broken response).
+ */
+static void
+upstream_call_read_end(struct upstream_call *call)
+{
+	char	detail[300];
+
+	if (call->ssl == NULL) {
+		upstream_call_own_return(call);
+		return;
+	}
+	if (call->tls_error != 0) {
+		memcpy(detail, "TLS: ", 5);
+		ERR_error_string_n(call->tls_error, detail + 5,
+		    sizeof(detail) - 5);
+	} else
+		snprintf(detail, sizeof(detail), "connection closed");
+	upstream_call_drop(call, UPSTREAM_BROKEN, detail);
+}
+
+/*
+ * True when the call's TLS connection holds bytes OpenSSL has read from
+ * the socket but not handed out (no readiness event will come for them).
+ */
+static int
+upstream_call_tls_held(struct upstream_call *call)
+{
+	SSL	*ssl;
+
+	return (upstream_call_body_fd(call, &ssl) != -1 && ssl != NULL &&
+	    SSL_has_pending(ssl));
+}
+
+/*
  * Dify's socket is readable while the call reads the body itself.  One
  * read of up to 64 KiB per wake-up.
  */
@@ -1007,15 +1124,18 @@ upstream_call_readable(evutil_socket_t fd, short what UNUSED, void *arg)
 	if ((got = upstream_call_read_once(call, fd, &r, &extra)) == 0)
 		return;
 	if (got == -1) {
-		/* evhttp's own read finds the end of file or the error. */
-		upstream_call_own_return(call);
+		upstream_call_read_end(call);
 		return;
 	}
 	call->in_callback++;
 	upstream_call_pass_decoded(call);
 	call->in_callback--;
-	if (upstream_call_after_read(call, r, extra) || r != CHUNKED_END)
+	if (upstream_call_after_read(call, r, extra))
 		return;
+	if (r != CHUNKED_END) {
+		upstream_call_read_on(call);
+		return;
+	}
 	/*
 	 * Let evhttp complete the request now (its read callback sees
 	 * ntoread 0); the done callback frees the call before this returns.
@@ -1051,7 +1171,7 @@ upstream_req_chunk(struct evhttp_request *req, void *arg)
 	r = upstream_call_feed(call, buf, 1);
 	extra = evbuffer_get_length(buf) > 0;
 	if (r == CHUNKED_MORE && !call->cancelled &&
-	    first >= UPSTREAM_FULL_FIRST_READ &&
+	    (first >= UPSTREAM_FULL_FIRST_READ || upstream_call_tls_held(call)) &&
 	    (fd = upstream_call_own_start(call)) != -1)
 		got = upstream_call_read_once(call, fd, &r, &extra);
 	upstream_call_pass_decoded(call);
@@ -1059,10 +1179,12 @@ upstream_req_chunk(struct evhttp_request *req, void *arg)
 	if (upstream_call_after_read(call, r, extra))
 		return;
 	if (got == -1)
-		upstream_call_own_return(call);
+		upstream_call_read_end(call);
 	/* evhttp completes an ended body when we return. */
-	else if (r == CHUNKED_MORE)
+	else if (r == CHUNKED_MORE) {
 		upstream_call_own_start(call);
+		upstream_call_read_on(call);
+	}
 }
 
 /* evhttp reports an error; the done callback follows unless cancelled. */
@@ -1154,6 +1276,43 @@ upstream_req_done(struct evhttp_request *req, void *arg)
 }
 
 /*
+ * The TLS side of upstream_call_flush: on a connection past its
+ * handshake, a request that fits one record (most do; a long transcript
+ * does not) is encrypted and written at once, as one record, and
+ * evhttp's write callback runs as for plain HTTP.  The bufferevent's own
+ * write would take a loop turn, an epoll change each way, and a record
+ * per piece of its output (head and body).  Should the socket be full,
+ * nothing is taken: the bufferevent offers OpenSSL the same bytes, in
+ * the one piece the pull-up made, as a retry must.  From the send on,
+ * OpenSSL reads ahead (all the socket has, in one read) until the
+ * response's head has been read (upstream_req_header).
+ */
+static void
+upstream_call_flush_tls(struct upstream_call *call)
+{
+	struct bufferevent	*bev;
+	struct evbuffer		*out;
+	SSL			*ssl;
+	size_t			 len;
+	int			 rc;
+
+	if (upstream_call_body_fd(call, &ssl) == -1 || ssl == NULL ||
+	    !SSL_is_init_finished(ssl))
+		return;
+	SSL_set_read_ahead(ssl, 1);
+	bev = evhttp_connection_get_bufferevent(call->conn->evcon);
+	out = bufferevent_get_output(bev);
+	if ((len = evbuffer_get_length(out)) == 0 ||
+	    len > UPSTREAM_TLS_RECORD)
+		return;
+	rc = upstream_tls_write(ssl, evbuffer_pullup(out, -1), len);
+	if (rc != 1)
+		return;		/* the bufferevent tries, and reports */
+	evbuffer_drain(out, len);
+	libevent_internals_run_write_cb(bev, 0);
+}
+
+/*
  * Write a request evhttp has just queued on a live plain connection now,
  * not a loop turn later (see libevent_internals.c).  Once everything is out, evhttp's
  * write callback runs here, as it would from the write event: the
@@ -1175,29 +1334,32 @@ upstream_call_flush(struct upstream_call *call)
 {
 	struct bufferevent	*bev;
 
-	if (upstream_call_plain_fd(call, &bev) != -1 &&
-	    libevent_internals_write_queued(bev))
-		libevent_internals_run_write_cb(bev, 0);
+	if (upstream_call_plain_fd(call, &bev) != -1) {
+		if (libevent_internals_write_queued(bev))
+			libevent_internals_run_write_cb(bev, 0);
+		return;
+	}
+	upstream_call_flush_tls(call);
 }
 
 /*
- * Add (on) or remove the call's read event on a live plain connection's
- * socket around evhttp's send, as upstream_call_flush explains.  The
+ * Add (on) or remove the call's read event on a live connection's socket
+ * (plain or TLS) around evhttp's send, as upstream_call_flush explains.  The
  * event is the one the call reads the body with later; its callback
  * never runs while held, since both calls happen in one function.
  */
 static void
 upstream_call_hold(struct upstream_call *call, int on)
 {
-	struct bufferevent	*bev;
-	int			 fd;
+	SSL	*ssl;
+	int	 fd;
 
 	if (!on) {
 		if (call->read_ev != NULL && !call->own_read)
 			event_del(call->read_ev);
 		return;
 	}
-	if ((fd = upstream_call_plain_fd(call, &bev)) != -1 &&
+	if ((fd = upstream_call_body_fd(call, &ssl)) != -1 &&
 	    upstream_call_read_event(call, fd) != NULL)
 		event_add(call->read_ev, NULL);
 }

@@ -34,5 +34,6 @@ Suite	*tool_call_suite(void);
 Suite	*conversation_suite(void);
 Suite	*rate_limit_suite(void);
 Suite	*metrics_suite(void);
+Suite	*upstream_tls_suite(void);
 
 #endif
