@@ -421,17 +421,18 @@ START_TEST(slow_client_keeps_memory_bounded)
 	ck_assert_int_eq(json_integer_value(json_object_get(st,
 	    "bytes_sent")), sent);
 	/*
-	 * Most of what was sent sits in the two kernel socket buffers between
-	 * the look-alike and the proxy, which Linux grows with the reader's
-	 * pace (tcp_rmem allows up to 32 MB on some machines): runs here
-	 * have stopped at up to 9.7 MB.  The proxy's own share is the RSS
-	 * bound below.
+	 * What was sent sits in the two kernel socket buffers between the
+	 * look-alike and the proxy, which Linux grows with the reader's
+	 * pace (tcp_rmem allows up to 32 MB here): quiet runs stopped at up
+	 * to 9.7 MB, one on a loaded machine took all 18.6 MB of the
+	 * answer's events.  So the bytes sent say nothing about the proxy;
+	 * its own share is the RSS bound, which holding the answer would
+	 * break many times over.
 	 */
-	ck_assert_int_lt(sent, 16000000);
 	json_decref(streams);
 	ck_assert_msg(during - before < 4 * 1024,
-	    "proxy grew %ld KiB holding a slow client's stream",
-	    during - before);
+	    "proxy grew %ld KiB holding a slow client's stream (the "
+	    "look-alike sent %lld bytes)", during - before, (long long)sent);
 
 	/* Now read it all: not a byte of the answer may be lost. */
 	ck_assert_int_eq(http_read_response(fd, &r, 60000), 0);
