@@ -257,6 +257,74 @@ START_TEST(pipelined_requests_are_answered_in_order)
 END_TEST
 
 /*
+ * Large bodies are read straight from the socket once their head is in
+ * (client_conn_read_body): a 1.5 MB one, more than one loop turn takes,
+ * with a request pipelined right behind it in the same write, and one
+ * whose body comes in three pieces 100 ms apart.  Every byte reaches
+ * Dify (the look-alike echoes the query), in order.
+ */
+START_TEST(large_bodies_arrive_whole_and_in_order)
+{
+	const size_t		 n = 1500 * 1000;
+	struct proc		 p;
+	struct http_response	 r;
+	char			*text, *b1, *b2, *req, *want, *head;
+	size_t			 i, blen;
+	int			 fd, len, hlen;
+
+	/* The suite's proxy takes 64 KiB bodies: one with the defaults. */
+	harness_proxy_start(&p, cl_mock.port, NULL);
+	text = malloc(n + 1);
+	for (i = 0; i < n; i++)
+		text[i] = "abcdefghij"[i % 10];
+	text[n] = '\0';
+	b1 = chat_body(text, NULL, 0, 0);
+	b2 = chat_body("second", NULL, 0, 0);
+	len = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+	    "Authorization: Bearer app-chat\r\nContent-Length: %zu\r\n\r\n%s"
+	    "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+	    "Authorization: Bearer app-chat\r\nConnection: close\r\n"
+	    "Content-Length: %zu\r\n\r\n%s", strlen(b1), b1, strlen(b2), b2);
+	ck_assert_int_gt(len, 0);
+	ck_assert_int_ge(fd = http_connect(p.port), 0);
+	ck_assert_int_eq(http_send_all(fd, req, (size_t)len), 0);
+	ck_assert_int_eq(http_read_response(fd, &r, 20000), 0);
+	close(fd);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(asprintf(&want, "\"content\":\"Echo: %s\"", text),
+	    (int)n + 18);
+	ck_assert_msg(strstr(r.body, want) != NULL, "the long answer differs");
+	ck_assert(strstr(r.body, "Echo: second") > strstr(r.body, want));
+	http_response_free(&r);
+	free(want);
+	free(req);
+
+	/* The body in three pieces: each read takes what has come. */
+	blen = strlen(b2);
+	hlen = asprintf(&head, "POST /v1/chat/completions HTTP/1.1\r\nHost: x"
+	    "\r\nAuthorization: Bearer app-chat\r\nConnection: close\r\n"
+	    "Content-Length: %zu\r\n\r\n", blen);
+	ck_assert_int_ge(fd = http_connect(p.port), 0);
+	ck_assert_int_eq(http_send_all(fd, head, (size_t)hlen), 0);
+	for (i = 0; i < 3; i++) {
+		cl_sleep(100);
+		ck_assert_int_eq(http_send_all(fd, b2 + i * (blen / 3),
+		    i < 2 ? blen / 3 : blen - 2 * (blen / 3)), 0);
+	}
+	ck_assert_int_eq(http_read_response(fd, &r, 10000), 0);
+	close(fd);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(strstr(r.body, "Echo: second") != NULL);
+	http_response_free(&r);
+	free(head);
+	free(b1);
+	free(b2);
+	free(text);
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+}
+END_TEST
+
+/*
  * One keep-alive connection carries answers of every kind in a row.  The
  * streamed ones after an evhttp-written reply (a whole JSON answer, or a
  * stream the client read slowly) must still start with their headers.
@@ -711,6 +779,7 @@ it_client_suite(void)
 	tcase_add_test(tc, disconnect_non_streaming_stops_the_task);
 	tcase_add_test(tc, reset_before_first_event_stops_the_task_without_spinning);
 	tcase_add_test(tc, pipelined_requests_are_answered_in_order);
+	tcase_add_test(tc, large_bodies_arrive_whole_and_in_order);
 	tcase_add_test(tc, keep_alive_connection_carries_any_mix_of_replies);
 	tcase_add_test(tc, slow_client_keeps_memory_bounded);
 	tcase_add_test(tc, bad_client_input_gets_clear_errors);
