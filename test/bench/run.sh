@@ -796,7 +796,7 @@ measure_history() {	# target
 		n=$(grep -c ' access id=hm-' "$tmp/$t.log" || true)
 		HIST[logged.$t]=$n
 		for c in continued new lost off; do
-			HIST[$c.$t]=$(grep -c " access id=hm-.* conversation=$c\$" \
+			HIST[$c.$t]=$(grep -cE " access id=hm-.* conversation=$c( |$)" \
 			    "$tmp/$t.log" || true)
 		done
 		local want=continued
