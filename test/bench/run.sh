@@ -459,7 +459,10 @@ start_nginx() {	# name workers port [tls_port]
 	# response buffering is off) but must not point at the system's
 	# directories.
 	mkdir -p "$dir/tmp"
-	conns=$((2 * paced_clients + 512))
+	# A paced stream holds two connections; up to 256 idle ones per
+	# upstream block (two with TLS: nginx 1w serves both in one worker)
+	# and what earlier runs left closing come on top.
+	conns=$((2 * paced_clients + 1024))
 	[ "$conns" -lt 4096 ] && conns=4096
 	# Several workers: a listening socket each (SO_REUSEPORT), as the
 	# proxy's workers have, so the kernel spreads connections evenly.
@@ -1533,7 +1536,7 @@ main() {
 	local pnote="proxy ${ncpu}w: \"workers\": $ncpu"
 	[ "$workers_ok" -eq 1 ] || pnote="proxy ${ncpu}w: n/a, workers: not supported by this build"
 	footer=(
-		"Build: openai-dify-proxy $proxy_v, commit $commit$dirty; $cpu_model; wrk $wrk_v; open files $fd_limit."
+		"Build: openai-dify-proxy $proxy_v, commit $commit$dirty; $cpu_model; wrk $wrk_v; open files $fd_limit; the run took $((SECONDS / 60)) min $((SECONDS % 60)) s."
 		"Upstream: one mock-dify (test/mock), shared by all targets; the proxy is sent OpenAI requests, nginx the Dify requests they become."
 		"proxy: log_level error, upstream_pool_size 256 (as nginx's keepalive 256), otherwise defaults; proxy 1w: $([ "$workers_ok" -eq 1 ] && echo '"workers": 1' || echo 'no workers key (single process)'); $pnote."
 		"nginx: nginx 1w worker_processes 1, nginx ${ncpu}w worker_processes $ncpu with listen ... reuseport (a listening socket per worker, as the proxy's workers have); both proxy_buffering off, proxy_http_version 1.1, keepalive 256 to the upstream, access_log off."
