@@ -57,6 +57,10 @@ bench)
 	need_command nginx nginx
 	need_command wrk wrk
 	need_command redis-server redis-server
+	# The TLS rows: a certificate made for the run, the look-alike's
+	# handshake counters read over TLS.
+	need_command openssl openssl
+	need_command curl curl
 	;;
 *)
 	echo "usage: $0 build|test|fuzz|bench" >&2

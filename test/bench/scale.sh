@@ -95,7 +95,7 @@ scale_start() {	# target
 	if [ "$1" = p1 ]; then
 		start_proxy p1 "$port" 1
 	else
-		start_nginx "$port"
+		start_nginx ng 1 "$port"
 	fi
 	smoke "$1"
 }
@@ -105,7 +105,7 @@ scale_stop() {	# target
 	if [ "$1" = p1 ]; then
 		stop_pid "$p1_pid"
 	else
-		stop_pid "$nginx_master"
+		stop_pid "$ng_master"
 	fi
 }
 

@@ -1,6 +1,6 @@
 /*
  * it_misc: what reaches Dify, models, CORS, request ids, connection reuse,
- * graceful shutdown and TLS.
+ * graceful shutdown, TLS to Dify and the look-alike's TLS counters.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -782,6 +782,75 @@ START_TEST(tls_upstream_is_verified)
 }
 END_TEST
 
+/* A request to the look-alike by openssl s_client, saving or resuming. */
+static void
+misc_s_client(int port, const char *how, const char *sess)
+{
+	char	cmd[1024];
+
+	/*
+	 * Its input stays open for 2 s, past the look-alike's close: s_client
+	 * would stop at the end of its input, maybe before the TLS 1.3
+	 * tickets that come after the handshake.
+	 */
+	snprintf(cmd, sizeof(cmd), "(printf 'GET /v1/ HTTP/1.1\\r\\nHost: "
+	    "localhost\\r\\nConnection: close\\r\\n\\r\\n'; sleep 2) | "
+	    "timeout 10 openssl s_client -connect 127.0.0.1:%d -quiet "
+	    "-no_ign_eof %s %s >/dev/null 2>&1", port, how, sess);
+	/* Not its status: evhttp closes without close_notify, an error. */
+	ck_assert_int_ne(system(cmd), -1);
+}
+
+/* GET /mock/stats over TLS with curl (one full handshake of its own). */
+static json_t *
+misc_tls_stats(int port, const char *cert)
+{
+	char		 cmd[1024], buf[4096];
+	FILE		*f;
+	size_t		 n;
+	json_t		*v;
+
+	snprintf(cmd, sizeof(cmd), "curl -s -m 10 --cacert %s --resolve "
+	    "localhost:%d:127.0.0.1 https://localhost:%d/mock/stats", cert,
+	    port, port);
+	ck_assert_ptr_nonnull(f = popen(cmd, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	pclose(f);
+	buf[n] = '\0';
+	ck_assert_ptr_nonnull(v = json_loads(buf, 0, NULL));
+	return (v);
+}
+
+/* The look-alike lets clients resume; it counts full and resumed handshakes. */
+START_TEST(tls_look_alike_counts_handshakes)
+{
+	struct proc	tls_mock;
+	char		cert[128], key[128], args[512], sess[160];
+	json_t		*stats;
+
+	misc_make_cert(cert, key, sizeof(cert));
+	snprintf(sess, sizeof(sess), "%s.session", cert);
+	snprintf(args, sizeof(args), "--tls-cert %s --tls-key %s", cert, key);
+	harness_mock_start(&tls_mock, args);
+
+	/* TLS 1.3 (a ticket), then TLS 1.2 (a session id or a ticket). */
+	misc_s_client(tls_mock.port, "-sess_out", sess);
+	misc_s_client(tls_mock.port, "-sess_in", sess);
+	misc_s_client(tls_mock.port, "-tls1_2 -sess_out", sess);
+	misc_s_client(tls_mock.port, "-tls1_2 -sess_in", sess);
+	stats = misc_tls_stats(tls_mock.port, cert);
+	ck_assert_int_eq(json_integer_value(json_object_get(stats,
+	    "tls_handshakes_full")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(stats,
+	    "tls_handshakes_resumed")), 2);
+	json_decref(stats);
+
+	ck_assert_int_eq(harness_proc_stop(&tls_mock), 0);
+	unlink(sess);
+	unlink(cert);
+	unlink(key);
+}
+END_TEST
 
 /* The misc suite. */
 Suite *
@@ -807,6 +876,7 @@ it_misc_suite(void)
 	tcase_add_test(tc, readyz_turns_503_before_the_listener_closes);
 	tcase_add_test(tc, readyz_probes_dify);
 	tcase_add_test(tc, tls_upstream_is_verified);
+	tcase_add_test(tc, tls_look_alike_counts_handshakes);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -46,6 +46,8 @@ struct mock_env {
 	unsigned long long	 workflow_requests;
 	unsigned long long	 upload_requests;
 	unsigned long long	 conns_accepted;
+	unsigned long long	 tls_full;	/* handshakes: new sessions */
+	unsigned long long	 tls_resumed;	/* handshakes: resumed */
 };
 extern struct mock_env	 env;
 

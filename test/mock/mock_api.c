@@ -1564,12 +1564,16 @@ api_conversations(struct evhttp_request *req)
 	mbuf_free(&b);
 }
 
-/* GET /mock/stats. */
+/*
+ * GET /mock/stats: counters since the start or the last reset; on TLS,
+ * the handshakes completed, full and resumed (this request's own
+ * included).
+ */
 static void
 api_stats(struct evhttp_request *req)
 {
 	api_reply_json(req, 200, json_pack(
-	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:I}",
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:I}",
 	    "info_calls", (json_int_t)env.info_calls,
 	    "parameters_calls", (json_int_t)env.parameters_calls,
 	    "chat_requests", (json_int_t)env.chat_requests,
@@ -1577,7 +1581,9 @@ api_stats(struct evhttp_request *req)
 	    "workflow_requests", (json_int_t)env.workflow_requests,
 	    "upload_requests", (json_int_t)env.upload_requests,
 	    "streams_running", stream_running(),
-	    "connections_accepted", (json_int_t)env.conns_accepted));
+	    "connections_accepted", (json_int_t)env.conns_accepted,
+	    "tls_handshakes_full", (json_int_t)env.tls_full,
+	    "tls_handshakes_resumed", (json_int_t)env.tls_resumed));
 }
 
 /* POST /mock/reset. */
@@ -1601,6 +1607,8 @@ api_reset(struct evhttp_request *req)
 	env.workflow_requests = 0;
 	env.upload_requests = 0;
 	env.conns_accepted = 0;
+	env.tls_full = 0;
+	env.tls_resumed = 0;
 	api_reply(req, 200, "application/json", ok, sizeof(ok) - 1);
 }
 

@@ -25,6 +25,7 @@
 #include <getopt.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,15 +86,53 @@ mock_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(env.base, NULL);
 }
 
-/* Load the certificate and key into a server SSL_CTX. */
+/* SSL ex_data slot marking a connection whose handshake was counted. */
+static int	mock_tls_index = -1;
+
+/*
+ * Count each connection's handshake once, when it completes, as full or
+ * resumed (GET /mock/stats): the benchmarks compare how often the proxy
+ * and nginx pay for a new session.  The mark keeps a later
+ * HANDSHAKE_DONE on the same connection (TLS 1.2 renegotiation) out.
+ */
+static void
+mock_tls_info(const SSL *ssl, int where, int ret)
+{
+	(void)ret;
+	if ((where & SSL_CB_HANDSHAKE_DONE) == 0 ||
+	    SSL_get_ex_data(ssl, mock_tls_index) != NULL)
+		return;
+	/* The callback is given a const SSL; the mark is ours to set. */
+	SSL_set_ex_data((SSL *)(uintptr_t)ssl, mock_tls_index, &env);
+	if (SSL_session_reused(ssl))
+		env.tls_resumed++;
+	else
+		env.tls_full++;
+}
+
+/*
+ * Load the certificate and key into a server SSL_CTX that lets clients
+ * resume: a session id context for the session cache, tickets on (the
+ * default), both as a Dify behind a usual TLS terminator allows.
+ */
 static SSL_CTX *
 mock_tls(const char *cert, const char *key)
 {
-	SSL_CTX	*ctx;
+	static const unsigned char	sid_ctx[] = "mock-dify";
+	SSL_CTX				*ctx;
 
+	if (mock_tls_index == -1 && (mock_tls_index = SSL_get_ex_new_index(0,
+	    NULL, NULL, NULL, NULL)) == -1)
+		return (NULL);
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
 		goto fail;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+	if (SSL_CTX_set_session_id_context(ctx, sid_ctx,
+	    sizeof(sid_ctx) - 1) != 1)
+		goto fail;
+	SSL_CTX_set_info_callback(ctx, mock_tls_info);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1)
