@@ -181,7 +181,7 @@ FUZZ_SECONDS	?= 30
 FUZZ_CFLAGS	 = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 		   -fno-sanitize-recover=undefined $(CPPFLAGS)
 
-$(FUZZ_BUILD)/.deps-fuzz: scripts/deps.sh
+$(FUZZ_BUILD)/.deps-fuzz: scripts/deps.sh | $(BUILD)/.deps-build
 	$(Q)mkdir -p $(@D)
 	$(Q)sh scripts/deps.sh fuzz
 	$(Q)touch $@
@@ -196,16 +196,20 @@ FUZZ_LIBS_http_guard	 = $(PKG_LIBS)
 
 fuzz: $(FUZZ_TARGETS)
 
-fuzz-smoke: fuzz
-	@for t in $(FUZZ_TARGETS); do \
-		name=$$(basename $$t); corpus=test/fuzz/corpus/$${name#fuzz_}; \
-		mkdir -p $(FUZZ_BUILD)/corpus-$$name; \
-		echo "  RUN     $$name for $(FUZZ_SECONDS)s"; \
-		$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-		    -artifact_prefix=$(FUZZ_BUILD)/ \
-		    $(FUZZ_BUILD)/corpus-$$name $$corpus >$(FUZZ_BUILD)/$$name.log 2>&1 \
-		    || { tail -40 $(FUZZ_BUILD)/$$name.log; exit 1; }; \
-	done
+# Each target for FUZZ_SECONDS; with make -j they run side by side (CI
+# runs one per CPU).
+FUZZ_RUNS	 = $(FUZZ_TARGETS:$(FUZZ_BUILD)/fuzz_%=fuzz-run-%)
+.PHONY: $(FUZZ_RUNS)
+fuzz-smoke: $(FUZZ_RUNS)
+
+$(FUZZ_RUNS): fuzz-run-%: $(FUZZ_BUILD)/fuzz_%
+	@mkdir -p $(FUZZ_BUILD)/corpus-fuzz_$*
+	@echo "  RUN     fuzz_$* for $(FUZZ_SECONDS)s"
+	@$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	    -artifact_prefix=$(FUZZ_BUILD)/fuzz_$*- \
+	    $(FUZZ_BUILD)/corpus-fuzz_$* test/fuzz/corpus/$* \
+	    >$(FUZZ_BUILD)/fuzz_$*.log 2>&1 \
+	    || { tail -40 $(FUZZ_BUILD)/fuzz_$*.log; exit 1; }
 
 # A bounded run of a hostile client against the proxy (CI runs it), and a
 # long soak of mixed traffic (not in CI).  Both reuse the integration
