@@ -68,7 +68,7 @@ struct client_conn {
 	struct event			*act_ev;	/* answers a refusal */
 	uint64_t			 linger_start;	/* usec */
 	uint64_t			 last_input;	/* usec, while lingering */
-	struct api_error		 error;		/* once FAILED */
+	struct api_error		*error;		/* once FAILED */
 	int				 silent;	/* close without answer */
 	const struct client_conn_handlers *h;		/* the request's owner */
 	void				*arg;

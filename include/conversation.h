@@ -37,9 +37,10 @@ enum conversation_answer_state {
 /*
  * A hash fed through a small staging buffer: SHA-256 costs little per
  * byte, but a call per word of a streamed answer (or per field of a long
- * history) costs more than the bytes.
+ * history) costs more than the bytes.  Four SHA-256 blocks take most of
+ * that saving; every open stream carries one.
  */
-#define CONVERSATION_STAGE	1024
+#define CONVERSATION_STAGE	256
 
 struct conversation_hash {
 	void		*ctx;		/* EVP_MD_CTX */

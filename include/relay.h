@@ -89,7 +89,7 @@ struct relay {
 	struct dify_usage	 usage;
 	char			 task_id[80];
 	char			 conversation_id[80];
-	struct api_error	 error;		/* set when FAILED */
+	struct api_error	*error;		/* set when FAILED, else NULL */
 
 	uint64_t		 content_events;
 	uint64_t		 content_bytes;

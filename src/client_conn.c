@@ -186,7 +186,9 @@ client_conn_fail(struct client_conn *c, const struct api_error *e,
 	if (c->state != CLIENT_CONN_OPEN)
 		return;
 	c->state = CLIENT_CONN_FAILED;
-	c->error = *e;
+	/* Only a refused connection carries its answer (840 bytes). */
+	c->error = xmalloc(sizeof(*c->error));
+	*c->error = *e;
 	c->silent = silent;
 	client_conn_disarm(c);
 	/*
@@ -390,8 +392,8 @@ client_conn_act(int fd UNUSED, short what UNUSED, void *arg)
 	if (c->state != CLIENT_CONN_FAILED || !client_conn_quiet(c))
 		return;
 	metrics_request(c->set->metrics, METRICS_ROUTE_REFUSED,
-	    METRICS_APP_NONE, c->error.status, metrics_end_parse(
-	    c->error.code), 0);
+	    METRICS_APP_NONE, c->error->status, metrics_end_parse(
+	    c->error->code), 0);
 	/* Over TLS the raw socket cannot carry the answer: close. */
 	if (c->silent || c->set->tls != NULL) {
 		client_conn_close_now(c);
@@ -399,13 +401,13 @@ client_conn_act(int fd UNUSED, short what UNUSED, void *arg)
 	}
 	memcpy(id, "req_", 4);
 	util_random_alnum(id + 4, 24);
-	http_reply_error(&b, &c->error, id, util_wall_sec());
+	http_reply_error(&b, c->error, id, util_wall_sec());
 	do
 		n = write(c->fd, b.data, b.len);
 	while (n == -1 && errno == EINTR);
 	buf_free(&b);
 	log_info("access id=%s method=- path=- status=%d end=%s", id,
-	    c->error.status, c->error.code);
+	    c->error->status, c->error->code);
 	if (n != (ssize_t)b.len) {
 		/* A client that reads nothing gets nothing more. */
 		client_conn_close_now(c);
@@ -468,6 +470,7 @@ client_conn_free(struct client_conn *c)
 		event_free(c->timer);
 	if (c->act_ev != NULL)
 		event_free(c->act_ev);
+	free(c->error);
 	free(c);
 }
 

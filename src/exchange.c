@@ -141,6 +141,18 @@ enum exchange_probe {
 /* Largest /info or /parameters body read. */
 #define EXCHANGE_MAX_PROBE	(256 * 1024)
 
+/*
+ * The rate limits a request falls under, and what counting it said: made
+ * only for a request with limits (1.2 KiB that the others, most of them,
+ * need not carry).
+ */
+struct exchange_limits {
+	struct rate_limit_rule	 rules[RATE_LIMIT_RULES];	/* key, app */
+	size_t			 nrules;
+	struct rate_limit_verdict verdict;
+	struct rate_limit_hold	 hold;		/* given back at the end */
+};
+
 struct exchange {
 	struct server		*srv;
 	const struct dify_app	*app;		/* the kind; set by the run */
@@ -167,11 +179,8 @@ struct exchange {
 	struct conversation_lookup *lookup;	/* a take in flight */
 	char			 conversation_id[CONVERSATION_MAX_ID]; /* "": new */
 	const char		*conversation;	/* how, for the access log */
-	struct rate_limit_rule	 rules[RATE_LIMIT_RULES];	/* key, app */
-	size_t			 nrules;		/* 0: no limits */
-	int			 admitted;
-	struct rate_limit_verdict verdict;
-	struct rate_limit_hold	 hold;		/* given back at the end */
+	struct exchange_limits	*limits;	/* NULL: none apply */
+	int			 admitted;	/* limits->verdict is in */
 	struct rate_limit_pending *admission;	/* Redis asked */
 	char			 key_log[PROXY_KEY_LOG_PREFIX + 1];
 	struct server_task	 task;
@@ -303,7 +312,7 @@ exchange_free(int fd UNUSED, short what UNUSED, void *arg)
 	exchange_count(ex, now);
 
 	if (ex->admitted)
-		rate_limit_store_release(srv->limits, &ex->hold);
+		rate_limit_store_release(srv->limits, &ex->limits->hold);
 	event_free(ex->keepalive_ev);
 	event_free(ex->deadline_ev);
 	event_free(ex->free_ev);
@@ -319,6 +328,7 @@ exchange_free(int fd UNUSED, short what UNUSED, void *arg)
 	free(ex->model);
 	free(ex->api_key);
 	free(ex->user);
+	free(ex->limits);
 	server_task_remove(srv, &ex->task);
 	free(ex);
 }
@@ -384,11 +394,12 @@ exchange_stop_and_cancel(struct exchange *ex)
 static void
 exchange_limit_headers(struct exchange *ex, struct evkeyvalq *h)
 {
-	const struct rate_limit_verdict	*v = &ex->verdict;
+	const struct rate_limit_verdict	*v;
 	char				 n[32];
 
 	if (!ex->admitted)
 		return;
+	v = &ex->limits->verdict;
 	if (v->limit > 0) {
 		snprintf(n, sizeof(n), "%u", v->limit);
 		evhttp_add_header(h, "x-ratelimit-limit-requests", n);
@@ -425,7 +436,7 @@ exchange_headers(struct exchange *ex)
 	} else {
 		evhttp_add_header(h, "Content-Type", "application/json");
 		if (r->state == RELAY_FAILED)
-			server_error_headers(h, &r->error);
+			server_error_headers(h, r->error);
 	}
 }
 
@@ -566,7 +577,8 @@ exchange_pump(struct exchange *ex)
 	}
 	if (r->complete && ex->end_reason == NULL)
 		ex->end_reason = r->state == RELAY_DONE ? "complete" :
-		    r->error.code[0] != '\0' ? r->error.code : "error";
+		    r->error != NULL && r->error->code[0] != '\0' ?
+		    r->error->code : "error";
 
 	if (r->state == RELAY_FINISHING && !ex->grace_armed) {
 		ex->grace_armed = 1;
@@ -622,7 +634,7 @@ exchange_conversation_lost(struct exchange *ex)
 	if (ex->conversation_id[0] == '\0' || r->state != RELAY_FAILED ||
 	    ex->ds.started || ex->ds.finished || !ex->ds_live ||
 	    ex->state == EXCHANGE_ABANDONED || !ex->have_cr ||
-	    !dify_app_conversation_gone(&r->error))
+	    !dify_app_conversation_gone(r->error))
 		return (0);
 	log_info("exchange %s: Dify no longer has conversation %s; starting "
 	    "a new one with the transcript", ex->request_id,
@@ -1156,7 +1168,8 @@ exchange_recall(struct exchange *ex)
 static void
 exchange_admitted(struct exchange *ex)
 {
-	const struct rate_limit_verdict	*v = &ex->verdict;
+	const struct rate_limit_verdict	*v = &ex->limits->verdict;
+	const struct rate_limit_rule	*rule = &ex->limits->rules[v->rule];
 	struct api_error		 e;
 	char				 wait[32];
 
@@ -1170,12 +1183,12 @@ exchange_admitted(struct exchange *ex)
 		api_error_set(&e, 429, "requests", "rate_limit_exceeded", NULL,
 		    "Rate limit reached for requests at once on %s: Limit %u. "
 		    "Please try again when one of them ends.",
-		    ex->rules[v->rule].label, ex->rules[v->rule].max_streams);
+		    rule->label, rule->max_streams);
 	else
 		api_error_set(&e, 429, "requests", "rate_limit_exceeded", NULL,
 		    "Rate limit reached for requests per min (RPM) on %s: "
 		    "Limit %u. Please try again in %s.",
-		    ex->rules[v->rule].label, ex->rules[v->rule].rpm, wait);
+		    rule->label, rule->rpm, wait);
 	e.retry_after = (int)((v->retry_ms + 999) / 1000);
 	if (e.retry_after < 1)
 		e.retry_after = 1;
@@ -1207,8 +1220,10 @@ exchange_admission_done(void *arg)
 static void
 exchange_admit(struct exchange *ex)
 {
-	switch (rate_limit_store_admit(ex->srv->limits, ex->rules, ex->nrules,
-	    &ex->verdict, &ex->hold, exchange_admission_done, ex,
+	struct exchange_limits	*l = ex->limits;
+
+	switch (rate_limit_store_admit(ex->srv->limits, l->rules, l->nrules,
+	    &l->verdict, &l->hold, exchange_admission_done, ex,
 	    &ex->admission)) {
 	case RATE_LIMIT_STORE_PENDING:
 		exchange_set_state(ex, EXCHANGE_ADMITTING);
@@ -1219,6 +1234,22 @@ exchange_admit(struct exchange *ex)
 	exchange_admitted(ex);
 }
 
+/* Add a limit (kind "key" or "app") to those the request falls under. */
+static void
+exchange_rule(struct exchange *ex, const char *kind, const char *name,
+    unsigned rpm, unsigned max_streams)
+{
+	struct rate_limit_rule	*r;
+
+	if (ex->limits == NULL)
+		ex->limits = xcalloc(1, sizeof(*ex->limits));
+	r = &ex->limits->rules[ex->limits->nrules++];
+	snprintf(r->id, sizeof(r->id), "%s:%s", kind, name);
+	r->label = r->id;
+	r->rpm = rpm;
+	r->max_streams = max_streams;
+}
+
 /*
  * The limits a request falls under: its proxy key's and its app's, each
  * if it sets one.
@@ -1226,26 +1257,15 @@ exchange_admit(struct exchange *ex)
 static void
 exchange_rules(struct exchange *ex, const struct exchange_target *to)
 {
-	struct rate_limit_rule	*r;
-
 	if (to->key != NULL) {
 		memcpy(ex->key_log, to->key->log_id, sizeof(ex->key_log));
-		if (to->key->rpm > 0 || to->key->max_streams > 0) {
-			r = &ex->rules[ex->nrules++];
-			snprintf(r->id, sizeof(r->id), "key:%s", to->key->name);
-			r->label = r->id;
-			r->rpm = to->key->rpm;
-			r->max_streams = to->key->max_streams;
-		}
+		if (to->key->rpm > 0 || to->key->max_streams > 0)
+			exchange_rule(ex, "key", to->key->name, to->key->rpm,
+			    to->key->max_streams);
 	}
-	if (to->app != NULL && (to->app->rpm > 0 ||
-	    to->app->max_streams > 0)) {
-		r = &ex->rules[ex->nrules++];
-		snprintf(r->id, sizeof(r->id), "app:%s", to->app->model);
-		r->label = r->id;
-		r->rpm = to->app->rpm;
-		r->max_streams = to->app->max_streams;
-	}
+	if (to->app != NULL && (to->app->rpm > 0 || to->app->max_streams > 0))
+		exchange_rule(ex, "app", to->app->model, to->app->rpm,
+		    to->app->max_streams);
 }
 
 /*
@@ -1258,7 +1278,7 @@ exchange_rules(struct exchange *ex, const struct exchange_target *to)
 static void
 exchange_plan(struct exchange *ex)
 {
-	if (ex->nrules > 0 && !ex->admitted && ex->srv->limits != NULL)
+	if (ex->limits != NULL && !ex->admitted && ex->srv->limits != NULL)
 		exchange_admit(ex);
 	else if (ex->have_cr && ex->uploaded < ex->cr.nimages)
 		exchange_probe(ex, EXCHANGE_PROBE_UPLOAD);

@@ -126,6 +126,8 @@ relay_free(struct relay *r)
 	sse_parser_free(&r->sse);
 	dify_event_clear(&r->ev);
 	openai_format_free(&r->fmt);
+	free(r->error);
+	r->error = NULL;
 }
 
 /* True once the response is complete, successfully or not. */
@@ -161,7 +163,9 @@ relay_fail(struct relay *r, const struct api_error *e)
 {
 	if (relay_finished(r))
 		return;
-	r->error = *e;
+	/* Made only for a failed response: 840 bytes every stream need not hold. */
+	r->error = xmalloc(sizeof(*r->error));
+	*r->error = *e;
 	if (r->stream && r->headers_ready)
 		openai_format_error_frame(e, &r->out);
 	else {

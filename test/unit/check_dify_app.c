@@ -1409,7 +1409,8 @@ START_TEST(check_dify_app_workflow_failed)
 	    "data: " CK_WF_FAILED "\n\n");
 	ck_assert_int_eq(t.r.state, RELAY_FAILED);
 	ck_assert_int_eq(t.r.complete, 1);
-	ck_assert_str_eq(t.r.error.code, "workflow_failed");
+	ck_assert_ptr_nonnull(t.r.error);
+	ck_assert_str_eq(t.r.error->code, "workflow_failed");
 	ck_want_role(&w, 1);
 	ck_want_content(&w, 1, "Bonjour");
 	buf_add_str(&w, CK_WF_FAILED_FRAME);
