@@ -1124,6 +1124,23 @@ tls_rows() {
 	return 0
 }
 
+# nginx's non-streaming call is the blocking one: its figures get rows of
+# their own (the non-streaming rows compare nginx relaying the stream).
+blocking_rows() {
+	local p k t
+	for p in "" tls-; do
+		for k in nonstream nonstream-cpu; do
+			for t in ng nn; do
+				[ -n "${R[$p$k.$t]:-}" ] &&
+				    R[$p${k/nonstream/blocking}.$t]=${R[$p$k.$t]}
+				[ -n "${NOTE[$p$k.$t]:-}" ] &&
+				    NOTE[$p${k/nonstream/blocking}.$t]=${NOTE[$p$k.$t]}
+			done
+		done
+	done
+	return 0
+}
+
 # A TLS target's handshakes for the footer: "label: warm-up F full, R
 # resumed; measured F full, R resumed in N requests" per wrk run, and
 # the first paced round's.
@@ -1242,6 +1259,8 @@ rows=(
 	"burst-cpu|burst: CPU us/request"
 	"nonstream|non-streaming (req/s)"
 	"nonstream-cpu|non-streaming: CPU us/request"
+	"blocking|  nginx, blocking call (req/s)"
+	"blocking-cpu|  nginx, blocking call: CPU us/req"
 	"paced-eps|paced: events/s"
 	"paced-cpu|paced: CPU us/event"
 	"paced-rss|paced: RSS KiB/open stream"
@@ -1251,6 +1270,8 @@ rows=(
 	"tls-burst-cpu|TLS burst: CPU us/request"
 	"tls-nonstream|TLS non-streaming (req/s)"
 	"tls-nonstream-cpu|TLS non-streaming: CPU us/request"
+	"tls-blocking|  nginx, blocking call (req/s)"
+	"tls-blocking-cpu|  nginx, blocking call: CPU us/req"
 	"tls-paced-cpu|TLS paced: CPU us/event"
 	"tls-burst-hs|TLS full handshakes/1,000 req"
 	"hist-tr|history, transcript (req/s)"
@@ -1270,10 +1291,25 @@ feat_rows=(
 	'fs|(e) "split_think": false'
 )
 
+# The row whose nginx figures a row compares with.  The proxy streams
+# from Dify for a client that did not ask to stream, so its non-streaming
+# call is compared with nginx relaying the same stream (the burst run);
+# nginx's blocking call, less work than either, has rows of its own.
+nginx_key() {	# key
+	case $1 in
+	nonstream|nonstream-cpu|tls-nonstream|tls-nonstream-cpu)
+		echo "${1/nonstream/burst}" ;;
+	*)	echo "$1" ;;
+	esac
+}
+
 # The main table's columns after the label, one line per row.
 table_cells() {	# key
-	printf '%s\n' "$(cell "$1" p1)" "$(cell "$1" ng)" "$(ratio "$1")" \
-	    "$(cell "$1" pn)" "$(cell "$1" nn)" "$(ratio "$1" pn nn)"
+	local nk
+	nk=$(nginx_key "$1")
+	printf '%s\n' "$(cell "$1" p1)" "$(cell "$nk" ng)" \
+	    "$(ratio_to "$1" p1 "$nk" ng)" "$(cell "$1" pn)" \
+	    "$(cell "$nk" nn)" "$(ratio_to "$1" pn "$nk" nn)"
 }
 
 print_table() {
@@ -1512,6 +1548,7 @@ main() {
 		done
 	done
 	tls_rows
+	blocking_rows
 	# 5. Long histories: nginx relaying the transcript call, the proxy
 	# without continuity, with it in memory and in Redis.
 	start_history
@@ -1541,7 +1578,7 @@ main() {
 		"proxy: log_level error, upstream_pool_size 256 (as nginx's keepalive 256), otherwise defaults; proxy 1w: $([ "$workers_ok" -eq 1 ] && echo '"workers": 1' || echo 'no workers key (single process)'); $pnote."
 		"nginx: nginx 1w worker_processes 1, nginx ${ncpu}w worker_processes $ncpu with listen ... reuseport (a listening socket per worker, as the proxy's workers have); both proxy_buffering off, proxy_http_version 1.1, keepalive 256 to the upstream, access_log off."
 		"burst: wrk -t2 -c$bench_conns, ${bench_warmup} s warm-up then ${bench_seconds} s; each request streams $burst_events events written at once (mock:events=$burst_events); complete = 200 ending in [DONE] (proxy) or message_end (nginx)."
-		"non-streaming: the same with stream:false (proxy; it still streams from the look-alike) or response_mode blocking (nginx); complete = 200 with the last word."
+		"non-streaming: the same with stream:false (proxy; it still streams from the look-alike) or response_mode blocking (nginx); complete = 200 with the last word.  The proxy's figure is compared with nginx relaying the same Dify stream (nginx's burst figure: the same work); nginx's blocking call is in the rows below it, for information (Dify gives agent apps no blocking mode and Dify Cloud cuts it at about 100 s)."
 		"paced (run first, on freshly started targets): bench-paced, $paced_clients streams started over $((paced_events * paced_interval)) ms, each $paced_events events $paced_interval ms apart, window ${bench_seconds} s after $((paced_events * paced_interval + 500)) ms; events/s = complete streams x $paced_events / window; CPU = utime+stime (/proc/PID/stat) over the window / events, the median of $paced_runs rounds with the targets taking turns (each round:$paced_list); events/s and RSS from the first round; RSS = median over 5 samples of (RSS - idle RSS) / open streams."
 		"paced uses its own epoll client, not wrk: wrk opens all connections at once, so 2 s streams would end in waves (a 10 s window would count 4 or 5 of them), and it cannot read /proc at known open-stream counts; bench-paced staggers the starts, counts only streams that complete inside the window, and reads /proc itself (its own CPU is the client figure below)."
 		"latency: bench-latency, $lat_streams streams for ${lat_seconds} s, $lat_events events $lat_interval ms apart (mock:stamp); delay = client read time - look-alike write time (CLOCK_MONOTONIC); first event of each stream dropped; samples: proxy ${R[latency-n.p1]:-0}, nginx ${R[latency-n.ng]:-0}."
