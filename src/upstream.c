@@ -56,16 +56,14 @@
  *    libevent's OpenSSL bufferevent reads each record in two reads of
  *    the socket (its header, then the rest) and a 4 KiB piece of it per
  *    call.  So a request that fits one record is written at once
- *    (upstream_call_flush_tls), OpenSSL reads ahead (all the socket
- *    has, in one read) from the send on, and the call takes the body
- *    over from the response head's callback, reading every record
- *    OpenSSL can give per wake-up.  What OpenSSL holds brings no
- *    readiness event, so a read that stops early is followed by another
- *    in the same loop turn (tls_more); a response evhttp reads itself
- *    (not chunked) gets what OpenSSL read ahead into evhttp's input at
- *    once, and reading ahead stops.  At end of file or a TLS error the
- *    call ends itself: the socket may never be readable again.  New
- *    connections resume the last TLS session (upstream_tls.c).
+ *    (upstream_call_flush_tls), and the call takes a chunked body over
+ *    from the response head's callback, with OpenSSL reading ahead (all
+ *    the socket has, in one read), reading every record OpenSSL can
+ *    give per wake-up.  What OpenSSL holds brings no readiness event,
+ *    so a read that stops early is followed by another in the same loop
+ *    turn (tls_more).  At end of file or a TLS error the call ends
+ *    itself: the socket may never be readable again.  New connections
+ *    resume the last TLS session (upstream_tls.c).
  *
  * Host names are resolved here with evdns_getaddrinfo and cached; evhttp is
  * given the numeric address.  This keeps DNS non-blocking, avoids libevent
@@ -227,7 +225,6 @@ static void	upstream_call_read_on(struct upstream_call *);
 static int	upstream_call_own_start(struct upstream_call *);
 static int	upstream_call_body_fd(struct upstream_call *, SSL **);
 static void	upstream_call_flush_tls(struct upstream_call *);
-static void	upstream_call_tls_to_evhttp(struct upstream_call *);
 static void	upstream_call_count_tls(struct upstream_call *);
 
 /* The origin (scheme://host[:port]) of the Dify this client calls. */
@@ -642,18 +639,21 @@ upstream_req_header(struct evhttp_request *req, void *arg)
 	if (call->cancelled)
 		return (-1);
 	/*
-	 * Over TLS the call reads a chunked body itself from here on:
-	 * evhttp's reads would take each record in two reads of the socket
-	 * and one loop turn.  Its first read comes later in this loop turn,
-	 * after evhttp has passed on the body bytes it already holds.
+	 * Over TLS the call reads a chunked body itself from here on, with
+	 * OpenSSL reading ahead (upstream_call_own_start): evhttp's reads
+	 * would take each record in two reads of the socket and one loop
+	 * turn.  Its first read comes later in this loop turn, after evhttp
+	 * has passed on the body bytes it already holds.  The head is read
+	 * without reading ahead: libevent's OpenSSL bufferevent would leave
+	 * a second record of it unseen in OpenSSL, with no readiness event
+	 * to come for it.
 	 */
 	if (call->up->url->tls) {
 		upstream_call_count_tls(call);
 		if (upstream_call_own_start(call) != -1) {
 			call->tls_more = 1;
 			upstream_call_read_on(call);
-		} else if (!call->own_read)
-			upstream_call_tls_to_evhttp(call);
+		}
 	}
 	return (0);
 }
@@ -669,36 +669,6 @@ upstream_call_count_tls(struct upstream_call *call)
 		return;
 	call->conn->tls_counted = 1;
 	metrics_upstream_tls(call->up->metrics, upstream_tls_resumed(ssl));
-}
-
-/*
- * Stop reading ahead on a TLS connection whose body evhttp reads (not
- * chunked): what OpenSSL took in ahead goes to the bufferevent's input
- * now, where evhttp looks next, since no readiness event would come for
- * it.  Anything after (an error, the peer's close) the bufferevent's own
- * read finds.
- */
-static void
-upstream_call_tls_to_evhttp(struct upstream_call *call)
-{
-	struct evbuffer_iovec	 v;
-	struct evbuffer		*in;
-	enum upstream_tls_read	 st = UPSTREAM_TLS_FULL;
-	unsigned long		 err;
-	size_t			 got;
-	SSL			*ssl;
-
-	if (upstream_call_body_fd(call, &ssl) == -1 || ssl == NULL)
-		return;
-	in = bufferevent_get_input(evhttp_connection_get_bufferevent(
-	    call->conn->evcon));
-	while (st == UPSTREAM_TLS_FULL && SSL_has_pending(ssl) &&
-	    evbuffer_reserve_space(in, 16384, &v, 1) == 1) {
-		st = upstream_tls_read(ssl, v.iov_base, v.iov_len, &got, &err);
-		v.iov_len = got;
-		evbuffer_commit_space(in, &v, 1);
-	}
-	SSL_set_read_ahead(ssl, 0);
 }
 
 /*
@@ -1283,9 +1253,7 @@ upstream_req_done(struct evhttp_request *req, void *arg)
  * write would take a loop turn, an epoll change each way, and a record
  * per piece of its output (head and body).  Should the socket be full,
  * nothing is taken: the bufferevent offers OpenSSL the same bytes, in
- * the one piece the pull-up made, as a retry must.  From the send on,
- * OpenSSL reads ahead (all the socket has, in one read) until the
- * response's head has been read (upstream_req_header).
+ * the one piece the pull-up made, as a retry must.
  */
 static void
 upstream_call_flush_tls(struct upstream_call *call)
@@ -1299,7 +1267,6 @@ upstream_call_flush_tls(struct upstream_call *call)
 	if (upstream_call_body_fd(call, &ssl) == -1 || ssl == NULL ||
 	    !SSL_is_init_finished(ssl))
 		return;
-	SSL_set_read_ahead(ssl, 1);
 	bev = evhttp_connection_get_bufferevent(call->conn->evcon);
 	out = bufferevent_get_output(bev);
 	if ((len = evbuffer_get_length(out)) == 0 ||
