@@ -84,6 +84,9 @@ void			 client_conns_set_metrics(struct client_conns *,
 			    struct metrics_slot *);
 void			 client_conns_set_tls(struct client_conns *,
 			    struct ssl_ctx_st *);
+unsigned		 client_conns_drain(struct client_conns *,
+			    void (*)(void *), void *);
+unsigned		 client_conns_open(const struct client_conns *);
 struct client_conn	*client_conns_find(struct client_conns *,
 			    struct evhttp_request *);
 void			 client_conn_begin(struct client_conn *,

@@ -76,6 +76,7 @@ struct server {
 	struct event			*delay_ev;	/* drain_delay */
 	int				 draining;
 	int				 aborted;
+	int				 exiting;	/* loop told to end */
 	int				 closing;	/* in server_free */
 	int64_t				 started;	/* Unix time */
 	struct event			*quiet_ev;	/* gives memory back */

@@ -43,10 +43,20 @@
  * completion and the connection's close through this module, which
  * holds the one on_complete and close callback evhttp allows.
  *
+ * Drain (client_conns_drain): the listener is closed by the server, and
+ * no request a client has sent is refused or lost.  A connection with
+ * nothing of a next request sent (no byte in evhttp's input or in the
+ * socket) is closed at once, as nginx closes its idle keep-alive
+ * connections; any other is served as usual, its last response says
+ * Connection: close, and evhttp closes it after that response.  The
+ * server's drain ends when no task and no connection is left, which it
+ * hears through the callback it gave.
+ *
  * Connections are closed only through evhttp's own error path
  * (libevent_internals_close_incoming), from this module's events, never
  * from inside an evhttp or evbuffer callback.
  */
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -101,6 +111,9 @@ struct client_conns {
 	uint64_t			 held;		/* budget in use */
 	SSL_CTX				*tls;		/* TLS listener, or NULL */
 	struct metrics_slot		*metrics;	/* NULL: none */
+	int				 draining;
+	void				(*drained)(void *); /* last closed */
+	void				*drained_arg;
 };
 
 static void	client_conn_act(int, short, void *);
@@ -149,6 +162,25 @@ static int
 client_conn_quiet(const struct client_conn *c)
 {
 	return (c->inflight == 0 && c->qlen == 0);
+}
+
+/*
+ * True if closing the connection loses nothing a client sent: it is open,
+ * no request of it is with evhttp or a handler, and no byte of a next
+ * one has come, neither into the input nor into the socket.
+ */
+static int
+client_conn_idle(const struct client_conn *c)
+{
+	int	pending = 0;
+
+	if (c->state != CLIENT_CONN_OPEN || !client_conn_quiet(c) ||
+	    c->guard.phase != HTTP_GUARD_IDLE ||
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		return (0);
+	if (ioctl(c->fd, FIONREAD, &pending) == -1)
+		return (0);
+	return (pending == 0);
 }
 
 /* Start the deadline of the phase the guard is in, if any, from now. */
@@ -495,6 +527,9 @@ client_conn_closed(struct evhttp_connection *evcon UNUSED, void *arg)
 		set->by_fd[c->fd] = NULL;
 	set->count--;
 	client_conn_free(c);
+	if (set->draining && set->count == 0 && TAILQ_EMPTY(&set->fresh) &&
+	    set->drained != NULL)
+		set->drained(set->drained_arg);
 }
 
 /* Remember c as the connection on its socket. */
@@ -689,6 +724,44 @@ client_conns_free(struct client_conns *set)
 	free(set);
 }
 
+/*
+ * The listener is closed: close every connection that holds nothing a
+ * client sent, and from now on every other one after its last response.
+ * drained(arg) runs when the last connection is gone.  Returns the number
+ * of connections left open.  Called from the server's events, never from
+ * an evhttp callback.
+ */
+unsigned
+client_conns_drain(struct client_conns *set, void (*drained)(void *),
+    void *arg)
+{
+	struct client_conn	*c;
+	size_t			 fd;
+
+	set->draining = 1;
+	set->drained = drained;
+	set->drained_arg = arg;
+	/* Those accepted since the last turn first: they may hold requests. */
+	client_conns_setup(-1, 0, set);
+	for (fd = 0; fd < set->nby_fd; fd++) {
+		if ((c = set->by_fd[fd]) != NULL && client_conn_idle(c))
+			client_conn_close_now(c);
+	}
+	return (set->count);
+}
+
+/* Connections open (accepted and not yet closed). */
+unsigned
+client_conns_open(const struct client_conns *set)
+{
+	const struct client_conn	*c;
+	unsigned			 n = set->count;
+
+	TAILQ_FOREACH(c, &set->fresh, entry)
+		n++;
+	return (n);
+}
+
 /* The connection a request came on, or NULL. */
 struct client_conn *
 client_conns_find(struct client_conns *set, struct evhttp_request *req)
@@ -720,6 +793,12 @@ client_conn_request_done(struct evhttp_request *req, void *arg)
 		h->complete(req, c->arg);
 	if (c->inflight > 0)
 		c->inflight--;
+	/* Draining: evhttp closes after this response if nothing follows. */
+	if (c->set->draining && client_conn_idle(c) &&
+	    evhttp_find_header(evhttp_request_get_output_headers(req),
+	    "Connection") == NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
 	if (!client_conn_quiet(c))
 		return;
 	if (c->state == CLIENT_CONN_FAILED)
@@ -744,6 +823,14 @@ client_conn_begin(struct client_conn *c, struct evhttp_request *req)
 		c->qlen--;
 	}
 	client_conn_disarm(c);
+	/* Draining: the last request a connection has sent ends it. */
+	if (c->set->draining && c->qlen == 0 && c->guard.phase ==
+	    HTTP_GUARD_IDLE) {
+		evhttp_remove_header(evhttp_request_get_output_headers(req),
+		    "Connection");
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+	}
 }
 
 /* The request in flight has an owner that hears its end. */

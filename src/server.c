@@ -98,6 +98,22 @@ server_task_add(struct server *srv, struct server_task *t,
 	srv->last_busy = util_now_usec();
 }
 
+/*
+ * A draining server with no task and no client connection left stops its
+ * loop (once).
+ */
+static void
+server_drain_check(void *arg)
+{
+	struct server	*srv = arg;
+
+	if (srv->draining && !srv->exiting && !srv->closing &&
+	    srv->ntasks == 0 && client_conns_open(srv->conns) == 0) {
+		srv->exiting = 1;
+		event_base_loopexit(srv->base, NULL);
+	}
+}
+
 /* Work finished; a draining server with nothing left stops its loop. */
 void
 server_task_remove(struct server *srv, struct server_task *t)
@@ -105,8 +121,7 @@ server_task_remove(struct server *srv, struct server_task *t)
 	TAILQ_REMOVE(&srv->tasks, t, entry);
 	srv->ntasks--;
 	srv->last_busy = util_now_usec();
-	if (srv->draining && srv->ntasks == 0)
-		event_base_loopexit(srv->base, NULL);
+	server_drain_check(srv);
 }
 
 /* Convert milliseconds to a timeval. */
@@ -599,7 +614,12 @@ server_handle(struct evhttp_request *req, void *arg)
 	if (path == NULL)
 		path = "";
 
-	if (srv->draining) {
+	/*
+	 * Draining, a request on a connection opened before is served
+	 * (client_conn.c closes the connection after it), until the drain
+	 * deadline aborts what runs.
+	 */
+	if (srv->aborted) {
 		api_error_set(&e, 503, "server_error", "shutting_down", NULL,
 		    "the proxy is shutting down; retry the request");
 		e.retry_after = 1;
@@ -1043,15 +1063,16 @@ server_drain_delayed(int fd UNUSED, short what UNUSED, void *arg)
 }
 
 /*
- * Stop taking work: close the listener, refuse requests on open
- * connections, and end the loop when the last task is gone or at
- * drain_timeout.
+ * Stop taking work: close the listener and the connections that hold no
+ * request, serve what the others have sent, and end the loop when the
+ * last task and connection are gone or at drain_timeout.
  */
 static void
 server_drain_now(struct server *srv)
 {
 	struct timeval	tv;
 	size_t		i;
+	unsigned	n;
 
 	srv->draining = 1;
 	log_info("draining: %u requests running, waiting up to %u ms",
@@ -1068,10 +1089,12 @@ server_drain_now(struct server *srv)
 		evhttp_free(srv->metrics_http);
 		srv->metrics_http = NULL;
 	}
-	if (srv->ntasks == 0) {
-		event_base_loopexit(srv->base, NULL);
+	n = client_conns_drain(srv->conns, server_drain_check, srv);
+	if (n > 0)
+		log_info("draining: %u connections hold requests", n);
+	server_drain_check(srv);
+	if (srv->exiting)
 		return;
-	}
 	srv->drain_ev = evtimer_new(srv->base, server_drain_expired, srv);
 	tv = server_tv(srv->cfg->drain_timeout_ms);
 	evtimer_add(srv->drain_ev, &tv);

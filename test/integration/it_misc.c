@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 
 #include <check.h>
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -508,6 +510,104 @@ START_TEST(sigterm_lets_streams_finish)
 }
 END_TEST
 
+/* Whether the server closes fd within ms, reading what comes before. */
+static int
+misc_closed_within(int fd, int ms)
+{
+	struct pollfd	pfd;
+	char		buf[4096];
+	double		end = harness_now_ms() + ms;
+	ssize_t		n;
+
+	while (harness_now_ms() < end) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)(end - harness_now_ms()) + 1) <= 0)
+			continue;
+		if ((n = read(fd, buf, sizeof(buf))) == 0 ||
+		    (n == -1 && errno == ECONNRESET))
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * Draining loses nothing a client sent: a request whose head came before
+ * SIGTERM and whose body after is served (with Connection: close, and the
+ * connection closed after it), not refused; connections with nothing
+ * sent, fresh or kept alive, are closed at once; the running stream ends
+ * whole; the worker exits when the last of them is gone.
+ */
+START_TEST(drain_serves_what_clients_sent)
+{
+	struct proc		 p;
+	struct http_response	 r, kept;
+	struct sse_frames	 f;
+	char			*stream, *small, *req, *head, *conn;
+	int			 fa, fb, fk, fc, n, status;
+
+	harness_proxy_start(&p, misc_mock.port, "\"drain_timeout\": 10");
+	stream = chat_body("mock:events=20 mock:interval=100", NULL, 1, 0);
+	small = chat_body("sent before the drain", NULL, 0, 0);
+	fa = http_connect(p.port);
+	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
+	    "Host: x\r\nAuthorization: Bearer app-chat\r\nContent-Length: %zu"
+	    "\r\n\r\n%s", strlen(stream), stream);
+	ck_assert_int_eq(http_send_all(fa, req, (size_t)n), 0);
+	free(req);
+	/* A connection kept alive after one answer. */
+	fk = http_connect(p.port);
+	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
+	    "Host: x\r\nAuthorization: Bearer app-chat\r\nContent-Length: %zu"
+	    "\r\n\r\n%s", strlen(small), small);
+	ck_assert_int_eq(http_send_all(fk, req, (size_t)n), 0);
+	free(req);
+	ck_assert_int_eq(http_read_responses(fk, &kept, 1, 600), 1);
+	ck_assert_int_eq(kept.status, 200);
+	http_response_free(&kept);
+	/* One that never sent a byte, and one with the head sent. */
+	fb = http_connect(p.port);
+	fc = http_connect(p.port);
+	n = asprintf(&head, "POST /v1/chat/completions HTTP/1.1\r\n"
+	    "Host: x\r\nAuthorization: Bearer app-chat\r\nContent-Length: %zu"
+	    "\r\n\r\n", strlen(small));
+	ck_assert_int_eq(http_send_all(fc, head, (size_t)n), 0);
+	misc_sleep(200);
+	kill(p.pid, SIGTERM);
+	ck_assert_msg(misc_closed_within(fb, 1000), "fresh connection kept");
+	ck_assert_msg(misc_closed_within(fk, 1000), "idle connection kept");
+	/* The stream still runs: the request sent in part is finished. */
+	ck_assert_int_eq(http_send_all(fc, small, strlen(small)), 0);
+	ck_assert_int_eq(http_read_response(fc, &r, 5000), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(strstr(r.body, "chat.completion") != NULL);
+	ck_assert_ptr_nonnull(conn = http_header(&r, "Connection"));
+	ck_assert_str_eq(conn, "close");
+	ck_assert(r.elapsed_ms < 4000);		/* closed, not timed out */
+	free(conn);
+	http_response_free(&r);
+	ck_assert_int_eq(http_read_response(fa, &r, 10000), 0);
+	ck_assert_int_eq(r.status, 200);
+	sse_split(r.body, r.bodylen, &f);
+	ck_assert_str_eq(f.data[f.n - 1], "[DONE]");
+	sse_frames_free(&f);
+	ck_assert(r.elapsed_ms < 9000);		/* closed after it */
+	http_response_free(&r);
+	status = misc_wait_exit(&p, 5000);
+	ck_assert_msg(status == 0, "exit status %d", status);
+	ck_assert(harness_log_contains(&p, "draining: 2 connections hold "
+	    "requests"));
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+	close(fa);
+	close(fb);
+	close(fc);
+	close(fk);
+	free(head);
+	free(small);
+	free(stream);
+}
+END_TEST
+
 /* The status and body of GET path on port (the body is copied out). */
 static int
 misc_get(int port, const char *path, char *body, size_t size)
@@ -872,6 +972,7 @@ it_misc_suite(void)
 	tcase_add_test(tc, upstream_connections_are_reused);
 	tcase_add_test(tc, connection_closed_while_idle_is_replaced);
 	tcase_add_test(tc, sigterm_lets_streams_finish);
+	tcase_add_test(tc, drain_serves_what_clients_sent);
 	tcase_add_test(tc, drain_deadline_ends_long_streams);
 	tcase_add_test(tc, readyz_turns_503_before_the_listener_closes);
 	tcase_add_test(tc, readyz_probes_dify);
