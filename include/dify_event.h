@@ -139,6 +139,7 @@ struct dify_event {
 };
 
 int	 dify_event_parse(struct dify_event *, const char *, size_t);
+void	 dify_event_done(struct dify_event *);
 void	 dify_event_clear(struct dify_event *);
 int	 dify_event_is_text(const struct dify_event *);
 int	 dify_str_eq(const struct dify_str *, const char *);

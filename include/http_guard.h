@@ -17,6 +17,22 @@
 /* Header field lines one request may have. */
 #define HTTP_GUARD_MAX_FIELDS	256
 
+/* Longest message of a refusal (the longest the guard writes is ~110). */
+#define HTTP_GUARD_MESSAGE_MAX	160
+
+/*
+ * Why the guard refused a request, in few bytes (every connection holds
+ * one): http_guard_error makes the OpenAI error of it.  type and code
+ * are static strings.
+ */
+struct http_guard_refusal {
+	int		 status;
+	int		 retry_after;
+	const char	*type;
+	const char	*code;
+	char		 message[HTTP_GUARD_MESSAGE_MAX];
+};
+
 struct http_guard_limits {
 	size_t		 max_head;	/* request line and fields, bytes */
 	uint64_t	 max_body;	/* decoded body, bytes */
@@ -78,7 +94,7 @@ struct http_guard {
 	/* The body. */
 	uint64_t		 left;		/* Content-Length bytes to come */
 	struct chunked		 chunk;		/* chunked bodies, strict */
-	struct api_error	 error;		/* once FAILED */
+	struct http_guard_refusal error;	/* once FAILED */
 };
 
 void	 http_guard_init(struct http_guard *, const struct http_guard_limits *);
@@ -86,5 +102,6 @@ size_t	 http_guard_feed(struct http_guard *, const char *, size_t,
 	    enum http_guard_event *);
 void	 http_guard_fail(struct http_guard *, int, const char *, const char *,
 	    ...) __attribute__((format(printf, 4, 5)));
+void	 http_guard_error(const struct http_guard *, struct api_error *);
 
 #endif

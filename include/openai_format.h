@@ -12,15 +12,26 @@
 #include "dify_event.h"
 #include "tool_call.h"
 
+/* One fixed part of a stream's chunks: bytes inside the format's block. */
+struct openai_format_part {
+	const char	*data;
+	size_t		 len;
+};
+
+/*
+ * The fixed parts, built once per exchange into one block of their exact
+ * size (a stream keeps them to its end: no per-part buffers held).
+ */
 struct openai_format {
-	struct buf	 head;		/* {"id":..,"object":..,"created":..,"model":.. */
-	struct buf	 chunk_prefix;	/* data: <head>,"choices":[{"index":0,"delta": */
-	struct buf	 chunk_suffix;	/* ,"logprobs":null,"finish_reason":null}]...}\n\n */
-	struct buf	 content_prefix;	/* chunk_prefix {"content":" */
-	struct buf	 content_suffix;	/* "} chunk_suffix */
-	struct buf	 reasoning_prefix; /* chunk_prefix {"reasoning_content":" */
-	int		 include_usage;
-	const char	*conversation_id; /* non-stream bodies name it; NULL */
+	char			*block;		/* owns every part's bytes */
+	struct openai_format_part head;		/* {"id":..,"object":..,"created":..,"model":.. */
+	struct openai_format_part chunk_prefix;	/* data: <head>,"choices":[{"index":0,"delta": */
+	struct openai_format_part chunk_suffix;	/* ,"logprobs":null,"finish_reason":null}]...}\n\n */
+	struct openai_format_part content_prefix; /* chunk_prefix {"content":" */
+	struct openai_format_part content_suffix; /* "} chunk_suffix */
+	struct openai_format_part reasoning_prefix; /* chunk_prefix {"reasoning_content":" */
+	int			 include_usage;
+	const char		*conversation_id; /* non-stream bodies name it; NULL */
 };
 
 void	 openai_format_init(struct openai_format *, const char *, int64_t,

@@ -321,7 +321,8 @@ client_conn_check(struct client_conn *c, struct evbuffer *in, size_t n)
 				c->req_start = c->seen;
 				break;
 			case HTTP_GUARD_ERROR:
-				client_conn_fail(c, &c->guard.error, 0);
+				http_guard_error(&c->guard, &e);
+				client_conn_fail(c, &e, 0);
 				break;
 			case HTTP_GUARD_MORE:
 				break;

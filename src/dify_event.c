@@ -833,6 +833,19 @@ fail:
 	return (-1);
 }
 
+/*
+ * The event is handled: clear its fields and give the buffer of its
+ * decoded strings back (to the pool, where the next event of any stream
+ * takes it), so that a stream waiting for Dify holds none.  The memo and
+ * template stay.
+ */
+void
+dify_event_done(struct dify_event *ev)
+{
+	dify_event_reset(ev);
+	buf_free(&ev->scratch);
+}
+
 /* Release the event's buffers and clear every field. */
 void
 dify_event_clear(struct dify_event *ev)

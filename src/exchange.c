@@ -457,7 +457,12 @@ exchange_flush_now(struct exchange *ex)
 	}
 	/* May complete the response and release ds now. */
 	downstream_send(&ex->ds, r->out.data, len, r->complete);
-	buf_reset(&r->out);
+	/*
+	 * The block goes back to the pool until the next event: a stream
+	 * waiting for Dify holds no output buffer (paced streams mostly
+	 * wait), and the next event of any stream takes the same warm block.
+	 */
+	buf_free(&r->out);
 	if (len > 0)
 		ex->t_last_write = util_now_usec();
 

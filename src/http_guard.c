@@ -157,16 +157,26 @@ http_guard_fail(struct http_guard *g, int status, const char *code,
     const char *fmt, ...)
 {
 	va_list	ap;
-	char	msg[sizeof(g->error.message)];
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(g->error.message, sizeof(g->error.message), fmt, ap);
 	va_end(ap);
-	api_error_set(&g->error, status, status == 503 ? "server_error" :
-	    "invalid_request_error", code, NULL, "%s", msg);
-	if (status == 503)
-		g->error.retry_after = 1;
+	g->error.status = status;
+	g->error.type = status == 503 ? "server_error" :
+	    "invalid_request_error";
+	g->error.code = code;
+	g->error.retry_after = status == 503 ? 1 : 0;
 	g->phase = HTTP_GUARD_FAILED;
+}
+
+/* The OpenAI error of the guard's refusal (the guard has FAILED). */
+void
+http_guard_error(const struct http_guard *g, struct api_error *e)
+{
+	api_error_set(e, g->error.status, g->error.type != NULL ?
+	    g->error.type : "invalid_request_error", g->error.code != NULL ?
+	    g->error.code : "bad_request", NULL, "%s", g->error.message);
+	e->retry_after = g->error.retry_after;
 }
 
 /* Reset the per-request state for a request starting now. */

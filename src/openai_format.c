@@ -11,61 +11,99 @@
  *          "model":"..","choices":[{"index":0,"delta":{..},"logprobs":null,
  *          "finish_reason":null}](,"usage":null)}
  */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "openai_format.h"
+#include "util.h"
+
+/* Record the bytes of b from off on as part (an offset until placed). */
+static void
+openai_format_mark(struct openai_format_part *part, const struct buf *b,
+    size_t off)
+{
+	part->data = (const char *)(uintptr_t)off;
+	part->len = b->len - off;
+}
+
+/* Point a part recorded by openai_format_mark into the block. */
+static void
+openai_format_place(struct openai_format *f, struct openai_format_part *part)
+{
+	part->data = f->block + (uintptr_t)part->data;
+}
 
 /* Build the fixed parts of an exchange's chunks. */
 void
 openai_format_init(struct openai_format *f, const char *id, int64_t created,
     const char *model, size_t modellen, int include_usage)
 {
-	buf_init(&f->head);
-	buf_init(&f->chunk_prefix);
-	buf_init(&f->chunk_suffix);
-	buf_init(&f->content_prefix);
-	buf_init(&f->content_suffix);
-	buf_init(&f->reasoning_prefix);
+	struct buf	b = BUF_INIT;
+	size_t		off, head, prefix, suffix;
+
 	f->include_usage = include_usage;
 	f->conversation_id = NULL;
 
-	buf_add_str(&f->head, "{\"id\":");
-	buf_add_json_cstring(&f->head, id);
-	buf_add_str(&f->head, ",\"object\":\"chat.completion.chunk\","
+	buf_add_str(&b, "{\"id\":");
+	buf_add_json_cstring(&b, id);
+	buf_add_str(&b, ",\"object\":\"chat.completion.chunk\","
 	    "\"created\":");
-	buf_add_int(&f->head, created);
-	buf_add_str(&f->head, ",\"model\":");
-	buf_add_json_string(&f->head, model, modellen);
+	buf_add_int(&b, created);
+	buf_add_str(&b, ",\"model\":");
+	buf_add_json_string(&b, model, modellen);
+	openai_format_mark(&f->head, &b, 0);
+	head = b.len;
+	/* Room for every part now: the copies below read from b's bytes. */
+	buf_reserve(&b, 3 * head + 512);
 
-	buf_add_str(&f->chunk_prefix, "data: ");
-	buf_add(&f->chunk_prefix, f->head.data, f->head.len);
-	buf_add_str(&f->chunk_prefix, ",\"choices\":[{\"index\":0,\"delta\":");
+	off = b.len;
+	buf_add_str(&b, "data: ");
+	buf_add(&b, b.data, head);
+	buf_add_str(&b, ",\"choices\":[{\"index\":0,\"delta\":");
+	openai_format_mark(&f->chunk_prefix, &b, off);
+	prefix = off;
 
-	buf_add_str(&f->chunk_suffix,
-	    ",\"logprobs\":null,\"finish_reason\":null}]");
+	off = b.len;
+	buf_add_str(&b, ",\"logprobs\":null,\"finish_reason\":null}]");
 	if (include_usage)
-		buf_add_str(&f->chunk_suffix, ",\"usage\":null");
-	buf_add_str(&f->chunk_suffix, "}\n\n");
+		buf_add_str(&b, ",\"usage\":null");
+	buf_add_str(&b, "}\n\n");
+	openai_format_mark(&f->chunk_suffix, &b, off);
+	suffix = off;
 
-	buf_add(&f->content_prefix, f->chunk_prefix.data, f->chunk_prefix.len);
-	buf_add_str(&f->content_prefix, "{\"content\":\"");
-	buf_add_str(&f->content_suffix, "\"}");
-	buf_add(&f->content_suffix, f->chunk_suffix.data, f->chunk_suffix.len);
-	buf_add(&f->reasoning_prefix, f->chunk_prefix.data,
-	    f->chunk_prefix.len);
-	buf_add_str(&f->reasoning_prefix, "{\"reasoning_content\":\"");
+	off = b.len;
+	buf_add(&b, b.data + prefix, f->chunk_prefix.len);
+	buf_add_str(&b, "{\"content\":\"");
+	openai_format_mark(&f->content_prefix, &b, off);
+
+	off = b.len;
+	buf_add_str(&b, "\"}");
+	buf_add(&b, b.data + suffix, f->chunk_suffix.len);
+	openai_format_mark(&f->content_suffix, &b, off);
+
+	off = b.len;
+	buf_add(&b, b.data + prefix, f->chunk_prefix.len);
+	buf_add_str(&b, "{\"reasoning_content\":\"");
+	openai_format_mark(&f->reasoning_prefix, &b, off);
+
+	f->block = xmalloc(b.len);
+	memcpy(f->block, b.data, b.len);
+	buf_free(&b);
+	openai_format_place(f, &f->head);
+	openai_format_place(f, &f->chunk_prefix);
+	openai_format_place(f, &f->chunk_suffix);
+	openai_format_place(f, &f->content_prefix);
+	openai_format_place(f, &f->content_suffix);
+	openai_format_place(f, &f->reasoning_prefix);
 }
 
 /* Release the prebuilt parts. */
 void
 openai_format_free(struct openai_format *f)
 {
-	buf_free(&f->head);
-	buf_free(&f->chunk_prefix);
-	buf_free(&f->chunk_suffix);
-	buf_free(&f->content_prefix);
-	buf_free(&f->content_suffix);
-	buf_free(&f->reasoning_prefix);
+	free(f->block);
+	f->block = NULL;
 }
 
 /* Append the first chunk, which names the assistant role. */

@@ -555,6 +555,8 @@ relay_data(struct relay *r, const char *data, size_t len)
 		    SSE_TOO_LARGE)
 			relay_fail_upstream(r, API_ERROR_UPSTREAM_PROTOCOL,
 			    "an event was larger than the proxy accepts");
+		/* Between reads a stream keeps no event buffer. */
+		dify_event_done(&r->ev);
 		break;
 	case RELAY_ERROR_BODY:
 		room = RELAY_MAX_ERROR_BODY - r->body.len;

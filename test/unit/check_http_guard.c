@@ -1160,6 +1160,7 @@ START_TEST(check_http_guard_error_messages)
 		CG_POST11 "Content-Length: 99999999\r\n",
 	};
 	struct check_guard_run	 r;
+	struct api_error	 e;
 	size_t			 i;
 
 	for (i = 0; i < CG_NELEM(reqs); i++) {
@@ -1167,7 +1168,14 @@ START_TEST(check_http_guard_error_messages)
 		ck_assert_int_eq(r.g.phase, HTTP_GUARD_FAILED);
 		ck_assert_uint_gt(strlen(r.g.error.message), 10);
 		ck_assert_str_eq(r.g.error.type, "invalid_request_error");
-		ck_assert_str_eq(r.g.error.param, "");
+		/* The OpenAI error made of it says the same. */
+		http_guard_error(&r.g, &e);
+		ck_assert_int_eq(e.status, r.g.error.status);
+		ck_assert_str_eq(e.type, "invalid_request_error");
+		ck_assert_str_eq(e.code, r.g.error.code);
+		ck_assert_str_eq(e.message, r.g.error.message);
+		ck_assert_str_eq(e.param, "");
+		ck_assert_int_eq(e.retry_after, 0);
 	}
 	/* The method a 501 names is the client's, cut short if long. */
 	check_guard_step(&r, NULL, CG("FOO / HTTP/1.1\r\n"), 0);
