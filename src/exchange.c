@@ -1174,7 +1174,7 @@ static void
 exchange_admitted(struct exchange *ex)
 {
 	const struct rate_limit_verdict	*v = &ex->limits->verdict;
-	const struct rate_limit_rule	*rule = &ex->limits->rules[v->rule];
+	const struct rate_limit_rule	*rule;
 	struct api_error		 e;
 	char				 wait[32];
 
@@ -1183,6 +1183,8 @@ exchange_admitted(struct exchange *ex)
 		exchange_plan(ex);
 		return;
 	}
+	/* Only a refusal names a rule (an admitted request's is -1). */
+	rule = &ex->limits->rules[v->rule];
 	rate_limit_reset_text(v->retry_ms, wait, sizeof(wait));
 	if (v->kind == RATE_LIMIT_STREAMS)
 		api_error_set(&e, 429, "requests", "rate_limit_exceeded", NULL,
