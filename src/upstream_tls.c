@@ -189,11 +189,15 @@ upstream_tls_resumed(const SSL *ssl)
 }
 
 /*
- * Read decrypted bytes into buf (size bytes) until the socket has none
- * left, the buffer is full, or the peer closed or failed; *got is what
- * was read either way, and *err OpenSSL's error code for an error (0 if
- * it gave none).  Reading on until OpenSSL wants the socket means no
- * byte it has taken in stays behind unseen.
+ * Read decrypted bytes into buf (size bytes) until OpenSSL holds none
+ * (WOULD_BLOCK: wait for the socket), the buffer is full, or the peer
+ * closed or failed; *got is what was read either way, and *err OpenSSL's
+ * error code for an error (0 if it gave none).  No byte OpenSSL has
+ * taken in stays behind unseen: it stops after a record only when
+ * OpenSSL has nothing more (SSL_has_pending), and what the socket still
+ * holds then brings a readiness event.  Stopping there spares the read
+ * that would only say EAGAIN: with OpenSSL reading ahead, one read of
+ * the socket per wake-up, as on plain HTTP.
  */
 enum upstream_tls_read
 upstream_tls_read(SSL *ssl, void *buf, size_t size, size_t *got,
@@ -209,6 +213,8 @@ upstream_tls_read(SSL *ssl, void *buf, size_t size, size_t *got,
 		if ((rc = SSL_read_ex(ssl, (char *)buf + *got, size - *got,
 		    &n)) == 1) {
 			*got += n;
+			if (!SSL_has_pending(ssl))
+				return (UPSTREAM_TLS_WOULD_BLOCK);
 			continue;
 		}
 		switch (SSL_get_error(ssl, rc)) {

@@ -19,6 +19,7 @@
 #include "check_suites.h"
 #include "config.h"
 #include "upstream_tls.h"
+#include "util.h"
 #include "url.h"
 
 static SSL_CTX	*tls_server;		/* the look-alike Dify's context */
@@ -136,6 +137,17 @@ tls_read_all(SSL *cl, char *buf, size_t size, size_t *got)
 	return (upstream_tls_read(cl, buf, size, got, &err));
 }
 
+/* Count each read of a BIO (its callback argument is an int counter). */
+static long
+tls_count_reads(BIO *b, int oper, const char *argp UNUSED,
+    size_t len UNUSED, int argi UNUSED, long argl UNUSED, int ret,
+    size_t *processed UNUSED)
+{
+	if (oper == BIO_CB_READ)
+		(*(int *)(void *)BIO_get_callback_arg(b))++;
+	return (ret);
+}
+
 /* Free a pair. */
 static void
 tls_pair_free(SSL *cl, SSL *sv)
@@ -209,8 +221,10 @@ START_TEST(check_upstream_tls_verifies)
 END_TEST
 
 /*
- * One read takes every record the socket has (reading ahead or not),
- * stops at a full buffer, and reports the peer's close, and a stream of
+ * Reading ahead, one read takes every record the socket has and asks the
+ * socket no more once OpenSSL holds nothing; without, a read ends with
+ * each record OpenSSL took (the socket brings the rest).  A read stops
+ * at a full buffer, and reports the peer's close, and a stream of
  * garbage, after the bytes that came before them.
  */
 START_TEST(check_upstream_tls_read)
@@ -223,7 +237,7 @@ START_TEST(check_upstream_tls_read)
 	unsigned long		 err;
 	size_t			 got;
 	long			 verr = 0;
-	int			 ahead, i;
+	int			 ahead, i, reads;
 
 	memset(rec, 'r', sizeof(rec));
 	tls = tls_client(&c, &u, "localhost", 1);
@@ -231,13 +245,27 @@ START_TEST(check_upstream_tls_read)
 		tls_pair(tls, &u, &verr, 64 * 1024, &cl, &sv);
 		ck_assert(tls_handshake(cl, sv));
 		SSL_set_read_ahead(cl, ahead);
-		/* Three records, one read. */
+		/* Three records: one read ahead, else one read each. */
 		for (i = 0; i < 3; i++)
 			ck_assert_int_eq(SSL_write(sv, rec, sizeof(rec)),
 			    (int)sizeof(rec));
-		ck_assert_int_eq(tls_read_all(cl, buf, sizeof(buf), &got),
-		    UPSTREAM_TLS_WOULD_BLOCK);
-		ck_assert_uint_eq(got, 3 * sizeof(rec));
+		reads = 0;
+		BIO_set_callback_arg(SSL_get_rbio(cl), (char *)&reads);
+		BIO_set_callback_ex(SSL_get_rbio(cl), tls_count_reads);
+		for (i = 0; i < (ahead ? 1 : 3); i++) {
+			ck_assert_int_eq(tls_read_all(cl, buf, sizeof(buf),
+			    &got), UPSTREAM_TLS_WOULD_BLOCK);
+			ck_assert_uint_eq(got, (ahead ? 3 : 1) * sizeof(rec));
+			ck_assert(!SSL_has_pending(cl));
+		}
+		/*
+		 * Reading ahead, the transport was read once: no second
+		 * read that could only have said "would block".
+		 */
+		BIO_set_callback_ex(SSL_get_rbio(cl), NULL);
+		if (ahead)
+			ck_assert_int_eq(reads, 1);
+		ck_assert_uint_eq(BIO_ctrl_pending(SSL_get_rbio(cl)), 0);
 		/* Nothing more: no bytes, would block. */
 		ck_assert_int_eq(tls_read_all(cl, buf, sizeof(buf), &got),
 		    UPSTREAM_TLS_WOULD_BLOCK);
@@ -246,19 +274,32 @@ START_TEST(check_upstream_tls_read)
 		for (i = 0; i < 3; i++)
 			ck_assert_int_eq(SSL_write(sv, rec, sizeof(rec)),
 			    (int)sizeof(rec));
-		ck_assert_int_eq(tls_read_all(cl, buf, 1500, &got),
-		    UPSTREAM_TLS_FULL);
-		ck_assert_uint_eq(got, 1500);
-		ck_assert(SSL_has_pending(cl));
-		ck_assert_int_eq(tls_read_all(cl, buf, sizeof(buf), &got),
-		    UPSTREAM_TLS_WOULD_BLOCK);
-		ck_assert_uint_eq(got, 1500);
-		/* Data, then close_notify: both in one read. */
+		if (ahead) {
+			ck_assert_int_eq(tls_read_all(cl, buf, 1500, &got),
+			    UPSTREAM_TLS_FULL);
+			ck_assert_uint_eq(got, 1500);
+			ck_assert(SSL_has_pending(cl));
+			ck_assert_int_eq(tls_read_all(cl, buf, sizeof(buf),
+			    &got), UPSTREAM_TLS_WOULD_BLOCK);
+			ck_assert_uint_eq(got, 1500);
+		} else {
+			for (i = 0; i < 3; i++) {
+				ck_assert_int_eq(tls_read_all(cl, buf, 1500,
+				    &got), UPSTREAM_TLS_WOULD_BLOCK);
+				ck_assert_uint_eq(got, sizeof(rec));
+			}
+		}
+		/* Data, then close_notify: one read ahead, else two. */
 		ck_assert_int_eq(SSL_write(sv, rec, 10), 10);
 		SSL_shutdown(sv);
+		if (!ahead) {
+			ck_assert_int_eq(tls_read_all(cl, buf, sizeof(buf),
+			    &got), UPSTREAM_TLS_WOULD_BLOCK);
+			ck_assert_uint_eq(got, 10);
+		}
 		ck_assert_int_eq(tls_read_all(cl, buf, sizeof(buf), &got),
 		    UPSTREAM_TLS_CLOSED);
-		ck_assert_uint_eq(got, 10);
+		ck_assert_uint_eq(got, ahead ? 10 : 0);
 		tls_pair_free(cl, sv);
 	}
 
@@ -268,8 +309,12 @@ START_TEST(check_upstream_tls_read)
 	ck_assert_int_eq(SSL_write(sv, rec, 20), 20);
 	BIO_shutdown_wr(SSL_get_wbio(sv));
 	ck_assert_int_eq(tls_read_all(cl, buf, sizeof(buf), &got),
-	    UPSTREAM_TLS_CLOSED);
+	    UPSTREAM_TLS_WOULD_BLOCK);
 	ck_assert_uint_eq(got, 20);
+	/* The end comes with the next read, as a socket's would. */
+	ck_assert_int_eq(tls_read_all(cl, buf, sizeof(buf), &got),
+	    UPSTREAM_TLS_CLOSED);
+	ck_assert_uint_eq(got, 0);
 	tls_pair_free(cl, sv);
 
 	/* Bytes that are no TLS record: an error, with OpenSSL's reason. */
