@@ -709,12 +709,15 @@ END_TEST
  * After a peak of concurrent streams the worker keeps the peak's memory
  * only while busy: once quiet for a moment it hands the free part back.
  * (After 2,000 streams RSS used to stay at ~34 MB against a 4 MB start.)
+ * What stays is about 3.5 MB whatever the peak (the idle connections to
+ * Dify, libevent's tables): 600 streams make the peak large enough that
+ * half of it is a test of the hand-back, not of that.
  * Under ASan the sanitizer's allocator keeps freed memory itself, so
  * there only the hand-back is checked, not its size.
  */
 START_TEST(memory_of_a_peak_is_handed_back_when_quiet)
 {
-	enum { N = 300 };
+	enum { N = 600 };
 	struct proc		 p;
 	struct http_response	 r;
 	char			*req;

@@ -235,7 +235,9 @@ START_TEST(a_reload_serves_what_waits_for_the_old_workers)
 	wk_queue_requests(p.port, fds);
 	kill(p.pid, SIGHUP);
 	ck_assert_int_eq(wk_queued_answered(fds, 5000), WK_QUEUED);
-	ck_assert(harness_log_contains(&p, "reload: 2 workers"));
+	/* The master logs it once every new worker said it accepts, which
+	 * may come after the new workers answered. */
+	ck_assert(harness_log_wait(&p, "reload: 2 workers", 3000));
 	kill(kids[0], SIGCONT);
 	kill(kids[1], SIGCONT);
 	for (i = 0; i < 500 && !(wk_exited(kids[0]) && wk_exited(kids[1]));
