@@ -11,40 +11,35 @@
  *          "model":"..","choices":[{"index":0,"delta":{..},"logprobs":null,
  *          "finish_reason":null}](,"usage":null)}
  */
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "openai_format.h"
 #include "util.h"
 
-/* Record the bytes of b from off on as part (an offset until placed). */
-static void
-openai_format_mark(struct openai_format_part *part, const struct buf *b,
-    size_t off)
-{
-	part->data = (const char *)(uintptr_t)off;
-	part->len = b->len - off;
-}
-
-/* Point a part recorded by openai_format_mark into the block. */
-static void
-openai_format_place(struct openai_format *f, struct openai_format_part *part)
-{
-	part->data = f->block + (uintptr_t)part->data;
-}
+/* The parts in the order openai_format_init writes them into the block. */
+enum openai_format_index {
+	OF_HEAD, OF_CHUNK_PREFIX, OF_CHUNK_SUFFIX, OF_CONTENT_PREFIX,
+	OF_CONTENT_SUFFIX, OF_REASONING_PREFIX, OF_NPARTS
+};
 
 /* Build the fixed parts of an exchange's chunks. */
 void
 openai_format_init(struct openai_format *f, const char *id, int64_t created,
     const char *model, size_t modellen, int include_usage)
 {
+	struct openai_format_part *part[OF_NPARTS] = { &f->head,
+	    &f->chunk_prefix, &f->chunk_suffix, &f->content_prefix,
+	    &f->content_suffix, &f->reasoning_prefix };
 	struct buf	b = BUF_INIT;
-	size_t		off, head, prefix, suffix;
+	size_t		start[OF_NPARTS + 1];
+	int		i;
 
 	f->include_usage = include_usage;
 	f->conversation_id = NULL;
 
+	/* Each part is appended to b in order; start[i + 1] ends part i. */
+	start[OF_HEAD] = 0;
 	buf_add_str(&b, "{\"id\":");
 	buf_add_json_cstring(&b, id);
 	buf_add_str(&b, ",\"object\":\"chat.completion.chunk\","
@@ -52,50 +47,43 @@ openai_format_init(struct openai_format *f, const char *id, int64_t created,
 	buf_add_int(&b, created);
 	buf_add_str(&b, ",\"model\":");
 	buf_add_json_string(&b, model, modellen);
-	openai_format_mark(&f->head, &b, 0);
-	head = b.len;
 	/* Room for every part now: the copies below read from b's bytes. */
-	buf_reserve(&b, 3 * head + 512);
+	buf_reserve(&b, 3 * b.len + 512);
 
-	off = b.len;
+	start[OF_CHUNK_PREFIX] = b.len;
 	buf_add_str(&b, "data: ");
-	buf_add(&b, b.data, head);
+	buf_add(&b, b.data, start[OF_CHUNK_PREFIX]);
 	buf_add_str(&b, ",\"choices\":[{\"index\":0,\"delta\":");
-	openai_format_mark(&f->chunk_prefix, &b, off);
-	prefix = off;
 
-	off = b.len;
+	start[OF_CHUNK_SUFFIX] = b.len;
 	buf_add_str(&b, ",\"logprobs\":null,\"finish_reason\":null}]");
 	if (include_usage)
 		buf_add_str(&b, ",\"usage\":null");
 	buf_add_str(&b, "}\n\n");
-	openai_format_mark(&f->chunk_suffix, &b, off);
-	suffix = off;
 
-	off = b.len;
-	buf_add(&b, b.data + prefix, f->chunk_prefix.len);
+	start[OF_CONTENT_PREFIX] = b.len;
+	buf_add(&b, b.data + start[OF_CHUNK_PREFIX],
+	    start[OF_CHUNK_SUFFIX] - start[OF_CHUNK_PREFIX]);
 	buf_add_str(&b, "{\"content\":\"");
-	openai_format_mark(&f->content_prefix, &b, off);
 
-	off = b.len;
+	start[OF_CONTENT_SUFFIX] = b.len;
 	buf_add_str(&b, "\"}");
-	buf_add(&b, b.data + suffix, f->chunk_suffix.len);
-	openai_format_mark(&f->content_suffix, &b, off);
+	buf_add(&b, b.data + start[OF_CHUNK_SUFFIX],
+	    start[OF_CONTENT_PREFIX] - start[OF_CHUNK_SUFFIX]);
 
-	off = b.len;
-	buf_add(&b, b.data + prefix, f->chunk_prefix.len);
+	start[OF_REASONING_PREFIX] = b.len;
+	buf_add(&b, b.data + start[OF_CHUNK_PREFIX],
+	    start[OF_CHUNK_SUFFIX] - start[OF_CHUNK_PREFIX]);
 	buf_add_str(&b, "{\"reasoning_content\":\"");
-	openai_format_mark(&f->reasoning_prefix, &b, off);
+	start[OF_NPARTS] = b.len;
 
 	f->block = xmalloc(b.len);
 	memcpy(f->block, b.data, b.len);
 	buf_free(&b);
-	openai_format_place(f, &f->head);
-	openai_format_place(f, &f->chunk_prefix);
-	openai_format_place(f, &f->chunk_suffix);
-	openai_format_place(f, &f->content_prefix);
-	openai_format_place(f, &f->content_suffix);
-	openai_format_place(f, &f->reasoning_prefix);
+	for (i = 0; i < OF_NPARTS; i++) {
+		part[i]->data = f->block + start[i];
+		part[i]->len = start[i + 1] - start[i];
+	}
 }
 
 /* Release the prebuilt parts. */

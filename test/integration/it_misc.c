@@ -459,6 +459,18 @@ START_TEST(connection_closed_while_idle_is_replaced)
 }
 END_TEST
 
+/*
+ * The bytes of a POST /v1/chat/completions with body, as a client writes
+ * them, in *req (the caller frees it); returns their length.
+ */
+static int
+misc_chat_request(const char *body, char **req)
+{
+	return (asprintf(req, "POST /v1/chat/completions HTTP/1.1\r\n"
+	    "Host: x\r\nAuthorization: Bearer app-chat\r\nContent-Length: %zu"
+	    "\r\n\r\n%s", strlen(body), body));
+}
+
 /* Wait up to ms for a process to exit; returns its status or -1. */
 static int
 misc_wait_exit(struct proc *p, int ms)
@@ -486,9 +498,7 @@ START_TEST(sigterm_lets_streams_finish)
 	harness_proxy_start(&p, misc_mock.port, "\"drain_timeout\": 10");
 	body = chat_body("mock:events=10 mock:interval=100", NULL, 1, 0);
 	fd = http_connect(p.port);
-	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
-	    "Host: x\r\nAuthorization: Bearer app-chat\r\nContent-Length: %zu"
-	    "\r\n\r\n%s", strlen(body), body);
+	n = misc_chat_request(body, &req);
 	http_send_all(fd, req, (size_t)n);
 	misc_sleep(250);
 	kill(p.pid, SIGTERM);
@@ -543,23 +553,19 @@ START_TEST(drain_serves_what_clients_sent)
 	struct proc		 p;
 	struct http_response	 r, kept;
 	struct sse_frames	 f;
-	char			*stream, *small, *req, *head, *conn;
+	char			*stream, *small, *req, *partial, *conn;
 	int			 fa, fb, fk, fc, n, status;
 
 	harness_proxy_start(&p, misc_mock.port, "\"drain_timeout\": 10");
 	stream = chat_body("mock:events=20 mock:interval=100", NULL, 1, 0);
 	small = chat_body("sent before the drain", NULL, 0, 0);
 	fa = http_connect(p.port);
-	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
-	    "Host: x\r\nAuthorization: Bearer app-chat\r\nContent-Length: %zu"
-	    "\r\n\r\n%s", strlen(stream), stream);
+	n = misc_chat_request(stream, &req);
 	ck_assert_int_eq(http_send_all(fa, req, (size_t)n), 0);
 	free(req);
 	/* A connection kept alive after one answer. */
 	fk = http_connect(p.port);
-	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
-	    "Host: x\r\nAuthorization: Bearer app-chat\r\nContent-Length: %zu"
-	    "\r\n\r\n%s", strlen(small), small);
+	n = misc_chat_request(small, &req);
 	ck_assert_int_eq(http_send_all(fk, req, (size_t)n), 0);
 	free(req);
 	ck_assert_int_eq(http_read_responses(fk, &kept, 1, 600), 1);
@@ -568,16 +574,16 @@ START_TEST(drain_serves_what_clients_sent)
 	/* One that never sent a byte, and one with the head sent. */
 	fb = http_connect(p.port);
 	fc = http_connect(p.port);
-	n = asprintf(&head, "POST /v1/chat/completions HTTP/1.1\r\n"
-	    "Host: x\r\nAuthorization: Bearer app-chat\r\nContent-Length: %zu"
-	    "\r\n\r\n", strlen(small));
-	ck_assert_int_eq(http_send_all(fc, head, (size_t)n), 0);
+	n = misc_chat_request(small, &partial);
+	ck_assert_int_eq(http_send_all(fc, partial, (size_t)n - strlen(small)),
+	    0);
 	misc_sleep(200);
 	kill(p.pid, SIGTERM);
 	ck_assert_msg(misc_closed_within(fb, 1000), "fresh connection kept");
 	ck_assert_msg(misc_closed_within(fk, 1000), "idle connection kept");
 	/* The stream still runs: the request sent in part is finished. */
-	ck_assert_int_eq(http_send_all(fc, small, strlen(small)), 0);
+	ck_assert_int_eq(http_send_all(fc, partial + n - strlen(small),
+	    strlen(small)), 0);
 	ck_assert_int_eq(http_read_response(fc, &r, 5000), 0);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert(strstr(r.body, "chat.completion") != NULL);
@@ -602,7 +608,7 @@ START_TEST(drain_serves_what_clients_sent)
 	close(fb);
 	close(fc);
 	close(fk);
-	free(head);
+	free(partial);
 	free(small);
 	free(stream);
 }
@@ -682,9 +688,7 @@ START_TEST(readyz_turns_503_before_the_listener_closes)
 	http_response_free(&r);
 	body = chat_body("mock:events=15 mock:interval=100", NULL, 1, 0);
 	fd = http_connect(p.port);
-	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
-	    "Host: x\r\nAuthorization: Bearer app-chat\r\nContent-Length: %zu"
-	    "\r\n\r\n%s", strlen(body), body);
+	n = misc_chat_request(body, &req);
 	http_send_all(fd, req, (size_t)n);
 	misc_sleep(100);
 	kill(p.pid, SIGTERM);
@@ -734,9 +738,7 @@ START_TEST(drain_deadline_ends_long_streams)
 	harness_proxy_start(&p, misc_mock.port, "\"drain_timeout\": 0.5");
 	body = chat_body("mock:events=100 mock:interval=100", NULL, 1, 0);
 	fd = http_connect(p.port);
-	n = asprintf(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
-	    "Host: x\r\nAuthorization: Bearer app-chat\r\nContent-Length: %zu"
-	    "\r\n\r\n%s", strlen(body), body);
+	n = misc_chat_request(body, &req);
 	http_send_all(fd, req, (size_t)n);
 	misc_sleep(300);
 	kill(p.pid, SIGTERM);
