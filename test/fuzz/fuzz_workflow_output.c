@@ -73,7 +73,9 @@ check_output(const char *json, size_t len, const char *name,
 		json_decref(root);
 		return;
 	}
-	if (name != NULL && (v = json_object_get(root, name)) != NULL) {
+	/* A named output that is null does not answer (the rest may). */
+	if (name != NULL && (v = json_object_get(root, name)) != NULL &&
+	    !json_is_null(v)) {
 		same_value(out, v);
 		json_decref(root);
 		return;
