@@ -45,7 +45,13 @@ void	 buf_add_json_cstring(struct buf *, const char *);
 const char *buf_cstr(struct buf *);
 char	*buf_detach(struct buf *);
 size_t	 buf_utf8_prefix(const char *, size_t, size_t);
-size_t	 buf_utf8_seqlen(const unsigned char *, size_t);
+
+/* Whether JSON string byte c stops a plain run (see buf_json_plain). */
+static inline int
+buf_json_special(unsigned char c)
+{
+	return (c == '"' || c == '\\' || c < 0x20 || c >= 0x80);
+}
 
 /*
  * Length of the run of plain JSON string bytes at p (at most n): bytes that
@@ -89,12 +95,86 @@ buf_json_plain(const char *p, size_t n)
 			break;
 	}
 #endif
-	for (; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
+	while (i < n && !buf_json_special((unsigned char)p[i]))
+		i++;
+	return (i);
+}
 
-		if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
-			break;
+
+/*
+ * Length of the valid UTF-8 sequence starting at s (at most len bytes), or
+ * 0 if the bytes there are not valid UTF-8 (overlong forms, surrogates and
+ * code points above U+10FFFF are invalid).  Inline: the string scanners
+ * call it for every non-ASCII character.
+ */
+static inline size_t
+buf_utf8_seqlen(const unsigned char *s, size_t len)
+{
+	unsigned char	c = s[0];
+
+	if (c < 0x80)
+		return (1);
+	if (c >= 0xc2 && c <= 0xdf) {
+		if (len >= 2 && (s[1] & 0xc0) == 0x80)
+			return (2);
+		return (0);
 	}
+	if (c >= 0xe0 && c <= 0xef) {
+		if (len < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return (0);
+		if (c == 0xe0 && s[1] < 0xa0)
+			return (0);	/* overlong */
+		if (c == 0xed && s[1] >= 0xa0)
+			return (0);	/* surrogate */
+		return (3);
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (len < 4 || (s[1] & 0xc0) != 0x80 ||
+		    (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+			return (0);
+		if (c == 0xf0 && s[1] < 0x90)
+			return (0);	/* overlong */
+		if (c == 0xf4 && s[1] >= 0x90)
+			return (0);	/* above U+10FFFF */
+		return (4);
+	}
+	return (0);
+}
+
+/*
+ * Copy the run of plain JSON string bytes at p (at most n; see
+ * buf_json_plain) to o, which has room for n bytes, and return its
+ * length.  With SSE2 each block of sixteen is stored whole and the count
+ * moves only past its plain bytes: what the caller writes next overwrites
+ * the rest, so a run costs no call to memcpy however short it is.
+ */
+static inline size_t
+buf_json_plain_copy(char *o, const char *p, size_t n)
+{
+	size_t	i = 0;
+
+#ifdef __SSE2__
+	const __m128i	quote = _mm_set1_epi8('"');
+	const __m128i	bslash = _mm_set1_epi8('\\');
+	const __m128i	space = _mm_set1_epi8(0x20);
+	__m128i		v;
+	int		mask;
+
+	for (; n - i >= 16; i += 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		_mm_storeu_si128((__m128i *)(void *)(o + i), v);
+		mask = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
+		    _mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+		    _mm_cmplt_epi8(v, space)));
+		if (mask != 0)
+			return (i + (size_t)__builtin_ctz((unsigned)mask));
+	}
+	for (; i < n && !buf_json_special((unsigned char)p[i]); i++)
+		o[i] = p[i];
+#else
+	i = buf_json_plain(p, n);
+	memcpy(o, p, i);
+#endif
 	return (i);
 }
 

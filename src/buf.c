@@ -234,45 +234,6 @@ buf_printf(struct buf *b, const char *fmt, ...)
 }
 
 /*
- * Length of the valid UTF-8 sequence starting at s (at most len bytes), or
- * 0 if the bytes there are not valid UTF-8 (overlong forms, surrogates and
- * code points above U+10FFFF are invalid).
- */
-size_t
-buf_utf8_seqlen(const unsigned char *s, size_t len)
-{
-	unsigned char	c = s[0];
-
-	if (c < 0x80)
-		return (1);
-	if (c >= 0xc2 && c <= 0xdf) {
-		if (len >= 2 && (s[1] & 0xc0) == 0x80)
-			return (2);
-		return (0);
-	}
-	if (c >= 0xe0 && c <= 0xef) {
-		if (len < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return (0);
-		if (c == 0xe0 && s[1] < 0xa0)
-			return (0);	/* overlong */
-		if (c == 0xed && s[1] >= 0xa0)
-			return (0);	/* surrogate */
-		return (3);
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (len < 4 || (s[1] & 0xc0) != 0x80 ||
-		    (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return (0);
-		if (c == 0xf0 && s[1] < 0x90)
-			return (0);	/* overlong */
-		if (c == 0xf4 && s[1] >= 0x90)
-			return (0);	/* above U+10FFFF */
-		return (4);
-	}
-	return (0);
-}
-
-/*
  * Largest n <= max such that the first n bytes of s (len bytes long) end on
  * a UTF-8 character boundary: used to cut text without splitting characters.
  */
@@ -289,50 +250,36 @@ buf_utf8_prefix(const char *s, size_t len, size_t max)
 	return (n);
 }
 
+/* The letter of each two-byte escape, by the byte it stands for; else 0. */
+static const char buf_json_escape_letter[128] = {
+	['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
+	['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'
+};
+
 /*
  * Write what stands for byte c at o, which has room for six bytes: the
  * escape of a quote, a backslash or a control character, or U+FFFD for a
- * byte that starts no valid UTF-8 sequence.  Returns its length.
+ * byte that starts no valid UTF-8 sequence.  Returns its length.  A table
+ * for the common escapes: a switch's jump mispredicts on most of them.
  */
-static size_t
+static inline size_t
 buf_json_escape_byte(char *o, unsigned char c)
 {
 	static const char	 hex[] = "0123456789abcdef";
-	char			 e;
 
+	if (c < 128 && buf_json_escape_letter[c] != 0) {
+		o[0] = '\\';
+		o[1] = buf_json_escape_letter[c];
+		return (2);
+	}
 	if (c >= 0x80) {
 		memcpy(o, "\\ufffd", 6);
 		return (6);
 	}
-	switch (c) {
-	case '"':
-	case '\\':
-		e = (char)c;
-		break;
-	case '\n':
-		e = 'n';
-		break;
-	case '\r':
-		e = 'r';
-		break;
-	case '\t':
-		e = 't';
-		break;
-	case '\b':
-		e = 'b';
-		break;
-	case '\f':
-		e = 'f';
-		break;
-	default:
-		memcpy(o, "\\u00", 4);
-		o[4] = hex[c >> 4];
-		o[5] = hex[c & 0xf];
-		return (6);
-	}
-	o[0] = '\\';
-	o[1] = e;
-	return (2);
+	memcpy(o, "\\u00", 4);
+	o[4] = hex[c >> 4];
+	o[5] = hex[c & 0xf];
+	return (6);
 }
 
 /*
@@ -368,39 +315,48 @@ buf_json_escape_short(struct buf *b, const unsigned char *p, size_t len)
  * Append s as the inside of a JSON string: quotes, backslashes and control
  * characters are escaped, valid UTF-8 is copied as is, and each invalid
  * byte becomes U+FFFD so the output is always valid JSON.
+ *
+ * Plain runs go through buf_json_plain_copy, limited to the room the
+ * buffer has left less six (the longest thing one input byte becomes), so
+ * the loop checks room once per run and grows the buffer only when a run
+ * has filled it: by what is left plus an eighth, an escape every eight
+ * bytes or so.
  */
 void
 buf_add_json_escaped(struct buf *b, const char *s, size_t len)
 {
 	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i = 0, run, n;
+	size_t			 i = 0, n, room;
 	char			*o;
 
 	if (len <= BUF_SHORT_ESCAPE) {
 		buf_json_escape_short(b, p, len);
 		return;
 	}
-	/* Room for an escape every eight bytes or so without growing. */
 	buf_reserve(b, len + len / 8 + 2);
 	while (i < len) {
-		/*
-		 * The longest run that needs no escaping (plain ASCII and
-		 * valid UTF-8) goes in one copy, with the escape after it.
-		 */
-		run = i + buf_json_plain(s + i, len - i);
-		while (run < len && p[run] >= 0x80 &&
-		    (n = buf_utf8_seqlen(p + run, len - run)) != 0) {
-			run += n;
-			run += buf_json_plain(s + run, len - run);
+		/* cap - len - 1: the NUL that buf_cstr may add keeps its byte. */
+		room = b->cap - b->len - 1;
+		if (room < 6 + 16) {
+			buf_reserve(b, (len - i) + (len - i) / 8 + 6 + 16);
+			continue;
 		}
-		buf_reserve(b, run - i + 6);
 		o = b->data + b->len;
-		memcpy(o, p + i, run - i);
-		o += run - i;
-		i = run;
-		/* What ended the run: an escape, or invalid UTF-8. */
-		if (i < len)
-			o += buf_json_escape_byte(o, p[i++]);
+		n = len - i < room - 6 ? len - i : room - 6;
+		n = buf_json_plain_copy(o, s + i, n);
+		i += n;
+		o += n;
+		/* What ended the run: non-ASCII, an escape, or a full buffer. */
+		while (i < len && (room = (size_t)(b->data + b->cap - o)) > 6 &&
+		    buf_json_special(p[i])) {
+			if (p[i] >= 0x80 &&
+			    (n = buf_utf8_seqlen(p + i, len - i)) != 0) {
+				memcpy(o, p + i, n);
+				o += n;
+				i += n;
+			} else
+				o += buf_json_escape_byte(o, p[i++]);
+		}
 		b->len = (size_t)(o - b->data);
 	}
 }

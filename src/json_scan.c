@@ -32,40 +32,39 @@ json_scan_u4(const char *p)
 	return (v);
 }
 
-/* Append code point cp as UTF-8 to the scratch buffer (space reserved). */
-static void
-json_scan_put_utf8(struct buf *b, long cp)
+/* Write code point cp as UTF-8 at o; returns its length. */
+static size_t
+json_scan_put_utf8(char *o, long cp)
 {
-	char	*o = b->data + b->len;
-
 	if (cp < 0x80) {
 		o[0] = (char)cp;
-		b->len += 1;
-	} else if (cp < 0x800) {
+		return (1);
+	}
+	if (cp < 0x800) {
 		o[0] = (char)(0xc0 | (cp >> 6));
 		o[1] = (char)(0x80 | (cp & 0x3f));
-		b->len += 2;
-	} else if (cp < 0x10000) {
+		return (2);
+	}
+	if (cp < 0x10000) {
 		o[0] = (char)(0xe0 | (cp >> 12));
 		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
 		o[2] = (char)(0x80 | (cp & 0x3f));
-		b->len += 3;
-	} else {
-		o[0] = (char)(0xf0 | (cp >> 18));
-		o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[3] = (char)(0x80 | (cp & 0x3f));
-		b->len += 4;
+		return (3);
 	}
+	o[0] = (char)(0xf0 | (cp >> 18));
+	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	o[3] = (char)(0x80 | (cp & 0x3f));
+	return (4);
 }
 
 /*
  * Decode the \uXXXX escape at q (at its 'u'), or the surrogate pair it
- * opens, onto the end of b; returns the bytes of input it took, or 0 if
- * it is malformed.
+ * opens, to *op and move *op past it; returns the bytes of input it took,
+ * or 0 if it is malformed.  The UTF-8 is never longer than the escape.
  */
 static size_t
-json_scan_unicode(const char *q, const char *end, struct buf *b)
+json_scan_unicode(const char *q, const char *end, char **op)
 {
 	long	cp, lo;
 
@@ -74,56 +73,44 @@ json_scan_unicode(const char *q, const char *end, struct buf *b)
 	if (cp >= 0xdc00 && cp <= 0xdfff)
 		return (0);	/* a lone low half */
 	if (cp < 0xd800 || cp > 0xdbff) {
-		json_scan_put_utf8(b, cp);
+		*op += json_scan_put_utf8(*op, cp);
 		return (5);
 	}
 	if (end - q < 11 || q[5] != '\\' || q[6] != 'u' ||
 	    (lo = json_scan_u4(q + 7)) < 0xdc00 || lo > 0xdfff)
 		return (0);
-	json_scan_put_utf8(b, 0x10000 + ((cp - 0xd800) << 10) +
+	*op += json_scan_put_utf8(*op, 0x10000 + ((cp - 0xd800) << 10) +
 	    (lo - 0xdc00));
 	return (11);
 }
 
+/* What each one-letter escape stands for, by its letter; 0 for no such. */
+static const char json_scan_unescaped[128] = {
+	['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b',
+	['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t'
+};
+
 /*
- * Decode the escape at q (just past its backslash) onto the end of b;
- * returns the bytes of input it took, or 0 if it is malformed.
+ * Decode the escape at q (just past its backslash) to *op and move *op
+ * past it; returns the bytes of input it took, or 0 if it is malformed.
+ * A table rather than a switch: escapes come every few bytes in code and
+ * prose, and a jump table's indirect branch mispredicts on most of them.
  */
-static size_t
-json_scan_escape(const char *q, const char *end, struct buf *b)
+static inline size_t
+json_scan_escape(const char *q, const char *end, char **op)
 {
-	char	c;
+	unsigned char	c;
 
 	if (q >= end)
 		return (0);
-	switch (*q) {
-	case '"':
-	case '\\':
-	case '/':
-		c = *q;
-		break;
-	case 'b':
-		c = '\b';
-		break;
-	case 'f':
-		c = '\f';
-		break;
-	case 'n':
-		c = '\n';
-		break;
-	case 'r':
-		c = '\r';
-		break;
-	case 't':
-		c = '\t';
-		break;
-	case 'u':
-		return (json_scan_unicode(q, end, b));
-	default:
-		return (0);
+	c = (unsigned char)*q;
+	if (c < 128 && json_scan_unescaped[c] != 0) {
+		*(*op)++ = json_scan_unescaped[c];
+		return (1);
 	}
-	b->data[b->len++] = c;
-	return (1);
+	if (c == 'u')
+		return (json_scan_unicode(q, end, op));
+	return (0);
 }
 
 /*
@@ -132,75 +119,89 @@ json_scan_escape(const char *q, const char *end, struct buf *b)
  * scratch.  json_scan_string tries the common case first.  On failure *pp
  * is moved to the offending byte (the end of the input for a string that
  * is not closed) and the result says what is wrong.
+ *
+ * Two loops: the first only checks (UTF-8, control bytes) until the first
+ * escape; from there the second decodes, copying plain runs sixteen bytes
+ * at a time with buf_json_plain_copy.  The output never runs ahead of the
+ * input (a decoded string is never longer than its JSON form), so the
+ * room the caller keeps for the rest of the input is room enough for
+ * whole blocks.
  */
 int
 json_scan_string_slow(const char **pp, const char *end, struct buf *scratch,
     const char **s, size_t *len)
 {
-	const char	*start = *pp + 1, *q;
-	size_t		 n, decoded = 0;
-	int		 escaped = 0;
+	const char	*start = *pp + 1, *q = start;
+	char		*o, *decoded;
+	unsigned char	 c;
+	size_t		 n;
 
-	for (q = start; q < end; ) {
-		unsigned char c;
-
-		/* Plain ASCII needs no decision: skip (or copy) it in bulk. */
-		n = buf_json_plain(q, (size_t)(end - q));
-		if (escaped && n > 0) {
-			memcpy(scratch->data + scratch->len, q, n);
-			scratch->len += n;
-		}
-		q += n;
+	for (;;) {
+		q += buf_json_plain(q, (size_t)(end - q));
 		if (q >= end)
-			break;
+			goto unclosed;
 		c = (unsigned char)*q;
-
-		if (c == '"')
-			break;
-		if (c < 0x20) {
-			*pp = q;
-			return (JSON_SCAN_CONTROL);
+		if (c == '"') {
+			*s = start;
+			*len = (size_t)(q - start);
+			*pp = q + 1;
+			return (0);
 		}
+		if (c == '\\')
+			break;
+		if (c < 0x20)
+			goto control;
+		if ((n = buf_utf8_seqlen((const unsigned char *)q,
+		    (size_t)(end - q))) == 0)
+			goto bad_utf8;
+		q += n;
+	}
+
+	/* The first escape: what came before it goes to scratch as it is. */
+	decoded = o = scratch->data + scratch->len;
+	memcpy(o, start, (size_t)(q - start));
+	o += q - start;
+	for (;;) {
+		n = buf_json_plain_copy(o, q, (size_t)(end - q));
+		q += n;
+		o += n;
+		if (q >= end)
+			goto unclosed;
+		c = (unsigned char)*q;
 		if (c == '\\') {
-			if (!escaped) {
-				/* Copy what came before the first escape. */
-				escaped = 1;
-				decoded = scratch->len;
-				memcpy(scratch->data + scratch->len, start,
-				    (size_t)(q - start));
-				scratch->len += (size_t)(q - start);
-			}
-			if ((n = json_scan_escape(q + 1, end, scratch)) == 0) {
+			if ((n = json_scan_escape(q + 1, end, &o)) == 0) {
 				*pp = q;
 				return (JSON_SCAN_BAD_ESCAPE);
 			}
 			q += 1 + n;
 			continue;
 		}
+		if (c == '"')
+			break;
+		if (c < 0x20)
+			goto control;
 		if ((n = buf_utf8_seqlen((const unsigned char *)q,
-		    (size_t)(end - q))) == 0) {
-			*pp = q;
-			return (JSON_SCAN_BAD_UTF8);
-		}
-		if (escaped) {
-			memcpy(scratch->data + scratch->len, q, n);
-			scratch->len += n;
-		}
+		    (size_t)(end - q))) == 0)
+			goto bad_utf8;
+		memcpy(o, q, n);
 		q += n;
+		o += n;
 	}
-	if (q >= end) {
-		*pp = end;
-		return (JSON_SCAN_UNCLOSED);
-	}
-	if (escaped) {
-		*s = scratch->data + decoded;
-		*len = scratch->len - decoded;
-	} else {
-		*s = start;
-		*len = (size_t)(q - start);
-	}
+	*s = decoded;
+	*len = (size_t)(o - decoded);
+	scratch->len += *len;
 	*pp = q + 1;
 	return (0);
+
+unclosed:
+	*pp = end;
+	return (JSON_SCAN_UNCLOSED);
+control:
+	*pp = q;
+	return (JSON_SCAN_CONTROL);
+bad_utf8:
+	*pp = q;
+	return (JSON_SCAN_BAD_UTF8);
 }
 
 /*

@@ -43,54 +43,97 @@ check_buf_rand(uint64_t *state)
 }
 
 /*
+ * Length of the valid UTF-8 sequence (RFC 3629) at in[i], or 0 if the byte
+ * there starts none.  Written independently of buf.c.
+ */
+static size_t
+check_buf_utf8_at(const unsigned char *in, size_t len, size_t i)
+{
+	unsigned char	c = in[i];
+	size_t		n, k;
+	uint32_t	cp, min;
+
+	if (c < 0x80)
+		return (1);
+	if ((c & 0xe0) == 0xc0) {
+		n = 2;
+		cp = c & 0x1f;
+		min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 3;
+		cp = c & 0x0f;
+		min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 4;
+		cp = c & 0x07;
+		min = 0x10000;
+	} else
+		return (0);
+	if (i + n > len)
+		return (0);
+	for (k = 1; k < n; k++) {
+		if ((in[i + k] & 0xc0) != 0x80)
+			return (0);
+		cp = (cp << 6) | (in[i + k] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return (0);
+	return (n);
+}
+
+/*
  * Reference: the bytes JSON decoding of the escaped text must give, i.e.
- * in with every byte that does not start a valid UTF-8 sequence (RFC 3629)
- * replaced by EF BF BD.  Written independently of buf.c.
+ * in with every byte that does not start a valid UTF-8 sequence replaced
+ * by EF BF BD.
  */
 static void
 check_buf_reference(const unsigned char *in, size_t len, struct buf *out)
 {
-	size_t		i = 0, n, k;
-	uint32_t	cp, min;
-	int		ok;
+	size_t	i = 0, n;
 
 	while (i < len) {
-		unsigned char	c = in[i];
-
-		if (c < 0x80) {
-			buf_add_char(out, (char)c);
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			n = 2;
-			cp = c & 0x1f;
-			min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 3;
-			cp = c & 0x0f;
-			min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 4;
-			cp = c & 0x07;
-			min = 0x10000;
-		} else
-			n = 0;
-		ok = n != 0 && i + n <= len;
-		for (k = 1; ok && k < n; k++) {
-			if ((in[i + k] & 0xc0) != 0x80)
-				ok = 0;
-			else
-				cp = (cp << 6) | (in[i + k] & 0x3f);
-		}
-		if (ok && (cp < min || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff)))
-			ok = 0;
-		if (ok) {
+		if ((n = check_buf_utf8_at(in, len, i)) != 0) {
 			buf_add(out, in + i, n);
 			i += n;
 		} else {
 			buf_add(out, "\xef\xbf\xbd", 3);
+			i++;
+		}
+	}
+}
+
+/*
+ * Reference: the exact escaped text, one byte at a time: the short
+ * escapes for " \ \b \f \n \r \t, \u00xx (lower-case hex) for other
+ * control bytes, \ufffd for a byte that starts no valid UTF-8.
+ */
+static void
+check_buf_reference_escaped(const unsigned char *in, size_t len,
+    struct buf *out)
+{
+	static const char	*letters = "\"\"\\\\\bb\ff\nn\rr\tt";
+	const char		*l;
+	size_t			 i = 0, n;
+	char			 u[8];
+
+	while (i < len) {
+		unsigned char	c = in[i];
+
+		for (l = letters; *l != '\0' && (unsigned char)*l != c; l += 2)
+			;
+		if (*l != '\0') {
+			buf_add_char(out, '\\');
+			buf_add_char(out, l[1]);
+			i++;
+		} else if (c < 0x20) {
+			snprintf(u, sizeof(u), "\\u%04x", c);
+			buf_add_str(out, u);
+			i++;
+		} else if ((n = check_buf_utf8_at(in, len, i)) != 0) {
+			buf_add(out, in + i, n);
+			i += n;
+		} else {
+			buf_add_str(out, "\\ufffd");
 			i++;
 		}
 	}
@@ -597,6 +640,58 @@ START_TEST(check_buf_escape_random_is_json)
 }
 END_TEST
 
+/*
+ * Long inputs: plain runs of every length around a sixteen-byte block,
+ * each ended by something else (an escape, a control byte, valid and
+ * invalid UTF-8), appended after text that leaves the buffer anywhere
+ * from full to roomy.  The output is exactly the reference's, and what
+ * was there before stays.
+ */
+START_TEST(check_buf_escape_long_runs)
+{
+	static const char	*enders[] = {
+		"\"", "\\", "\n", "\t", "\x01", "\x1f", "\xc3\xa9",
+		"\xe4\xb8\xad", "\xf0\x9f\x98\x80", "\xff", "\xc3", "\xed\xa0\x80",
+		"\x7f",
+	};
+	uint64_t	 seed = 0x2545f4914f6cdd1dULL;
+	struct buf	 b = BUF_INIT, want = BUF_INIT, in = BUF_INIT;
+	size_t		 round, fill, run, cap, k;
+	char		 msg[4096];
+
+	for (round = 0; round < 3000; round++) {
+		buf_reset(&in);
+		while (in.len < 17 + round % 1500) {
+			run = check_buf_rand(&seed) % 41;
+			for (k = 0; k < run; k++)
+				buf_add_char(&in, (char)('a' + k % 26));
+			buf_add_str(&in, enders[check_buf_rand(&seed) %
+			    (sizeof(enders) / sizeof(enders[0]))]);
+		}
+		/* Leave 0 to 63 bytes of room, or more than the input. */
+		buf_free(&b);
+		buf_reserve(&b, 64 + round % 700);
+		cap = b.cap;
+		fill = round % 3 == 0 ? 10 : cap - 1 - round % 64;
+		memset(b.data, 'F', fill);
+		b.len = fill;
+		buf_add_json_escaped(&b, in.data, in.len);
+		buf_reset(&want);
+		for (k = 0; k < fill; k++)
+			buf_add_char(&want, 'F');
+		check_buf_reference_escaped((const unsigned char *)in.data,
+		    in.len, &want);
+		ck_assert_msg(check_same(b.data, b.len, want.data, want.len,
+		    msg, sizeof(msg)), "round %zu (%zu input bytes, %zu of "
+		    "%zu filled): %s", round, in.len, fill, cap, msg);
+		ck_assert_uint_lt(b.len, b.cap);
+	}
+	buf_free(&b);
+	buf_free(&want);
+	buf_free(&in);
+}
+END_TEST
+
 /* buf_utf8_prefix cuts only on character boundaries. */
 START_TEST(check_buf_utf8_prefix)
 {
@@ -676,6 +771,7 @@ buf_suite(void)
 	tcase_add_test(tc, check_buf_escape_utf8_invalid);
 	tcase_add_test(tc, check_buf_json_string);
 	tcase_add_test(tc, check_buf_escape_random_is_json);
+	tcase_add_test(tc, check_buf_escape_long_runs);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("utf8_prefix");

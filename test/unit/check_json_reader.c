@@ -969,6 +969,72 @@ START_TEST(check_json_reader_every_prefix)
 }
 END_TEST
 
+/*
+ * A string decodes in two loops: checking up to its first escape, then
+ * copying sixteen bytes at a time.  Plain runs of every length around a
+ * block, before and after the first escape, each followed by every kind
+ * of thing that ends a run (an escape, a character of each UTF-8 length,
+ * the closing quote, and each fault), read from a block of exactly the
+ * body's size and compared with jansson.  A second decoded string after
+ * the first checks that the first stays put; a fault's offset must point
+ * at the offending byte.
+ */
+START_TEST(check_json_reader_runs_around_escapes)
+{
+	static const struct {
+		const char	*s;
+		int		 fault;	/* the byte at the start is refused */
+	} ends[] = {
+		{ "\\n", 0 }, { "\\\"", 0 }, { "\\/", 0 }, { "\\u00e9", 0 },
+		{ "\\ud83d\\ude00", 0 }, { "\xc3\xa9", 0 },
+		{ "\xe4\xb8\xad\xe6\x96\x87", 0 }, { "\xf0\x9f\x98\x80", 0 },
+		{ "", 0 }, { "\x01", 1 }, { "\x1f", 1 }, { "\xff", 1 },
+		{ "\xc3(", 1 }, { "\xe0\x80\x80", 1 }, { "\xed\xa0\x80", 1 },
+		{ "\\q", 1 }, { "\\u12", 1 }, { "\\ude00", 1 },
+		{ "\\ud83d\\n", 1 },
+	};
+	static const char	 *firsts[] = { "", "\\t" };
+	struct json_reader_error err;
+	char			 body[256], *copy;
+	size_t			 pre, run, e, f, len, at;
+	int			 ok;
+
+	for (f = 0; f < sizeof(firsts) / sizeof(firsts[0]); f++)
+	for (pre = 0; pre <= 33; pre += (pre < 14 ? 7 : 1))
+	for (run = 0; run <= 40; run++)
+	for (e = 0; e < sizeof(ends) / sizeof(ends[0]); e++) {
+		len = 0;
+		body[len++] = '[';
+		body[len++] = '"';
+		memset(body + len, 'p', pre);
+		len += pre;
+		memcpy(body + len, firsts[f], strlen(firsts[f]));
+		len += strlen(firsts[f]);
+		memset(body + len, 'r', run);
+		len += run;
+		at = len;
+		memcpy(body + len, ends[e].s, strlen(ends[e].s));
+		len += strlen(ends[e].s);
+		memcpy(body + len, "tail of it\",\"x\\ny\"]", 19);
+		len += 19;
+		ok = check_json_reader_agree(body, len);
+		ck_assert_msg(ok == !ends[e].fault, "first %zu pre %zu run %zu "
+		    "end %zu: %s", f, pre, run, e, ok ? "accepted" :
+		    "refused");
+		if (!ends[e].fault)
+			continue;
+		ck_assert_ptr_nonnull(copy = malloc(len));
+		memcpy(copy, body, len);
+		memset(&err, 0, sizeof(err));
+		ck_assert_ptr_null(json_reader_parse(copy, len, &err));
+		ck_assert_msg(err.offset == at, "first %zu pre %zu run %zu "
+		    "end %zu: fault at %zu, want %zu (%s)", f, pre, run, e,
+		    err.offset, at, err.text);
+		free(copy);
+	}
+}
+END_TEST
+
 /* The json_reader suite. */
 Suite *
 json_reader_suite(void)
@@ -986,6 +1052,7 @@ json_reader_suite(void)
 	tcase_add_test(tc, check_json_reader_error_position);
 	tcase_add_test(tc, check_json_reader_long_strings);
 	tcase_add_test(tc, check_json_reader_every_prefix);
+	tcase_add_test(tc, check_json_reader_runs_around_escapes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("utf8");
