@@ -340,6 +340,16 @@ main(int argc, char **argv)
 	}
 	api_init();
 	stream_init(env.base);
+	/*
+	 * Before any port is announced: a harness that stops the look-alike
+	 * the moment it has its port must find SIGTERM handled, not fatal.
+	 */
+	ev_term = evsignal_new(env.base, SIGTERM, mock_signal, NULL);
+	ev_int = evsignal_new(env.base, SIGINT, mock_signal, NULL);
+	if (ev_term == NULL || ev_int == NULL ||
+	    evsignal_add(ev_term, NULL) == -1 ||
+	    evsignal_add(ev_int, NULL) == -1)
+		goto done;
 	if ((env.http = mock_http(addr, port, cert != NULL && tls_port == -1,
 	    idle, &bound)) == NULL)
 		goto done;
@@ -366,12 +376,6 @@ main(int argc, char **argv)
 		goto done;
 	}
 
-	ev_term = evsignal_new(env.base, SIGTERM, mock_signal, NULL);
-	ev_int = evsignal_new(env.base, SIGINT, mock_signal, NULL);
-	if (ev_term == NULL || ev_int == NULL ||
-	    evsignal_add(ev_term, NULL) == -1 ||
-	    evsignal_add(ev_int, NULL) == -1)
-		goto done;
 	if (event_base_dispatch(env.base) == -1)
 		goto done;
 	rc = 0;
