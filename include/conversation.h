@@ -11,20 +11,21 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "siphash.h"
 
-#define CONVERSATION_DIGEST_LEN	32	/* SHA-256 */
+#define CONVERSATION_DIGEST_LEN	SIPHASH_OUT_LEN	/* SipHash-2-4-128 */
 #define CONVERSATION_MAX_ID	64	/* longest Dify id kept, NUL included */
 
 /*
- * One request's view of its conversation.  ctx is the hash state after
+ * One request's view of its conversation.  sip is the hash state after
  * the whole request (scope, user and every message), waiting for the
- * answer; the turn owns it.
+ * answer; it holds nothing to free.
  */
 struct conversation_turn {
-	int		 lookup;	/* the history before may be known */
-	int		 remember;	/* a complete answer may be kept */
-	uint8_t		 prefix[CONVERSATION_DIGEST_LEN];
-	void		*ctx;		/* EVP_MD_CTX, or NULL */
+	int			 lookup;	/* the history before may be known */
+	int			 remember;	/* a complete answer may be kept */
+	uint8_t			 prefix[CONVERSATION_DIGEST_LEN];
+	struct siphash_state	 sip;		/* valid if remember */
 };
 
 /* The digest of an answer, fed as it streams. */
@@ -35,17 +36,17 @@ enum conversation_answer_state {
 };
 
 /*
- * A hash fed through a small staging buffer: SHA-256 costs little per
- * byte, but a call per word of a streamed answer (or per field of a long
- * history) costs more than the bytes.  Four SHA-256 blocks take most of
- * that saving; every open stream carries one.
+ * A hash fed through a small staging buffer: a call per field of a long
+ * history (a tag, a length) or per word of a streamed answer costs more
+ * than its bytes.  An answer's stage also holds its trailing blanks
+ * until something follows them.  Every open stream carries one.
  */
-#define CONVERSATION_STAGE	256
+#define CONVERSATION_STAGE	64
 
 struct conversation_hash {
-	void		*ctx;		/* EVP_MD_CTX */
-	size_t		 n;		/* staged bytes */
-	unsigned char	 stage[CONVERSATION_STAGE];
+	struct siphash_state	 sip;
+	size_t			 n;		/* staged bytes */
+	unsigned char		 stage[CONVERSATION_STAGE];
 };
 
 struct conversation_answer {
@@ -56,7 +57,7 @@ struct conversation_answer {
 	size_t				 max;	/* most bytes ever held */
 };
 
-int	 conversation_turn_init(struct conversation_turn *, const char *,
+void	 conversation_turn_init(struct conversation_turn *, const char *,
 	    size_t, const char *, const void *);
 int	 conversation_turn_answer(const struct conversation_turn *,
 	    const char *, size_t, uint8_t *);

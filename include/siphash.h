@@ -11,6 +11,18 @@
 #define SIPHASH_KEY_LEN	16
 #define SIPHASH_OUT_LEN	16
 
+/* A SipHash-2-4-128 in progress; see siphash.c. */
+struct siphash_state {
+	uint64_t	v0, v1, v2, v3;
+	uint64_t	len;		/* bytes taken */
+	unsigned char	tail[8];	/* the last len % 8 of them */
+};
+
+void	siphash128_init(struct siphash_state *,
+	    const unsigned char [SIPHASH_KEY_LEN]);
+void	siphash128_update(struct siphash_state *, const void *, size_t);
+void	siphash128_final(const struct siphash_state *,
+	    unsigned char [SIPHASH_OUT_LEN]);
 void	siphash128(const unsigned char [SIPHASH_KEY_LEN], const void *, size_t,
 	    unsigned char [SIPHASH_OUT_LEN]);
 

@@ -11,8 +11,9 @@
  * prompt, a parallel chat) has another digest and starts afresh with the
  * whole transcript, so a wrong conversation is never continued.
  *
- * The digest is SHA-256 over a canonical form, never the text itself:
- * a version tag, the scope (the app: its key and Dify), the Dify user,
+ * The digest is SipHash-2-4-128 over a canonical form, never the text
+ * itself, under a key made from the scope (the app: its key and Dify):
+ * a version tag, the scope, the Dify user,
  * then per message its role (developer counts as system, function as
  * tool), its text (a string, or the text parts joined by newlines; an
  * assistant's leading <think> or <details> block dropped; surrounding
@@ -33,12 +34,12 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "buf.h"
 #include "conversation.h"
+#include "siphash.h"
 
-#define CONVERSATION_VERSION	"odp-conversation-v1"
+#define CONVERSATION_VERSION	"odp-conversation-v2"
 #define CONVERSATION_TASK	"### Task:"
 
 /* Field tags of the canonical form. */
@@ -125,15 +126,24 @@ conversation_canonical_text(const char *text, size_t len, size_t *start,
 	*outlen = e - s;
 }
 
-/* SHA-256, fetched once (an implicit fetch per init costs ~4 K). */
-static const EVP_MD *
-conversation_md(void)
+/*
+ * The key of a scope's digests: SipHash under a fixed key of the version
+ * tag and the scope.  Every instance that shares a store derives the
+ * same key; without the scope (which holds the app's Dify key) the
+ * digests a store keeps say nothing about the texts they stand for.
+ */
+static void
+conversation_scope_key(const char *scope, size_t len,
+    unsigned char key[SIPHASH_KEY_LEN])
 {
-	static EVP_MD	*md;
+	static const unsigned char	fixed[SIPHASH_KEY_LEN];
+	struct siphash_state		st;
 
-	if (md == NULL)
-		md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	return (md != NULL ? md : EVP_sha256());
+	siphash128_init(&st, fixed);
+	siphash128_update(&st, CONVERSATION_VERSION,
+	    sizeof(CONVERSATION_VERSION));
+	siphash128_update(&st, scope, len);
+	siphash128_final(&st, key);
 }
 
 /* Hand the staged bytes to the digest. */
@@ -141,7 +151,7 @@ static void
 conversation_hash_flush(struct conversation_hash *h)
 {
 	if (h->n > 0)
-		EVP_DigestUpdate(h->ctx, h->stage, h->n);
+		siphash128_update(&h->sip, h->stage, h->n);
 	h->n = 0;
 }
 
@@ -152,7 +162,7 @@ conversation_hash_add(struct conversation_hash *h, const void *p, size_t n)
 	if (h->n + n > sizeof(h->stage)) {
 		conversation_hash_flush(h);
 		if (n >= sizeof(h->stage)) {
-			EVP_DigestUpdate(h->ctx, p, n);
+			siphash128_update(&h->sip, p, n);
 			return;
 		}
 	}
@@ -231,10 +241,11 @@ conversation_message(struct conversation_hash *ctx, const json_t *msg,
 	conversation_field(ctx, CONV_TAG_MESSAGE, &role, 1);
 	content = json_object_get(msg, "content");
 	buf_reset(scratch);
-	if (json_is_string(content))
-		buf_add(scratch, json_string_value(content),
+	if (json_is_string(content)) {
+		/* The common case: the text as it is, without a copy. */
+		conversation_text(ctx, json_string_value(content),
 		    json_string_length(content));
-	else if (json_is_array(content)) {
+	} else if (json_is_array(content)) {
 		json_array_foreach(content, i, part) {
 			t = json_string_value(json_object_get(part, "type"));
 			if (t == NULL || strcmp(t, "image_url") == 0)
@@ -248,8 +259,9 @@ conversation_message(struct conversation_hash *ctx, const json_t *msg,
 			    json_string_length(v));
 		}
 	}
-	conversation_text(ctx, scratch->data ? scratch->data : "",
-	    scratch->len);
+	if (!json_is_string(content))
+		conversation_text(ctx, scratch->data ? scratch->data : "",
+		    scratch->len);
 	if (json_is_array(content)) {
 		json_array_foreach(content, i, part) {
 			t = json_string_value(json_object_get(part, "type"));
@@ -318,16 +330,15 @@ conversation_is_task_prompt(const void *messages_json)
  * request to the app named by scope, as the Dify user.  A turn whose
  * last message is a user message after earlier ones may continue a
  * conversation (lookup: prefix is the digest of those earlier ones) and
- * may be remembered once answered; a task prompt does neither.  Returns
- * 0, or -1 when hashing is unavailable (the turn then does neither).
+ * may be remembered once answered; a task prompt does neither.
  */
-int
+void
 conversation_turn_init(struct conversation_turn *t, const char *scope,
     size_t scopelen, const char *user, const void *messages_json)
 {
 	const json_t	*messages = messages_json, *msg;
 	struct conversation_hash h;
-	EVP_MD_CTX	*copy;
+	unsigned char	 key[SIPHASH_KEY_LEN];
 	struct buf	 scratch = BUF_INIT;
 	size_t		 i, n;
 	char		 role, last;
@@ -335,17 +346,13 @@ conversation_turn_init(struct conversation_turn *t, const char *scope,
 	memset(t, 0, sizeof(*t));
 	n = json_array_size(messages);
 	if (n == 0 || conversation_is_task_prompt(messages))
-		return (0);
+		return;
 	last = conversation_role(json_array_get(messages, n - 1));
 	if (last != 'u')
-		return (0);
+		return;
 	h.n = 0;
-	if ((h.ctx = EVP_MD_CTX_new()) == NULL)
-		return (-1);
-	if (EVP_DigestInit_ex(h.ctx, conversation_md(), NULL) != 1) {
-		EVP_MD_CTX_free(h.ctx);
-		return (-1);
-	}
+	conversation_scope_key(scope, scopelen, key);
+	siphash128_init(&h.sip, key);
 	conversation_field(&h, CONV_TAG_VERSION, CONVERSATION_VERSION,
 	    strlen(CONVERSATION_VERSION));
 	conversation_field(&h, CONV_TAG_SCOPE, scope, scopelen);
@@ -354,11 +361,8 @@ conversation_turn_init(struct conversation_turn *t, const char *scope,
 		if (i == n - 1 && n > 1) {
 			/* The history before the new message. */
 			conversation_hash_flush(&h);
-			if ((copy = EVP_MD_CTX_new()) != NULL &&
-			    EVP_MD_CTX_copy_ex(copy, h.ctx) == 1 &&
-			    EVP_DigestFinal_ex(copy, t->prefix, NULL) == 1)
-				t->lookup = 1;
-			EVP_MD_CTX_free(copy);
+			siphash128_final(&h.sip, t->prefix);
+			t->lookup = 1;
 		}
 		msg = json_array_get(messages, i);
 		role = conversation_role(msg);
@@ -366,9 +370,8 @@ conversation_turn_init(struct conversation_turn *t, const char *scope,
 	}
 	buf_free(&scratch);
 	conversation_hash_flush(&h);
-	t->ctx = h.ctx;
+	t->sip = h.sip;
 	t->remember = 1;
-	return (0);
 }
 
 /*
@@ -424,31 +427,22 @@ int
 conversation_answer_begin(struct conversation_answer *a,
     const struct conversation_turn *t, size_t max)
 {
-	EVP_MD_CTX	*ctx;
 	char		 role = 'a';
 	unsigned char	 tag = CONV_TAG_TEXT;
 
 	a->state = CONVERSATION_ANSWER_FAILED;
-	a->h.ctx = NULL;
 	a->h.n = 0;
 	a->len = 0;
 	buf_init(&a->held);
 	a->max = max;
-	if (!t->remember || t->ctx == NULL || (ctx = EVP_MD_CTX_new()) == NULL)
-		goto fail;
-	if (EVP_MD_CTX_copy_ex(ctx, t->ctx) != 1) {
-		EVP_MD_CTX_free(ctx);
-		goto fail;
-	}
-	a->h.ctx = ctx;
+	if (!t->remember)
+		return (-1);
+	a->h.sip = t->sip;
 	conversation_field(&a->h, CONV_TAG_MESSAGE, &role, 1);
 	conversation_hash_add(&a->h, &tag, 1);
 	conversation_hash_flush(&a->h);	/* the stage is the answer's now */
 	a->state = CONVERSATION_ANSWER_LEAD;
 	return (0);
-fail:
-	a->state = CONVERSATION_ANSWER_FAILED;
-	return (-1);
 }
 
 /* Hash canonical answer bytes, straight to the digest. */
@@ -458,7 +452,7 @@ conversation_answer_hash(struct conversation_answer *a, const char *p,
 {
 	if (n == 0)
 		return;
-	EVP_DigestUpdate(a->h.ctx, p, n);
+	siphash128_update(&a->h.sip, p, n);
 	a->len += n;
 }
 
@@ -569,8 +563,8 @@ conversation_answer_end(struct conversation_answer *a, uint8_t *out)
 	if (a->state != CONVERSATION_ANSWER_FAILED) {
 		conversation_field_end(&a->h, a->len);
 		conversation_hash_flush(&a->h);
-		if (EVP_DigestFinal_ex(a->h.ctx, out, NULL) == 1)
-			rc = 0;
+		siphash128_final(&a->h.sip, out);
+		rc = 0;
 	}
 	conversation_answer_free(a);
 	return (rc);
@@ -580,8 +574,6 @@ conversation_answer_end(struct conversation_answer *a, uint8_t *out)
 void
 conversation_answer_free(struct conversation_answer *a)
 {
-	EVP_MD_CTX_free(a->h.ctx);
-	a->h.ctx = NULL;
 	a->h.n = 0;
 	buf_free(&a->held);
 	a->state = CONVERSATION_ANSWER_FAILED;
@@ -604,16 +596,14 @@ conversation_turn_answer(const struct conversation_turn *t,
 	return (conversation_answer_end(&a, out));
 }
 
-/* Release the turn's hash state. */
+/* End the turn: it neither looks up nor remembers any more. */
 void
 conversation_turn_free(struct conversation_turn *t)
 {
-	EVP_MD_CTX_free(t->ctx);
-	t->ctx = NULL;
 	t->lookup = t->remember = 0;
 }
 
-/* Write a digest as 64 lowercase hex digits and a NUL (65 bytes). */
+/* Write a digest as 32 lowercase hex digits and a NUL (33 bytes). */
 void
 conversation_digest_hex(const uint8_t *d, char *out)
 {

@@ -15,8 +15,8 @@
  * resident: fresh entries are handed out in order before any is reused
  * from the free list): entries (digest, conversation id, expiry) sit in an
  * array, chained from a power-of-two bucket array by the digest's first
- * bytes (SHA-256 output needs no further hashing), and kept in a doubly
- * linked LRU list.  A put at capacity evicts the least recently put
+ * bytes (a keyed hash: they need no further hashing), and kept in a
+ * doubly linked LRU list.  A put at capacity evicts the least recently put
  * entry.  Every entry lives the same TTL, so the LRU tail is also the
  * first to expire; puts reclaim expired entries from the tail and takes
  * drop an expired entry they find.

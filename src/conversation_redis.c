@@ -112,7 +112,7 @@ conversation_redis_took(void *arg, const struct redisReply *rep)
 	free(l);
 }
 
-/* Write the Redis key of a digest into key (10 + 64 + 1 bytes). */
+/* Write the Redis key of a digest into key (prefix, 32 hex digits, NUL). */
 static void
 conversation_redis_key(const uint8_t *digest, char *key)
 {

@@ -1359,9 +1359,9 @@ exchange_continuity(struct exchange *ex)
 	buf_add_str(&scope, ex->api_key);
 	buf_add_char(&scope, '\0');
 	buf_add_str(&scope, ex->rp.file_origin);
-	if (conversation_turn_init(&ex->turn, scope.data, scope.len, ex->user,
-	    json_object_get(ex->cr.root, "messages")) == 0 &&
-	    ex->turn.remember) {
+	conversation_turn_init(&ex->turn, scope.data, scope.len, ex->user,
+	    json_object_get(ex->cr.root, "messages"));
+	if (ex->turn.remember) {
 		ex->continuity = 1;
 		ex->rp.tap = exchange_tap;
 		ex->rp.tap_arg = ex;

@@ -110,6 +110,42 @@ START_TEST(check_app_cache_siphash_vectors)
 }
 END_TEST
 
+/*
+ * The streaming form gives the one-shot result however the bytes are
+ * split (every split of 0..63 bytes into three pieces), and a result
+ * taken midway leaves the stream as it was.
+ */
+START_TEST(check_app_cache_siphash_streaming)
+{
+	unsigned char		 key[SIPHASH_KEY_LEN], msg[64];
+	unsigned char		 one[SIPHASH_OUT_LEN], got[SIPHASH_OUT_LEN];
+	unsigned char		 mid[SIPHASH_OUT_LEN];
+	struct siphash_state	 st;
+	size_t			 i, len, a, b;
+
+	for (i = 0; i < sizeof(key); i++)
+		key[i] = (unsigned char)(0xa5 ^ i);
+	for (i = 0; i < sizeof(msg); i++)
+		msg[i] = (unsigned char)(i * 37 + 1);
+	for (len = 0; len < sizeof(msg); len++)
+	for (a = 0; a <= len; a++)
+	for (b = a; b <= len; b++) {
+		siphash128(key, msg, len, one);
+		siphash128_init(&st, key);
+		siphash128_update(&st, msg, a);
+		siphash128_final(&st, mid);
+		siphash128(key, msg, a, got);
+		ck_assert_msg(memcmp(mid, got, sizeof(got)) == 0,
+		    "prefix %zu: a midway result differs", a);
+		siphash128_update(&st, msg + a, b - a);
+		siphash128_update(&st, msg + b, len - b);
+		siphash128_final(&st, got);
+		ck_assert_msg(memcmp(one, got, sizeof(got)) == 0,
+		    "%zu bytes split at %zu and %zu: differs", len, a, b);
+	}
+}
+END_TEST
+
 Suite *
 app_cache_suite(void)
 {
@@ -120,6 +156,7 @@ app_cache_suite(void)
 	tcase_add_test(tc, check_app_cache_eviction);
 	tcase_add_test(tc, check_app_cache_input);
 	tcase_add_test(tc, check_app_cache_siphash_vectors);
+	tcase_add_test(tc, check_app_cache_siphash_streaming);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -39,8 +39,7 @@ prefix_of(const char *scope, const char *user, const char *text,
 
 	json_array_append_new(m, json_pack("{s:s,s:s}", "role", "user",
 	    "content", "next"));
-	ck_assert_int_eq(conversation_turn_init(&t, scope, strlen(scope), user,
-	    m), 0);
+	conversation_turn_init(&t, scope, strlen(scope), user, m);
 	ck_assert_int_eq(t.lookup, 1);
 	memcpy(out, t.prefix, CONVERSATION_DIGEST_LEN);
 	conversation_turn_free(&t);
@@ -55,8 +54,7 @@ answered(const char *scope, const char *user, const char *text,
 	struct conversation_turn	 t;
 	json_t				*m = msgs(text);
 
-	ck_assert_int_eq(conversation_turn_init(&t, scope, strlen(scope), user,
-	    m), 0);
+	conversation_turn_init(&t, scope, strlen(scope), user, m);
 	ck_assert_int_eq(t.remember, 1);
 	ck_assert_int_eq(conversation_turn_answer(&t, answer, strlen(answer),
 	    out), 0);
@@ -70,19 +68,19 @@ answered(const char *scope, const char *user, const char *text,
 /* The remembered digest of a turn is what the next turn looks up. */
 START_TEST(check_conversation_digest_continues)
 {
-	uint8_t	a[32], b[32];
+	uint8_t	a[CONVERSATION_DIGEST_LEN], b[CONVERSATION_DIGEST_LEN];
 
 	answered("k", "u", TURN1 "]", "Hello!", a);
 	prefix_of("k", "u", TURN1 ",{\"role\":\"assistant\","
 	    "\"content\":\"Hello!\"}]", b);
-	ck_assert_mem_eq(a, b, 32);
+	ck_assert_mem_eq(a, b, CONVERSATION_DIGEST_LEN);
 }
 END_TEST
 
 /* Variants clients produce of the same history digest alike. */
 START_TEST(check_conversation_digest_same)
 {
-	uint8_t	a[32], b[32];
+	uint8_t	a[CONVERSATION_DIGEST_LEN], b[CONVERSATION_DIGEST_LEN];
 
 	answered("k", "u", TURN1 "]", "Hello!", a);
 	/* Parts instead of a string, developer for system, extra members,
@@ -93,12 +91,12 @@ START_TEST(check_conversation_digest_same)
 	    "\"bob\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\"}]},"
 	    "{\"role\":\"assistant\",\"refusal\":null,\"reasoning_content\":"
 	    "\"hmm\",\"content\":\"<think>hmm</think>\\n\\nHello!\\n\"}]", b);
-	ck_assert_mem_eq(a, b, 32);
+	ck_assert_mem_eq(a, b, CONVERSATION_DIGEST_LEN);
 	/* Open WebUI's reasoning block. */
 	prefix_of("k", "u", TURN1 ",{\"role\":\"assistant\",\"content\":"
 	    "\"<details type=\\\"reasoning\\\" done=\\\"true\\\">\\n<summary>"
 	    "Thought</summary>x</details>\\nHello!\"}]", b);
-	ck_assert_mem_eq(a, b, 32);
+	ck_assert_mem_eq(a, b, CONVERSATION_DIGEST_LEN);
 }
 END_TEST
 
@@ -137,28 +135,30 @@ START_TEST(check_conversation_digest_differs)
 		"{\"role\":\"user\",\"content\":\"Hi\"},"
 		"{\"role\":\"assistant\",\"content\":\"Hello!\"}]",
 	};
-	uint8_t	a[32], b[32], c[32];
+	uint8_t	a[CONVERSATION_DIGEST_LEN], b[CONVERSATION_DIGEST_LEN];
+	uint8_t	c[CONVERSATION_DIGEST_LEN];
 	size_t	i;
 
 	answered("k", "u", TURN1 "]", "Hello!", a);
 	for (i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
 		prefix_of("k", "u", variants[i], b);
-		ck_assert_msg(memcmp(a, b, 32) != 0, "variant %zu matched", i);
+		ck_assert_msg(memcmp(a, b, CONVERSATION_DIGEST_LEN) != 0,
+		    "variant %zu matched", i);
 	}
 	/* Another user or another app: another conversation. */
 	prefix_of("k", "v", TURN1 ",{\"role\":\"assistant\","
 	    "\"content\":\"Hello!\"}]", b);
-	ck_assert(memcmp(a, b, 32) != 0);
+	ck_assert(memcmp(a, b, CONVERSATION_DIGEST_LEN) != 0);
 	prefix_of("k2", "u", TURN1 ",{\"role\":\"assistant\","
 	    "\"content\":\"Hello!\"}]", c);
-	ck_assert(memcmp(a, c, 32) != 0);
+	ck_assert(memcmp(a, c, CONVERSATION_DIGEST_LEN) != 0);
 	/* Another image URL. */
 	answered("k", "u", "[{\"role\":\"user\",\"content\":[{\"type\":"
 	    "\"image_url\",\"image_url\":{\"url\":\"https://x/a.png\"}}]}]",
 	    "A cat.", a);
 	answered("k", "u", "[{\"role\":\"user\",\"content\":[{\"type\":"
 	    "\"image_url\",\"image_url\":\"https://x/b.png\"}]}]", "A cat.", b);
-	ck_assert(memcmp(a, b, 32) != 0);
+	ck_assert(memcmp(a, b, CONVERSATION_DIGEST_LEN) != 0);
 }
 END_TEST
 
@@ -170,7 +170,7 @@ START_TEST(check_conversation_turn_kinds)
 
 	/* A first turn: nothing to look up, but remembered. */
 	m = msgs("[{\"role\":\"user\",\"content\":\"Hi\"}]");
-	ck_assert_int_eq(conversation_turn_init(&t, "k", 1, "u", m), 0);
+	conversation_turn_init(&t, "k", 1, "u", m);
 	ck_assert_int_eq(t.lookup, 0);
 	ck_assert_int_eq(t.remember, 1);
 	conversation_turn_free(&t);
@@ -178,7 +178,7 @@ START_TEST(check_conversation_turn_kinds)
 	/* Ending with a tool result or an assistant prefill: neither. */
 	m = msgs("[{\"role\":\"user\",\"content\":\"Hi\"},"
 	    "{\"role\":\"assistant\",\"content\":\"Sure\"}]");
-	ck_assert_int_eq(conversation_turn_init(&t, "k", 1, "u", m), 0);
+	conversation_turn_init(&t, "k", 1, "u", m);
 	ck_assert_int_eq(t.lookup, 0);
 	ck_assert_int_eq(t.remember, 0);
 	conversation_turn_free(&t);
@@ -189,7 +189,7 @@ START_TEST(check_conversation_turn_kinds)
 	    "{\"role\":\"user\",\"content\":\"  ### Task:\\nGenerate a "
 	    "title\"}]");
 	ck_assert_int_eq(conversation_is_task_prompt(m), 1);
-	ck_assert_int_eq(conversation_turn_init(&t, "k", 1, "u", m), 0);
+	conversation_turn_init(&t, "k", 1, "u", m);
 	ck_assert_int_eq(t.lookup, 0);
 	ck_assert_int_eq(t.remember, 0);
 	conversation_turn_free(&t);
@@ -245,10 +245,11 @@ START_TEST(check_conversation_answer_stream)
 	struct conversation_answer	 a;
 	json_t				*m = msgs("[{\"role\":\"user\","
 					    "\"content\":\"Hi\"}]");
-	uint8_t				 whole[32], part[32];
+	uint8_t				 whole[CONVERSATION_DIGEST_LEN];
+	uint8_t				 part[CONVERSATION_DIGEST_LEN];
 	size_t				 i, j, len, cut;
 
-	ck_assert_int_eq(conversation_turn_init(&t, "k", 1, "u", m), 0);
+	conversation_turn_init(&t, "k", 1, "u", m);
 	for (i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
 		len = strlen(answers[i]);
 		ck_assert_int_eq(conversation_turn_answer(&t, answers[i], len,
@@ -257,7 +258,8 @@ START_TEST(check_conversation_answer_stream)
 		for (j = 0; j < len; j++)
 			conversation_answer_feed(&a, answers[i] + j, 1);
 		ck_assert_int_eq(conversation_answer_end(&a, part), 0);
-		ck_assert_msg(memcmp(whole, part, 32) == 0, "bytewise: %s",
+		ck_assert_msg(memcmp(whole, part,
+		    CONVERSATION_DIGEST_LEN) == 0, "bytewise: %s",
 		    answers[i]);
 		for (cut = 0; cut <= len; cut++) {
 			ck_assert_int_eq(conversation_answer_begin(&a, &t, 4096),
@@ -265,7 +267,8 @@ START_TEST(check_conversation_answer_stream)
 			conversation_answer_feed(&a, answers[i], cut);
 			conversation_answer_feed(&a, answers[i] + cut, len - cut);
 			ck_assert_int_eq(conversation_answer_end(&a, part), 0);
-			ck_assert_msg(memcmp(whole, part, 32) == 0, "cut %zu: %s",
+			ck_assert_msg(memcmp(whole, part,
+			    CONVERSATION_DIGEST_LEN) == 0, "cut %zu: %s",
 			    cut, answers[i]);
 		}
 	}
@@ -277,7 +280,7 @@ START_TEST(check_conversation_answer_stream)
 	conversation_answer_feed(&a, " \n", 2);
 	conversation_answer_feed(&a, "\n", 1);
 	ck_assert_int_eq(conversation_answer_end(&a, part), 0);
-	ck_assert(memcmp(whole, part, 32) == 0);
+	ck_assert(memcmp(whole, part, CONVERSATION_DIGEST_LEN) == 0);
 	/* A stage's worth of text and blanks, in one piece and in many. */
 	{
 		char	big[3000];
@@ -292,7 +295,7 @@ START_TEST(check_conversation_answer_stream)
 			conversation_answer_feed(&a, big + j, sizeof(big) - j <
 			    7 ? sizeof(big) - j : 7);
 		ck_assert_int_eq(conversation_answer_end(&a, part), 0);
-		ck_assert(memcmp(whole, part, 32) == 0);
+		ck_assert(memcmp(whole, part, CONVERSATION_DIGEST_LEN) == 0);
 	}
 	/* A lead block longer than max is not remembered. */
 	ck_assert_int_eq(conversation_answer_begin(&a, &t, 8), 0);
@@ -338,7 +341,7 @@ key_of(uint32_t n, uint8_t *key)
 START_TEST(check_conversation_memory_ttl)
 {
 	struct conversation_memory	*m = conversation_memory_new(8);
-	uint8_t				 k[32];
+	uint8_t				 k[CONVERSATION_DIGEST_LEN];
 	char				 id[64];
 
 	ck_assert_ptr_nonnull(m);
@@ -375,7 +378,7 @@ START_TEST(check_conversation_memory_bound)
 {
 	struct conversation_memory		*m = conversation_memory_new(10000);
 	struct conversation_memory_stats	 st;
-	uint8_t					 k[32];
+	uint8_t				 k[CONVERSATION_DIGEST_LEN];
 	char					 id[64], want[64];
 	size_t					 bytes;
 	uint32_t				 i;
@@ -413,7 +416,7 @@ START_TEST(check_conversation_memory_reclaim)
 {
 	struct conversation_memory		*m = conversation_memory_new(4);
 	struct conversation_memory_stats	 st;
-	uint8_t					 k[32];
+	uint8_t				 k[CONVERSATION_DIGEST_LEN];
 	char					 id[64];
 	uint32_t				 i;
 
@@ -440,7 +443,7 @@ END_TEST
 START_TEST(check_conversation_memory_shared)
 {
 	struct conversation_memory	*m = conversation_memory_new(16);
-	uint8_t				 k[32];
+	uint8_t				 k[CONVERSATION_DIGEST_LEN];
 	char				 id[64];
 	pid_t				 pid;
 	int				 status;
@@ -448,7 +451,7 @@ START_TEST(check_conversation_memory_shared)
 	key_of(7, k);
 	conversation_memory_put(m, k, "from-parent", 0, 1000);
 	if ((pid = fork()) == 0) {
-		uint8_t	k2[32];
+		uint8_t	k2[CONVERSATION_DIGEST_LEN];
 
 		key_of(8, k2);
 		conversation_memory_put(m, k2, "from-child", 0, 1000);
