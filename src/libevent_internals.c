@@ -137,7 +137,11 @@ libevent_internals_run_read_cb(struct bufferevent *bev)
 	bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
 }
 
-/* Contract 1.  True for an HTTP/1.0 request. */
+/*
+ * Contract 1.  True for an HTTP/1.0 request (one the server got) or
+ * response (to a request the client made): evhttp keeps the version of
+ * either in the same fields.
+ */
 int
 libevent_internals_is_http10(const struct evhttp_request *req)
 {

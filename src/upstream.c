@@ -618,6 +618,29 @@ upstream_take_chunked(struct upstream_call *call, struct evhttp_request *req)
 	call->chunked = 1;
 }
 
+/*
+ * An HTTP/1.0 response without "Connection: keep-alive" ends with the
+ * server closing the connection.  evhttp 2.1 keeps an outgoing
+ * connection unless a header says "Connection: close", and the next call
+ * would be sent on a socket the server has closed, to fail before any
+ * response.  Say it for the server, so that evhttp closes it.
+ */
+static void
+upstream_http10_close(struct evhttp_request *req)
+{
+	struct evkeyvalq	*hdrs = evhttp_request_get_input_headers(req);
+	const char		*conn;
+
+	if (!libevent_internals_is_http10(req))
+		return;
+	conn = evhttp_find_header(hdrs, "Connection");
+	if (conn != NULL && evutil_ascii_strcasecmp(conn, "keep-alive") == 0)
+		return;
+	while (evhttp_remove_header(hdrs, "Connection") == 0)
+		;
+	evhttp_add_header(hdrs, "Connection", "close");
+}
+
 /* Response headers arrived; a negative return aborts the request. */
 static int
 upstream_req_header(struct evhttp_request *req, void *arg)
@@ -625,6 +648,7 @@ upstream_req_header(struct evhttp_request *req, void *arg)
 	struct upstream_call	*call = arg;
 	struct timeval		 tv;
 
+	upstream_http10_close(req);
 	upstream_take_chunked(call, req);
 	call->state = CALL_RECEIVING;
 	/* From here the idle timeout applies, not the connect timeout. */

@@ -2,10 +2,12 @@
  * it_errors: Dify's errors and upstream failures, as the client sees them.
  */
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <check.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -514,6 +516,118 @@ START_TEST(blackholed_dify_is_502_within_connect_timeout)
 }
 END_TEST
 
+/*
+ * Serve one connection as an HTTP/1.0 Dify that closes after each
+ * response (no Connection header, as HTTP/1.0 servers do): the app's
+ * info, or a short chat stream ended by the close.  Returns the request
+ * line's path ("" if none came).
+ */
+static void
+err_http10_serve(int fd, char *path, size_t pathsize)
+{
+	static const char	info[] = "{\"name\":\"t\",\"mode\":\"chat\"}";
+	static const char	events[] =
+	    "data: {\"event\":\"message\",\"task_id\":\"t\",\"id\":\"m\","
+	    "\"message_id\":\"m\",\"conversation_id\":\"c\",\"answer\":"
+	    "\"Hi from 1.0\",\"created_at\":1}\n\n"
+	    "data: {\"event\":\"message_end\",\"task_id\":\"t\",\"id\":\"m\","
+	    "\"message_id\":\"m\",\"conversation_id\":\"c\",\"metadata\":{}}"
+	    "\n\n";
+	char	req[65536], head[256], *end, *cl;
+	size_t	have = 0, want = 0;
+	ssize_t	n;
+
+	path[0] = '\0';
+	while (have < sizeof(req) - 1) {
+		if ((n = read(fd, req + have, sizeof(req) - 1 - have)) <= 0)
+			return;
+		have += (size_t)n;
+		req[have] = '\0';
+		if ((end = strstr(req, "\r\n\r\n")) == NULL)
+			continue;
+		cl = strcasestr(req, "\r\nContent-Length:");
+		want = (size_t)(end + 4 - req) + (cl != NULL && cl < end ?
+		    strtoul(cl + 17, NULL, 10) : 0);
+		if (have >= want)
+			break;
+	}
+	sscanf(req, "%*s %255s", head);
+	snprintf(path, pathsize, "%s", head);
+	if (strncmp(path, "/v1/info", 8) == 0)
+		snprintf(head, sizeof(head), "HTTP/1.0 200 OK\r\nContent-Type: "
+		    "application/json\r\nContent-Length: %zu\r\n\r\n",
+		    sizeof(info) - 1);
+	else
+		snprintf(head, sizeof(head), "HTTP/1.0 200 OK\r\nContent-Type: "
+		    "text/event-stream\r\n\r\n");
+	(void)!write(fd, head, strlen(head));
+	if (strncmp(path, "/v1/info", 8) == 0)
+		(void)!write(fd, info, sizeof(info) - 1);
+	else
+		(void)!write(fd, events, sizeof(events) - 1);
+}
+
+/*
+ * A Dify that speaks HTTP/1.0 closes the connection after each answer
+ * without saying so in a header.  evhttp alone would keep it for the
+ * next call, which then failed before any response: the first chat after
+ * the app's info came back 502.  Every chat is answered, each call on a
+ * connection of its own.
+ */
+START_TEST(http10_dify_connections_are_not_reused)
+{
+	struct proc		 p;
+	struct http_response	 r;
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	char			*body, extra[256], path[256];
+	int			 lfd, fd, port, i, status;
+	pid_t			 pid;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(lfd, 16), 0);
+	getsockname(lfd, (struct sockaddr *)&sin, &len);
+	port = ntohs(sin.sin_port);
+	if ((pid = fork()) == 0) {
+		/* Info, then three chats: four connections, one each. */
+		alarm(20);	/* never outlive a failed test */
+		for (i = 0; i < 4; i++) {
+			if ((fd = accept(lfd, NULL, NULL)) == -1)
+				_exit(1);
+			err_http10_serve(fd, path, sizeof(path));
+			close(fd);
+			if (path[0] == '\0')
+				_exit(2);	/* a connection with no call */
+		}
+		_exit(0);
+	}
+	ck_assert_int_ge(pid, 0);
+	close(lfd);
+	snprintf(extra, sizeof(extra), "\"dify_api_url\": "
+	    "\"http://127.0.0.1:%d/v1\"", port);
+	harness_proxy_start(&p, 0, extra);
+	body = chat_body("hello", NULL, 1, 0);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(http_chat(p.port, "app-chat", body, &r), 0);
+		ck_assert_msg(r.status == 200, "chat %d: status %d: %s", i,
+		    r.status, r.body);
+		ck_assert_msg(strstr(r.body, "Hi from 1.0") != NULL &&
+		    strstr(r.body, "[DONE]") != NULL, "chat %d: %s", i, r.body);
+		http_response_free(&r);
+	}
+	free(body);
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the HTTP/1.0 Dify saw a connection with no call (status %d)",
+	    status);
+}
+END_TEST
+
 /* The errors suite. */
 Suite *
 it_errors_suite(void)
@@ -538,6 +652,7 @@ it_errors_suite(void)
 	tcase_add_test(tc, short_timeouts_never_cut_a_live_stream);
 	tcase_add_test(tc, upstream_silent_mid_stream_times_out);
 	tcase_add_test(tc, blackholed_dify_is_502_within_connect_timeout);
+	tcase_add_test(tc, http10_dify_connections_are_not_reused);
 	suite_add_tcase(s, tc);
 	return (s);
 }
