@@ -25,7 +25,9 @@
  * message), so that a proxy with continuity remembers the history B
  * continues; the B request is then a continuation (its history before
  * the new message is A's history and answer).  A take consumes what the
- * proxy remembered, so no chat's B is sent twice.
+ * proxy remembered, so no chat's B is sent twice.  -G starts the chat
+ * numbers at FIRST, so that a second run against the same proxy sends
+ * chats of its own (run.sh's rounds).
  *
  * The run is WARM_BATCHES batches not counted, then batches of BATCH
  * chats until REQUESTS B requests were measured: per batch, (with -p)
@@ -737,8 +739,9 @@ hist_usage(void)
 	    "[-p] [-k auth] [-c conns]\n"
 	    "                     [-n requests] [-K batch] [-W warm_batches] "
 	    "[-s bytes]\n"
-	    "                     [-t turns] [-E events] [-P pids] [-U pids] "
-	    "[-X pids]\n"
+	    "                     [-t turns] [-E events] [-G first_chat] "
+	    "[-P pids]\n"
+	    "                     [-U pids] [-X pids]\n"
 	    "       bench-history -D dir [-s bytes] [-t turns] [-E events]\n");
 	exit(2);
 }
@@ -787,7 +790,7 @@ main(int argc, char **argv)
 	memset(&h, 0, sizeof(h));
 	h.events = 20;
 	h.nconns = 16;
-	while ((ch = getopt(argc, argv, "a:c:f:k:n:ps:t:D:E:K:P:U:W:X:")) !=
+	while ((ch = getopt(argc, argv, "a:c:f:k:n:ps:t:D:E:G:K:P:U:W:X:")) !=
 	    -1) {
 		switch (ch) {
 		case 'a':
@@ -819,6 +822,9 @@ main(int argc, char **argv)
 			break;
 		case 'E':
 			h.events = util_num("-E", optarg, 1, 100000);
+			break;
+		case 'G':
+			g = util_num("-G", optarg, 0, 99999999);
 			break;
 		case 'K':
 			batch = util_num("-K", optarg, 1, 1000000);

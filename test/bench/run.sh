@@ -17,6 +17,7 @@
 #   BENCH_LATENCY_SECONDS  seconds of the latency run [5]
 #   BENCH_HISTORY_REQUESTS measured requests of each long-history run [4000]
 #   BENCH_HISTORY_CONNECTIONS  connections of the long-history runs [16]
+#   BENCH_HISTORY_RUNS     long-history rounds; the rows are their median [3]
 #   BENCH_TLS              1: measure the TLS rows, 0: skip them [1]
 #   BENCH_FEATURES         1: measure the features section, 0: skip it [1]
 #   BENCH_FEATURE_SECONDS  measured seconds of each features run [5]
@@ -45,6 +46,7 @@ lat_streams=${BENCH_LATENCY_STREAMS:-20}
 lat_seconds=${BENCH_LATENCY_SECONDS:-5}
 hist_requests=${BENCH_HISTORY_REQUESTS:-4000}
 hist_conns=${BENCH_HISTORY_CONNECTIONS:-16}
+hist_runs=${BENCH_HISTORY_RUNS:-3}
 tls_on=${BENCH_TLS:-1}
 feat_on=${BENCH_FEATURES:-1}
 feat_seconds=${BENCH_FEATURE_SECONDS:-5}
@@ -72,6 +74,9 @@ rss_lines=()		# footer: the paced RSS samples
 paced_run=1		# which paced run is under way
 declare -A PACED_CPUS	# every paced run's CPU us/event, per target
 declare -A HIST		# long-history runs: client output, access-log counts
+hist_run=1		# which long-history round is under way
+declare -A HIST_CPUS	# every history round's CPU us/request, per target
+declare -A HIST_RATES	# every history round's requests/s, per target
 hist_ok=0		# the long-history rows were measured
 tls_ok=0		# the TLS targets run
 declare -A HS		# TLS handshakes: HS[run.target] = "full resumed"
@@ -1002,61 +1007,82 @@ stop_history() {
 
 # bench-history against a target: every request the last turn of a chat
 # of its own, ~100 KB; memory and Redis prime each chat's turn before.
+# One round of hist_runs: each round sends chats of its own (-G), its
+# CPU and rate join the lists the rows take the median of, and the
+# access log is counted for its requests only.
 measure_history() {	# target
-	local t=$1 out=$tmp/history.$1 fmt=openai prime=() extra=() bad n c k
+	local t=$1 out=$tmp/history.$1.$hist_run fmt=openai prime=() extra=()
+	local bad n c k want=continued round=history first
+	local -A seen=() got=()
 	case $t in
 	ng) fmt=dify ;;
 	hm) prime=(-p) ;;
 	hr) prime=(-p); extra=(-X "$redis_pid") ;;
 	esac
-	log "history: $(label_of "$t"): $hist_requests requests${prime:+ (each chat primed first)}"
+	[ "$t" = hx ] && want=off
+	[ "$hist_run" -gt 1 ] && round="history $hist_run"
+	first=$(( (hist_run - 1) * 1000000 ))
+	if [ "$t" != ng ]; then
+		seen[all]=$(grep -c ' access id=hm-' "$tmp/$t.log" || true)
+		for c in continued new lost off; do
+			seen[$c]=$(grep -cE " access id=hm-.* conversation=$c( |$)" \
+			    "$tmp/$t.log" || true)
+		done
+	fi
+	log "history $hist_run: $(label_of "$t"): $hist_requests requests${prime:+ (each chat primed first)}"
 	if ! run_client "$out" "$build/bench-history" \
 	    -a "127.0.0.1:$(port_of "$t")" -f "$fmt" "${prime[@]}" \
 	    -n "$hist_requests" -c "$hist_conns" -s "$hist_bytes" \
-	    -t "$hist_turns" -E "$hist_events" -P "$(pids_of "$t")" \
-	    -U "$mock_pid" "${extra[@]}"; then
+	    -t "$hist_turns" -E "$hist_events" -G "$first" \
+	    -P "$(pids_of "$t")" -U "$mock_pid" "${extra[@]}"; then
 		cat "$out.err" >&2 || true
 		fail "history $(label_of "$t"): bench-history failed"
 		return 0
 	fi
 	[ -s "$out.err" ] && sed 's/^/    /' "$out.err" >&2
-	R[history.$t]=$(calc %.0f "$(kv "$out" req_per_s)")
-	R[history-cpu.$t]=$(calc %.1f "$(kv "$out" cpu_us_per_request)")
-	for k in requests complete batch body_bytes prime_body_bytes \
-	    dify_body_bytes primed prime_failed p50_us extra_us_per_request; do
-		HIST[$k.$t]=$(kv "$out" "$k")
-	done
+	HIST_RATES[$t]+=" $(kv "$out" req_per_s)"
+	HIST_CPUS[$t]+=" $(kv "$out" cpu_us_per_request)"
+	# shellcheck disable=SC2086
+	R[history.$t]=$(calc %.0f "$(median ${HIST_RATES[$t]})")
+	# shellcheck disable=SC2086
+	R[history-cpu.$t]=$(calc %.1f "$(median ${HIST_CPUS[$t]})")
+	if [ "$hist_run" -eq 1 ]; then
+		for k in requests batch body_bytes prime_body_bytes \
+		    dify_body_bytes primed p50_us; do
+			HIST[$k.$t]=$(kv "$out" "$k")
+		done
+	fi
+	HIST[extra_us.$t]+=" $(kv "$out" extra_us_per_request)"
+	HIST[measured.$t]=$(( ${HIST[measured.$t]:-0} + $(kv "$out" requests) ))
 	bad="$(kv "$out" bad_status) non-200, $(kv "$out" bad_end) incomplete, $(kv "$out" bad_count) short, $(kv "$out" conn_errors) connection errors"
 	if [ "$(kv "$out" complete)" != "$(kv "$out" requests)" ]; then
 		NOTE[history.$t]="$bad"
-		notes+=("history, $(label_of "$t"): $bad of $(kv "$out" requests) requests")
+		notes+=("history $hist_run, $(label_of "$t"): $bad of $(kv "$out" requests) requests")
 	fi
 	if [ "$(kv "$out" prime_failed)" != 0 ]; then
 		NOTE[history.$t]="priming failed"
-		notes+=("history, $(label_of "$t"): $(kv "$out" prime_failed) of $(kv "$out" primed) priming requests failed")
+		notes+=("history $hist_run, $(label_of "$t"): $(kv "$out" prime_failed) of $(kv "$out" primed) priming requests failed")
 	fi
-	cpu_line history "$t" "$(kv "$out" cpu_pct)" \
+	cpu_line "$round" "$t" "$(kv "$out" cpu_pct)" \
 	    "$(kv "$out" upstream_cpu_pct)" "$(kv "$out" client_cpu_pct)" \
 	    "$(kv "$out" machine_busy_pct)"
-	# How the proxy handled the measured requests (X-Request-Id hm-N);
-	# the access line is written as the exchange is freed, just after
-	# its response.
+	# How the proxy handled this round's measured requests (X-Request-Id
+	# hm-N); the access line is written as the exchange is freed, just
+	# after its response.
 	if [ "$t" != ng ]; then
 		sleep 0.2
-		n=$(grep -c ' access id=hm-' "$tmp/$t.log" || true)
-		HIST[logged.$t]=$n
+		n=$(( $(grep -c ' access id=hm-' "$tmp/$t.log" || true) - seen[all] ))
 		for c in continued new lost off; do
-			HIST[$c.$t]=$(grep -cE " access id=hm-.* conversation=$c( |$)" \
-			    "$tmp/$t.log" || true)
+			got[$c]=$(( $(grep -cE " access id=hm-.* conversation=$c( |$)" \
+			    "$tmp/$t.log" || true) - seen[$c] ))
+			HIST[$c.$t]=$(( ${HIST[$c.$t]:-0} + got[$c] ))
 		done
-		local want=continued
-		[ "$t" = hx ] && want=off
-		if [ "${HIST[$want.$t]}" != "$(kv "$out" requests)" ]; then
-			NOTE[history.$t]="${HIST[$want.$t]} of $(kv "$out" requests) $want"
-			notes+=("history, $(label_of "$t"): $want ${HIST[$want.$t]} of $(kv "$out" requests) measured requests (access log: $n lines; continued ${HIST[continued.$t]}, new ${HIST[new.$t]}, lost ${HIST[lost.$t]}, off ${HIST[off.$t]})")
+		if [ "${got[$want]}" != "$(kv "$out" requests)" ]; then
+			NOTE[history.$t]="${got[$want]} of $(kv "$out" requests) $want"
+			notes+=("history $hist_run, $(label_of "$t"): $want ${got[$want]} of $(kv "$out" requests) measured requests (access log: $n lines; continued ${got[continued]}, new ${got[new]}, lost ${got[lost]}, off ${got[off]})")
 		fi
 	fi
-	log "history: $(label_of "$t"): ${R[history.$t]} req/s, ${R[history-cpu.$t]} us/request${HIST[continued.$t]:+, continued ${HIST[continued.$t]} of $(kv "$out" requests)}"
+	log "history $hist_run: $(label_of "$t"): $(calc %.0f "$(kv "$out" req_per_s)") req/s, $(calc %.1f "$(kv "$out" cpu_us_per_request)") us/request${got[continued]:+, continued ${got[continued]} of $(kv "$out" requests)}"
 }
 
 # The long-history rows: each proxy variant against the same nginx run.
@@ -1078,7 +1104,7 @@ history_rows() {
 # What share of a proxy's measured requests the access log shows as
 # continued ("-" when it was not read).
 hist_share() {	# target
-	local n=${HIST[continued.$1]:-} all=${HIST[requests.$1]:-}
+	local n=${HIST[continued.$1]:-} all=${HIST[measured.$1]:-}
 	if [ -z "$n" ] || [ -z "$all" ] || [ "$all" -eq 0 ]; then
 		echo "-"
 	else
@@ -1451,6 +1477,8 @@ main() {
 	need_uint BENCH_LATENCY_SECONDS "$lat_seconds"
 	need_uint BENCH_HISTORY_REQUESTS "$hist_requests"
 	need_uint BENCH_HISTORY_CONNECTIONS "$hist_conns"
+	need_uint BENCH_HISTORY_RUNS "$hist_runs"
+	[ "$hist_runs" -ge 1 ] || die "BENCH_HISTORY_RUNS must be at least 1"
 	need_uint BENCH_FEATURE_SECONDS "$feat_seconds"
 	case $tls_on in
 	0 | 1) ;;
@@ -1553,8 +1581,10 @@ main() {
 	# without continuity, with it in memory and in Redis.
 	start_history
 	if [ "$hist_ok" -eq 1 ]; then
-		for t in ng hx hm hr; do
-			measure history "$t"
+		for hist_run in $(seq "$hist_runs"); do
+			for t in ng hx hm hr; do
+				measure history "$t"
+			done
 		done
 		stop_history
 		history_rows
@@ -1570,6 +1600,12 @@ main() {
 		paced_list+=" $(label_of "$t")${PACED_CPUS[$t]:- -};"
 	done
 	paced_list=${paced_list%;}
+	local hist_list=""
+	for t in ng hx hm hr; do
+		[ -n "${HIST_CPUS[$t]:-}" ] || continue
+		hist_list+=" $(label_of "$t")${HIST_CPUS[$t]} us,${HIST_RATES[$t]} req/s;"
+	done
+	hist_list=${hist_list%;}
 	local pnote="proxy ${ncpu}w: \"workers\": $ncpu"
 	[ "$workers_ok" -eq 1 ] || pnote="proxy ${ncpu}w: n/a, workers: not supported by this build"
 	footer=(
@@ -1603,10 +1639,10 @@ main() {
 	fi
 	if [ "$hist_ok" -eq 1 ]; then
 		footer+=(
-			"history: bench-history (test/bench/history.c), $hist_conns keep-alive connections, per target ${HIST[requests.ng]:-$hist_requests} requests measured in batches of up to ${HIST[batch.ng]:-?} chats after one warm-up batch; every request is the next turn of a chat of its own: a system prompt naming the chat, $hist_turns user/assistant pairs and a new user message, ${HIST[body_bytes.hm]:-?} bytes of OpenAI JSON, streamed (mock:events=$hist_events); nginx is sent the Dify call the proxy makes of it without continuity (${HIST[dify_body_bytes.ng]:-?} bytes, the whole history as the query) and relays it as is; complete = 200, [DONE] or message_end, $hist_events pieces."
-			"history, memory and Redis: before a batch is measured, each of its chats' turn before (${HIST[prime_body_bytes.hm]:-?} bytes, up to the ${hist_turns}th user message) is sent once, unmeasured (${HIST[primed.hm]:-?} and ${HIST[primed.hr]:-?} of them, warm-up included), so the proxy knows the history each measured request continues and sends the look-alike only the new message with the conversation_id; no chat is sent twice (a take consumes what was remembered).  Only the measured requests are timed; CPU = sum_exec_runtime of the target's threads (/proc/PID/task/*/schedstat) over them, 20 ms after each batch's last response, / requests."
-			"history proxies: $([ "$workers_ok" -eq 1 ] && echo '"workers": 1' || echo 'no workers key'), log_level info (for the check below; nginx logs nothing), \"continuity\": false (transcript), true (memory), true with redis_url (Redis: redis-server ${redis_v:-?} on 127.0.0.1, --save '' --appendonly no, which used a further ${HIST[extra_us_per_request.hr]:-?} us of CPU per measured request, not in the proxy's figure)."
-			"history, continued per the access log (conversation= of the measured requests, X-Request-Id hm-N): memory $(hist_share hm), Redis $(hist_share hr); transcript: conversation=off ${HIST[off.hx]:-?} of ${HIST[requests.hx]:-?}."
+			"history: bench-history (test/bench/history.c), $hist_conns keep-alive connections, per target ${HIST[requests.ng]:-$hist_requests} requests measured in batches of up to ${HIST[batch.ng]:-?} chats after one warm-up batch; every request is the next turn of a chat of its own: a system prompt naming the chat, $hist_turns user/assistant pairs and a new user message, ${HIST[body_bytes.hm]:-?} bytes of OpenAI JSON, streamed (mock:events=$hist_events); nginx is sent the Dify call the proxy makes of it without continuity (${HIST[dify_body_bytes.ng]:-?} bytes, the whole history as the query) and relays it as is; complete = 200, [DONE] or message_end, $hist_events pieces.  CPU and req/s are the median of $hist_runs rounds, the targets taking turns and each round sending chats of its own (each round:$hist_list)."
+			"history, memory and Redis: before a batch is measured, each of its chats' turn before (${HIST[prime_body_bytes.hm]:-?} bytes, up to the ${hist_turns}th user message) is sent once, unmeasured (${HIST[primed.hm]:-?} and ${HIST[primed.hr]:-?} of them a round, warm-up included), so the proxy knows the history each measured request continues and sends the look-alike only the new message with the conversation_id; no chat is sent twice (a take consumes what was remembered).  Only the measured requests are timed; CPU = sum_exec_runtime of the target's threads (/proc/PID/task/*/schedstat) over them, 20 ms after each batch's last response, / requests."
+			"history proxies: $([ "$workers_ok" -eq 1 ] && echo '"workers": 1' || echo 'no workers key'), log_level info (for the check below; nginx logs nothing), \"continuity\": false (transcript), true (memory), true with redis_url (Redis: redis-server ${redis_v:-?} on 127.0.0.1, --save '' --appendonly no, which used a further $([ -n "${HIST[extra_us.hr]:-}" ] && median ${HIST[extra_us.hr]} || echo '?') us of CPU per measured request, the median of the rounds, not in the proxy's figure)."
+			"history, continued per the access log (conversation= of the measured requests, X-Request-Id hm-N): memory $(hist_share hm), Redis $(hist_share hr); transcript: conversation=off ${HIST[off.hx]:-?} of ${HIST[measured.hx]:-?}."
 		)
 	fi
 
