@@ -90,6 +90,7 @@ struct server {
 struct server	*server_new(struct event_base *, const struct config *,
 		    const struct server_shared *, const int *, size_t, int,
 		    char **);
+void		 server_signals_block(int);
 int		 server_run(const struct config *, const struct server_shared *,
 		    const int *, size_t, int, int, int);
 void		 server_free(struct server *);

@@ -432,6 +432,7 @@ main(int argc, char **argv)
 			config_free(&cfg);
 			return (1);
 		}
+		server_signals_block(1);	/* server_run lets them in */
 		log_info("openai-dify-proxy %s listening on %s:%d, Dify at %s",
 		    ODP_VERSION, cfg.host, port, cfg.dify_api_url);
 		rc = server_run(&cfg, &shared, &fd, 1, mfd, -1, -1);

@@ -1228,6 +1228,25 @@ server_notify_start(struct server *srv)
 }
 
 /*
+ * Hold back (block != 0) or let through SIGTERM, SIGINT and SIGHUP.  A
+ * single process announces its port before server_run has its signal
+ * events; a SIGTERM in between (a supervisor or a test stopping it at
+ * once) would kill it with the default action instead of draining it.
+ * Held back, the signal waits until server_run lets it through.
+ */
+void
+server_signals_block(int block)
+{
+	sigset_t	set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
+/*
  * Serve on the n listening sockets fds (taken over) until a SIGTERM or
  * SIGINT drain completes: the whole life of a single process, or of one
  * worker.  ready_fd, unless -1, gets one byte once connections are
@@ -1263,6 +1282,7 @@ server_run(const struct config *cfg, const struct server_shared *shared,
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	evsignal_add(sighup, NULL);
+	server_signals_block(0);
 	if (ready_fd != -1) {
 		unused = write(ready_fd, "", 1);
 		(void)unused;

@@ -192,8 +192,18 @@ harness_spawn(char *const argv[], const char *logpath, int nofile)
 	pid_t	pid;
 	int	fd;
 
-	if ((pid = fork()) == -1)
+	/*
+	 * Truncate the log before the fork, not in the child: the caller
+	 * reads it at once for the port, and a log an earlier run left
+	 * under the same name (the pid and counter come round again) would
+	 * hand it a stale port until the child got to it.
+	 */
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if ((pid = fork()) == -1) {
+		if (fd != -1)
+			close(fd);
 		return (-1);
+	}
 	if (pid == 0) {
 		/*
 		 * A test killed by Check's timeout never reaches its
@@ -202,7 +212,6 @@ harness_spawn(char *const argv[], const char *logpath, int nofile)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() == 1)
 			_exit(127);
-		fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd != -1) {
 			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
@@ -217,6 +226,8 @@ harness_spawn(char *const argv[], const char *logpath, int nofile)
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	if (fd != -1)
+		close(fd);
 	return (pid);
 }
 

@@ -614,6 +614,45 @@ START_TEST(drain_serves_what_clients_sent)
 }
 END_TEST
 
+/*
+ * The harness learns a proxy's port from its log, and log names come
+ * round again (a pid and a counter): a log an earlier run left under the
+ * next name must not hand the harness its port.  CI failed this way
+ * once: a stale "listening on" line sent a test's first request to a
+ * port nothing listened on.  The first proxy is stopped the moment it
+ * announces its port, which must drain it, not kill it: the single
+ * process used to add its SIGTERM event only after that line.
+ */
+START_TEST(harness_ignores_a_stale_log)
+{
+	struct proc	p;
+	struct http_response r;
+	char		next[300], *dash;
+	FILE		*f;
+	int		n;
+
+	harness_proxy_start(&p, misc_mock.port, NULL);
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+	/* The name the next proxy gets: the same pid, the counter plus one. */
+	ck_assert_ptr_nonnull(dash = strrchr(p.log, '-'));
+	n = atoi(dash + 1);
+	snprintf(next, sizeof(next), "%.*s-%d.log", (int)(dash - p.log),
+	    p.log, n + 1);
+	ck_assert_ptr_nonnull(f = fopen(next, "w"));
+	fprintf(f, "openai-dify-proxy 0.1.0 listening on 127.0.0.1:1, "
+	    "Dify at http://127.0.0.1:1/v1\n");
+	fclose(f);
+	harness_proxy_start(&p, misc_mock.port, NULL);
+	ck_assert_str_eq(p.log, next);
+	ck_assert_int_ne(p.port, 1);
+	ck_assert_int_eq(http_request(p.port, "GET", "/healthz", NULL, NULL,
+	    &r, 5000), 0);
+	ck_assert_int_eq(r.status, 200);
+	http_response_free(&r);
+	ck_assert_int_eq(harness_proc_stop(&p), 0);
+}
+END_TEST
+
 /* The status and body of GET path on port (the body is copied out). */
 static int
 misc_get(int port, const char *path, char *body, size_t size)
@@ -978,6 +1017,7 @@ it_misc_suite(void)
 	tcase_add_test(tc, drain_deadline_ends_long_streams);
 	tcase_add_test(tc, readyz_turns_503_before_the_listener_closes);
 	tcase_add_test(tc, readyz_probes_dify);
+	tcase_add_test(tc, harness_ignores_a_stale_log);
 	tcase_add_test(tc, tls_upstream_is_verified);
 	tcase_add_test(tc, tls_look_alike_counts_handshakes);
 	suite_add_tcase(s, tc);
