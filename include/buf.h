@@ -53,6 +53,21 @@ buf_json_special(unsigned char c)
 	return (c == '"' || c == '\\' || c < 0x20 || c >= 0x80);
 }
 
+#ifdef __SSE2__
+/*
+ * One bit per byte of v that stops a plain run: a quote, a backslash, or
+ * (as signed bytes) below 0x20, which also catches 0x80-0xff.
+ */
+static inline int
+buf_json_special16(__m128i v)
+{
+	return (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+	    _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)))));
+}
+#endif
+
 /*
  * Length of the run of plain JSON string bytes at p (at most n): bytes that
  * are not a quote, a backslash, a control character or non-ASCII, which
@@ -67,17 +82,12 @@ buf_json_plain(const char *p, size_t n)
 	size_t	i = 0;
 
 #ifdef __SSE2__
-	const __m128i	quote = _mm_set1_epi8('"');
-	const __m128i	bslash = _mm_set1_epi8('\\');
-	const __m128i	space = _mm_set1_epi8(0x20);
 	__m128i		v;
 	int		mask;
 
 	for (; n - i >= 16; i += 16) {
 		v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-		mask = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
-		    _mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-		    _mm_cmplt_epi8(v, space)));
+		mask = buf_json_special16(v);
 		if (mask != 0)
 			return (i + (size_t)__builtin_ctz((unsigned)mask));
 	}
@@ -154,18 +164,13 @@ buf_json_plain_copy(char *o, const char *p, size_t n)
 	size_t	i = 0;
 
 #ifdef __SSE2__
-	const __m128i	quote = _mm_set1_epi8('"');
-	const __m128i	bslash = _mm_set1_epi8('\\');
-	const __m128i	space = _mm_set1_epi8(0x20);
 	__m128i		v;
 	int		mask;
 
 	for (; n - i >= 16; i += 16) {
 		v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
 		_mm_storeu_si128((__m128i *)(void *)(o + i), v);
-		mask = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
-		    _mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-		    _mm_cmplt_epi8(v, space)));
+		mask = buf_json_special16(v);
 		if (mask != 0)
 			return (i + (size_t)__builtin_ctz((unsigned)mask));
 	}
