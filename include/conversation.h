@@ -13,7 +13,7 @@
 #include "buf.h"
 #include "siphash.h"
 
-#define CONVERSATION_DIGEST_LEN	SIPHASH_OUT_LEN	/* SipHash-2-4-128 */
+#define CONVERSATION_DIGEST_LEN	SIPHASH_OUT_LEN	/* SipHash-1-3-128 */
 #define CONVERSATION_MAX_ID	64	/* longest Dify id kept, NUL included */
 
 /*

@@ -11,7 +11,7 @@
  * prompt, a parallel chat) has another digest and starts afresh with the
  * whole transcript, so a wrong conversation is never continued.
  *
- * The digest is SipHash-2-4-128 over a canonical form, never the text
+ * The digest is SipHash-1-3-128 over a canonical form, never the text
  * itself, under a key made from the scope (the app: its key and Dify):
  * a version tag, the scope, the Dify user,
  * then per message its role (developer counts as system, function as
@@ -39,7 +39,7 @@
 #include "conversation.h"
 #include "siphash.h"
 
-#define CONVERSATION_VERSION	"odp-conversation-v2"
+#define CONVERSATION_VERSION	"odp-conversation-v3"
 #define CONVERSATION_TASK	"### Task:"
 
 /* Field tags of the canonical form. */
@@ -139,7 +139,7 @@ conversation_scope_key(const char *scope, size_t len,
 	static const unsigned char	fixed[SIPHASH_KEY_LEN];
 	struct siphash_state		st;
 
-	siphash128_init(&st, fixed);
+	siphash128_init(&st, fixed, SIPHASH_2_4);
 	siphash128_update(&st, CONVERSATION_VERSION,
 	    sizeof(CONVERSATION_VERSION));
 	siphash128_update(&st, scope, len);
@@ -352,7 +352,7 @@ conversation_turn_init(struct conversation_turn *t, const char *scope,
 		return;
 	h.n = 0;
 	conversation_scope_key(scope, scopelen, key);
-	siphash128_init(&h.sip, key);
+	siphash128_init(&h.sip, key, SIPHASH_1_3);
 	conversation_field(&h, CONV_TAG_VERSION, CONVERSATION_VERSION,
 	    strlen(CONVERSATION_VERSION));
 	conversation_field(&h, CONV_TAG_SCOPE, scope, scopelen);

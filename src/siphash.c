@@ -1,18 +1,24 @@
 /*
- * siphash: SipHash-2-4 with a 128-bit result (Aumasson and Bernstein,
+ * siphash: SipHash with a 128-bit result (Aumasson and Bernstein,
  * "SipHash: a fast short-input PRF", 2012; the 128-bit variant of the
  * reference implementation), a keyed hash for tables whose keys are
- * secrets.
+ * secrets, in two strengths: SipHash-2-4 (two rounds per 8-byte word,
+ * four at the end), the paper's, and SipHash-1-3, half the rounds per
+ * word, the one Rust's HashMap and CPython's str hash use.
  *
  * app_cache finds what Dify said about an API key by a hash of it, so
  * that the key itself is never kept.  With a random key per process the
  * stored values reveal nothing about the API keys without that key
  * (SipHash is a PRF), and 128 bits make a collision between two API
  * keys negligible, while hashing a key costs about a tenth of OpenSSL 3's
- * SHA-256 on the request path.
+ * SHA-256 on the request path.  That is SipHash-2-4.
  *
- * conversation digests a whole chat history with it, fed in pieces: the
- * streaming form (init, update, final) gives the same result as the
+ * conversation digests a whole chat history, fed in pieces, with
+ * SipHash-1-3: every continued request hashes all of its history (about
+ * 100 KB for a 20-turn chat), where the rounds are the whole cost, and
+ * 1-3 takes half of 2-4's.  Its key is secret to the store (made from the
+ * app's Dify key), which is all a PRF with 1-3's smaller margin needs.
+ * The streaming form (init, update, final) gives the same result as the
  * one-shot, and a result can be taken without ending the stream.
  */
 #include <endian.h>
@@ -52,10 +58,10 @@ siphash_put64(unsigned char *p, uint64_t v)
 		p[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* Start a SipHash-2-4-128 under key. */
+/* Start a SipHash-128 of the given rounds under key. */
 void
 siphash128_init(struct siphash_state *st,
-    const unsigned char key[SIPHASH_KEY_LEN])
+    const unsigned char key[SIPHASH_KEY_LEN], enum siphash_rounds rounds)
 {
 	uint64_t	k0 = siphash_le64(key), k1 = siphash_le64(key + 8);
 
@@ -64,6 +70,47 @@ siphash128_init(struct siphash_state *st,
 	st->v2 = 0x6c7967656e657261ULL ^ k0;
 	st->v3 = 0x7465646279746573ULL ^ k1;
 	st->len = 0;
+	st->rounds = rounds;
+}
+
+/*
+ * Take the words whole 8-byte words at p, c rounds each, into the state
+ * v (inlined with a constant c: one loop per strength, unrolled).
+ */
+static inline void
+siphash_words(uint64_t v[4], const unsigned char *p, size_t words, int c)
+{
+	uint64_t	v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3], m;
+	int		r;
+
+	for (; words > 0; words--, p += 8) {
+		m = siphash_le64(p);
+		v3 ^= m;
+		for (r = 0; r < c; r++)
+			SIPHASH_ROUND(v0, v1, v2, v3);
+		v0 ^= m;
+	}
+	v[0] = v0;
+	v[1] = v1;
+	v[2] = v2;
+	v[3] = v3;
+}
+
+/* Take the words at p under the state's strength. */
+static void
+siphash_compress(struct siphash_state *st, const unsigned char *p,
+    size_t words)
+{
+	uint64_t	v[4] = { st->v0, st->v1, st->v2, st->v3 };
+
+	if (st->rounds == SIPHASH_1_3)
+		siphash_words(v, p, words, 1);
+	else
+		siphash_words(v, p, words, 2);
+	st->v0 = v[0];
+	st->v1 = v[1];
+	st->v2 = v[2];
+	st->v3 = v[3];
 }
 
 /*
@@ -73,9 +120,7 @@ siphash128_init(struct siphash_state *st,
 void
 siphash128_update(struct siphash_state *st, const void *data, size_t len)
 {
-	const unsigned char	*p = data, *end;
-	uint64_t		 v0 = st->v0, v1 = st->v1, v2 = st->v2;
-	uint64_t		 v3 = st->v3, m;
+	const unsigned char	*p = data;
 	size_t			 have = (size_t)(st->len & 7), n;
 
 	st->len += len;
@@ -86,24 +131,11 @@ siphash128_update(struct siphash_state *st, const void *data, size_t len)
 		len -= n;
 		if (have + n < 8)
 			return;
-		m = siphash_le64(st->tail);
-		v3 ^= m;
-		SIPHASH_ROUND(v0, v1, v2, v3);
-		SIPHASH_ROUND(v0, v1, v2, v3);
-		v0 ^= m;
+		siphash_compress(st, st->tail, 1);
 	}
-	for (end = p + (len & ~(size_t)7); p < end; p += 8) {
-		m = siphash_le64(p);
-		v3 ^= m;
-		SIPHASH_ROUND(v0, v1, v2, v3);
-		SIPHASH_ROUND(v0, v1, v2, v3);
-		v0 ^= m;
-	}
-	memcpy(st->tail, p, len & 7);
-	st->v0 = v0;
-	st->v1 = v1;
-	st->v2 = v2;
-	st->v3 = v3;
+	if (len >= 8)
+		siphash_compress(st, p, len / 8);
+	memcpy(st->tail, p + (len & ~(size_t)7), len & 7);
 }
 
 /*
@@ -117,22 +149,26 @@ siphash128_final(const struct siphash_state *st,
 	uint64_t	v0 = st->v0, v1 = st->v1, v2 = st->v2, v3 = st->v3;
 	uint64_t	b = st->len << 56;
 	unsigned char	tail[8];
-	int		i;
+	int		i, c = 2, d = 4;
 
 	memset(tail, 0, sizeof(tail));
 	memcpy(tail, st->tail, (size_t)(st->len & 7));
 	b |= siphash_le64(tail);
+	if (st->rounds == SIPHASH_1_3) {
+		c = 1;
+		d = 3;
+	}
 	v3 ^= b;
-	SIPHASH_ROUND(v0, v1, v2, v3);
-	SIPHASH_ROUND(v0, v1, v2, v3);
+	for (i = 0; i < c; i++)
+		SIPHASH_ROUND(v0, v1, v2, v3);
 	v0 ^= b;
 
 	v2 ^= 0xee;
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < d; i++)
 		SIPHASH_ROUND(v0, v1, v2, v3);
 	siphash_put64(out, v0 ^ v1 ^ v2 ^ v3);
 	v1 ^= 0xdd;
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < d; i++)
 		SIPHASH_ROUND(v0, v1, v2, v3);
 	siphash_put64(out + 8, v0 ^ v1 ^ v2 ^ v3);
 }
@@ -144,7 +180,7 @@ siphash128(const unsigned char key[SIPHASH_KEY_LEN], const void *data,
 {
 	struct siphash_state	st;
 
-	siphash128_init(&st, key);
+	siphash128_init(&st, key, SIPHASH_2_4);
 	siphash128_update(&st, data, len);
 	siphash128_final(&st, out);
 }

@@ -111,37 +111,156 @@ START_TEST(check_app_cache_siphash_vectors)
 END_TEST
 
 /*
+ * A SipHash-128 written from the paper apart from siphash.c, a byte at a
+ * time, with c rounds per word and d at the end: an oracle for SipHash-
+ * 1-3, which has no published vectors; check_app_cache_siphash_reference
+ * holds it to the 2-4 vectors first.
+ */
+static void
+reference_siphash128(const unsigned char key[16], const unsigned char *msg,
+    size_t len, int c, int d, unsigned char out[16])
+{
+	uint64_t	k0 = 0, k1 = 0, v[4], m = 0;
+	size_t		i;
+	int		r, half, b;
+
+#define REF_ROTL(x, n)	(((x) << (n)) | ((x) >> (64 - (n))))
+#define REF_ROUND() do {						\
+	v[0] += v[1]; v[1] = REF_ROTL(v[1], 13); v[1] ^= v[0];		\
+	v[0] = REF_ROTL(v[0], 32);					\
+	v[2] += v[3]; v[3] = REF_ROTL(v[3], 16); v[3] ^= v[2];		\
+	v[0] += v[3]; v[3] = REF_ROTL(v[3], 21); v[3] ^= v[0];		\
+	v[2] += v[1]; v[1] = REF_ROTL(v[1], 17); v[1] ^= v[2];		\
+	v[2] = REF_ROTL(v[2], 32);					\
+} while (0)
+	for (b = 7; b >= 0; b--) {
+		k0 = (k0 << 8) | key[b];
+		k1 = (k1 << 8) | key[8 + b];
+	}
+	v[0] = k0 ^ 0x736f6d6570736575ULL;
+	v[1] = k1 ^ 0x646f72616e646f6dULL ^ 0xee;
+	v[2] = k0 ^ 0x6c7967656e657261ULL;
+	v[3] = k1 ^ 0x7465646279746573ULL;
+	for (i = 0; i <= len; i++) {
+		/* Byte i of the current word; the last word carries len. */
+		if (i < len)
+			m |= (uint64_t)msg[i] << (8 * (i % 8));
+		if (i == len)
+			m |= (uint64_t)(len & 0xff) << 56;
+		if (i % 8 == 7 || i == len) {
+			v[3] ^= m;
+			for (r = 0; r < c; r++)
+				REF_ROUND();
+			v[0] ^= m;
+			m = 0;
+		}
+	}
+	v[2] ^= 0xee;
+	for (half = 0; half < 2; half++) {
+		if (half == 1)
+			v[1] ^= 0xdd;
+		for (r = 0; r < d; r++)
+			REF_ROUND();
+		m = v[0] ^ v[1] ^ v[2] ^ v[3];
+		for (b = 0; b < 8; b++)
+			out[8 * half + b] = (unsigned char)(m >> (8 * b));
+	}
+#undef REF_ROUND
+#undef REF_ROTL
+}
+
+/*
+ * The oracle gives the 2-4 vectors and the one-shot siphash128 on every
+ * length to 200; with 1-3 rounds it gives what a SipHash-1-3 stream
+ * gives.  A 1-3 that ran 2-4's rounds anywhere would fail.
+ */
+START_TEST(check_app_cache_siphash_reference)
+{
+	unsigned char		 key[SIPHASH_KEY_LEN], msg[200];
+	unsigned char		 want[SIPHASH_OUT_LEN], got[SIPHASH_OUT_LEN];
+	char			 hex[2 * SIPHASH_OUT_LEN + 1];
+	struct siphash_state	 st;
+	size_t			 i, len;
+
+	for (i = 0; i < sizeof(key); i++)
+		key[i] = (unsigned char)i;
+	for (i = 0; i < sizeof(msg); i++)
+		msg[i] = (unsigned char)i;
+	reference_siphash128(key, msg, 63, 2, 4, want);
+	for (i = 0; i < sizeof(want); i++)
+		snprintf(hex + 2 * i, 3, "%02x", want[i]);
+	ck_assert_str_eq(hex, "5150d1772f50834a503e069a973fbd7c");
+	for (len = 0; len <= sizeof(msg); len++) {
+		reference_siphash128(key, msg, len, 2, 4, want);
+		siphash128(key, msg, len, got);
+		ck_assert_msg(memcmp(want, got, sizeof(got)) == 0,
+		    "2-4, %zu bytes: differs from the reference", len);
+		reference_siphash128(key, msg, len, 1, 3, want);
+		siphash128_init(&st, key, SIPHASH_1_3);
+		siphash128_update(&st, msg, len);
+		siphash128_final(&st, got);
+		ck_assert_msg(memcmp(want, got, sizeof(got)) == 0,
+		    "1-3, %zu bytes: differs from the reference", len);
+		reference_siphash128(key, msg, len, 2, 4, want);
+		ck_assert_msg(memcmp(want, got, sizeof(got)) != 0,
+		    "1-3, %zu bytes: the same as 2-4", len);
+	}
+}
+END_TEST
+
+/*
  * The streaming form gives the one-shot result however the bytes are
  * split (every split of 0..63 bytes into three pieces), and a result
- * taken midway leaves the stream as it was.
+ * taken midway leaves the stream as it was, in both strengths.
  */
+/* The one-shot SipHash-128 of the given strength, through the stream. */
+static void
+siphash_whole(const unsigned char *key, const unsigned char *msg, size_t len,
+    enum siphash_rounds rounds, unsigned char *out)
+{
+	struct siphash_state	st;
+
+	if (rounds == SIPHASH_2_4) {
+		siphash128(key, msg, len, out);
+		return;
+	}
+	siphash128_init(&st, key, rounds);
+	siphash128_update(&st, msg, len);
+	siphash128_final(&st, out);
+}
+
 START_TEST(check_app_cache_siphash_streaming)
 {
+	static const enum siphash_rounds strengths[] = {
+		SIPHASH_2_4, SIPHASH_1_3
+	};
 	unsigned char		 key[SIPHASH_KEY_LEN], msg[64];
 	unsigned char		 one[SIPHASH_OUT_LEN], got[SIPHASH_OUT_LEN];
 	unsigned char		 mid[SIPHASH_OUT_LEN];
 	struct siphash_state	 st;
-	size_t			 i, len, a, b;
+	size_t			 i, s, len, a, b;
 
 	for (i = 0; i < sizeof(key); i++)
 		key[i] = (unsigned char)(0xa5 ^ i);
 	for (i = 0; i < sizeof(msg); i++)
 		msg[i] = (unsigned char)(i * 37 + 1);
+	for (s = 0; s < sizeof(strengths) / sizeof(strengths[0]); s++)
 	for (len = 0; len < sizeof(msg); len++)
 	for (a = 0; a <= len; a++)
 	for (b = a; b <= len; b++) {
-		siphash128(key, msg, len, one);
-		siphash128_init(&st, key);
+		siphash_whole(key, msg, len, strengths[s], one);
+		siphash128_init(&st, key, strengths[s]);
 		siphash128_update(&st, msg, a);
 		siphash128_final(&st, mid);
-		siphash128(key, msg, a, got);
+		siphash_whole(key, msg, a, strengths[s], got);
 		ck_assert_msg(memcmp(mid, got, sizeof(got)) == 0,
-		    "prefix %zu: a midway result differs", a);
+		    "strength %zu, prefix %zu: a midway result differs", s, a);
 		siphash128_update(&st, msg + a, b - a);
 		siphash128_update(&st, msg + b, len - b);
 		siphash128_final(&st, got);
 		ck_assert_msg(memcmp(one, got, sizeof(got)) == 0,
-		    "%zu bytes split at %zu and %zu: differs", len, a, b);
+		    "strength %zu, %zu bytes split at %zu and %zu: differs",
+		    s, len, a, b);
 	}
 }
 END_TEST
@@ -156,6 +275,7 @@ app_cache_suite(void)
 	tcase_add_test(tc, check_app_cache_eviction);
 	tcase_add_test(tc, check_app_cache_input);
 	tcase_add_test(tc, check_app_cache_siphash_vectors);
+	tcase_add_test(tc, check_app_cache_siphash_reference);
 	tcase_add_test(tc, check_app_cache_siphash_streaming);
 	suite_add_tcase(s, tc);
 	return (s);
