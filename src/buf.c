@@ -250,6 +250,56 @@ buf_utf8_prefix(const char *s, size_t len, size_t max)
 	return (n);
 }
 
+/*
+ * How many of the n bytes at s are valid UTF-8 before the first sequence
+ * that is not (n if they all are), as buf_utf8_seqlen judges each one;
+ * given high, *high is set if it met any non-ASCII byte (for valid
+ * text: if the text has any).
+ * ASCII goes 64 bytes at a time with SSE2; a run of non-ASCII
+ * characters (CJK text is nothing else) is taken one sequence after the
+ * other without going back to the block loop.  One pass over a whole
+ * string costs less than a stop at each of its non-ASCII characters.
+ */
+size_t
+buf_utf8_valid(const char *s, size_t n, int *high)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, k;
+
+	for (;;) {
+#ifdef __SSE2__
+		const __m128i	*v;
+		int		 mask = 0;
+
+		/* ASCII: 64 bytes a turn, then the block with the first other. */
+		for (; n - i >= 64; i += 64) {
+			v = (const __m128i *)(const void *)(p + i);
+			if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
+			    _mm_loadu_si128(v), _mm_loadu_si128(v + 1)),
+			    _mm_or_si128(_mm_loadu_si128(v + 2),
+			    _mm_loadu_si128(v + 3)))) != 0)
+				break;
+		}
+		while (n - i >= 16 && (mask = _mm_movemask_epi8(_mm_loadu_si128(
+		    (const __m128i *)(const void *)(p + i)))) == 0)
+			i += 16;
+		if (n - i >= 16)
+			i += (size_t)__builtin_ctz((unsigned)mask);
+#endif
+		while (i < n && p[i] < 0x80)
+			i++;
+		if (i >= n)
+			return (n);
+		if (high != NULL)
+			*high = 1;
+		do {
+			if ((k = buf_utf8_seqlen(p + i, n - i)) == 0)
+				return (i);
+			i += k;
+		} while (i < n && p[i] >= 0x80);
+	}
+}
+
 /* The letter of each two-byte escape, by the byte it stands for; else 0. */
 static const char buf_json_escape_letter[128] = {
 	['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
@@ -312,27 +362,25 @@ buf_json_escape_short(struct buf *b, const unsigned char *p, size_t len)
 }
 
 /*
- * Append s as the inside of a JSON string: quotes, backslashes and control
- * characters are escaped, valid UTF-8 is copied as is, and each invalid
- * byte becomes U+FFFD so the output is always valid JSON.
+ * Escape s into b as buf_add_json_escaped does.  With utf8, non-ASCII
+ * bytes are copied in the runs unchecked (the caller has checked them;
+ * *high says whether there were any); without, each one is checked and
+ * an invalid byte becomes U+FFFD.  Inline: each call has its own utf8.
  *
- * Plain runs go through buf_json_plain_copy, limited to the room the
- * buffer has left less six (the longest thing one input byte becomes), so
- * the loop checks room once per run and grows the buffer only when a run
- * has filled it: by what is left plus an eighth, an escape every eight
- * bytes or so.
+ * Runs go through buf_json_run_copy, limited to the room the buffer has
+ * left less six (the longest thing one input byte becomes), so the loop
+ * checks room once per run and grows the buffer only when a run has
+ * filled it: by what is left plus an eighth, an escape every eight bytes
+ * or so.
  */
-void
-buf_add_json_escaped(struct buf *b, const char *s, size_t len)
+static inline void
+buf_json_escape_long(struct buf *b, const char *s, size_t len, int utf8,
+    int *high)
 {
 	const unsigned char	*p = (const unsigned char *)s;
 	size_t			 i = 0, n, room;
 	char			*o;
 
-	if (len <= BUF_SHORT_ESCAPE) {
-		buf_json_escape_short(b, p, len);
-		return;
-	}
 	buf_reserve(b, len + len / 8 + 2);
 	while (i < len) {
 		/* cap - len - 1: the NUL that buf_cstr may add keeps its byte. */
@@ -343,12 +391,13 @@ buf_add_json_escaped(struct buf *b, const char *s, size_t len)
 		}
 		o = b->data + b->len;
 		n = len - i < room - 6 ? len - i : room - 6;
-		n = buf_json_plain_copy(o, s + i, n);
+		n = utf8 ? buf_json_run_copy(o, s + i, n, high) :
+		    buf_json_run_copy(o, s + i, n, NULL);
 		i += n;
 		o += n;
 		/* What ended the run: non-ASCII, an escape, or a full buffer. */
 		while (i < len && (room = (size_t)(b->data + b->cap - o)) > 6 &&
-		    buf_json_special(p[i])) {
+		    buf_json_special(p[i], utf8)) {
 			if (p[i] >= 0x80 &&
 			    (n = buf_utf8_seqlen(p + i, len - i)) != 0) {
 				memcpy(o, p + i, n);
@@ -359,6 +408,29 @@ buf_add_json_escaped(struct buf *b, const char *s, size_t len)
 		}
 		b->len = (size_t)(o - b->data);
 	}
+}
+
+/*
+ * Append s as the inside of a JSON string: quotes, backslashes and control
+ * characters are escaped, valid UTF-8 is copied as is, and each invalid
+ * byte becomes U+FFFD so the output is always valid JSON.
+ *
+ * Text with non-ASCII whose UTF-8 is valid throughout (one pass,
+ * buf_utf8_valid: Dify and our decoder give nothing else) is escaped in
+ * runs that only escapes end; other text stops at each non-ASCII byte
+ * to check it, which ASCII text has none of.
+ */
+void
+buf_add_json_escaped(struct buf *b, const char *s, size_t len)
+{
+	int	high = 0;
+
+	if (len <= BUF_SHORT_ESCAPE)
+		buf_json_escape_short(b, (const unsigned char *)s, len);
+	else if (buf_utf8_valid(s, len, &high) == len && high)
+		buf_json_escape_long(b, s, len, 1, &high);
+	else
+		buf_json_escape_long(b, s, len, 0, NULL);
 }
 
 /* Append s as a quoted JSON string. */

@@ -120,88 +120,80 @@ json_scan_escape(const char *q, const char *end, char **op)
  * is moved to the offending byte (the end of the input for a string that
  * is not closed) and the result says what is wrong.
  *
- * Two loops: the first only checks (UTF-8, control bytes) until the first
- * escape; from there the second decodes, copying plain runs sixteen bytes
- * at a time with buf_json_plain_copy.  The output never runs ahead of the
- * input (a decoded string is never longer than its JSON form), so the
- * room the caller keeps for the rest of the input is room enough for
- * whole blocks.
+ * Two loops: the first only finds the first escape (or the end); from
+ * there the second decodes, copying plain runs sixteen bytes at a time
+ * with buf_json_run_copy.  The output never runs ahead of the input (a
+ * decoded string is never longer than its JSON form), so the room the
+ * caller keeps for the rest of the input is room enough for whole blocks.
+ * Neither stops at non-ASCII bytes: when the runs held any, the UTF-8 of
+ * the string's JSON form is checked in one pass once its end is found
+ * (buf_utf8_valid; escapes are ASCII, and what they decode to is valid
+ * UTF-8 by construction), and on any fault first, since a bad sequence
+ * before the fault is the first thing wrong.
  */
 int
 json_scan_string_slow(const char **pp, const char *end, struct buf *scratch,
     const char **s, size_t *len)
 {
 	const char	*start = *pp + 1, *q = start;
-	char		*o, *decoded;
+	char		*o = NULL, *decoded = NULL;
 	unsigned char	 c;
 	size_t		 n;
+	int		 fault, high = 0;
 
-	for (;;) {
-		q += buf_json_plain(q, (size_t)(end - q));
-		if (q >= end)
-			goto unclosed;
-		c = (unsigned char)*q;
-		if (c == '"') {
-			*s = start;
-			*len = (size_t)(q - start);
-			*pp = q + 1;
-			return (0);
-		}
-		if (c == '\\')
-			break;
-		if (c < 0x20)
-			goto control;
-		if ((n = buf_utf8_seqlen((const unsigned char *)q,
-		    (size_t)(end - q))) == 0)
-			goto bad_utf8;
-		q += n;
-	}
-
-	/* The first escape: what came before it goes to scratch as it is. */
-	decoded = o = scratch->data + scratch->len;
-	memcpy(o, start, (size_t)(q - start));
-	o += q - start;
-	for (;;) {
-		n = buf_json_plain_copy(o, q, (size_t)(end - q));
-		q += n;
-		o += n;
-		if (q >= end)
-			goto unclosed;
-		c = (unsigned char)*q;
-		if (c == '\\') {
+	q += buf_json_run(q, (size_t)(end - q), &high);
+	if (q < end && *q == '\\') {
+		/* The first escape: what came before it goes as it is. */
+		decoded = o = scratch->data + scratch->len;
+		memcpy(o, start, (size_t)(q - start));
+		o += q - start;
+		for (;;) {
+			n = buf_json_run_copy(o, q, (size_t)(end - q), &high);
+			q += n;
+			o += n;
+			if (q >= end || *q != '\\')
+				break;
 			if ((n = json_scan_escape(q + 1, end, &o)) == 0) {
-				*pp = q;
-				return (JSON_SCAN_BAD_ESCAPE);
+				fault = JSON_SCAN_BAD_ESCAPE;
+				goto fail;
 			}
 			q += 1 + n;
-			continue;
 		}
-		if (c == '"')
-			break;
-		if (c < 0x20)
-			goto control;
-		if ((n = buf_utf8_seqlen((const unsigned char *)q,
-		    (size_t)(end - q))) == 0)
-			goto bad_utf8;
-		memcpy(o, q, n);
-		q += n;
-		o += n;
 	}
-	*s = decoded;
-	*len = (size_t)(o - decoded);
-	scratch->len += *len;
+	if (q >= end) {
+		fault = JSON_SCAN_UNCLOSED;
+		goto fail;
+	}
+	c = (unsigned char)*q;
+	if (c != '"') {
+		fault = JSON_SCAN_CONTROL;
+		goto fail;
+	}
+	if (high && (n = buf_utf8_valid(start, (size_t)(q - start), NULL)) <
+	    (size_t)(q - start)) {
+		*pp = start + n;
+		return (JSON_SCAN_BAD_UTF8);
+	}
+	if (decoded == NULL) {
+		*s = start;
+		*len = (size_t)(q - start);
+	} else {
+		*s = decoded;
+		*len = (size_t)(o - decoded);
+		scratch->len += *len;
+	}
 	*pp = q + 1;
 	return (0);
 
-unclosed:
-	*pp = end;
-	return (JSON_SCAN_UNCLOSED);
-control:
+fail:
+	/* q is at the fault (the end of the input for an unclosed one). */
+	if (high && (n = buf_utf8_valid(start, (size_t)(q - start), NULL)) <
+	    (size_t)(q - start)) {
+		*pp = start + n;
+		return (JSON_SCAN_BAD_UTF8);
+	}
 	*pp = q;
-	return (JSON_SCAN_CONTROL);
-bad_utf8:
-	*pp = q;
-	return (JSON_SCAN_BAD_UTF8);
+	return (fault);
 }
 
 /*

@@ -29,6 +29,7 @@
  * reports validation failures that way) still gets its own HTTP status.
  * The keepalive tick commits the stream earlier if Dify is slow to start.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 

@@ -692,6 +692,127 @@ START_TEST(check_buf_escape_long_runs)
 }
 END_TEST
 
+/*
+ * Random text of pieces for the bulk UTF-8 paths: ASCII runs of 0 to 70
+ * bytes (across a 16- and a 64-byte block), runs of CJK characters, the
+ * other valid lengths and, unless valid_only, every kind of bad sequence.
+ */
+static void
+check_buf_utf8_text(uint64_t *seed, size_t len, int valid_only,
+    struct buf *out)
+{
+	static const char	*good[] = { "\xc3\xa9", "\xe4\xb8\xad",
+				    "\xf0\x9f\x98\x80", "\xef\xbf\xbd",
+				    "\xe0\xa0\x80", "\xf4\x8f\xbf\xbf" };
+	static const char	*bad[] = { "\xff", "\x80", "\xc3(", "\xc0\xaf",
+				    "\xe0\x80\x80", "\xed\xa0\x80",
+				    "\xf4\x90\x80\x80", "\xf0\x8f\xbf\xbf",
+				    "\xe4\xb8", "\xf5\x80\x80\x80" };
+	size_t			 k, run;
+	uint64_t		 r;
+
+	buf_reset(out);
+	while (out->len < len) {
+		r = check_buf_rand(seed);
+		run = (r >> 8) % 71;
+		switch (r % 8) {
+		case 0: case 1: case 2:
+			for (k = 0; k < run; k++)
+				buf_add_char(out, (char)('a' + k % 26));
+			break;
+		case 3: case 4:
+			for (k = 0; k < run / 3; k++)
+				buf_add_str(out, "\xe4\xb8\xad");
+			break;
+		case 5: case 6:
+			buf_add_str(out, good[(r >> 16) %
+			    (sizeof(good) / sizeof(good[0]))]);
+			break;
+		default:
+			if (!valid_only)
+				buf_add_str(out, bad[(r >> 16) %
+				    (sizeof(bad) / sizeof(bad[0]))]);
+		}
+	}
+}
+
+/*
+ * buf_utf8_valid stops at the first bad sequence: its answer is the
+ * longest valid prefix by the reference's rules (no longer prefix is
+ * valid once a sequence is bad), and for valid text *high says whether
+ * any byte is not ASCII.  Inputs are read from blocks of exactly their
+ * size, so a read past the end is ASan's to catch.
+ */
+START_TEST(check_buf_utf8_valid_prefix)
+{
+	uint64_t	 seed = 0x9e3779b97f4a7c15ULL;
+	struct buf	 text = BUF_INIT;
+	size_t		 round, want, got, k;
+	char		*copy;
+	int		 high, any;
+
+	for (round = 0; round < 1500; round++) {
+		check_buf_utf8_text(&seed, round % 200, round % 3 == 0, &text);
+		for (want = text.len; want > 0; want--)
+			if (check_buf_valid_utf8(text.data, want))
+				break;
+		ck_assert_ptr_nonnull(copy = malloc(text.len + 1));
+		memcpy(copy, text.data ? text.data : "", text.len);
+		high = 0;
+		got = buf_utf8_valid(copy, text.len, &high);
+		ck_assert_msg(got == want, "round %zu (%zu bytes): valid to "
+		    "%zu, want %zu", round, text.len, got, want);
+		if (got == text.len) {
+			for (any = 0, k = 0; k < text.len; k++)
+				any |= (unsigned char)copy[k] >= 0x80;
+			ck_assert_int_eq(high, any);
+		}
+		free(copy);
+	}
+	buf_free(&text);
+}
+END_TEST
+
+/*
+ * The escaper's two ways (runs that only escapes end, for valid UTF-8
+ * with non-ASCII; a check at each non-ASCII byte, for the rest) give the
+ * reference's output: long texts of CJK and other runs, valid or not,
+ * with escapes between.
+ */
+START_TEST(check_buf_escape_utf8_runs)
+{
+	static const char	*escapes[] = { "\"", "\\", "\n", "\x01", "" };
+	uint64_t		 seed = 0x243f6a8885a308d3ULL;
+	struct buf		 b = BUF_INIT, want = BUF_INIT, in = BUF_INIT;
+	struct buf		 piece = BUF_INIT;
+	size_t			 round;
+	char			 msg[4096];
+
+	for (round = 0; round < 1500; round++) {
+		buf_reset(&in);
+		while (in.len < 20 + round % 900) {
+			check_buf_utf8_text(&seed, 1 + check_buf_rand(&seed) % 60,
+			    round % 2 == 0, &piece);
+			buf_add(&in, piece.data, piece.len);
+			buf_add_str(&in, escapes[check_buf_rand(&seed) %
+			    (sizeof(escapes) / sizeof(escapes[0]))]);
+		}
+		buf_reset(&b);
+		buf_add_json_escaped(&b, in.data, in.len);
+		buf_reset(&want);
+		check_buf_reference_escaped((const unsigned char *)in.data,
+		    in.len, &want);
+		ck_assert_msg(check_same(b.data, b.len, want.data, want.len,
+		    msg, sizeof(msg)), "round %zu (%zu input bytes): %s", round,
+		    in.len, msg);
+	}
+	buf_free(&b);
+	buf_free(&want);
+	buf_free(&in);
+	buf_free(&piece);
+}
+END_TEST
+
 /* buf_utf8_prefix cuts only on character boundaries. */
 START_TEST(check_buf_utf8_prefix)
 {
@@ -772,6 +893,8 @@ buf_suite(void)
 	tcase_add_test(tc, check_buf_json_string);
 	tcase_add_test(tc, check_buf_escape_random_is_json);
 	tcase_add_test(tc, check_buf_escape_long_runs);
+	tcase_add_test(tc, check_buf_utf8_valid_prefix);
+	tcase_add_test(tc, check_buf_escape_utf8_runs);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("utf8_prefix");

@@ -1035,6 +1035,75 @@ START_TEST(check_json_reader_runs_around_escapes)
 }
 END_TEST
 
+/*
+ * Strings are checked for UTF-8 in one pass once their end is found, not
+ * at each non-ASCII character.  Runs of CJK, of mixed text and of ASCII,
+ * of every length around a block, before and after a first escape, then
+ * a bad sequence or none, then each way a string can end or fail (the
+ * quote, a control byte, a bad escape, the end of the input, a cut
+ * character): the answer is jansson's, and a fault's offset is the bad
+ * sequence's when there is one, for it comes first.
+ */
+START_TEST(check_json_reader_utf8_in_bulk)
+{
+	static const char	*units[] = { "\xe4\xb8\xad", "a\xc3\xa9",
+				    "\xf0\x9f\x98\x80" "b", "r" };
+	static const char	*bads[] = { "", "\xff", "\xc3(", "\xed\xa0\x80",
+				    "\xe4\xb8" };
+	static const struct {
+		const char	*s;
+		int		 fault;	/* where the string fails, if it does */
+	} ends[] = {
+		{ "\"]", 0 }, { "\x01\"]", 1 }, { "\\q\"]", 1 },
+		{ "\\n\"]", 0 }, { "", 1 }, { "\xe4", 1 },
+	};
+	static const char	*firsts[] = { "", "\\t" };
+	struct json_reader_error err;
+	char			 body[400], *copy;
+	size_t			 f, u, k, n, b, e, len, at, want;
+	int			 ok;
+
+	for (f = 0; f < sizeof(firsts) / sizeof(firsts[0]); f++)
+	for (u = 0; u < sizeof(units) / sizeof(units[0]); u++)
+	for (n = 0; n <= 40; n++)
+	for (b = 0; b < sizeof(bads) / sizeof(bads[0]); b++)
+	for (e = 0; e < sizeof(ends) / sizeof(ends[0]); e++) {
+		len = 0;
+		memcpy(body, "[\"", 2);
+		len = 2;
+		memcpy(body + len, firsts[f], strlen(firsts[f]));
+		len += strlen(firsts[f]);
+		for (k = 0; k < n; k++) {
+			memcpy(body + len, units[u], strlen(units[u]));
+			len += strlen(units[u]);
+		}
+		at = len;
+		memcpy(body + len, bads[b], strlen(bads[b]));
+		len += strlen(bads[b]);
+		want = bads[b][0] != '\0' ? at : len;
+		memcpy(body + len, ends[e].s, strlen(ends[e].s));
+		len += strlen(ends[e].s);
+		if (ends[e].s[0] == '\0' || ends[e].s[0] == '\xe4')
+			want = bads[b][0] != '\0' ? at : len -
+			    strlen(ends[e].s);
+		ok = check_json_reader_agree(body, len);
+		ck_assert_msg(ok == (bads[b][0] == '\0' && !ends[e].fault),
+		    "first %zu unit %zu n %zu bad %zu end %zu: %s", f, u, n,
+		    b, e, ok ? "accepted" : "refused");
+		if (ok)
+			continue;
+		ck_assert_ptr_nonnull(copy = malloc(len));
+		memcpy(copy, body, len);
+		memset(&err, 0, sizeof(err));
+		ck_assert_ptr_null(json_reader_parse(copy, len, &err));
+		ck_assert_msg(err.offset == want, "first %zu unit %zu n %zu "
+		    "bad %zu end %zu: fault at %zu, want %zu (%s)", f, u, n, b,
+		    e, err.offset, want, err.text);
+		free(copy);
+	}
+}
+END_TEST
+
 /* The json_reader suite. */
 Suite *
 json_reader_suite(void)
@@ -1053,6 +1122,7 @@ json_reader_suite(void)
 	tcase_add_test(tc, check_json_reader_long_strings);
 	tcase_add_test(tc, check_json_reader_every_prefix);
 	tcase_add_test(tc, check_json_reader_runs_around_escapes);
+	tcase_add_test(tc, check_json_reader_utf8_in_bulk);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("utf8");
