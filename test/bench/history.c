@@ -5,6 +5,7 @@
  *   bench-history -a HOST:PORT -f openai|dify [-p] [-k AUTH] [-c CONNS]
  *                 [-n REQUESTS] [-K BATCH] [-W WARM_BATCHES] [-s BYTES]
  *                 [-t TURNS] [-E EVENTS] [-P PIDS] [-U PIDS] [-X PIDS]
+ *                 [-S SPANS]
  *   bench-history -D DIR [-s BYTES] [-t TURNS] [-E EVENTS]
  *
  * Chat g (g = 0, 1, ...) is a system prompt that names the chat ("Chat
@@ -44,6 +45,10 @@
  * Requests carry X-Request-Id hp-N (A), hw-N (B, warm-up) or hm-N (B,
  * measured), so the proxy's access log tells how each measured request
  * was handled.  Results are key=value lines for run.sh.
+ *
+ * -S writes each measured B phase's start and end (CLOCK_MONOTONIC
+ * seconds, a line each) to SPANS, so that a profile taken with perf
+ * record -k CLOCK_MONOTONIC can be cut to the measured requests.
  *
  * -D writes chat 0's A and B requests (openai-a.json, openai-b.json) and
  * B's Dify call (dify-b.json) into DIR and exits.
@@ -741,7 +746,7 @@ hist_usage(void)
 	    "[-s bytes]\n"
 	    "                     [-t turns] [-E events] [-G first_chat] "
 	    "[-P pids]\n"
-	    "                     [-U pids] [-X pids]\n"
+	    "                     [-U pids] [-X pids] [-S spans_file]\n"
 	    "       bench-history -D dir [-s bytes] [-t turns] [-E events]\n");
 	exit(2);
 }
@@ -786,15 +791,20 @@ main(int argc, char **argv)
 	long long	*lat;
 	size_t		 nonce_a, nonce_b, nonce_d;
 	int		 ch, prime = 0, first_bad = 0, i, dify;
+	FILE		*spans = NULL;
 
 	memset(&h, 0, sizeof(h));
 	h.events = 20;
 	h.nconns = 16;
-	while ((ch = getopt(argc, argv, "a:c:f:k:n:ps:t:D:E:G:K:P:U:W:X:")) !=
+	while ((ch = getopt(argc, argv, "a:c:f:k:n:ps:t:D:E:G:K:P:S:U:W:X:")) !=
 	    -1) {
 		switch (ch) {
 		case 'a':
 			target = optarg;
+			break;
+		case 'S':
+			if ((spans = fopen(optarg, "w")) == NULL)
+				util_die("%s: %s", optarg, strerror(errno));
 			break;
 		case 'c':
 			h.nconns = (int)util_num("-c", optarg, 1, 10000);
@@ -964,6 +974,9 @@ main(int argc, char **argv)
 			continue;
 		}
 		measured += nb;
+		if (spans != NULL)
+			fprintf(spans, "%.6f %.6f\n", (double)pb.t0 / 1e6,
+			    (double)pb.t1 / 1e6);
 		wall += pb.t1 - pb.t0;
 		cpu += c1 - c0;
 		up += u1 - u0;
@@ -1032,5 +1045,7 @@ main(int argc, char **argv)
 	free(body_b.p);
 	free(body_d.p);
 	chat_free(&chat);
+	if (spans != NULL && fclose(spans) != 0)
+		util_die("spans: %s", strerror(errno));
 	return (0);
 }
