@@ -157,9 +157,15 @@ $(BUILD)/fake-libevent-version.so: test/shim/fake_libevent_version.c
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) -shared -fPIC -O2 $(WARN) -o $@ $<
 
+# A shim that signals the proxy as it starts (it_workers.c).
+$(BUILD)/raise-at-start.so: test/shim/raise_at_start.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) -shared -fPIC -O2 $(WARN) -o $@ $< -ldl
+
 # Then the suites about Dify again, with Dify reached over TLS.
 test-integration: $(BUILD)/check-integration $(BUILD)/$(PROG) $(BUILD)/mock-dify \
-		$(BUILD)/fake-libevent-version.so
+		$(BUILD)/fake-libevent-version.so $(BUILD)/raise-at-start.so
 	ODP_BUILD=$(BUILD) ./$(BUILD)/check-integration
 	ODP_BUILD=$(BUILD) ODP_TEST_UPSTREAM_TLS=1 ./$(BUILD)/check-integration
 

@@ -102,10 +102,19 @@ struct master {
 static void __attribute__((noreturn))
 master_child(struct master *m, int i, int ready_fd)
 {
-	char	 tag[16];
-	int	*fds, nfds = 0, j, rc;
+	char		 tag[16];
+	int		*fds, nfds = 0, j, rc;
+	sigset_t	 chld;
 
-	sigprocmask(SIG_UNBLOCK, &m->sigs, NULL);
+	/*
+	 * SIGTERM, SIGINT and SIGHUP stay held back until server_run has its
+	 * signal events: one that came before would meet the default action
+	 * and end the worker instead of draining it (or, for SIGHUP, of
+	 * being ignored).  Only SIGCHLD, the master's own, is let in here.
+	 */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_UNBLOCK, &chld, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	/* Not "== 1": in a container the master itself may be PID 1. */
 	if (getppid() != m->pid)

@@ -1172,10 +1172,17 @@ server_signal(int sig, short what UNUSED, void *arg)
  * it says how to reload rather than die.
  */
 static void
-server_sighup(int sig UNUSED, short what UNUSED, void *arg UNUSED)
+server_sighup(int sig UNUSED, short what UNUSED, void *arg)
 {
-	log_info("received SIGHUP: a single process (workers: 1) reads its "
-	    "settings at start only; run with workers > 1 to reload");
+	const int	*worker = arg;
+
+	if (*worker >= 0)
+		log_info("received SIGHUP: ignored by a worker; the master "
+		    "(pid %d) reloads", (int)getppid());
+	else
+		log_info("received SIGHUP: a single process (workers: 1) "
+		    "reads its settings at start only; run with workers > 1 "
+		    "to reload");
 }
 
 /*
@@ -1278,7 +1285,8 @@ server_run(const struct config *cfg, const struct server_shared *shared,
 	}
 	sigterm = evsignal_new(base, SIGTERM, server_signal, srv);
 	sigint = evsignal_new(base, SIGINT, server_signal, srv);
-	sighup = evsignal_new(base, SIGHUP, server_sighup, NULL);
+	/* &worker: the event is freed below, before this frame ends. */
+	sighup = evsignal_new(base, SIGHUP, server_sighup, &worker);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	evsignal_add(sighup, NULL);

@@ -291,6 +291,49 @@ START_TEST(sigterm_drains_every_worker)
 }
 END_TEST
 
+/*
+ * A signal that reaches a worker, or a single process, after it starts
+ * and before its signal events exist waits for them.  The shim raises
+ * SIGHUP there (in event_config_new, as server_run makes its base):
+ * let in at once, its default action would end the worker, and the
+ * master would give up on a worker that died while starting.
+ */
+START_TEST(a_signal_at_start_waits_for_the_handlers)
+{
+	struct proc	p;
+	char		cwd[256], shim[512], sig[16];
+	int		workers;
+
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	snprintf(shim, sizeof(shim), "%s/%s/raise-at-start.so", cwd,
+	    harness_build);
+	snprintf(sig, sizeof(sig), "%d", SIGHUP);
+	for (workers = 1; workers <= 2; workers++) {
+		setenv("LD_PRELOAD", shim, 1);
+		setenv("ODP_TEST_RAISE_AT_START", sig, 1);
+		setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
+		harness_proxy_start(&p, wk_mock.port,
+		    workers == 2 ? "\"workers\": 2" : NULL);
+		unsetenv("LD_PRELOAD");
+		unsetenv("ODP_TEST_RAISE_AT_START");
+		unsetenv("ASAN_OPTIONS");
+		ck_assert_msg(wk_chat(p.port, "after the signal"),
+		    "workers %d: no answer", workers);
+		/* Each process got the signal, once its handler was there. */
+		ck_assert(harness_log_wait(&p, "received SIGHUP", 5000));
+		if (workers == 2) {
+			ck_assert(harness_log_wait(&p, "w0 received SIGHUP: "
+			    "ignored by a worker", 5000));
+			ck_assert(harness_log_wait(&p, "w1 received SIGHUP: "
+			    "ignored by a worker", 5000));
+		}
+		ck_assert(!harness_log_contains(&p, "killed by signal"));
+		ck_assert(!harness_log_contains(&p, "exited with status"));
+		ck_assert_int_eq(harness_proc_stop(&p), 0);
+	}
+}
+END_TEST
+
 /* The workers suite. */
 Suite *
 it_workers_suite(void)
@@ -305,6 +348,7 @@ it_workers_suite(void)
 	tcase_add_test(tc, a_dead_workers_queue_goes_to_its_replacement);
 	tcase_add_test(tc, a_reload_serves_what_waits_for_the_old_workers);
 	tcase_add_test(tc, sigterm_drains_every_worker);
+	tcase_add_test(tc, a_signal_at_start_waits_for_the_handlers);
 	suite_add_tcase(s, tc);
 	return (s);
 }
