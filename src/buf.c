@@ -255,6 +255,7 @@ buf_utf8_prefix(const char *s, size_t len, size_t max)
  * that is not (n if they all are), as buf_utf8_seqlen judges each one;
  * given high, *high is set if it met any non-ASCII byte (for valid
  * text: if the text has any).
+ *
  * ASCII goes 64 bytes at a time with SSE2; a run of non-ASCII
  * characters (CJK text is nothing else) is taken one sequence after the
  * other without going back to the block loop.  One pass over a whole
