@@ -970,6 +970,23 @@ START_TEST(check_json_reader_every_prefix)
 END_TEST
 
 /*
+ * Parse s (len bytes) from a block of exactly its size, which must be
+ * refused, into *err: a read past the end is ASan's to catch.
+ */
+static void
+check_json_reader_refused(const char *s, size_t len,
+    struct json_reader_error *err)
+{
+	char	*copy;
+
+	ck_assert_ptr_nonnull(copy = malloc(len > 0 ? len : 1));
+	memcpy(copy, s, len);
+	memset(err, 0, sizeof(*err));
+	ck_assert_ptr_null(json_reader_parse(copy, len, err));
+	free(copy);
+}
+
+/*
  * A string decodes in two loops: checking up to its first escape, then
  * copying sixteen bytes at a time.  Plain runs of every length around a
  * block, before and after the first escape, each followed by every kind
@@ -995,7 +1012,7 @@ START_TEST(check_json_reader_runs_around_escapes)
 	};
 	static const char	 *firsts[] = { "", "\\t" };
 	struct json_reader_error err;
-	char			 body[256], *copy;
+	char			 body[256];
 	size_t			 pre, run, e, f, len, at;
 	int			 ok;
 
@@ -1023,14 +1040,10 @@ START_TEST(check_json_reader_runs_around_escapes)
 		    "refused");
 		if (!ends[e].fault)
 			continue;
-		ck_assert_ptr_nonnull(copy = malloc(len));
-		memcpy(copy, body, len);
-		memset(&err, 0, sizeof(err));
-		ck_assert_ptr_null(json_reader_parse(copy, len, &err));
+		check_json_reader_refused(body, len, &err);
 		ck_assert_msg(err.offset == at, "first %zu pre %zu run %zu "
 		    "end %zu: fault at %zu, want %zu (%s)", f, pre, run, e,
 		    err.offset, at, err.text);
-		free(copy);
 	}
 }
 END_TEST
@@ -1059,7 +1072,7 @@ START_TEST(check_json_reader_utf8_in_bulk)
 	};
 	static const char	*firsts[] = { "", "\\t" };
 	struct json_reader_error err;
-	char			 body[400], *copy;
+	char			 body[400];
 	size_t			 f, u, k, n, b, e, len, at, want;
 	int			 ok;
 
@@ -1092,14 +1105,10 @@ START_TEST(check_json_reader_utf8_in_bulk)
 		    b, e, ok ? "accepted" : "refused");
 		if (ok)
 			continue;
-		ck_assert_ptr_nonnull(copy = malloc(len));
-		memcpy(copy, body, len);
-		memset(&err, 0, sizeof(err));
-		ck_assert_ptr_null(json_reader_parse(copy, len, &err));
+		check_json_reader_refused(body, len, &err);
 		ck_assert_msg(err.offset == want, "first %zu unit %zu n %zu "
 		    "bad %zu end %zu: fault at %zu, want %zu (%s)", f, u, n, b,
 		    e, err.offset, want, err.text);
-		free(copy);
 	}
 }
 END_TEST
