@@ -17,6 +17,14 @@
 #include "json_scan.h"
 #include "util.h"
 
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#define JSON_SCAN_WIDE	1
+#define JSON_SCAN_WIDE_TARGET \
+	__attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2," \
+	    "popcnt,bmi")))
+#endif
+
 /* Read the four hex digits of a \u escape at p (p + 4 <= end). */
 static long
 json_scan_u4(const char *p)
@@ -113,6 +121,100 @@ json_scan_escape(const char *q, const char *end, char **op)
 	return (0);
 }
 
+#ifdef JSON_SCAN_WIDE
+/*
+ * Decode the string at *qp sixty-four bytes a turn, while whole blocks of
+ * plain bytes and one-letter escapes follow, writing to *op; moves both
+ * past what it took.  It stops, leaving the rest to the caller's loop, at
+ * the closing quote, a raw control byte, a \u or malformed escape (at its
+ * backslash), an escape cut by the block's end (ditto), and at the last
+ * 64 bytes of input; it notes non-ASCII bytes in *high as the runs do.
+ *
+ * The byte-at-a-time decoders wait, at every escape, for the escape's
+ * position before they can load what follows it: a chain of dependent
+ * steps each few bytes of code.  Here a block's escapes are all found at
+ * once.  Which backslashes escape (the first of each pair in a run) is
+ * simdjson's carry trick: a run starting at an odd position gets a carry
+ * added through it, which flips the parity the even-bit mask assigns.
+ * Escape letters are decoded through the 128-byte table by one permute,
+ * the backslashes are squeezed out by one compress, and the block is
+ * stored whole: the caller's room for the rest of the input (64 bytes at
+ * least here) covers it, as the output never runs ahead of the input.
+ */
+static JSON_SCAN_WIDE_TARGET void
+json_scan_blocks(const char **qp, const char *end, char **op, int *high)
+{
+	const uint64_t	 even = 0x5555555555555555ULL;
+	const __m512i	 lo = _mm512_loadu_si512(json_scan_unescaped);
+	const __m512i	 hi = _mm512_loadu_si512(json_scan_unescaped + 64);
+	const __m512i	 backslash = _mm512_set1_epi8('\\');
+	const __m512i	 quote = _mm512_set1_epi8('"');
+	const __m512i	 space = _mm512_set1_epi8(0x20);
+	const char	*q = *qp;
+	char		*o = *op;
+	uint64_t	 bs, follows, escaped, starts, bad, stop, taken, keep;
+	uint64_t	 nonascii = 0;
+	__m512i		 v, letters;
+	unsigned	 len;
+
+	while (end - q >= 64) {
+		v = _mm512_loadu_si512(q);
+		bs = _mm512_cmpeq_epi8_mask(v, backslash);
+		follows = bs << 1;
+		escaped = (even ^ (((bs & ~even & ~follows) + bs) << 1)) &
+		    follows;
+		starts = bs & ~escaped;
+		letters = _mm512_permutex2var_epi8(lo, v, hi);
+		bad = escaped & (_mm512_testn_epi8_mask(letters, letters) |
+		    _mm512_movepi8_mask(v));
+		stop = ((_mm512_cmpeq_epi8_mask(v, quote) |
+		    _mm512_cmplt_epu8_mask(v, space)) & ~escaped) | (bad >> 1) |
+		    (starts & (1ULL << 63));
+		len = stop != 0 ? (unsigned)__builtin_ctzll(stop) : 64;
+		taken = len == 64 ? ~0ULL : (1ULL << len) - 1;
+		keep = taken & ~starts;
+		_mm512_storeu_si512(o, _mm512_maskz_compress_epi8(keep,
+		    _mm512_mask_blend_epi8(escaped, v, letters)));
+		o += __builtin_popcountll(keep);
+		q += len;
+		nonascii |= _mm512_movepi8_mask(v) & taken;
+		if (len < 64)
+			break;
+	}
+	if (nonascii != 0)
+		*high = 1;
+	*qp = q;
+	*op = o;
+}
+#endif
+
+/* Whether json_scan_blocks runs: -1 until the CPU is asked. */
+static int	json_scan_wide = -1;
+
+/*
+ * Let the 64-byte decoder run when the CPU has it (on, the default) or
+ * never (off, for tests of the loop it sits in front of); returns the
+ * setting before.
+ */
+int
+json_scan_use_wide(int on)
+{
+	int	was = json_scan_wide;
+
+#ifdef JSON_SCAN_WIDE
+	__builtin_cpu_init();
+	json_scan_wide = on && __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vbmi") &&
+	    __builtin_cpu_supports("avx512vbmi2") &&
+	    __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi");
+#else
+	(void)on;
+	json_scan_wide = 0;
+#endif
+	return (was != 0);
+}
+
 /*
  * Scan a string (*pp at its opening quote) the slow way: a pointer into
  * the input when it has no escapes, else its decoded form at the end of
@@ -147,7 +249,13 @@ json_scan_string_slow(const char **pp, const char *end, struct buf *scratch,
 		decoded = o = scratch->data + scratch->len;
 		memcpy(o, start, (size_t)(q - start));
 		o += q - start;
+		if (json_scan_wide < 0)
+			json_scan_use_wide(1);
 		for (;;) {
+#ifdef JSON_SCAN_WIDE
+			if (json_scan_wide && end - q >= 64)
+				json_scan_blocks(&q, end, &o, &high);
+#endif
 			n = buf_json_run_copy(o, q, (size_t)(end - q), &high);
 			q += n;
 			o += n;

@@ -17,6 +17,7 @@
 #include "check_suites.h"
 #include "check_util.h"
 #include "json_reader.h"
+#include "json_scan.h"
 
 /* A table input that may hold NUL bytes, and whether jansson takes it. */
 struct check_json_reader_case {
@@ -1113,6 +1114,120 @@ START_TEST(check_json_reader_utf8_in_bulk)
 }
 END_TEST
 
+/*
+ * Parse len bytes (from a block of exactly that size) with the 64-byte
+ * decoder allowed and with it off: both must refuse at the same offset
+ * with the same text, or accept the same value; and jansson must agree.
+ */
+static void
+check_json_reader_wide_same(const char *s, size_t len, const char *what)
+{
+	struct json_reader_error	 e1, e0;
+	json_t				*v1, *v0;
+	char				*copy, msg[2000];
+	int				 was;
+
+	ck_assert_ptr_nonnull(copy = malloc(len > 0 ? len : 1));
+	memcpy(copy, s, len);
+	was = json_scan_use_wide(1);
+	v1 = json_reader_parse(copy, len, &e1);
+	json_scan_use_wide(0);
+	v0 = json_reader_parse(copy, len, &e0);
+	json_scan_use_wide(was);
+	ck_assert_msg((v1 != NULL) == (v0 != NULL), "%s: wide %s (%s at %zu), "
+	    "narrow %s (%s at %zu)", what, v1 ? "accepted" : "refused",
+	    v1 ? "-" : e1.text, e1.offset, v0 ? "accepted" : "refused",
+	    v0 ? "-" : e0.text, e0.offset);
+	if (v1 != NULL)
+		ck_assert_msg(check_json_reader_same(v1, v0, msg, sizeof(msg)),
+		    "%s: wide vs narrow %s", what, msg);
+	else {
+		ck_assert_msg(e1.offset == e0.offset && strcmp(e1.text,
+		    e0.text) == 0, "%s: wide refused at %zu (%s), narrow at "
+		    "%zu (%s)", what, e1.offset, e1.text, e0.offset, e0.text);
+	}
+	json_decref(v1);
+	json_decref(v0);
+	free(copy);
+	check_json_reader_agree(s, len);
+}
+
+/*
+ * The 64-byte decoder (json_scan_blocks, where the CPU has it) against
+ * the loop it sits in front of.  First runs of 1 to 6 backslashes
+ * starting at every offset of three blocks, each followed by an escape
+ * letter, a 'u', a quote, a control byte or a bad letter: which
+ * backslashes escape depends on the run's length and on the parity of
+ * where it starts, and a run may straddle a block.  Then random strings
+ * of escape-dense pieces, faults among them, 0 to 700 bytes long.
+ */
+START_TEST(check_json_reader_wide_blocks)
+{
+	static const char	*afters[] = { "n", "u00e9", "\"", "\x01", "q",
+				    "\xc3\xa9", "t" };
+	static const char	*pieces[] = { "plain text ", "\\n", "\\\\",
+				    "\\\"", "\\/", "\\t", "\\r\\n", "\\b\\f",
+				    "\\u00e9", "\\ud83d\\ude00", "\xe4\xb8\xad",
+				    "caf\xc3\xa9", "x", "\\\\\\\"", "if (a) {",
+				    "0123456789abcdef0123456789" };
+	static const char	*faults[] = { "\x01", "\\x", "\\u12g4",
+				    "\\ude00", "\xff", "\xe4\xb8", "\\" };
+	char			 body[1200], what[64];
+	size_t			 at, k, a, len, i, n;
+	unsigned		 x = 7;
+	int			 round;
+
+	for (at = 0; at < 192; at++)
+	for (k = 1; k <= 6; k++)
+	for (a = 0; a < sizeof(afters) / sizeof(afters[0]); a++) {
+		memcpy(body, "[\"\\n", 4);
+		len = 4;
+		memset(body + len, 'p', at);
+		len += at;
+		memset(body + len, '\\', k);
+		len += k;
+		memcpy(body + len, afters[a], strlen(afters[a]));
+		len += strlen(afters[a]);
+		memset(body + len, 'q', 80);
+		len += 80;
+		memcpy(body + len, "\"]", 2);
+		len += 2;
+		snprintf(what, sizeof(what), "at %zu run %zu after %zu", at, k,
+		    a);
+		check_json_reader_wide_same(body, len, what);
+	}
+	for (round = 0; round < 3000; round++) {
+		memcpy(body, "[\"", 2);
+		len = 2;
+		x = x * 1103515245u + 12345u;
+		n = (x >> 16) % 700;
+		while (len < n) {
+			x = x * 1103515245u + 12345u;
+			i = (x >> 16) % (sizeof(pieces) / sizeof(pieces[0]));
+			memcpy(body + len, pieces[i], strlen(pieces[i]));
+			len += strlen(pieces[i]);
+		}
+		x = x * 1103515245u + 12345u;
+		if ((x >> 16) % 4 == 0) {
+			/* A fault somewhere in the string. */
+			i = (x >> 18) % (sizeof(faults) / sizeof(faults[0]));
+			memcpy(body + len, faults[i], strlen(faults[i]));
+			len += strlen(faults[i]);
+			for (k = 0; k < 70; k++)
+				body[len++] = 'z';
+		}
+		x = x * 1103515245u + 12345u;
+		if ((x >> 16) % 8 != 0) {
+			memcpy(body + len, "\",\"y\\\\\"]", 8);
+			len += 8;
+		}
+		snprintf(what, sizeof(what), "round %d (%zu bytes)", round,
+		    len);
+		check_json_reader_wide_same(body, len, what);
+	}
+}
+END_TEST
+
 /* The json_reader suite. */
 Suite *
 json_reader_suite(void)
@@ -1132,6 +1247,7 @@ json_reader_suite(void)
 	tcase_add_test(tc, check_json_reader_every_prefix);
 	tcase_add_test(tc, check_json_reader_runs_around_escapes);
 	tcase_add_test(tc, check_json_reader_utf8_in_bulk);
+	tcase_add_test(tc, check_json_reader_wide_blocks);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("utf8");
