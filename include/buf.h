@@ -46,6 +46,19 @@ const char *buf_cstr(struct buf *);
 char	*buf_detach(struct buf *);
 size_t	 buf_utf8_prefix(const char *, size_t, size_t);
 size_t	 buf_utf8_valid(const char *, size_t, int *);
+int	 buf_use_wide(int);
+int	 buf_utf8_valid_wide(const char *, size_t, int *);
+
+extern int	 buf_wide;
+
+/* Whether the 64-byte paths run (the CPU is asked the first time). */
+static inline int
+buf_wide_on(void)
+{
+	if (buf_wide < 0)
+		buf_use_wide(1);
+	return (buf_wide);
+}
 
 /*
  * Whether JSON string byte c stops a plain run (see buf_json_run): a

@@ -38,7 +38,6 @@ int	json_scan_string_slow(const char **, const char *, struct buf *,
 	    const char **, size_t *);
 int	json_scan_number(const char **, const char *,
 	    struct json_scan_number *);
-int	json_scan_use_wide(int);
 
 /*
  * Scan a string (*pp at its opening quote) into *s and *len.  Most strings

@@ -12,6 +12,13 @@
 #include "buf.h"
 #include "util.h"
 
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#define BUF_WIDE	1
+#define BUF_WIDE_TARGET \
+	__attribute__((target("avx512f,avx512bw,avx512vbmi")))
+#endif
+
 /* Initialise an empty buffer. */
 void
 buf_init(struct buf *b)
@@ -250,16 +257,230 @@ buf_utf8_prefix(const char *s, size_t len, size_t max)
 	return (n);
 }
 
+/* Whether the 64-byte paths run: -1 until the CPU is asked. */
+int	buf_wide = -1;
+
+/*
+ * Let the 64-byte paths (AVX-512 with VBMI: buf_utf8_valid here and the
+ * string decoder in json_scan.c) run when the CPU has them (on, the
+ * default) or never (off, for tests of the paths they sit in front of);
+ * returns the setting before.
+ */
+int
+buf_use_wide(int on)
+{
+	int	was = buf_wide;
+
+#ifdef BUF_WIDE
+	__builtin_cpu_init();
+	buf_wide = on && __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vbmi") &&
+	    __builtin_cpu_supports("avx512vbmi2") &&
+	    __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi");
+#else
+	(void)on;
+	buf_wide = 0;
+#endif
+	return (was != 0);
+}
+
+#ifdef BUF_WIDE
+/*
+ * The lookup tables of Keiser and Lemire's UTF-8 check ("Validating UTF-8
+ * in less than one instruction per byte", 2021; simdjson and simdutf use
+ * it): each pair of bytes, by the first's high and low nibble and the
+ * second's high nibble, is looked up in three tables of error bits, and
+ * their AND is nonzero for a pair no valid text has.  A third or fourth
+ * byte that must be a continuation is marked by 0x80 (two continuations
+ * in a row), which is checked against the lead two or three bytes back.
+ */
+#define BUF_U8_TOO_SHORT	0x01	/* a lead, then no continuation */
+#define BUF_U8_TOO_LONG		0x02	/* ASCII, then a continuation */
+#define BUF_U8_OVERLONG_3	0x04	/* E0 80..9F */
+#define BUF_U8_TOO_LARGE	0x08	/* past U+10FFFF */
+#define BUF_U8_SURROGATE	0x10	/* ED A0..BF */
+#define BUF_U8_OVERLONG_2	0x20	/* C0, C1 */
+#define BUF_U8_TOO_LARGE_1000	0x40	/* F5.. 80..8F */
+#define BUF_U8_OVERLONG_4	0x40	/* F0 80..8F */
+#define BUF_U8_TWO_CONTS	0x80	/* continuation, continuation */
+#define BUF_U8_CARRY		(BUF_U8_TOO_SHORT | BUF_U8_TOO_LONG | \
+				    BUF_U8_TWO_CONTS)
+
+/* By the first byte's high nibble. */
+static const unsigned char buf_u8_byte1_high[16] = {
+	BUF_U8_TOO_LONG, BUF_U8_TOO_LONG, BUF_U8_TOO_LONG, BUF_U8_TOO_LONG,
+	BUF_U8_TOO_LONG, BUF_U8_TOO_LONG, BUF_U8_TOO_LONG, BUF_U8_TOO_LONG,
+	BUF_U8_TWO_CONTS, BUF_U8_TWO_CONTS, BUF_U8_TWO_CONTS, BUF_U8_TWO_CONTS,
+	BUF_U8_TOO_SHORT | BUF_U8_OVERLONG_2,
+	BUF_U8_TOO_SHORT,
+	BUF_U8_TOO_SHORT | BUF_U8_OVERLONG_3 | BUF_U8_SURROGATE,
+	BUF_U8_TOO_SHORT | BUF_U8_TOO_LARGE | BUF_U8_TOO_LARGE_1000 |
+	    BUF_U8_OVERLONG_4
+};
+
+/* By the first byte's low nibble. */
+static const unsigned char buf_u8_byte1_low[16] = {
+	BUF_U8_CARRY | BUF_U8_OVERLONG_3 | BUF_U8_OVERLONG_2 |
+	    BUF_U8_OVERLONG_4,
+	BUF_U8_CARRY | BUF_U8_OVERLONG_2,
+	BUF_U8_CARRY,
+	BUF_U8_CARRY,
+	BUF_U8_CARRY | BUF_U8_TOO_LARGE,
+	BUF_U8_CARRY | BUF_U8_TOO_LARGE | BUF_U8_TOO_LARGE_1000,
+	BUF_U8_CARRY | BUF_U8_TOO_LARGE | BUF_U8_TOO_LARGE_1000,
+	BUF_U8_CARRY | BUF_U8_TOO_LARGE | BUF_U8_TOO_LARGE_1000,
+	BUF_U8_CARRY | BUF_U8_TOO_LARGE | BUF_U8_TOO_LARGE_1000,
+	BUF_U8_CARRY | BUF_U8_TOO_LARGE | BUF_U8_TOO_LARGE_1000,
+	BUF_U8_CARRY | BUF_U8_TOO_LARGE | BUF_U8_TOO_LARGE_1000,
+	BUF_U8_CARRY | BUF_U8_TOO_LARGE | BUF_U8_TOO_LARGE_1000,
+	BUF_U8_CARRY | BUF_U8_TOO_LARGE | BUF_U8_TOO_LARGE_1000,
+	BUF_U8_CARRY | BUF_U8_TOO_LARGE | BUF_U8_TOO_LARGE_1000 |
+	    BUF_U8_SURROGATE,
+	BUF_U8_CARRY | BUF_U8_TOO_LARGE | BUF_U8_TOO_LARGE_1000,
+	BUF_U8_CARRY | BUF_U8_TOO_LARGE | BUF_U8_TOO_LARGE_1000
+};
+
+/* By the second byte's high nibble. */
+static const unsigned char buf_u8_byte2_high[16] = {
+	BUF_U8_TOO_SHORT, BUF_U8_TOO_SHORT, BUF_U8_TOO_SHORT, BUF_U8_TOO_SHORT,
+	BUF_U8_TOO_SHORT, BUF_U8_TOO_SHORT, BUF_U8_TOO_SHORT, BUF_U8_TOO_SHORT,
+	BUF_U8_TOO_LONG | BUF_U8_OVERLONG_2 | BUF_U8_TWO_CONTS |
+	    BUF_U8_OVERLONG_3 | BUF_U8_TOO_LARGE_1000 | BUF_U8_OVERLONG_4,
+	BUF_U8_TOO_LONG | BUF_U8_OVERLONG_2 | BUF_U8_TWO_CONTS |
+	    BUF_U8_OVERLONG_3 | BUF_U8_TOO_LARGE,
+	BUF_U8_TOO_LONG | BUF_U8_OVERLONG_2 | BUF_U8_TWO_CONTS |
+	    BUF_U8_SURROGATE | BUF_U8_TOO_LARGE,
+	BUF_U8_TOO_LONG | BUF_U8_OVERLONG_2 | BUF_U8_TWO_CONTS |
+	    BUF_U8_SURROGATE | BUF_U8_TOO_LARGE,
+	BUF_U8_TOO_SHORT, BUF_U8_TOO_SHORT, BUF_U8_TOO_SHORT, BUF_U8_TOO_SHORT
+};
+
+/*
+ * Indexes for _mm512_permutex2var_epi8(v, idx, prev): each byte's
+ * predecessor one, two and three places back, prev's last ones for the
+ * first (an index of 64 and up picks from prev).
+ */
+#define BUF_U8_BACK(k) { \
+	128 - k, 129 - k, 130 - k, 3 - k, 4 - k, 5 - k, 6 - k, 7 - k, \
+	8 - k, 9 - k, 10 - k, 11 - k, 12 - k, 13 - k, 14 - k, 15 - k, \
+	16 - k, 17 - k, 18 - k, 19 - k, 20 - k, 21 - k, 22 - k, 23 - k, \
+	24 - k, 25 - k, 26 - k, 27 - k, 28 - k, 29 - k, 30 - k, 31 - k, \
+	32 - k, 33 - k, 34 - k, 35 - k, 36 - k, 37 - k, 38 - k, 39 - k, \
+	40 - k, 41 - k, 42 - k, 43 - k, 44 - k, 45 - k, 46 - k, 47 - k, \
+	48 - k, 49 - k, 50 - k, 51 - k, 52 - k, 53 - k, 54 - k, 55 - k, \
+	56 - k, 57 - k, 58 - k, 59 - k, 60 - k, 61 - k, 62 - k, 63 - k }
+static const unsigned char buf_u8_back[3][64] = {
+	BUF_U8_BACK(1), BUF_U8_BACK(2), BUF_U8_BACK(3)
+};
+
+/* A 16-entry table in every lane, for _mm512_shuffle_epi8. */
+static BUF_WIDE_TARGET inline __m512i
+buf_u8_table(const unsigned char t[16])
+{
+	return (_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)
+	    (const void *)t)));
+}
+
+/*
+ * Whether all n bytes at p are valid UTF-8, checked 64 at a time (the
+ * last block loaded with zeros past the end, which a cut sequence then
+ * runs into); *high is set if there is non-ASCII.  An all-ASCII block
+ * costs a load and a test.  Says nothing of where a fault is: the caller
+ * asks the exact loop for that.
+ */
+static BUF_WIDE_TARGET int
+buf_utf8_valid_blocks(const unsigned char *p, size_t n, int *high)
+{
+	const __m512i	 b1h = buf_u8_table(buf_u8_byte1_high);
+	const __m512i	 b1l = buf_u8_table(buf_u8_byte1_low);
+	const __m512i	 b2h = buf_u8_table(buf_u8_byte2_high);
+	const __m512i	 nibble = _mm512_set1_epi8(0x0f);
+	const __m512i	 cont = _mm512_set1_epi8((char)0x80);
+	const __m512i	 lead3 = _mm512_set1_epi8((char)0xdf);
+	const __m512i	 lead4 = _mm512_set1_epi8((char)0xef);
+	const __m512i	 back1 = _mm512_loadu_si512(buf_u8_back[0]);
+	const __m512i	 back2 = _mm512_loadu_si512(buf_u8_back[1]);
+	const __m512i	 back3 = _mm512_loadu_si512(buf_u8_back[2]);
+	__m512i		 prev = _mm512_setzero_si512(), v, p1, sc, err;
+	__m512i		 last3;
+	uint64_t	 must;
+	size_t		 i;
+	int		 cut = 0, any = 0;
+
+	err = _mm512_setzero_si512();
+	/* Greater than these at the last three places: a lead cut short. */
+	last3 = _mm512_mask_blend_epi8(0xe000000000000000ULL,
+	    _mm512_set1_epi8((char)0xff), _mm512_set_epi8((char)0xbf,
+	    (char)0xdf, (char)0xef, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0, 0));
+	for (i = 0; i < n; i += 64) {
+		v = _mm512_maskz_loadu_epi8(n - i >= 64 ? ~0ULL :
+		    (1ULL << (n - i)) - 1, p + i);
+		if (_mm512_movepi8_mask(v) == 0) {
+			if (cut)
+				return (0);
+			prev = v;
+			continue;
+		}
+		any = 1;
+		p1 = _mm512_permutex2var_epi8(v, back1, prev);
+		sc = _mm512_and_si512(_mm512_and_si512(
+		    _mm512_shuffle_epi8(b1h, _mm512_and_si512(
+		    _mm512_srli_epi16(p1, 4), nibble)),
+		    _mm512_shuffle_epi8(b1l, _mm512_and_si512(p1, nibble))),
+		    _mm512_shuffle_epi8(b2h, _mm512_and_si512(
+		    _mm512_srli_epi16(v, 4), nibble)));
+		must = _mm512_cmpgt_epu8_mask(_mm512_permutex2var_epi8(v, back2,
+		    prev), lead3) | _mm512_cmpgt_epu8_mask(
+		    _mm512_permutex2var_epi8(v, back3, prev), lead4);
+		err = _mm512_or_si512(err, _mm512_xor_si512(sc,
+		    _mm512_maskz_mov_epi8(must, cont)));
+		cut = _mm512_cmpgt_epu8_mask(v, last3) != 0;
+		prev = v;
+	}
+	if (cut || _mm512_test_epi8_mask(err, err) != 0)
+		return (0);
+	if (any && high != NULL)
+		*high = 1;
+	return (1);
+}
+#endif
+
+/*
+ * The 64-byte check alone, for tests: 1 if the n bytes at s are valid
+ * UTF-8, 0 if not, -1 where the 64-byte paths are off.
+ */
+int
+buf_utf8_valid_wide(const char *s, size_t n, int *high)
+{
+#ifdef BUF_WIDE
+	if (buf_wide_on())
+		return (buf_utf8_valid_blocks((const unsigned char *)s, n,
+		    high));
+#else
+	(void)s;
+	(void)n;
+	(void)high;
+#endif
+	return (-1);
+}
+
 /*
  * How many of the n bytes at s are valid UTF-8 before the first sequence
  * that is not (n if they all are), as buf_utf8_seqlen judges each one;
  * given high, *high is set if it met any non-ASCII byte (for valid
  * text: if the text has any).
  *
- * ASCII goes 64 bytes at a time with SSE2; a run of non-ASCII
- * characters (CJK text is nothing else) is taken one sequence after the
- * other without going back to the block loop.  One pass over a whole
- * string costs less than a stop at each of its non-ASCII characters.
+ * Where the CPU has AVX-512 with VBMI, the whole span is first checked
+ * 64 bytes a turn (buf_utf8_valid_blocks), which only says yes or no:
+ * valid text, the common case, ends there.  Otherwise ASCII goes 64
+ * bytes at a time with SSE2; a run of non-ASCII characters (CJK text is
+ * nothing else) is taken one sequence after the other without going
+ * back to the block loop.  One pass over a whole string costs less than
+ * a stop at each of its non-ASCII characters.
  */
 size_t
 buf_utf8_valid(const char *s, size_t n, int *high)
@@ -267,6 +488,10 @@ buf_utf8_valid(const char *s, size_t n, int *high)
 	const unsigned char	*p = (const unsigned char *)s;
 	size_t			 i = 0, k;
 
+#ifdef BUF_WIDE
+	if (buf_wide_on() && buf_utf8_valid_blocks(p, n, high))
+		return (n);
+#endif
 	for (;;) {
 #ifdef __SSE2__
 		const __m128i	*v;

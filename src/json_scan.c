@@ -188,33 +188,6 @@ json_scan_blocks(const char **qp, const char *end, char **op, int *high)
 }
 #endif
 
-/* Whether json_scan_blocks runs: -1 until the CPU is asked. */
-static int	json_scan_wide = -1;
-
-/*
- * Let the 64-byte decoder run when the CPU has it (on, the default) or
- * never (off, for tests of the loop it sits in front of); returns the
- * setting before.
- */
-int
-json_scan_use_wide(int on)
-{
-	int	was = json_scan_wide;
-
-#ifdef JSON_SCAN_WIDE
-	__builtin_cpu_init();
-	json_scan_wide = on && __builtin_cpu_supports("avx512f") &&
-	    __builtin_cpu_supports("avx512bw") &&
-	    __builtin_cpu_supports("avx512vbmi") &&
-	    __builtin_cpu_supports("avx512vbmi2") &&
-	    __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi");
-#else
-	(void)on;
-	json_scan_wide = 0;
-#endif
-	return (was != 0);
-}
-
 /*
  * Scan a string (*pp at its opening quote) the slow way: a pointer into
  * the input when it has no escapes, else its decoded form at the end of
@@ -249,11 +222,9 @@ json_scan_string_slow(const char **pp, const char *end, struct buf *scratch,
 		decoded = o = scratch->data + scratch->len;
 		memcpy(o, start, (size_t)(q - start));
 		o += q - start;
-		if (json_scan_wide < 0)
-			json_scan_use_wide(1);
 		for (;;) {
 #ifdef JSON_SCAN_WIDE
-			if (json_scan_wide && end - q >= 64)
+			if (end - q >= 64 && buf_wide_on())
 				json_scan_blocks(&q, end, &o, &high);
 #endif
 			n = buf_json_run_copy(o, q, (size_t)(end - q), &high);

@@ -749,7 +749,7 @@ START_TEST(check_buf_utf8_valid_prefix)
 	struct buf	 text = BUF_INIT;
 	size_t		 round, want, got, k;
 	char		*copy;
-	int		 high, any;
+	int		 high, any, wide;
 
 	for (round = 0; round < 1500; round++) {
 		check_buf_utf8_text(&seed, round % 200, round % 3 == 0, &text);
@@ -762,6 +762,10 @@ START_TEST(check_buf_utf8_valid_prefix)
 		got = buf_utf8_valid(copy, text.len, &high);
 		ck_assert_msg(got == want, "round %zu (%zu bytes): valid to "
 		    "%zu, want %zu", round, text.len, got, want);
+		wide = buf_utf8_valid_wide(copy, text.len, &high);
+		ck_assert_msg(wide < 0 || wide == (want == text.len), "round "
+		    "%zu (%zu bytes): the 64-byte check says %d", round,
+		    text.len, wide);
 		if (got == text.len) {
 			for (any = 0, k = 0; k < text.len; k++)
 				any |= (unsigned char)copy[k] >= 0x80;
@@ -770,6 +774,61 @@ START_TEST(check_buf_utf8_valid_prefix)
 		free(copy);
 	}
 	buf_free(&text);
+}
+END_TEST
+
+/*
+ * The 64-byte UTF-8 check (where the CPU has it) against the reference
+ * on every pair of bytes, every three-byte sequence with a lead byte and
+ * its neighbours of each continuation range, and every four-byte one
+ * from those: each at the start of a text, across the first block's
+ * end, and cut off by the text's end, so no bad sequence passes for
+ * good and no good one sends the caller to the slow loop.
+ */
+START_TEST(check_buf_utf8_valid_wide_sweep)
+{
+	static const unsigned char	 edges[] = { 0x00, 0x41, 0x7f, 0x80,
+					    0x8f, 0x90, 0x9f, 0xa0, 0xbf,
+					    0xc0, 0xc2, 0xdf, 0xe0, 0xed,
+					    0xef, 0xf0, 0xf4, 0xf5, 0xff };
+	static const size_t		 starts[] = { 0, 61, 62, 63, 64 };
+	unsigned char			 seq[4], text[140];
+	size_t				 a, b, c, d, st, len, n, ne;
+	int				 high, wide;
+
+	if (buf_utf8_valid_wide("", 0, &high) < 0)
+		return;		/* not on this CPU */
+	ne = sizeof(edges);
+	for (n = 2; n <= 4; n++)
+	for (a = 0; a < 256; a++)
+	for (b = 0; b < (n == 2 ? 256 : ne); b++)
+	for (c = 0; c < (n >= 3 ? ne : 1); c++)
+	for (d = 0; d < (n == 4 ? ne : 1); d++) {
+		if ((n == 3 && a < 0xc0) || (n == 4 && a < 0xf0))
+			continue;
+		seq[0] = (unsigned char)a;
+		seq[1] = n == 2 ? (unsigned char)b : edges[b];
+		seq[2] = edges[c];
+		seq[3] = edges[d];
+		for (st = 0; st < sizeof(starts) / sizeof(starts[0]); st++) {
+			memset(text, 'x', sizeof(text));
+			memcpy(text + starts[st], seq, n);
+			for (len = starts[st] + n - 1; len <= starts[st] + n + 8;
+			    len += (len < starts[st] + n ? 1 : 8)) {
+				high = 0;
+				wide = buf_utf8_valid_wide((const char *)text,
+				    len, &high);
+				/* Asserting only on a failure: Check writes
+				 * a pipe at each assertion. */
+				if (wide != check_buf_valid_utf8((const char *)
+				    text, len))
+					ck_abort_msg("%02zx %02x %02x %02x (%zu "
+					    "bytes) at %zu of %zu: the 64-byte "
+					    "check says %d", a, seq[1], seq[2],
+					    seq[3], n, starts[st], len, wide);
+			}
+		}
+	}
 }
 END_TEST
 
@@ -894,6 +953,7 @@ buf_suite(void)
 	tcase_add_test(tc, check_buf_escape_random_is_json);
 	tcase_add_test(tc, check_buf_escape_long_runs);
 	tcase_add_test(tc, check_buf_utf8_valid_prefix);
+	tcase_add_test(tc, check_buf_utf8_valid_wide_sweep);
 	tcase_add_test(tc, check_buf_escape_utf8_runs);
 	suite_add_tcase(s, tc);
 

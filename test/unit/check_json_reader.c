@@ -1129,11 +1129,11 @@ check_json_reader_wide_same(const char *s, size_t len, const char *what)
 
 	ck_assert_ptr_nonnull(copy = malloc(len > 0 ? len : 1));
 	memcpy(copy, s, len);
-	was = json_scan_use_wide(1);
+	was = buf_use_wide(1);
 	v1 = json_reader_parse(copy, len, &e1);
-	json_scan_use_wide(0);
+	buf_use_wide(0);
 	v0 = json_reader_parse(copy, len, &e0);
-	json_scan_use_wide(was);
+	buf_use_wide(was);
 	ck_assert_msg((v1 != NULL) == (v0 != NULL), "%s: wide %s (%s at %zu), "
 	    "narrow %s (%s at %zu)", what, v1 ? "accepted" : "refused",
 	    v1 ? "-" : e1.text, e1.offset, v0 ? "accepted" : "refused",
