@@ -55,7 +55,7 @@ PURE_SRCS	 = buf.c sse.c chunked.c dify_event.c chat_request.c api_error.c \
 		   route.c cors.c auth.c \
 		   http_guard.c dify_app.c dify_app_chat.c dify_app_completion.c \
 		   dify_app_workflow.c apps.c app_cache.c think.c dify_upload.c \
-		   tool_call.c json_text.c siphash.c conversation.c \
+		   tool_call.c json_text.c siphash.c siphash_lanes.c conversation.c \
 		   conversation_memory.c redis_url.c proxy_keys.c shared_zone.c \
 		   rate_limit.c metrics.c tls_context.c upstream_tls.c
 # libevent glue.

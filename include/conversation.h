@@ -12,12 +12,13 @@
 
 #include "buf.h"
 #include "siphash.h"
+#include "siphash_lanes.h"
 
-#define CONVERSATION_DIGEST_LEN	SIPHASH_OUT_LEN	/* SipHash-1-3-128 */
+#define CONVERSATION_DIGEST_LEN	SIPHASH_OUT_LEN	/* siphash_lanes */
 #define CONVERSATION_MAX_ID	64	/* longest Dify id kept, NUL included */
 
 /*
- * One request's view of its conversation.  sip is the hash state after
+ * One request's view of its conversation.  hash is the state after
  * the whole request (scope, user and every message), waiting for the
  * answer; it holds nothing to free.
  */
@@ -25,7 +26,7 @@ struct conversation_turn {
 	int			 lookup;	/* the history before may be known */
 	int			 remember;	/* a complete answer may be kept */
 	uint8_t			 prefix[CONVERSATION_DIGEST_LEN];
-	struct siphash_state	 sip;		/* valid if remember */
+	struct siphash_lanes_state hash;	/* valid if remember */
 };
 
 /* The digest of an answer, fed as it streams. */
@@ -44,7 +45,7 @@ enum conversation_answer_state {
 #define CONVERSATION_STAGE	64
 
 struct conversation_hash {
-	struct siphash_state	 sip;
+	struct siphash_lanes_state hash;
 	size_t			 n;		/* staged bytes */
 	unsigned char		 stage[CONVERSATION_STAGE];
 };

@@ -11,8 +11,10 @@
  * prompt, a parallel chat) has another digest and starts afresh with the
  * whole transcript, so a wrong conversation is never continued.
  *
- * The digest is SipHash-1-3-128 over a canonical form, never the text
- * itself, under a key made from the scope (the app: its key and Dify):
+ * The digest is SipHash-1-3 in eight lanes (siphash_lanes.c: the lanes
+ * run side by side, and a 100 KB history is hashed on every request)
+ * over a canonical form, never the text itself, under a key made from
+ * the scope (the app: its key and Dify):
  * a version tag, the scope, the Dify user,
  * then per message its role (developer counts as system, function as
  * tool), its text (a string, or the text parts joined by newlines; an
@@ -38,8 +40,9 @@
 #include "buf.h"
 #include "conversation.h"
 #include "siphash.h"
+#include "siphash_lanes.h"
 
-#define CONVERSATION_VERSION	"odp-conversation-v3"
+#define CONVERSATION_VERSION	"odp-conversation-v4"
 #define CONVERSATION_TASK	"### Task:"
 
 /* Field tags of the canonical form. */
@@ -151,7 +154,7 @@ static void
 conversation_hash_flush(struct conversation_hash *h)
 {
 	if (h->n > 0)
-		siphash128_update(&h->sip, h->stage, h->n);
+		siphash_lanes_update(&h->hash, h->stage, h->n);
 	h->n = 0;
 }
 
@@ -162,7 +165,7 @@ conversation_hash_add(struct conversation_hash *h, const void *p, size_t n)
 	if (h->n + n > sizeof(h->stage)) {
 		conversation_hash_flush(h);
 		if (n >= sizeof(h->stage)) {
-			siphash128_update(&h->sip, p, n);
+			siphash_lanes_update(&h->hash, p, n);
 			return;
 		}
 	}
@@ -352,7 +355,7 @@ conversation_turn_init(struct conversation_turn *t, const char *scope,
 		return;
 	h.n = 0;
 	conversation_scope_key(scope, scopelen, key);
-	siphash128_init(&h.sip, key, SIPHASH_1_3);
+	siphash_lanes_init(&h.hash, key);
 	conversation_field(&h, CONV_TAG_VERSION, CONVERSATION_VERSION,
 	    strlen(CONVERSATION_VERSION));
 	conversation_field(&h, CONV_TAG_SCOPE, scope, scopelen);
@@ -361,7 +364,7 @@ conversation_turn_init(struct conversation_turn *t, const char *scope,
 		if (i == n - 1 && n > 1) {
 			/* The history before the new message. */
 			conversation_hash_flush(&h);
-			siphash128_final(&h.sip, t->prefix);
+			siphash_lanes_final(&h.hash, t->prefix);
 			t->lookup = 1;
 		}
 		msg = json_array_get(messages, i);
@@ -370,7 +373,7 @@ conversation_turn_init(struct conversation_turn *t, const char *scope,
 	}
 	buf_free(&scratch);
 	conversation_hash_flush(&h);
-	t->sip = h.sip;
+	t->hash = h.hash;
 	t->remember = 1;
 }
 
@@ -437,7 +440,7 @@ conversation_answer_begin(struct conversation_answer *a,
 	a->max = max;
 	if (!t->remember)
 		return (-1);
-	a->h.sip = t->sip;
+	a->h.hash = t->hash;
 	conversation_field(&a->h, CONV_TAG_MESSAGE, &role, 1);
 	conversation_hash_add(&a->h, &tag, 1);
 	conversation_hash_flush(&a->h);	/* the stage is the answer's now */
@@ -452,7 +455,7 @@ conversation_answer_hash(struct conversation_answer *a, const char *p,
 {
 	if (n == 0)
 		return;
-	siphash128_update(&a->h.sip, p, n);
+	siphash_lanes_update(&a->h.hash, p, n);
 	a->len += n;
 }
 
@@ -563,7 +566,7 @@ conversation_answer_end(struct conversation_answer *a, uint8_t *out)
 	if (a->state != CONVERSATION_ANSWER_FAILED) {
 		conversation_field_end(&a->h, a->len);
 		conversation_hash_flush(&a->h);
-		siphash128_final(&a->h.sip, out);
+		siphash_lanes_final(&a->h.hash, out);
 		rc = 0;
 	}
 	conversation_answer_free(a);

@@ -42,6 +42,7 @@ main(void)
 	srunner_add_suite(sr, rate_limit_suite());
 	srunner_add_suite(sr, metrics_suite());
 	srunner_add_suite(sr, upstream_tls_suite());
+	srunner_add_suite(sr, siphash_lanes_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

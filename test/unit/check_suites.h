@@ -35,5 +35,6 @@ Suite	*conversation_suite(void);
 Suite	*rate_limit_suite(void);
 Suite	*metrics_suite(void);
 Suite	*upstream_tls_suite(void);
+Suite	*siphash_lanes_suite(void);
 
 #endif
