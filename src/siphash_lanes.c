@@ -9,8 +9,8 @@
  * and word i of every block goes to lane i, eight lanes in all, each a
  * SipHash-1-3-128 under its own key (siphash_lanes_key: SipHash-2-4 of
  * the lane's number under the key).  The lanes do not depend on each
- * other, so a CPU with AVX-512 runs all eight in one vector, and any
- * other runs them side by side in its pipelines.  The result is
+ * other, so a CPU with AVX-512 runs all eight in one vector, one with
+ * AVX2 in two, and any other side by side in its pipelines.  The result is
  * SipHash-1-3-128 under the key of the lanes' eight results, the bytes
  * of an unfinished block and the total length (8 bytes, little-endian).
  *
@@ -38,26 +38,36 @@
 
 #define SIPHASH_LANES_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 
-/* Whether the AVX-512 path runs: -1 until the CPU is asked. */
+/*
+ * The widest path that runs: 0 plain, 1 AVX2, 2 AVX-512; -1 until the
+ * CPU is asked.
+ */
 static int	siphash_lanes_wide = -1;
 
 /*
- * Let the AVX-512 path run when the CPU has it (on, the default) or
- * never (off, for tests); returns the setting before.
+ * Let the vector paths run, up to level (2: AVX-512, the default; 1:
+ * AVX2; 0: none, for tests), as far as the CPU has them; returns the
+ * level asked for before (2 if none was).
  */
 int
-siphash_lanes_use_wide(int on)
+siphash_lanes_use_wide(int level)
 {
-	int	was = siphash_lanes_wide;
+	static int	asked = 2;
+	int		was = asked;
 
+	asked = level;
 #ifdef SIPHASH_LANES_WIDE
 	__builtin_cpu_init();
-	siphash_lanes_wide = on && __builtin_cpu_supports("avx512f");
+	if (level >= 2 && __builtin_cpu_supports("avx512f"))
+		siphash_lanes_wide = 2;
+	else if (level >= 1 && __builtin_cpu_supports("avx2"))
+		siphash_lanes_wide = 1;
+	else
+		siphash_lanes_wide = 0;
 #else
-	(void)on;
 	siphash_lanes_wide = 0;
 #endif
-	return (was != 0);
+	return (was);
 }
 
 /* The key of lane i under key: SipHash-2-4 of the bytes 'L' and i. */
@@ -177,6 +187,62 @@ siphash_lanes_blocks_wide(struct siphash_lanes_state *st,
 	_mm512_storeu_si512(st->v[2], v2);
 	_mm512_storeu_si512(st->v[3], v3);
 }
+/* Rotate each 64-bit lane of x left by b. */
+#define SIPHASH_LANES_ROTL256(x, b) \
+	_mm256_or_si256(_mm256_slli_epi64((x), (b)), \
+	    _mm256_srli_epi64((x), 64 - (b)))
+
+/* One SipRound on four lanes, m being their words. */
+#define SIPHASH_LANES_ROUND256(v0, v1, v2, v3, m) do {			\
+	v3 = _mm256_xor_si256(v3, m);					\
+	v0 = _mm256_add_epi64(v0, v1);					\
+	v1 = _mm256_xor_si256(SIPHASH_LANES_ROTL256(v1, 13), v0);	\
+	v0 = _mm256_shuffle_epi32(v0, 0xb1);				\
+	v2 = _mm256_add_epi64(v2, v3);					\
+	v3 = _mm256_xor_si256(SIPHASH_LANES_ROTL256(v3, 16), v2);	\
+	v0 = _mm256_add_epi64(v0, v3);					\
+	v3 = _mm256_xor_si256(SIPHASH_LANES_ROTL256(v3, 21), v0);	\
+	v2 = _mm256_add_epi64(v2, v1);					\
+	v1 = _mm256_xor_si256(SIPHASH_LANES_ROTL256(v1, 17), v2);	\
+	v2 = _mm256_shuffle_epi32(v2, 0xb1);				\
+	v0 = _mm256_xor_si256(v0, m);					\
+} while (0)
+
+/*
+ * The same with AVX2: lanes 0-3 in one set of vectors, 4-7 in another,
+ * two independent chains (a rotation by 32 is a swap of halves).
+ */
+static __attribute__((target("avx2"))) void
+siphash_lanes_blocks_avx2(struct siphash_lanes_state *st,
+    const unsigned char *p, size_t n)
+{
+	__m256i	a0, a1, a2, a3, b0, b1, b2, b3, ma, mb;
+	size_t	b;
+
+	a0 = _mm256_loadu_si256((const __m256i *)(const void *)st->v[0]);
+	a1 = _mm256_loadu_si256((const __m256i *)(const void *)st->v[1]);
+	a2 = _mm256_loadu_si256((const __m256i *)(const void *)st->v[2]);
+	a3 = _mm256_loadu_si256((const __m256i *)(const void *)st->v[3]);
+	b0 = _mm256_loadu_si256((const __m256i *)(const void *)(st->v[0] + 4));
+	b1 = _mm256_loadu_si256((const __m256i *)(const void *)(st->v[1] + 4));
+	b2 = _mm256_loadu_si256((const __m256i *)(const void *)(st->v[2] + 4));
+	b3 = _mm256_loadu_si256((const __m256i *)(const void *)(st->v[3] + 4));
+	for (b = 0; b < n; b++, p += SIPHASH_LANES_BLOCK) {
+		ma = _mm256_loadu_si256((const __m256i *)(const void *)p);
+		mb = _mm256_loadu_si256((const __m256i *)(const void *)
+		    (p + 32));
+		SIPHASH_LANES_ROUND256(a0, a1, a2, a3, ma);
+		SIPHASH_LANES_ROUND256(b0, b1, b2, b3, mb);
+	}
+	_mm256_storeu_si256((__m256i *)(void *)st->v[0], a0);
+	_mm256_storeu_si256((__m256i *)(void *)st->v[1], a1);
+	_mm256_storeu_si256((__m256i *)(void *)st->v[2], a2);
+	_mm256_storeu_si256((__m256i *)(void *)st->v[3], a3);
+	_mm256_storeu_si256((__m256i *)(void *)(st->v[0] + 4), b0);
+	_mm256_storeu_si256((__m256i *)(void *)(st->v[1] + 4), b1);
+	_mm256_storeu_si256((__m256i *)(void *)(st->v[2] + 4), b2);
+	_mm256_storeu_si256((__m256i *)(void *)(st->v[3] + 4), b3);
+}
 #endif
 
 /* Take n whole blocks at p, on the best path the CPU has. */
@@ -187,9 +253,13 @@ siphash_lanes_blocks(struct siphash_lanes_state *st, const unsigned char *p,
 	st->blocks += n;
 #ifdef SIPHASH_LANES_WIDE
 	if (siphash_lanes_wide < 0)
-		siphash_lanes_use_wide(1);
-	if (siphash_lanes_wide) {
+		siphash_lanes_use_wide(2);
+	if (siphash_lanes_wide == 2) {
 		siphash_lanes_blocks_wide(st, p, n);
+		return;
+	}
+	if (siphash_lanes_wide == 1) {
+		siphash_lanes_blocks_avx2(st, p, n);
 		return;
 	}
 #endif
