@@ -587,6 +587,70 @@ buf_json_escape_short(struct buf *b, const unsigned char *p, size_t len)
 	b->len = (size_t)(o - b->data);
 }
 
+#ifdef BUF_WIDE
+/*
+ * Escape the bytes at *sp (up to end) to *op 32 at a time, while whole
+ * blocks hold nothing but plain bytes and the two-byte escapes (quote,
+ * backslash, \b \f \n \r \t), and while 64 bytes of room are left
+ * before oend; moves both past what was done.  A control byte of
+ * another kind (six bytes, \u00XX) and, unless utf8 says the text is
+ * valid UTF-8, any non-ASCII byte stop it there, for the caller's loop.
+ *
+ * The byte loop waits at every escape for its position before it can go
+ * on, and code is an escape every few bytes.  Here a block's escapes are
+ * all placed at once: each escaped byte becomes its letter (one permute
+ * through the letters' table), and the letters are spread by one expand
+ * over the output with a backslash in front of each.  Where the
+ * backslashes go: slot 2i of a 64-bit map is input byte i's backslash
+ * (there only if it is escaped), slot 2i + 1 the byte itself; pext
+ * squeezes out the slots that are not there, leaving the backslashes'
+ * places in the output.
+ */
+static __attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2,"
+    "bmi,bmi2,popcnt"))) void
+buf_json_escape_blocks(const unsigned char **sp, const unsigned char *end,
+    char **op, const char *oend, int utf8)
+{
+	const __m512i		 lo = _mm512_loadu_si512(buf_json_escape_letter);
+	const __m512i		 hi = _mm512_loadu_si512(buf_json_escape_letter +
+				    64);
+	const __m512i		 backslash = _mm512_set1_epi8('\\');
+	const __m512i		 quote = _mm512_set1_epi8('"');
+	const __m512i		 space = _mm512_set1_epi8(0x20);
+	const unsigned char	*s = *sp;
+	char			*o = *op;
+	__m512i			 v, letters;
+	uint64_t		 esc, stop, slots, marks, keep;
+	unsigned		 len, outlen;
+
+	while (end - s >= 32 && oend - o >= 64) {
+		v = _mm512_maskz_loadu_epi8(0xffffffffULL, s);
+		letters = _mm512_permutex2var_epi8(lo, v, hi);
+		esc = _mm512_cmpeq_epi8_mask(v, quote) |
+		    _mm512_cmpeq_epi8_mask(v, backslash) |
+		    _mm512_cmplt_epu8_mask(v, space);
+		stop = (_mm512_cmplt_epu8_mask(v, space) &
+		    _mm512_testn_epi8_mask(letters, letters)) |
+		    (utf8 ? 0 : _mm512_movepi8_mask(v));
+		stop &= 0xffffffffULL;
+		len = stop != 0 ? (unsigned)__builtin_ctzll(stop) : 32;
+		esc &= (1ULL << len) - 1;
+		slots = _pdep_u64(esc, 0x5555555555555555ULL);
+		marks = _pext_u64(slots, slots | 0xaaaaaaaaaaaaaaaaULL);
+		outlen = len + (unsigned)__builtin_popcountll(esc);
+		keep = ~marks & (outlen == 64 ? ~0ULL : (1ULL << outlen) - 1);
+		_mm512_storeu_si512(o, _mm512_mask_expand_epi8(backslash, keep,
+		    _mm512_mask_blend_epi8(esc, v, letters)));
+		o += outlen;
+		s += len;
+		if (len < 32)
+			break;
+	}
+	*sp = s;
+	*op = o;
+}
+#endif
+
 /*
  * Escape s into b as buf_add_json_escaped does.  With utf8, non-ASCII
  * bytes are copied in the runs unchecked (the caller has checked them;
@@ -616,6 +680,20 @@ buf_json_escape_long(struct buf *b, const char *s, size_t len, int utf8,
 			continue;
 		}
 		o = b->data + b->len;
+#ifdef BUF_WIDE
+		if (len - i >= 32 && room >= 64 && buf_wide_on()) {
+			const unsigned char	*q = p + i;
+
+			buf_json_escape_blocks(&q, p + len, &o,
+			    b->data + b->cap - 1, utf8);
+			i = (size_t)(q - p);
+			room = (size_t)(b->data + b->cap - 1 - o);
+			if (room < 6 + 16) {
+				b->len = (size_t)(o - b->data);
+				continue;
+			}
+		}
+#endif
 		n = len - i < room - 6 ? len - i : room - 6;
 		n = utf8 ? buf_json_run_copy(o, s + i, n, high) :
 		    buf_json_run_copy(o, s + i, n, NULL);

@@ -833,6 +833,58 @@ START_TEST(check_buf_utf8_valid_wide_sweep)
 END_TEST
 
 /*
+ * The 32-byte escaper (where the CPU has it) against the loops it sits
+ * in front of: texts of escape-dense pieces (quotes, backslashes, every
+ * two-byte escape, other control bytes, non-ASCII valid or not) of 0 to
+ * 400 bytes, into a buffer already holding 0 to 300 bytes, so blocks
+ * meet every kind of stop and the room runs out at every point.
+ */
+START_TEST(check_buf_escape_wide_blocks)
+{
+	static const char	*pieces[] = { "\"", "\\", "\n", "\t", "\r\n",
+				    "\b\f", "\x01", "\x1f", "\x7f", "plain text ",
+				    "\xe4\xb8\xad", "caf\xc3\xa9", "\xff", "\xc3",
+				    "if (a) { b(\"x\\n\"); }", "0123456789abcdef" };
+	uint64_t		 seed = 0x13198a2e03707344ULL;
+	struct buf		 in = BUF_INIT, wide = BUF_INIT, narrow = BUF_INIT;
+	size_t			 round, fill, i;
+	char			 msg[4096];
+	int			 was;
+
+	for (round = 0; round < 3000; round++) {
+		buf_reset(&in);
+		while (in.len < round % 401) {
+			i = check_buf_rand(&seed) % (sizeof(pieces) /
+			    sizeof(pieces[0]));
+			if (round % 3 == 0 && (pieces[i][0] == '\xff' ||
+			    pieces[i][0] == '\xc3'))
+				continue;	/* a third all valid UTF-8 */
+			buf_add_str(&in, pieces[i]);
+		}
+		fill = check_buf_rand(&seed) % 301;
+		buf_free(&wide);
+		buf_free(&narrow);
+		for (i = 0; i < fill; i++) {
+			buf_add_char(&wide, 'F');
+			buf_add_char(&narrow, 'F');
+		}
+		was = buf_use_wide(1);
+		buf_add_json_escaped(&wide, in.data, in.len);
+		buf_use_wide(0);
+		buf_add_json_escaped(&narrow, in.data, in.len);
+		buf_use_wide(was);
+		if (!check_same(wide.data, wide.len, narrow.data, narrow.len,
+		    msg, sizeof(msg)))
+			ck_abort_msg("round %zu (%zu input bytes after %zu): "
+			    "wide vs narrow %s", round, in.len, fill, msg);
+	}
+	buf_free(&in);
+	buf_free(&wide);
+	buf_free(&narrow);
+}
+END_TEST
+
+/*
  * The escaper's two ways (runs that only escapes end, for valid UTF-8
  * with non-ASCII; a check at each non-ASCII byte, for the rest) give the
  * reference's output: long texts of CJK and other runs, valid or not,
@@ -955,6 +1007,7 @@ buf_suite(void)
 	tcase_add_test(tc, check_buf_utf8_valid_prefix);
 	tcase_add_test(tc, check_buf_utf8_valid_wide_sweep);
 	tcase_add_test(tc, check_buf_escape_utf8_runs);
+	tcase_add_test(tc, check_buf_escape_wide_blocks);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("utf8_prefix");
