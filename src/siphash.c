@@ -14,10 +14,12 @@
  * SHA-256 on the request path.  That is SipHash-2-4.
  *
  * conversation digests a whole chat history, fed in pieces, with
- * SipHash-1-3: every continued request hashes all of its history (about
- * 100 KB for a 20-turn chat), where the rounds are the whole cost, and
- * 1-3 takes half of 2-4's.  Its key is secret to the store (made from the
- * app's Dify key), which is all a PRF with 1-3's smaller margin needs.
+ * siphash_lanes: eight SipHash-1-3 lanes side by side, joined by one
+ * more, each made of this file's state and final.  Every continued
+ * request hashes all of its history (about 100 KB for a 20-turn chat),
+ * where the rounds are the whole cost, and 1-3 takes half of 2-4's.  Its
+ * key is secret to the store (made from the app's Dify key), which is
+ * all a PRF with 1-3's smaller margin needs.
  * The streaming form (init, update, final) gives the same result as the
  * one-shot, and a result can be taken without ending the stream.
  */
